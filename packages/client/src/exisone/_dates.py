@@ -1,0 +1,67 @@
+"""ISO 8601 dates on the wire: one parser for every Python from 3.9, one formatter.
+
+The protocol writes dates as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, no fraction). Servers in the wild
+also send offsets (``+02:00``), fractions of any length (.NET writes seven digits), no zone at
+all (read as UTC), or a bare date. :func:`parse_datetime` accepts all of them and always returns
+a timezone-aware UTC ``datetime``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+__all__ = ["format_datetime", "parse_datetime", "utc_now"]
+
+_ISO = re.compile(
+    r"""
+    (?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})
+    (?:[T ](?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?
+       (?P<zone>Z|z|[+-]\d{2}(?::?\d{2})?)?
+    )?
+    """,
+    re.VERBOSE,
+)
+
+
+def utc_now() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+def parse_datetime(value: str) -> datetime:
+    """Parse an ISO 8601 date or date-time into an aware UTC ``datetime``.
+
+    Raises ``ValueError`` for anything that is not such a date.
+    """
+    match = _ISO.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"not an ISO 8601 date: {value!r}")
+    parts = match.groupdict()
+    fraction = (parts["fraction"] or "").ljust(6, "0")[:6]
+    moment = datetime(
+        int(parts["year"]),
+        int(parts["month"]),
+        int(parts["day"]),
+        int(parts["hour"] or 0),
+        int(parts["minute"] or 0),
+        int(parts["second"] or 0),
+        int(fraction),
+        tzinfo=timezone.utc,
+    )
+    zone = parts["zone"]
+    if zone and zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        if offset >= timedelta(hours=24):
+            raise ValueError(f"offset out of range: {value!r}")
+        moment -= sign * offset
+    return moment
+
+
+def format_datetime(moment: datetime) -> str:
+    """Format as the protocol does: ``YYYY-MM-DDTHH:MM:SSZ`` in UTC (naive means UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,155 @@
+"""The exceptions of the ExisOne SDK.
+
+Every exception the SDK raises on purpose derives from :class:`ExisOneError`::
+
+    ExisOneError
+    ├── ConfigurationError            (also a ValueError) bad options: base URL, key, token
+    │   ├── InsecureBaseUrlError      plain http:// to a host that is not loopback
+    │   └── HostNotAllowedError       base URL host outside ``allowed_base_url_hosts``
+    ├── TransportError                the server could not be reached: "offline"
+    │   ├── ConnectTimeout / ReadTimeout   (both are also ``TimeoutError``)
+    │   └── NetworkError              DNS, refused, reset, TLS failure
+    ├── APIError                      the server answered with an error status
+    │   ├── BadRequestError           400 / 422
+    │   ├── AuthenticationError       401: missing, malformed, expired or revoked token
+    │   ├── PermissionDeniedError     403: the token lacks a permission
+    │   ├── NotFoundError             404
+    │   ├── ConflictError             409
+    │   ├── RateLimitError            429, with ``retry_after``
+    │   └── ServerError               5xx
+    ├── InvalidResponseError          a 2xx answer the SDK cannot read
+    └── InvalidOfflineCode            an offline code that fails decoding or its signature
+
+License-level outcomes are never exceptions: an invalid, expired, trial or outdated license is a
+result (``ValidationResult.status``), and ``activate`` reports refusals in its ``ActivationResult``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectTimeout",
+    "ExisOneError",
+    "HostNotAllowedError",
+    "InsecureBaseUrlError",
+    "InvalidOfflineCode",
+    "InvalidResponseError",
+    "NetworkError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ReadTimeout",
+    "ServerError",
+    "TransportError",
+]
+
+
+class ExisOneError(Exception):
+    """Root of every error raised by the SDK."""
+
+
+class ConfigurationError(ExisOneError, ValueError):
+    """The client's options cannot work (missing or unsafe base URL, bad public key, ...)."""
+
+
+class InsecureBaseUrlError(ConfigurationError):
+    """The base URL is not HTTPS and its host is not a loopback address."""
+
+
+class HostNotAllowedError(ConfigurationError):
+    """The base URL's host is not in ``allowed_base_url_hosts``."""
+
+
+class TransportError(ExisOneError):
+    """No HTTP answer came back: the server is unreachable from here."""
+
+
+class NetworkError(TransportError):
+    """Connection refused or reset, DNS failure, TLS failure."""
+
+
+class ConnectTimeout(TransportError, TimeoutError):
+    """The connection could not be opened in time."""
+
+
+class ReadTimeout(TransportError, TimeoutError):
+    """The server accepted the connection but did not answer in time."""
+
+
+class APIError(ExisOneError):
+    """The server answered with an HTTP error status.
+
+    ``error_code`` and ``message`` come from the server's ``{"error": ..., "message": ...}``
+    body when it has one.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        error_code: Optional[str] = None,
+        message: Optional[str] = None,
+        body: str = "",
+    ) -> None:
+        self.status_code = status_code
+        self.error_code = error_code
+        self.message = message or body[:200] or f"HTTP {status_code}"
+        self.body = body
+        detail = f" ({error_code})" if error_code else ""
+        super().__init__(f"HTTP {status_code}{detail}: {self.message}")
+
+
+class BadRequestError(APIError):
+    """400 or 422: the server rejected the request's content."""
+
+
+class AuthenticationError(APIError):
+    """401: the access token is missing, malformed, expired or revoked."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the access token lacks the permission this call needs."""
+
+
+class NotFoundError(APIError):
+    """404: no such license, product or resource (for this tenant)."""
+
+
+class ConflictError(APIError):
+    """409: the request conflicts with the current state."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests; ``retry_after`` is the server's hint in seconds, if any."""
+
+    def __init__(
+        self,
+        status_code: int,
+        error_code: Optional[str] = None,
+        message: Optional[str] = None,
+        body: str = "",
+        retry_after: Optional[float] = None,
+    ) -> None:
+        super().__init__(status_code, error_code, message, body)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx: the server failed."""
+
+
+class InvalidResponseError(ExisOneError):
+    """A successful HTTP answer whose body is not what the protocol says."""
+
+
+class InvalidOfflineCode(ExisOneError):
+    """The offline activation code is malformed, or its signature does not verify.
+
+    The message says which, in words a user can act on (a stray character, a truncated code,
+    a code signed by another key).
+    """

@@ -1,0 +1,154 @@
+"""The offline activation code: one codec for the client (verify) and the server (issue).
+
+Layout of the decoded bytes (reference §5.1)::
+
+    2 bytes   payload length P, unsigned little-endian
+    P bytes   payload: a UTF-8 JSON object, camelCase keys
+    rest      RSA PKCS#1 v1.5 signature with SHA-256 over the payload bytes only
+
+The bytes are written in Crockford base32 (:mod:`._crockford`) in dash-separated groups.
+The verifier checks the signature before it parses a single field of the payload.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from .._exceptions import ConfigurationError, InvalidOfflineCode
+from . import _crockford
+
+__all__ = [
+    "MAX_PAYLOAD_BYTES",
+    "MIN_RSA_BITS",
+    "OFFLINE_CODE_MIN_LENGTH",
+    "PublicKeys",
+    "VerifiedCode",
+    "encode_payload",
+    "is_offline_code",
+    "issue_offline_code",
+    "load_private_key",
+    "load_public_keys",
+    "verify_offline_code",
+]
+
+#: Without dashes and spaces, a key this long or longer is an offline code (reference §5.5).
+OFFLINE_CODE_MIN_LENGTH = 50
+#: The length prefix is 16 bits.
+MAX_PAYLOAD_BYTES = 0xFFFF
+#: Smallest RSA modulus accepted. Production keys are 2048 bits; the reference's vectors use 1024.
+MIN_RSA_BITS = 1024
+
+PublicKeys = Union[str, bytes, rsa.RSAPublicKey, Sequence[Union[str, bytes, rsa.RSAPublicKey]]]
+
+
+@dataclass(frozen=True)
+class VerifiedCode:
+    """A code whose signature checked: its payload, and the key (by position) that signed it."""
+
+    payload: dict[str, Any]
+    key_index: int
+
+
+def is_offline_code(key: str) -> bool:
+    """Tell an offline code from an online key, the way every ExisOne SDK does: by length."""
+    return len(key.replace("-", "").replace(" ", "")) >= OFFLINE_CODE_MIN_LENGTH
+
+
+def load_public_keys(keys: PublicKeys) -> tuple[rsa.RSAPublicKey, ...]:
+    """Load one PEM public key, or several (for key rotation), once.
+
+    Raises :class:`ConfigurationError` with a message that says what is wrong.
+    """
+    items: Sequence[Union[str, bytes, rsa.RSAPublicKey]]
+    items = [keys] if isinstance(keys, (str, bytes, rsa.RSAPublicKey)) else keys
+    loaded = []
+    for item in items:
+        if isinstance(item, rsa.RSAPublicKey):
+            key = item
+        else:
+            pem = item.encode("ascii") if isinstance(item, str) else item
+            try:
+                candidate = serialization.load_pem_public_key(pem.strip())
+            except (ValueError, TypeError, UnicodeError) as exc:
+                raise ConfigurationError(
+                    "offline_public_key is not a PEM public key (it should start with "
+                    "'-----BEGIN PUBLIC KEY-----'; copy it from the Crypto Keys page)"
+                ) from exc
+            if not isinstance(candidate, rsa.RSAPublicKey):
+                raise ConfigurationError("offline_public_key must be an RSA public key")
+            key = candidate
+        if key.key_size < MIN_RSA_BITS:
+            raise ConfigurationError(
+                f"offline_public_key is RSA-{key.key_size}; at least {MIN_RSA_BITS} bits needed"
+            )
+        loaded.append(key)
+    if not loaded:
+        raise ConfigurationError("no offline public key given")
+    return tuple(loaded)
+
+
+def load_private_key(pem: Union[str, bytes], password: Union[bytes, None] = None) -> rsa.RSAPrivateKey:
+    """Load an RSA private key from PEM (PKCS#8 or PKCS#1)."""
+    data = pem.encode("ascii") if isinstance(pem, str) else pem
+    key = serialization.load_pem_private_key(data, password=password)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigurationError("the signing key must be an RSA private key")
+    return key
+
+
+def encode_payload(payload: Mapping[str, Any]) -> bytes:
+    """The exact payload bytes that get signed: compact UTF-8 JSON, keys in the given order."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def issue_offline_code(
+    payload: Mapping[str, Any], private_key: rsa.RSAPrivateKey, *, group_size: int = 5
+) -> str:
+    """Sign ``payload`` and return the offline activation code, in dash-separated groups."""
+    body = encode_payload(payload)
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"offline payload is {len(body)} bytes; the format holds at most 65535")
+    signature = private_key.sign(body, padding.PKCS1v15(), hashes.SHA256())
+    blob = len(body).to_bytes(2, "little") + body + signature
+    return _crockford.group(_crockford.encode(blob), group_size)
+
+
+def verify_offline_code(code: str, public_keys: Sequence[rsa.RSAPublicKey]) -> VerifiedCode:
+    """Decode ``code``, check its signature against each trusted key, then parse the payload.
+
+    Raises :class:`InvalidOfflineCode` for every failure: stray characters, a truncated or
+    extended code, a signature that no trusted key made, a payload that is not a JSON object.
+    """
+    blob = _crockford.decode(code, strict=True)
+    if len(blob) < 4:
+        raise InvalidOfflineCode("Offline code is too short to be an activation code")
+    size = int.from_bytes(blob[:2], "little")
+    if len(blob) < 2 + size + 1:
+        raise InvalidOfflineCode("Offline code is incomplete (was it cut off when copied?)")
+    body, signature = blob[2 : 2 + size], blob[2 + size :]
+    for index, key in enumerate(public_keys):
+        if len(signature) != (key.key_size + 7) // 8:
+            continue
+        try:
+            key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            continue
+        return VerifiedCode(_parse_verified_payload(body), index)
+    raise InvalidOfflineCode("Invalid or tampered offline activation code")
+
+
+def _parse_verified_payload(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidOfflineCode("Offline code payload is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise InvalidOfflineCode("Offline code payload is not a JSON object")
+    return payload

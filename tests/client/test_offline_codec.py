@@ -1,0 +1,122 @@
+"""The offline-code codec against the reference's RSA-1024 vector and fresh RSA-2048 keys."""
+
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from exisone._exceptions import ConfigurationError, InvalidOfflineCode
+from exisone._offline import (
+    encode_payload,
+    is_offline_code,
+    issue_offline_code,
+    load_private_key,
+    load_public_keys,
+    verify_offline_code,
+)
+
+VECTOR = json.loads(
+    (Path(__file__).parent.parent / "vectors" / "offline_code_rsa1024.json").read_text()
+)
+
+
+@pytest.fixture(scope="module")
+def key_2048() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def test_reference_code_verifies_and_reads_payload() -> None:
+    keys = load_public_keys(VECTOR["public_key_pem"])
+    verified = verify_offline_code(VECTOR["code"], keys)
+    assert verified.payload == json.loads(VECTOR["payload"])
+    assert verified.key_index == 0
+
+
+def test_reference_code_is_reproduced_bit_for_bit() -> None:
+    """PKCS#1 v1.5 signatures are deterministic, so issuing the same payload gives the same code."""
+    private_key = load_private_key(VECTOR["private_key_pem"])
+    payload = json.loads(VECTOR["payload"])
+    assert encode_payload(payload) == VECTOR["payload"].encode()
+    code = issue_offline_code(payload, private_key)
+    assert code.replace("-", "") == VECTOR["code"].replace("-", "")
+
+
+def test_lower_cased_code_verifies() -> None:
+    keys = load_public_keys(VECTOR["public_key_pem"])
+    assert verify_offline_code(VECTOR["code"].lower(), keys).payload["productId"] == 7
+
+
+def test_one_changed_symbol_is_tampering() -> None:
+    keys = load_public_keys(VECTOR["public_key_pem"])
+    code = VECTOR["code"]
+    index = 40
+    changed = code[:index] + ("A" if code[index] != "A" else "B") + code[index + 1 :]
+    with pytest.raises(InvalidOfflineCode, match="Invalid or tampered"):
+        verify_offline_code(changed, keys)
+
+
+@pytest.mark.parametrize("suffix", ["0", "00", "000"])
+def test_appended_symbols_are_rejected(suffix: str) -> None:
+    keys = load_public_keys(VECTOR["public_key_pem"])
+    with pytest.raises(InvalidOfflineCode):
+        verify_offline_code(VECTOR["code"] + suffix, keys)
+
+
+def test_truncated_code_is_rejected() -> None:
+    keys = load_public_keys(VECTOR["public_key_pem"])
+    with pytest.raises(InvalidOfflineCode):
+        verify_offline_code(VECTOR["code"][:300], keys)
+
+
+def test_round_trip_rsa_2048(key_2048: rsa.RSAPrivateKey) -> None:
+    payload = {"productId": 1, "productName": "Ünïcode ✓", "features": ["a", "b"]}
+    code = issue_offline_code(payload, key_2048)
+    assert is_offline_code(code)
+    verified = verify_offline_code(code, load_public_keys(key_2048.public_key()))
+    assert verified.payload == payload
+
+
+def test_code_signed_by_other_key_is_rejected(key_2048: rsa.RSAPrivateKey) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    code = issue_offline_code({"productId": 1}, other)
+    with pytest.raises(InvalidOfflineCode, match="Invalid or tampered"):
+        verify_offline_code(code, load_public_keys(key_2048.public_key()))
+
+
+def test_rotation_accepts_any_trusted_key(key_2048: rsa.RSAPrivateKey) -> None:
+    old = load_private_key(VECTOR["private_key_pem"])
+    keys = load_public_keys([key_2048.public_key(), VECTOR["public_key_pem"]])
+    code = issue_offline_code({"productId": 2}, old)
+    assert verify_offline_code(code, keys).key_index == 1
+
+
+def test_signed_non_object_payload_is_rejected(key_2048: rsa.RSAPrivateKey) -> None:
+    code = issue_offline_code({"x": 1}, key_2048)  # sanity: an object works
+    assert verify_offline_code(code, load_public_keys(key_2048.public_key()))
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from exisone._offline import _crockford
+
+    body = b"[1,2,3]"
+    blob = len(body).to_bytes(2, "little") + body + key_2048.sign(
+        body, padding.PKCS1v15(), hashes.SHA256()
+    )
+    with pytest.raises(InvalidOfflineCode, match="not a JSON object"):
+        verify_offline_code(_crockford.encode(blob), load_public_keys(key_2048.public_key()))
+
+
+@pytest.mark.parametrize(
+    "pem",
+    ["", "not a key", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"],
+)
+def test_bad_public_key_is_a_configuration_error(pem: str) -> None:
+    with pytest.raises(ConfigurationError):
+        load_public_keys(pem)
+
+
+def test_online_key_is_not_an_offline_code() -> None:
+    assert not is_offline_code("ABCD-EFGH-JKMN-PQRS")
+    assert is_offline_code("A" * 60)
+    assert is_offline_code(VECTOR["code"])
