@@ -6,9 +6,13 @@ Every exception the SDK raises on purpose derives from :class:`ExisOneError`::
     ├── ConfigurationError            (also a ValueError) bad options: base URL, key, token
     │   ├── InsecureBaseUrlError      plain http:// to a host that is not loopback
     │   └── HostNotAllowedError       base URL host outside ``allowed_base_url_hosts``
+    ├── InvalidArgumentError          (also a ValueError) a required argument is blank
+    ├── ClientClosedError             (also a RuntimeError) the client was closed
     ├── TransportError                the server could not be reached: "offline"
-    │   ├── ConnectTimeout / ReadTimeout   (both are also ``TimeoutError``)
-    │   └── NetworkError              DNS, refused, reset, TLS failure
+    │   ├── ConnectTimeout            no connection in time (request not sent; TimeoutError)
+    │   ├── ReadTimeout               request sent, no answer in time (TimeoutError)
+    │   └── NetworkError              reset, broken answer, other socket failure
+    │       └── ConnectError          refused, DNS, TLS failure (request not sent)
     ├── APIError                      the server answered with an error status
     │   ├── BadRequestError           400 / 422
     │   ├── AuthenticationError       401: missing, malformed, expired or revoked token
@@ -26,18 +30,19 @@ result (``ValidationResult.status``), and ``activate`` reports refusals in its `
 
 from __future__ import annotations
 
-from typing import Optional
-
 __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
+    "ConnectError",
     "ConnectTimeout",
     "ExisOneError",
     "HostNotAllowedError",
     "InsecureBaseUrlError",
+    "InvalidArgumentError",
     "InvalidOfflineCode",
     "InvalidResponseError",
     "NetworkError",
@@ -66,20 +71,32 @@ class HostNotAllowedError(ConfigurationError):
     """The base URL's host is not in ``allowed_base_url_hosts``."""
 
 
+class InvalidArgumentError(ExisOneError, ValueError):
+    """A required argument is missing or blank (checked before any request is sent)."""
+
+
+class ClientClosedError(ExisOneError, RuntimeError):
+    """The client was closed (``close()``/``aclose()`` or the end of its ``with`` block)."""
+
+
 class TransportError(ExisOneError):
     """No HTTP answer came back: the server is unreachable from here."""
 
 
 class NetworkError(TransportError):
-    """Connection refused or reset, DNS failure, TLS failure."""
+    """The connection broke: reset, closed early, or an answer that is not HTTP."""
+
+
+class ConnectError(NetworkError):
+    """The connection could not be opened (refused, DNS, TLS); the request was not sent."""
 
 
 class ConnectTimeout(TransportError, TimeoutError):
-    """The connection could not be opened in time."""
+    """No connection could be opened in time; the request was not sent."""
 
 
 class ReadTimeout(TransportError, TimeoutError):
-    """The server accepted the connection but did not answer in time."""
+    """The request was (at least partly) sent but no answer came in time."""
 
 
 class APIError(ExisOneError):
@@ -92,8 +109,8 @@ class APIError(ExisOneError):
     def __init__(
         self,
         status_code: int,
-        error_code: Optional[str] = None,
-        message: Optional[str] = None,
+        error_code: str | None = None,
+        message: str | None = None,
         body: str = "",
     ) -> None:
         self.status_code = status_code
@@ -130,10 +147,10 @@ class RateLimitError(APIError):
     def __init__(
         self,
         status_code: int,
-        error_code: Optional[str] = None,
-        message: Optional[str] = None,
+        error_code: str | None = None,
+        message: str | None = None,
         body: str = "",
-        retry_after: Optional[float] = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(status_code, error_code, message, body)
         self.retry_after = retry_after

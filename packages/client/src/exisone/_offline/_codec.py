@@ -66,7 +66,7 @@ def load_public_keys(keys: PublicKeys) -> tuple[rsa.RSAPublicKey, ...]:
 
     Raises :class:`ConfigurationError` with a message that says what is wrong.
     """
-    items: Sequence[Union[str, bytes, rsa.RSAPublicKey]]
+    items: Sequence[str | bytes | rsa.RSAPublicKey]
     items = [keys] if isinstance(keys, (str, bytes, rsa.RSAPublicKey)) else keys
     loaded = []
     for item in items:
@@ -94,7 +94,7 @@ def load_public_keys(keys: PublicKeys) -> tuple[rsa.RSAPublicKey, ...]:
     return tuple(loaded)
 
 
-def load_private_key(pem: Union[str, bytes], password: Union[bytes, None] = None) -> rsa.RSAPrivateKey:
+def load_private_key(pem: str | bytes, password: bytes | None = None) -> rsa.RSAPrivateKey:
     """Load an RSA private key from PEM (PKCS#8 or PKCS#1)."""
     data = pem.encode("ascii") if isinstance(pem, str) else pem
     key = serialization.load_pem_private_key(data, password=password)
