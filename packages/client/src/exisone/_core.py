@@ -1,0 +1,357 @@
+"""The I/O-free core shared by ExisOneClient and AsyncExisOneClient.
+
+It owns the settings and turns each SDK method into a :class:`Call` (method, path, JSON body,
+idempotency, and the parser of the answer), builds URLs and headers, and decides retries.
+The two clients only send calls and sleep, so they behave identically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from urllib.parse import quote
+
+from . import _parsing as parse
+from . import _retry
+from .__version__ import __version__
+from ._constants import (
+    AUTH_SCHEME,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+)
+from ._dates import utc_now
+from ._exceptions import ConfigurationError, InvalidArgumentError, TransportError
+from ._models import (
+    ActivationResult,
+    GeneratedActivationKey,
+    OfflineValidationResult,
+    SeatUsage,
+    ValidationResult,
+)
+from ._offline_check import check_offline_code
+from ._options import (
+    ExisOneClientOptions,
+    TimeoutTypes,
+    check_access_token,
+    resolve_base_url,
+    resolve_timeout,
+)
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+__all__: list[str] = []
+
+T = TypeVar("T")
+logger = logging.getLogger("exisone")
+
+USER_AGENT = (
+    f"exisone-python/{__version__} (+httpx; Python {platform.python_version_tuple()[0]}."
+    f"{platform.python_version_tuple()[1]})"
+)
+
+
+class NotGiven:
+    """Marks a keyword that was not passed (distinct from ``None``)."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = NotGiven()
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One HTTP exchange of an SDK method, and how to read its answer."""
+
+    name: str
+    method: str
+    path: str
+    payload: dict[str, Any] | None
+    idempotent: bool
+    parse: Callable[[parse.Reply], T]
+
+    @property
+    def body(self) -> bytes | None:
+        if self.payload is None:
+            return None
+        return json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Checked, immutable client settings."""
+
+    base_url: str
+    access_token: str
+    public_keys: tuple[RSAPublicKey, ...] | None
+    hardware_id_override: str | None
+    timeout: tuple[float | None, float | None]
+    allowed_hosts: tuple[str, ...] | None
+    max_retries: int
+
+
+def build_settings(
+    options: ExisOneClientOptions | None,
+    *,
+    base_url: str | None,
+    access_token: str | None,
+    offline_public_key: Any,
+    hardware_id_override: str | None,
+    timeout: TimeoutTypes | NotGiven,
+    allowed_base_url_hosts: Sequence[str] | None,
+    max_retries: int,
+) -> Settings:
+    """Merge ``options`` (the official dataclass) or the keywords into :class:`Settings`."""
+    keywords = {
+        "base_url": base_url,
+        "access_token": access_token,
+        "offline_public_key": offline_public_key,
+        "hardware_id_override": hardware_id_override,
+        "allowed_base_url_hosts": allowed_base_url_hosts,
+    }
+    if options is not None:
+        given = [name for name, value in keywords.items() if value is not None]
+        if not isinstance(timeout, NotGiven):
+            given.append("timeout")
+        if given:
+            raise TypeError(f"pass either options or {', '.join(given)}, not both")
+        if not isinstance(options, ExisOneClientOptions):
+            raise TypeError("options must be an ExisOneClientOptions")
+        base_url, access_token = options.base_url, options.access_token
+        offline_public_key = options.offline_public_key
+        hardware_id_override = options.hardware_id_override
+        allowed_base_url_hosts = options.allowed_base_url_hosts
+        timeout = options.timeout
+    if isinstance(timeout, NotGiven):
+        timeout = (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    hosts = tuple(allowed_base_url_hosts) if allowed_base_url_hosts else None
+    keys = None
+    if offline_public_key:
+        from ._offline import load_public_keys
+
+        keys = load_public_keys(offline_public_key)
+    return Settings(
+        base_url=resolve_base_url(base_url, hosts),
+        access_token=check_access_token(access_token),
+        public_keys=keys,
+        hardware_id_override=hardware_id_override,
+        timeout=resolve_timeout(timeout),
+        allowed_hosts=hosts,
+        max_retries=max_retries,
+    )
+
+
+class ClientCore:
+    """Everything of a client that does no I/O."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def with_base_url(self, base_url: str) -> ClientCore:
+        url = resolve_base_url(base_url, self.settings.allowed_hosts)
+        return ClientCore(replace(self.settings, base_url=url))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers of every request. No Authorization header without a token."""
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if self.settings.access_token:
+            headers["Authorization"] = f"{AUTH_SCHEME} {self.settings.access_token}"
+        return headers
+
+    def url(self, path: str) -> str:
+        """Base URL (its path prefix kept) + absolute API path."""
+        return self.settings.base_url + path
+
+    def request_headers(self, call: Call[Any]) -> dict[str, str]:
+        return {"Content-Type": "application/json"} if call.payload is not None else {}
+
+    # -- retries -------------------------------------------------------------------------------
+
+    def delay_after_reply(
+        self, call: Call[Any], reply: parse.Reply, retries_done: int, rand: float, max_retries: int
+    ) -> float | None:
+        """Seconds to wait before repeating ``call`` after ``reply``; ``None`` = use the reply."""
+        if retries_done >= max_retries:
+            return None
+        if not _retry.is_retryable_status(reply.status_code, call.idempotent):
+            return None
+        delay = _retry.retry_delay_for_status(retries_done, reply.headers, rand, utc_now())
+        logger.debug("%s: HTTP %s, retry in %s s", call.name, reply.status_code, delay)
+        return delay
+
+    def delay_after_error(
+        self,
+        call: Call[Any],
+        error: TransportError,
+        retries_done: int,
+        rand: float,
+        max_retries: int,
+    ) -> float | None:
+        """Seconds to wait before repeating ``call`` after ``error``; ``None`` = raise it."""
+        if retries_done >= max_retries or not _retry.is_retryable_error(error, call.idempotent):
+            return None
+        delay = _retry.backoff_delay(retries_done, rand)
+        logger.debug("%s: %s, retry in %.2f s", call.name, type(error).__name__, delay)
+        return delay
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def activate(
+        self,
+        activation_key: str,
+        email: str,
+        hardware_id: str,
+        product_name: str,
+        version: str | None,
+    ) -> Call[ActivationResult]:
+        payload = {
+            "activationKey": activation_key,
+            "email": email,
+            "hardwareId": hardware_id,
+            "productName": product_name,
+        }
+        if version:
+            payload["version"] = version
+        # Idempotent: the server binds a key to a hardware ID once; repeating it for the same
+        # hardware ID answers the same and consumes no second seat.
+        return Call(
+            "activate", "POST", "/api/license/activate", payload, True, parse.activation_result
+        )
+
+    def validate(
+        self,
+        activation_key: str,
+        hardware_id: str,
+        product_name: str | None,
+        version: str | None,
+    ) -> Call[ValidationResult]:
+        payload = {"activationKey": activation_key, "hardwareId": hardware_id}
+        if product_name:
+            payload["productName"] = product_name
+        if version:
+            payload["version"] = version
+        return Call(
+            "validate",
+            "POST",
+            "/api/license/validate",
+            payload,
+            True,
+            lambda reply: parse.validation_result(_ok_object(reply)),
+        )
+
+    def deactivate(self, activation_key: str, hardware_id: str, product_name: str) -> Call[bool]:
+        payload = {
+            "licenseKey": activation_key,
+            "hardwareId": hardware_id,
+            "productName": product_name,
+        }
+        return Call("deactivate", "POST", "/api/license/deactivate", payload, True, _ok_true)
+
+    def generate_activation_key(
+        self,
+        product_name: str,
+        email: str,
+        plan_id: int | None,
+        validity_days: int | None,
+    ) -> Call[GeneratedActivationKey]:
+        payload: dict[str, Any] = {"productName": product_name, "email": email}
+        if plan_id is not None:
+            payload["planId"] = plan_id
+        if validity_days is not None:
+            payload["validityDays"] = validity_days
+        return Call(
+            "generate_activation_key",
+            "POST",
+            "/api/activationkey/generate",
+            payload,
+            False,
+            lambda reply: parse.generated_key(_ok_object(reply)),
+        )
+
+    def licensed_features_csv(self, activation_key: str) -> Call[str]:
+        return Call(
+            "get_licensed_features",
+            "POST",
+            "/api/license/features/csv",
+            {"activationKey": activation_key},
+            True,
+            lambda reply: parse.features_csv(_ok_object(reply)),
+        )
+
+    def send_support_ticket(
+        self, product_name: str, email: str, subject: str, message: str
+    ) -> Call[None]:
+        payload = {
+            "productName": product_name,
+            "email": email,
+            "subject": subject,
+            "message": message,
+        }
+        return Call("send_support_ticket", "POST", "/api/support/ticket", payload, False, _ok_none)
+
+    def seat_usage(self, activation_key: str) -> Call[SeatUsage]:
+        if not activation_key or not activation_key.strip():
+            raise InvalidArgumentError("activation_key is required")
+        path = f"/api/license/{quote(activation_key, safe='')}/usage"
+        return Call(
+            "get_seat_usage",
+            "GET",
+            path,
+            None,
+            True,
+            lambda reply: parse.seat_usage(_ok_object(reply)),
+        )
+
+    # -- local ---------------------------------------------------------------------------------
+
+    def hardware_id(self, mode: str) -> str:
+        override = self.settings.hardware_id_override
+        if override and override.strip():
+            return override.strip()
+        from ._hwid import generate_hardware_id
+
+        return generate_hardware_id(mode)
+
+    def validate_offline(
+        self,
+        offline_code: str,
+        hardware_id: str,
+        product_name: str | None,
+        now: datetime | None,
+    ) -> OfflineValidationResult:
+        return check_offline_code(
+            offline_code,
+            hardware_id,
+            self.settings.public_keys,
+            product_name=product_name,
+            now=now,
+        )
+
+
+def _ok_object(reply: parse.Reply) -> dict[str, Any]:
+    parse.raise_for_status(reply, utc_now())
+    return parse.read_object(reply)
+
+
+def _ok_true(reply: parse.Reply) -> bool:
+    parse.raise_for_status(reply, utc_now())
+    return True
+
+
+def _ok_none(reply: parse.Reply) -> None:
+    parse.raise_for_status(reply, utc_now())
