@@ -1,5 +1,130 @@
-"""ExisOne: software activation for Python applications."""
+"""ExisOne: software activation for Python applications.
+
+``import exisone`` is cheap: names load on first use (httpx and cryptography only then)::
+
+    from exisone import ExisOneClient, ExisOneClientOptions
+
+    with ExisOneClient(base_url="https://licensing.example.com", access_token="exo_at_...") as c:
+        result = c.validate(key, c.generate_hardware_id(), "MyProduct")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .__version__ import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from ._async_client import AsyncExisOneClient
+    from ._client import ExisOneClient
+    from ._exceptions import (
+        APIError,
+        AuthenticationError,
+        BadRequestError,
+        ClientClosedError,
+        ConfigurationError,
+        ConflictError,
+        ConnectError,
+        ConnectTimeout,
+        ExisOneError,
+        HostNotAllowedError,
+        InsecureBaseUrlError,
+        InvalidArgumentError,
+        InvalidOfflineCode,
+        InvalidResponseError,
+        NetworkError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        ReadTimeout,
+        ServerError,
+        TransportError,
+    )
+    from ._hwid import generate_hardware_id
+    from ._models import (
+        ActivationResult,
+        DeactivationResult,
+        GeneratedActivationKey,
+        OfflineKeyPayload,
+        OfflineValidationResult,
+        SeatUsage,
+        SmartValidationResult,
+        ValidationResult,
+        ValidationStatus,
+    )
+    from ._options import ExisOneClientOptions
+
+__all__ = [
+    "APIError",
+    "ActivationResult",
+    "AsyncExisOneClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "ConnectTimeout",
+    "DeactivationResult",
+    "ExisOneClient",
+    "ExisOneClientOptions",
+    "ExisOneError",
+    "GeneratedActivationKey",
+    "HostNotAllowedError",
+    "InsecureBaseUrlError",
+    "InvalidArgumentError",
+    "InvalidOfflineCode",
+    "InvalidResponseError",
+    "NetworkError",
+    "NotFoundError",
+    "OfflineKeyPayload",
+    "OfflineValidationResult",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ReadTimeout",
+    "SeatUsage",
+    "ServerError",
+    "SmartValidationResult",
+    "TransportError",
+    "ValidationResult",
+    "ValidationStatus",
+    "__version__",
+    "generate_hardware_id",
+]
+
+#: The private module that defines each public name (loaded on first access).
+_SOURCES = {
+    "._async_client": ("AsyncExisOneClient",),
+    "._client": ("ExisOneClient",),
+    "._hwid": ("generate_hardware_id",),
+    "._options": ("ExisOneClientOptions",),
+    "._models": (
+        "ActivationResult",
+        "DeactivationResult",
+        "GeneratedActivationKey",
+        "OfflineKeyPayload",
+        "OfflineValidationResult",
+        "SeatUsage",
+        "SmartValidationResult",
+        "ValidationResult",
+        "ValidationStatus",
+    ),
+}
+_LAZY = {name: module for module, names in _SOURCES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        if name in __all__:  # an exception class
+            module = "._exceptions"
+        else:
+            raise AttributeError(f"module 'exisone' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,330 @@
+"""AsyncExisOneClient: the asyncio twin of ExisOneClient, over the same core."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Callable, TypeVar
+
+import httpx
+
+from . import _parsing as parse
+from . import _smart as smart
+from .__version__ import __version__
+from ._constants import DEFAULT_MAX_RETRIES
+from ._core import NOT_GIVEN, Call, ClientCore, NotGiven, build_settings
+from ._exceptions import APIError, ClientClosedError, TransportError
+from ._http import SYNC_TIMEOUT, VerifyTypes, httpx_timeout, map_httpx_exceptions, ssl_verify
+from ._models import (
+    ActivationResult,
+    DeactivationResult,
+    GeneratedActivationKey,
+    OfflineValidationResult,
+    SeatUsage,
+    SmartValidationResult,
+    ValidationResult,
+)
+from ._options import ExisOneClientOptions, TimeoutTypes
+
+__all__ = ["AsyncExisOneClient"]
+
+T = TypeVar("T")
+logger = logging.getLogger("exisone")
+
+
+class AsyncExisOneClient:
+    """Asyncio client of an ExisOne (or compatible) license server; same API as ExisOneClient.
+
+    Pass the official ``ExisOneClientOptions`` as first argument, or keywords. What raises:
+    :class:`ConfigurationError` at construction; :class:`TransportError` (server unreachable),
+    :class:`APIError` (error status) and :class:`InvalidResponseError` from the online calls,
+    except ``activate`` (always a result) and the ``*_smart`` methods (see their docstrings).
+    License-level outcomes (invalid, expired, trial, version_outdated) are results.
+    """
+
+    def __init__(
+        self,
+        options: ExisOneClientOptions | None = None,
+        *,
+        base_url: str | None = None,
+        access_token: str | None = None,
+        offline_public_key: str | Sequence[str] | None = None,
+        hardware_id_override: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        allowed_base_url_hosts: Sequence[str] | None = None,
+        verify: VerifyTypes = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+    ) -> None:
+        settings = build_settings(
+            options,
+            base_url=base_url,
+            access_token=access_token,
+            offline_public_key=offline_public_key,
+            hardware_id_override=hardware_id_override,
+            timeout=timeout,
+            allowed_base_url_hosts=allowed_base_url_hosts,
+            max_retries=max_retries,
+        )
+        self._setup(ClientCore(settings), verify, transport)
+
+    def _setup(
+        self, core: ClientCore, verify: VerifyTypes, transport: httpx.AsyncBaseTransport | None
+    ) -> None:
+        self._core = core
+        self._verify = verify
+        self._transport = transport
+        self._http = httpx.AsyncClient(
+            headers=core.headers,
+            timeout=httpx_timeout(core.settings.timeout),
+            verify=ssl_verify(verify),
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._closed = False
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._background: set[asyncio.Task[None]] = set()
+        self._random: Callable[[], float] = random.random
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} base_url={self._core.settings.base_url!r}>"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def with_base_url(self, base_url: str) -> AsyncExisOneClient:
+        """A NEW client with the same settings and another base URL (this one is unchanged)."""
+        clone = type(self).__new__(type(self))
+        clone._setup(self._core.with_base_url(base_url), self._verify, self._transport)
+        return clone
+
+    async def aclose(self) -> None:
+        """Cancel background syncs, close the connections. Later calls raise ClientClosedError."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncExisOneClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- sending -------------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        call: Call[T],
+        *,
+        timeout: httpx.Timeout | None = None,
+        max_retries: int | None = None,
+    ) -> T:
+        if self._closed:
+            raise ClientClosedError(f"this {type(self).__name__} is closed")
+        retries = self._core.settings.max_retries if max_retries is None else max_retries
+        url, headers, body = self._core.url(call.path), self._core.request_headers(call), call.body
+        retries_done = 0
+        while True:
+            try:
+                with map_httpx_exceptions():
+                    reply = await self._http.request(
+                        call.method,
+                        url,
+                        content=body,
+                        headers=headers,
+                        timeout=timeout or httpx.USE_CLIENT_DEFAULT,
+                    )
+            except TransportError as error:
+                delay = self._core.delay_after_error(
+                    call, error, retries_done, self._random(), retries
+                )
+                if delay is None:
+                    raise
+            else:
+                delay = self._core.delay_after_reply(
+                    call, reply, retries_done, self._random(), retries
+                )
+                if delay is None:
+                    return call.parse(reply)
+            await self._sleep(delay)
+            retries_done += 1
+
+    # -- the API -------------------------------------------------------------------------------
+
+    @staticmethod
+    def get_version() -> str:
+        """The SDK version."""
+        return __version__
+
+    def generate_hardware_id(self, mode: str = "stable") -> str:
+        """``hardware_id_override`` (trimmed) if set, else this machine's fingerprint.
+
+        ``mode="legacy"`` gives exisone-client 0.10.0's ID, for existing activations.
+        """
+        return self._core.hardware_id(mode)
+
+    async def activate(
+        self,
+        activation_key: str,
+        email: str,
+        hardware_id: str,
+        product_name: str,
+        version: str | None = None,
+    ) -> ActivationResult:
+        """Bind the license to ``hardware_id``. Never raises for a refusal or an unreachable
+        server: see ``success``, ``error_code`` (``network_error`` when unreachable) and
+        ``error_message``."""
+        call = self._core.activate(activation_key, email, hardware_id, product_name, version)
+        try:
+            return await self._send(call)
+        except TransportError as error:
+            return parse.activation_network_error(error)
+
+    async def validate(
+        self,
+        activation_key: str,
+        hardware_id: str,
+        product_name: str | None = None,
+        version: str | None = None,
+    ) -> ValidationResult:
+        """Check the license online. A blank key with ``product_name`` is a trial check.
+
+        Raises TransportError, APIError (401/403 token, 400...), InvalidResponseError.
+        """
+        return await self._send(
+            self._core.validate(activation_key, hardware_id, product_name, version)
+        )
+
+    async def deactivate(self, activation_key: str, hardware_id: str, product_name: str) -> bool:
+        """Release the license (or corporate seat) of ``hardware_id``; True, or raises."""
+        return await self._send(self._core.deactivate(activation_key, hardware_id, product_name))
+
+    async def generate_activation_key(
+        self,
+        product_name: str,
+        email: str,
+        plan_id: int | None = None,
+        validity_days: int | None = None,
+    ) -> str:
+        """Create a license and return its key (token needs ``generate``). Never retried."""
+        details = await self.generate_activation_key_details(
+            product_name, email, plan_id, validity_days
+        )
+        return details.activation_key
+
+    async def generate_activation_key_details(
+        self,
+        product_name: str,
+        email: str,
+        plan_id: int | None = None,
+        validity_days: int | None = None,
+    ) -> GeneratedActivationKey:
+        """Like :meth:`generate_activation_key`, with the server's whole answer."""
+        call = self._core.generate_activation_key(product_name, email, plan_id, validity_days)
+        return await self._send(call)
+
+    async def get_licensed_features_csv(self, activation_key: str) -> str:
+        """The license's features as the server's comma-separated string."""
+        return await self._send(self._core.licensed_features_csv(activation_key))
+
+    async def get_licensed_features(self, activation_key: str) -> list[str]:
+        """The license's features as a list of trimmed names."""
+        return parse.features_list(await self.get_licensed_features_csv(activation_key))
+
+    async def send_support_ticket(
+        self, product_name: str, email: str, subject: str, message: str
+    ) -> None:
+        """Send a support ticket (token needs ``email``). Never retried."""
+        await self._send(self._core.send_support_ticket(product_name, email, subject, message))
+
+    async def get_seat_usage(self, activation_key: str) -> SeatUsage:
+        """Seat usage of a corporate license; NotFoundError for a single-device license."""
+        return await self._send(self._core.seat_usage(activation_key))
+
+    def validate_offline(
+        self,
+        offline_code: str,
+        hardware_id: str,
+        *,
+        product_name: str | None = None,
+        now: datetime | None = None,
+    ) -> OfflineValidationResult:
+        """Check a signed offline code locally (no network). Never raises."""
+        return self._core.validate_offline(offline_code, hardware_id, product_name, now)
+
+    async def validate_smart(
+        self,
+        activation_key_or_offline_code: str,
+        hardware_id: str,
+        product_name: str | None = None,
+        version: str | None = None,
+    ) -> SmartValidationResult:
+        """Offline code: checked locally at once (a bounded server sync runs in the background).
+        Online key: checked by the server; status ``offline`` only when it is unreachable.
+
+        Raises APIError (e.g. 401/403/404) and InvalidResponseError: they are not "offline".
+        """
+        from ._offline import is_offline_code
+
+        key = activation_key_or_offline_code
+        if is_offline_code(key):
+            result = self.validate_offline(key, hardware_id, product_name=product_name)
+            if result.is_valid:
+                self._start_sync(self._core.validate(key, hardware_id, product_name, version))
+            return smart.from_offline(result)
+        try:
+            online = await self.validate(key, hardware_id, product_name, version)
+        except TransportError as error:
+            return smart.when_unreachable(key, hardware_id, product_name, error)
+        return smart.from_online(online, product_name)
+
+    async def deactivate_smart(
+        self, activation_key_or_offline_code: str, hardware_id: str, product_name: str
+    ) -> DeactivationResult:
+        """Deactivate, telling a refusal (success False) from an unreachable server (success
+        True, server_notified False). Offline codes deactivate locally; telling the server is
+        one short best-effort attempt. Never raises for server or network failures."""
+        from ._offline import is_offline_code
+
+        key = activation_key_or_offline_code
+        call = self._core.deactivate(key, hardware_id, product_name)
+        if is_offline_code(key):
+            try:
+                await self._send(call, timeout=SYNC_TIMEOUT, max_retries=0)
+            except (TransportError, APIError) as error:
+                return smart.offline_code_deactivated(error)
+            return smart.offline_code_deactivated(None)
+        try:
+            await self._send(call)
+        except TransportError:
+            return smart.deactivation_unreachable()
+        except APIError as error:
+            return smart.deactivation_refused(error)
+        return smart.deactivated()
+
+    def _start_sync(self, call: Call[Any]) -> None:
+        """Tell the server about an offline code in a task (kept, cancelled by aclose)."""
+        task = asyncio.ensure_future(self._sync_quietly(call))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _sync_quietly(self, call: Call[Any]) -> None:
+        try:
+            await self._send(call, timeout=SYNC_TIMEOUT, max_retries=0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # best effort: the local result already stands
+            logger.debug("background sync failed: %s", type(error).__name__)
