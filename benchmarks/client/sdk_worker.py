@@ -50,15 +50,16 @@ def _make_client(*, base_url: str, token: str = "", public_pem: str = "", ca_pat
             session.verify = ca_path
         return client_class(options_class(**options), session)
     if ca_path:
-        options["verify"] = ca_path
+        return client_class(options_class(**options), verify=ca_path)
     return client_class(options_class(**options))
 
 
 def _summary(result: Any) -> dict[str, Any]:
     """The fields both SDKs' results share, to check both sides got the same answer."""
+    status = getattr(result, "status", None)
     return {
         "is_valid": getattr(result, "is_valid", None),
-        "status": getattr(result, "status", None),
+        "status": None if status is None else str(getattr(status, "value", status)),
         "error": getattr(result, "error_message", None),
     }
 
