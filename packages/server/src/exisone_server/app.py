@@ -1,0 +1,120 @@
+"""The ASGI application: ``create_app(settings)``; no engine or state exists at import time.
+
+Every answer depends only on the database, so any number of processes on one PostgreSQL
+database behave as one server.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+from litestar import Litestar, Request
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.types import (
+    ControllerRouterHandler,
+    LifeSpanReceive,
+    LifeSpanScope,
+    LifeSpanSend,
+    Receive,
+    Scope,
+    Send,
+)
+
+from . import __version__
+from .auth import Principal, provide_principal
+from .config import Settings
+from .crypto.master_key import MasterKey, load_master_key
+from .db import Database
+from .errors import exception_handlers
+from .routers import domain_routers
+
+__all__ = ["ExisOneApp", "create_app"]
+
+_REPEATED_SLASHES = re.compile(r"/{2,}")
+
+
+class ExisOneApp(Litestar):
+    """Litestar, plus collapsing ``//api/...`` (sent by clients whose base URL ends in ``/``)."""
+
+    async def __call__(
+        self,
+        scope: Scope | LifeSpanScope,
+        receive: Receive | LifeSpanReceive,
+        send: Send | LifeSpanSend,
+    ) -> None:
+        if scope["type"] != "lifespan" and "//" in scope["path"]:
+            path = _REPEATED_SLASHES.sub("/", scope["path"])
+            scope = cast("Scope", {**scope, "path": path, "raw_path": path.encode("latin-1")})
+        await super().__call__(scope, receive, send)
+
+
+def _client_ip(request: Request[Any, Any, Any]) -> str | None:
+    return request.client.host if request.client else None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    master_key: MasterKey | None = None,
+    extra_routers: Sequence[ControllerRouterHandler] = (),
+    debug: bool = False,
+) -> ExisOneApp:
+    """Build the application.
+
+    ``settings`` defaults to :meth:`Settings.from_env`. Pass ``database`` to share an engine (tests
+    do; the app then leaves it open), otherwise the app makes one on startup and disposes of it
+    on shutdown. ``extra_routers`` are mounted after :func:`routers.domain_routers`.
+    """
+    settings = settings or Settings.from_env()
+    key = master_key or load_master_key(settings)
+    state: dict[str, Database] = {}
+    if database is not None:
+        state["database"] = database
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if "database" in state:
+            yield
+            return
+        state["database"] = Database.from_settings(settings)
+        try:
+            yield
+        finally:
+            await state.pop("database").dispose()
+
+    def provide_database() -> Database:
+        try:
+            return state["database"]
+        except KeyError:
+            raise RuntimeError("the app was used before its startup (lifespan) ran") from None
+
+    def provide_settings() -> Settings:
+        return settings
+
+    def provide_master_key() -> MasterKey:
+        return key
+
+    return ExisOneApp(
+        route_handlers=[*domain_routers(), *extra_routers],
+        dependencies={
+            "database": Provide(provide_database, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "master_key": Provide(provide_master_key, sync_to_thread=False),
+            "principal": Provide(provide_principal),
+            "client_ip": Provide(_client_ip, sync_to_thread=False),
+        },
+        exception_handlers=exception_handlers(),
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="ExisOne-compatible license server",
+            version=__version__,
+            path="/schema",
+        ),
+        signature_types=[Principal, Database, Settings, MasterKey],
+        debug=debug,
+    )

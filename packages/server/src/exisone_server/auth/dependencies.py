@@ -1,0 +1,87 @@
+"""The ``principal`` dependency: authenticate the request's token, check tenant and permission.
+
+401 ``missing_token`` / ``invalid_token`` / ``token_expired`` / ``token_revoked``;
+403 ``tenant_mismatch`` (``X-Tenant`` names another tenant) / ``permission_denied``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar import Request
+from litestar.di import NamedDependency
+from sqlalchemy import select
+
+from ..db import Database
+from ..errors import Forbidden, Unauthorized
+from ..kit.time import utc_now
+from ..models import AccessToken
+from .permissions import PERMISSION_OPT, Permission
+from .principal import Principal
+from .tokens import hash_secret, parse_token
+
+__all__ = ["authenticate", "provide_principal"]
+
+SCHEME = "ExisOneApi"
+
+
+async def authenticate(database: Database, authorization: str | None) -> Principal:
+    """The principal of an ``Authorization: ExisOneApi <token>`` header value, or 401."""
+    if not authorization or not authorization.strip():
+        raise Unauthorized("missing_token", f"Send 'Authorization: {SCHEME} <access token>'.")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != SCHEME.lower() or not token.strip():
+        raise Unauthorized(
+            "invalid_token", f"Use the '{SCHEME}' authorization scheme followed by the token."
+        )
+    parsed = parse_token(token.strip())
+    if parsed is None:
+        raise Unauthorized(
+            "invalid_token", "Malformed access token (expected exo_at_<id>_<secret>)."
+        )
+    public_id, secret = parsed
+    statement = select(
+        AccessToken.id,
+        AccessToken.tenant_id,
+        AccessToken.name,
+        AccessToken.secret_hash,
+        AccessToken.permissions,
+        AccessToken.expires_at,
+        AccessToken.revoked,
+    ).where(AccessToken.public_id == public_id)
+    async with database.read() as connection:
+        row = (await connection.execute(statement)).one_or_none()
+    if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
+        raise Unauthorized("invalid_token", "Unknown access token.")
+    if row.revoked:
+        raise Unauthorized("token_revoked", "This access token has been revoked.")
+    if row.expires_at is not None and row.expires_at <= utc_now():
+        raise Unauthorized("token_expired", "This access token has expired.")
+    return Principal(
+        token_id=row.id,
+        tenant_id=row.tenant_id,
+        token_name=row.name,
+        permissions=frozenset(row.permissions or ()),
+    )
+
+
+def check_access(
+    principal: Principal, x_tenant: str | None, needed: tuple[Permission, ...]
+) -> None:
+    """403 when ``X-Tenant`` names another tenant or the token lacks every needed permission."""
+    if x_tenant is not None and x_tenant.strip() and x_tenant.strip() != str(principal.tenant_id):
+        raise Forbidden("tenant_mismatch", "The X-Tenant header does not match the token's tenant.")
+    if needed and not any(principal.can(permission) for permission in needed):
+        names = " or ".join(f"'{p.value}'" for p in needed)
+        raise Forbidden("permission_denied", f"This access token lacks the {names} permission.")
+
+
+async def provide_principal(
+    request: Request[Any, Any, Any], database: NamedDependency[Database]
+) -> Principal:
+    """Litestar dependency: authenticate, then enforce the route's ``opt`` permissions."""
+    principal = await authenticate(database, request.headers.get("authorization"))
+    needed = tuple(request.route_handler.opt.get(PERMISSION_OPT, ()))
+    check_access(principal, request.headers.get("x-tenant"), needed)
+    return principal

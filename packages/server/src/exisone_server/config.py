@@ -1,0 +1,84 @@
+"""Server configuration: one typed, immutable object read from ``EXISONE_*`` environment variables.
+
+==========================  ===========================================================
+variable                    meaning (default)
+==========================  ===========================================================
+EXISONE_DATA_DIR            folder for the SQLite file and the generated master key
+                            (platformdirs' user data dir for ``exisone-server``)
+EXISONE_DATABASE_URL        SQLAlchemy async URL (``sqlite+aiosqlite:///<data dir>/exisone.db``);
+                            PostgreSQL: ``postgresql+psycopg://user:pass@host:5432/db``
+EXISONE_MASTER_KEY          base64 of 32 random bytes; encrypts the tenants' private keys
+                            (generated once into ``<data dir>/master.key`` when unset)
+EXISONE_HOST / EXISONE_PORT address ``serve`` binds to (127.0.0.1 / 8000)
+EXISONE_SQLITE_SYNCHRONOUS  SQLite ``synchronous`` pragma: NORMAL (default) or FULL
+==========================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import platformdirs
+
+__all__ = ["Settings"]
+
+_SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to know about its environment."""
+
+    data_dir: Path
+    database_url: str
+    master_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sqlite_synchronous: str = "NORMAL"
+
+    def __post_init__(self) -> None:
+        if self.sqlite_synchronous.upper() not in _SYNCHRONOUS_LEVELS:
+            raise ValueError(
+                f"EXISONE_SQLITE_SYNCHRONOUS must be one of {', '.join(_SYNCHRONOUS_LEVELS)}"
+            )
+        if not 0 < self.port < 65536:
+            raise ValueError(f"EXISONE_PORT must be a TCP port, not {self.port}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from ``environ`` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(
+            env.get("EXISONE_DATA_DIR") or platformdirs.user_data_dir("exisone-server")
+        ).expanduser()
+        database_url = env.get("EXISONE_DATABASE_URL") or sqlite_url(data_dir / "exisone.db")
+        port_text = env.get("EXISONE_PORT") or "8000"
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise ValueError(f"EXISONE_PORT must be an integer, not {port_text!r}") from None
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            master_key=env.get("EXISONE_MASTER_KEY") or None,
+            host=env.get("EXISONE_HOST") or "127.0.0.1",
+            port=port,
+            sqlite_synchronous=(env.get("EXISONE_SQLITE_SYNCHRONOUS") or "NORMAL").upper(),
+        )
+
+    def with_changes(self, **changes: object) -> Settings:
+        """A copy with some fields replaced."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is a SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+
+def sqlite_url(path: Path) -> str:
+    """The async SQLAlchemy URL of a SQLite file."""
+    return f"sqlite+aiosqlite:///{path}"

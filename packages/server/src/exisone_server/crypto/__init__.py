@@ -1,0 +1,1 @@
+"""Tenant RSA keys (offline-code signing), encrypted at rest under the master key."""

@@ -1,0 +1,125 @@
+"""The database: async engine, SQLite pragmas, write transactions that cannot race.
+
+No engine exists at import time; :class:`Database` is built from :class:`Settings` by the app's
+lifespan, the CLI or a test fixture.
+
+Transactions:
+
+* :meth:`Database.read` — an AUTOCOMMIT connection for lean read paths (no BEGIN/COMMIT round
+  trips; each statement sees committed data).
+* :meth:`Database.read_session` — the same, as an ORM session.
+* :meth:`Database.write` — an ORM session in one transaction. On SQLite the transaction starts with
+  ``BEGIN IMMEDIATE``, so two writers never both read a seat count and then insert; on PostgreSQL,
+  services lock the rows they count with ``SELECT ... FOR UPDATE`` (:func:`lock_for_update`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Select, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from .config import Settings
+
+__all__ = ["Database", "create_engine", "lock_for_update"]
+
+#: Execution option that makes the SQLite "begin" hook emit nothing (see Database.read).
+_SQLITE_NO_BEGIN = "exisone_no_begin"
+
+#: Milliseconds a SQLite writer waits for the lock before failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An async engine for the configured URL (SQLite file or PostgreSQL)."""
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(settings.database_url)
+        _configure_sqlite(engine, settings.sqlite_synchronous)
+        return engine
+    return create_async_engine(settings.database_url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+    """WAL, busy timeout, foreign keys; SQLAlchemy (not the driver) issues BEGIN IMMEDIATE."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        # Stop the driver from emitting its own (deferred) BEGIN; the "begin" hook does it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(_SQLITE_NO_BEGIN):
+            return  # read(): the driver is in autocommit mode, every statement stands alone
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock_for_update(statement: Select[Any]) -> Select[Any]:
+    """Add ``FOR UPDATE`` (PostgreSQL); SQLite ignores it and relies on BEGIN IMMEDIATE."""
+    return statement.with_for_update()
+
+
+class Database:
+    """The engine plus the two ways of using it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(create_engine(settings))
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """An AUTOCOMMIT connection for reads (and single-statement writes)."""
+        async with self.engine.connect() as connection:
+            if self.dialect == "sqlite":
+                # Not isolation_level=AUTOCOMMIT: SQLAlchemy's pysqlite dialect would re-enable
+                # the driver's own BEGIN when resetting the level on return to the pool.
+                yield await connection.execution_options(**{_SQLITE_NO_BEGIN: True})
+            else:
+                yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session on a :meth:`read` connection: for reads only, nothing is committed."""
+        async with (
+            self.read() as connection,
+            AsyncSession(bind=connection, expire_on_commit=False, autoflush=False) as session,
+        ):
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed on success, rolled back on any exception."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

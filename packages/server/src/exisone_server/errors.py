@@ -1,0 +1,145 @@
+"""API errors: every error body is ``{"error": code, "message": text}`` (plus optional extras).
+
+Domain code raises :class:`ApiError` (or a subclass); :func:`exception_handlers` turns it, and
+every framework error (bad JSON, failed validation, unknown route, unexpected crash), into that
+shape. The codes are listed in ``docs/errors.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.types import ExceptionHandlersMap
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "Unauthorized",
+    "error_response",
+    "exception_handlers",
+]
+
+logger = logging.getLogger("exisone_server")
+
+
+class ApiError(Exception):
+    """Answered as ``{"error": code, "message": message, **extra}`` with ``status_code``."""
+
+    status_code = 400
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status_code: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
+
+
+class BadRequest(ApiError):
+    status_code = 400
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, headers={"WWW-Authenticate": "ExisOneApi"})
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class Conflict(ApiError):
+    status_code = 409
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    """The one place that builds an error response."""
+    body: dict[str, Any] = {"error": code, "message": message}
+    if extra:
+        body.update(extra)
+    return Response(body, status_code=status_code, headers=dict(headers or {}))
+
+
+def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, Any]]:
+    return error_response(exc.status_code, exc.code, exc.message, exc.extra, exc.headers)
+
+
+def _validation_error(
+    _: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    detail = str(exc.detail)
+    if detail.startswith("JSON is malformed"):
+        return error_response(400, "invalid_json", "The request body is not valid JSON.")
+    problems = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            key, message = item.get("key"), str(item.get("message", "invalid"))
+            if key == "data" and message.strip("'") == "data":
+                problems.append("a JSON object body is required")
+            elif key in (None, "data"):
+                problems.append(message)
+            else:
+                problems.append(f"{key}: {message}")
+    text = "; ".join(problems) or detail
+    return error_response(400, "invalid_request", f"Invalid request: {text}")
+
+
+def _http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if isinstance(exc, NotFoundException):
+        return error_response(404, "not_found", "No such endpoint.")
+    if isinstance(exc, MethodNotAllowedException):
+        return error_response(405, "method_not_allowed", "Method not allowed on this endpoint.")
+    status = exc.status_code
+    if status >= 500:
+        logger.error("server error: %s", exc.detail)
+        return error_response(status, "internal_error", "Internal server error.")
+    return error_response(status, "invalid_request", str(exc.detail), headers=exc.headers)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "Internal server error.")
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """The handlers to install on the app (most specific first is not required by Litestar)."""
+    return {
+        ApiError: _api_error,
+        ValidationException: _validation_error,
+        HTTPException: _http_exception,
+        Exception: _unexpected,
+    }

@@ -1,0 +1,1 @@
+"""Helpers without domain knowledge: time, versions, hardware IDs, key and token formats."""

@@ -1,0 +1,22 @@
+"""Time on the server: aware UTC everywhere, the protocol's date format, the perpetual date."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from exisone._dates import format_datetime
+
+__all__ = ["PERPETUAL", "format_expiration", "utc_now"]
+
+#: The date the protocol uses for licenses that never expire (stored as NULL).
+PERPETUAL = datetime(2049, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def utc_now() -> datetime:
+    """Now, aware UTC, to the second (the wire format has no fractions)."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def format_expiration(expires_at: datetime | None) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ``; ``None`` (perpetual) becomes 2049-12-31T23:59:59Z."""
+    return format_datetime(PERPETUAL if expires_at is None else expires_at)

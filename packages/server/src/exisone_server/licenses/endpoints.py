@@ -1,0 +1,166 @@
+"""The client-facing license endpoints (reference §3.1–§3.3, §3.5, §3.7)."""
+
+from __future__ import annotations
+
+from litestar import Router, get, post
+from litestar.params import FromPath, JSONBody
+
+from ..auth import Permission, requires
+from ..deps import ClientIpDep, DatabaseDep, PrincipalDep
+from ..errors import Conflict, NotFound
+from ..kit.time import format_expiration
+from .schemas import (
+    LicenseActivate,
+    LicenseActivated,
+    LicenseDeactivate,
+    LicenseDeactivated,
+    LicenseFeaturesCsv,
+    LicenseFeaturesCsvRead,
+    LicenseValidate,
+    LicenseValidation,
+    SeatUsageRead,
+)
+from .service import (
+    activate_device,
+    check_hardware_id,
+    count_active_seats,
+    deactivate_device,
+    find_product,
+    get_license,
+    license_feature_names,
+    resolve_activation_key,
+    seat_limit,
+)
+from .validate import validate
+
+__all__ = ["router"]
+
+
+@post("/license/activate", status_code=200)
+async def activate_license(
+    data: JSONBody[LicenseActivate],
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    client_ip: ClientIpDep,
+) -> LicenseActivated:
+    """Bind a device to a license (any valid token). Errors: see docs/errors.md."""
+    async with database.write() as session:
+        outcome = await activate_device(
+            session,
+            tenant_id=principal.tenant_id,
+            activation_key=data.activation_key,
+            hardware_id=data.hardware_id,
+            product_name=data.product_name,
+            email=data.email,
+            client_version=data.version,
+            ip_address=client_ip,
+            access_token_id=principal.token_id,
+        )
+        features = await license_feature_names(session, outcome.license.id)
+    license, product = outcome.license, outcome.product
+    return LicenseActivated(
+        success=True,
+        message="Already activated on this device." if not outcome.created else "Activated.",
+        activation_key=license.activation_key,
+        hardware_id=outcome.activation.hardware_id,
+        product_name=product.name,
+        expiration_date=format_expiration(license.expires_at),
+        features=features,
+        is_corporate=license.is_corporate,
+        current_seats=outcome.current_seats,
+        max_seats=seat_limit(license) if license.is_corporate else None,
+        already_activated=not outcome.created,
+        server_version=product.version,
+        minimum_required_version=product.minimum_required_version,
+    )
+
+
+@post("/license/validate", status_code=200, opt=requires(Permission.VERIFY))
+async def validate_license(
+    data: JSONBody[LicenseValidate], principal: PrincipalDep, database: DatabaseDep
+) -> LicenseValidation:
+    """Check a key (or trial, or offline code) for a device: always 200 with isValid/status."""
+    check_hardware_id(data.hardware_id)
+    return await validate(database, principal.tenant_id, data)
+
+
+@post("/license/deactivate", status_code=200)
+async def deactivate_license(
+    data: JSONBody[LicenseDeactivate],
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    client_ip: ClientIpDep,
+) -> LicenseDeactivated:
+    """Free the device's seat (``licenseKey`` or ``activationKey``); repeating it is a success."""
+    key = (data.license_key or data.activation_key or "").strip()
+    check_hardware_id(data.hardware_id)
+    if not key:
+        raise NotFound("license_not_found", "Send licenseKey (or activationKey).")
+    async with database.read_session() as session:
+        key = await resolve_activation_key(session, principal.tenant_id, key)
+        license = await get_license(session, principal.tenant_id, key, lock=True)
+        if data.product_name and data.product_name.strip():
+            product = await find_product(session, principal.tenant_id, data.product_name.strip())
+            if product is None or product.id != license.product_id:
+                raise Conflict(
+                    "product_mismatch", "This activation key belongs to another product."
+                )
+        outcome = await deactivate_device(
+            session,
+            license,
+            data.hardware_id,
+            ip_address=client_ip,
+            access_token_id=principal.token_id,
+        )
+    return LicenseDeactivated(
+        success=True,
+        message="Deactivated." if outcome.was_active else "This device was not activated.",
+        was_active=outcome.was_active,
+        current_seats=outcome.current_seats,
+    )
+
+
+@post("/license/features/csv", status_code=200)
+async def license_features_csv(
+    data: JSONBody[LicenseFeaturesCsv], principal: PrincipalDep, database: DatabaseDep
+) -> LicenseFeaturesCsvRead:
+    """The license's features as one comma-separated string (any valid token)."""
+    async with database.read_session() as session:
+        key = await resolve_activation_key(
+            session, principal.tenant_id, data.activation_key.strip()
+        )
+        license = await get_license(session, principal.tenant_id, key)
+        features = await license_feature_names(session, license.id)
+    return LicenseFeaturesCsvRead(features=",".join(features))
+
+
+@get("/license/{activation_key:str}/usage")
+async def seat_usage(
+    activation_key: FromPath[str], principal: PrincipalDep, database: DatabaseDep
+) -> SeatUsageRead:
+    """Seats of a corporate license (any valid token); 404 ``not_corporate`` otherwise."""
+    async with database.read_session() as session:
+        license = await get_license(session, principal.tenant_id, activation_key)
+        if not license.is_corporate:
+            raise NotFound("not_corporate", "This is not a corporate (multi-seat) license.")
+        seats = await count_active_seats(session, license.id)
+    limit = seat_limit(license)
+    return SeatUsageRead(
+        current_seats=seats,
+        max_seats=limit,
+        has_capacity=limit is None or seats < limit,
+        is_unlimited=limit is None,
+    )
+
+
+router = Router(
+    path="/api",
+    route_handlers=[
+        activate_license,
+        validate_license,
+        deactivate_license,
+        license_features_csv,
+        seat_usage,
+    ],
+    tags=["client"],
+)

@@ -1,0 +1,38 @@
+"""Append events to a license's history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..kit.time import utc_now
+from ..models import HistoryAction, LicenseHistory
+
+__all__ = ["record_history"]
+
+
+async def record_history(
+    session: AsyncSession,
+    license_id: int,
+    action: HistoryAction,
+    *,
+    hardware_id: str | None = None,
+    ip_address: str | None = None,
+    access_token_id: int | None = None,
+    note: str | None = None,
+    at: datetime | None = None,
+) -> LicenseHistory:
+    """Add one history row (flushed, in the caller's transaction)."""
+    entry = LicenseHistory(
+        license_id=license_id,
+        action=action,
+        hardware_id=hardware_id,
+        ip_address=ip_address,
+        access_token_id=access_token_id,
+        note=note,
+        created_at=at or utc_now(),
+    )
+    session.add(entry)
+    await session.flush()
+    return entry

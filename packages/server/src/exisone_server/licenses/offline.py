@@ -1,0 +1,98 @@
+"""Issue offline activation codes (reference §5): sign a device's license with the tenant key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exisone._dates import format_datetime
+from exisone._offline import issue_offline_code
+
+from ..crypto.master_key import MasterKey
+from ..crypto.service import current_crypto_key, load_signing_key
+from ..kit.time import format_expiration, utc_now
+from ..models import HistoryAction, License, Product
+from .history import record_history
+from .service import bind_device, check_hardware_id, ensure_usable, license_feature_names
+
+__all__ = ["OfflineActivation", "build_offline_payload", "issue_offline_activation"]
+
+
+@dataclass(frozen=True)
+class OfflineActivation:
+    code: str
+    payload: dict[str, Any]
+    #: False when the device already held a seat (the code is re-issued, no new seat taken).
+    seat_taken: bool
+    current_seats: int
+
+
+def build_offline_payload(
+    license: License, product: Product, hardware_id: str, features: list[str], now: datetime
+) -> dict[str, Any]:
+    """The signed JSON: the protocol's keys in its order (§5.3), then activationKey, issuedAt."""
+    return {
+        "productId": product.id,
+        "productName": product.name,
+        "hardwareId": hardware_id,
+        "expirationDate": format_expiration(license.expires_at),
+        "email": license.email,
+        "features": features,
+        "tenantId": license.tenant_id,
+        "version": product.version or "",
+        "activationKey": license.activation_key,
+        "issuedAt": format_datetime(now),
+    }
+
+
+async def issue_offline_activation(
+    session: AsyncSession,
+    license: License,
+    hardware_id: str,
+    master_key: MasterKey,
+    *,
+    ip_address: str | None = None,
+    access_token_id: int | None = None,
+    now: datetime | None = None,
+) -> OfflineActivation:
+    """Bind ``hardware_id`` to ``license`` (same seat rules as activation) and sign its code.
+
+    Call inside ``Database.write()`` with the license loaded via
+    ``find_license(..., lock=True)``. Raises the activation errors (409 ``license_in_use``,
+    ``seat_limit_reached``, ``license_revoked`` ...). The code is stored on the license
+    (``offline_code``, ``is_offline``) and a ``offline_code_issued`` history event is written.
+    """
+    moment = now or utc_now()
+    normalized = check_hardware_id(hardware_id)
+    product = await session.get(Product, license.product_id)
+    assert product is not None  # foreign key
+    ensure_usable(license, product, moment)
+    _, created, seats = await bind_device(
+        session,
+        license,
+        normalized,
+        email=license.email,
+        ip_address=ip_address,
+        offline=True,
+        access_token_id=access_token_id,
+        now=moment,
+    )
+    features = await license_feature_names(session, license.id)
+    payload = build_offline_payload(license, product, normalized, features, moment)
+    signing_key = load_signing_key(await current_crypto_key(session, license.tenant_id), master_key)
+    code = issue_offline_code(payload, signing_key)
+    license.is_offline = True
+    license.offline_code = code
+    await record_history(
+        session,
+        license.id,
+        HistoryAction.OFFLINE_CODE_ISSUED,
+        hardware_id=normalized,
+        ip_address=ip_address,
+        access_token_id=access_token_id,
+        at=moment,
+    )
+    return OfflineActivation(code, payload, created, seats)

@@ -1,0 +1,37 @@
+"""Apply the Alembic migrations shipped in the package (``exisone-server migrate``)."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+
+from .config import Settings
+
+__all__ = ["alembic_config", "downgrade", "sync_url", "upgrade"]
+
+
+def sync_url(database_url: str) -> str:
+    """The synchronous driver URL for the same database (Alembic runs synchronously)."""
+    if database_url.startswith("sqlite+aiosqlite"):
+        return "sqlite" + database_url.removeprefix("sqlite+aiosqlite")
+    return database_url  # postgresql+psycopg serves both sync and async
+
+
+def alembic_config(settings: Settings) -> Config:
+    """An Alembic config pointing at the packaged migrations and the configured database."""
+    config = Config()
+    config.set_main_option("script_location", "exisone_server:migrations")
+    config.set_main_option("sqlalchemy.url", sync_url(settings.database_url).replace("%", "%%"))
+    return config
+
+
+def upgrade(settings: Settings, revision: str = "head") -> None:
+    """Bring the database schema up to ``revision`` (creates the SQLite file if needed)."""
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(settings), revision)
+
+
+def downgrade(settings: Settings, revision: str = "base") -> None:
+    """Undo migrations down to ``revision``."""
+    command.downgrade(alembic_config(settings), revision)

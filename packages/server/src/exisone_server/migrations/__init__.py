@@ -1,0 +1,1 @@
+"""Alembic migrations shipped inside the package (script location ``exisone_server:migrations``)."""

@@ -1,0 +1,33 @@
+"""All tables. Import models from here; ``Model.metadata`` is the full schema."""
+
+from .access_token import AccessToken
+from .activation import Activation
+from .base import Model, UTCDateTime
+from .crypto_key import CryptoKey
+from .license import License, LicenseStatus, license_features
+from .license_history import HistoryAction, LicenseHistory
+from .plan import Feature, Plan, plan_features
+from .product import Product
+from .support_ticket import SupportTicket
+from .tenant import Tenant
+from .trial import Trial
+
+__all__ = [
+    "AccessToken",
+    "Activation",
+    "CryptoKey",
+    "Feature",
+    "HistoryAction",
+    "License",
+    "LicenseHistory",
+    "LicenseStatus",
+    "Model",
+    "Plan",
+    "Product",
+    "SupportTicket",
+    "Tenant",
+    "Trial",
+    "UTCDateTime",
+    "license_features",
+    "plan_features",
+]

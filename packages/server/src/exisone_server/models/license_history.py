@@ -1,0 +1,50 @@
+"""The event log of a license (created, activated, deactivated, offline code issued, ...)."""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Model
+
+__all__ = ["HistoryAction", "LicenseHistory"]
+
+
+class HistoryAction(enum.StrEnum):
+    """The ``action`` strings written to the history (and shown on the wire)."""
+
+    CREATED = "created"
+    ACTIVATED = "activated"
+    DEACTIVATED = "deactivated"
+    OFFLINE_CODE_ISSUED = "offline_code_issued"
+    UPDATED = "updated"
+    SUSPENDED = "suspended"
+    RESUMED = "resumed"
+    REVOKED = "revoked"
+    RENEWED = "renewed"
+    DELETED = "deleted"
+
+
+class LicenseHistory(Model):
+    __tablename__ = "license_history"
+
+    license_id: Mapped[int] = mapped_column(
+        ForeignKey("licenses.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[HistoryAction] = mapped_column(
+        Enum(
+            HistoryAction,
+            native_enum=False,
+            length=40,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    hardware_id: Mapped[str | None] = mapped_column(String(256), default=None)
+    ip_address: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: The access token that made the change (None for the CLI).
+    access_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("access_tokens.id", ondelete="SET NULL"), default=None
+    )
+    note: Mapped[str | None] = mapped_column(Text, default=None)

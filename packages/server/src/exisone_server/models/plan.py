@@ -1,0 +1,44 @@
+"""Plans (validity period + feature set) and the tenant's feature catalogue."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Model
+
+__all__ = ["Feature", "Plan", "plan_features"]
+
+#: Which features a plan grants.
+plan_features = Table(
+    "plan_features",
+    Model.metadata,
+    Column("plan_id", ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("feature_id", ForeignKey("features.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Feature(Model):
+    """A named capability (e.g. ``Pro``, ``Export``) a license can grant."""
+
+    __tablename__ = "features"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Plan(Model):
+    """A validity period (0 days = perpetual) and the features new licenses of the plan get."""
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    duration_days: Mapped[int] = mapped_column(default=0)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    features: Mapped[list[Feature]] = relationship(
+        secondary=plan_features, lazy="raise", order_by=Feature.name
+    )

@@ -1,0 +1,43 @@
+"""A product of a tenant: trial length, license defaults and version enforcement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..kit.time import utc_now
+from .base import Model
+
+__all__ = ["Product"]
+
+
+class Product(Model):
+    __tablename__ = "products"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    #: Matched exactly against the ``productName`` that clients send.
+    name: Mapped[str] = mapped_column(String(200))
+    #: The current version (answered as ``serverVersion``); None = not announced.
+    version: Mapped[str | None] = mapped_column(String(50), default=None)
+    description: Mapped[str] = mapped_column(Text, default="")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
+    #: Trial length for devices without a key; 0 = no trial.
+    trial_days: Mapped[int] = mapped_column(default=0)
+    #: Validity of new licenses when neither a plan nor validityDays is given; 0 = perpetual.
+    default_license_days: Mapped[int] = mapped_column(default=0)
+    #: The plan used by generate when the request names none (takes precedence over the days).
+    default_plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plans.id", ondelete="SET NULL"), default=None
+    )
+    minimum_required_version: Mapped[str | None] = mapped_column(String(50), default=None)
+    enforce_version_check: Mapped[bool] = mapped_column(default=False)
+    send_purchase_email: Mapped[bool] = mapped_column(default=False)
+    send_renewal_reminders: Mapped[bool] = mapped_column(default=False)
+    renewal_reminder_days: Mapped[int | None] = mapped_column(default=None)
+    deactivation_cooldown_hours: Mapped[int | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None, onupdate=utc_now)

@@ -1,0 +1,16 @@
+"""A tenant: one publisher; every other row belongs to exactly one tenant."""
+
+from __future__ import annotations
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Model
+
+__all__ = ["Tenant"]
+
+
+class Tenant(Model):
+    __tablename__ = "tenants"
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)

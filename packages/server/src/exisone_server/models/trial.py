@@ -1,0 +1,21 @@
+"""A device's trial of a product: created on its first keyless validation, never reset."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Model
+
+__all__ = ["Trial"]
+
+
+class Trial(Model):
+    __tablename__ = "trials"
+    __table_args__ = (UniqueConstraint("product_id", "hardware_id"),)
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    hardware_id: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[datetime]

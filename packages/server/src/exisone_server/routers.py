@@ -1,0 +1,28 @@
+"""The API's domain routers. A new domain adds its router here (one import, one list entry).
+
+Each domain package exposes ``router = Router(path="/api", route_handlers=[...])`` (or a path of
+its own) in its ``endpoints.py``; :func:`exisone_server.app.create_app` mounts every router
+returned below. Handlers get these dependencies by parameter name: ``database`` (db.Database),
+``settings`` (config.Settings), ``master_key`` (crypto.master_key.MasterKey), ``principal``
+(auth.Principal: authenticates the token; add ``opt=requires(Permission.X)`` to the route),
+``client_ip`` (str | None).
+"""
+
+from __future__ import annotations
+
+from litestar.types import ControllerRouterHandler
+
+__all__ = ["domain_routers"]
+
+
+def domain_routers() -> list[ControllerRouterHandler]:
+    """Every domain router of the API, in mounting order."""
+    from .crypto.endpoints import router as crypto_router
+    from .licenses.endpoints import router as licenses_router
+    from .support.endpoints import router as support_router
+
+    return [
+        licenses_router,
+        support_router,
+        crypto_router,
+    ]

@@ -1,0 +1,1 @@
+"""Support tickets sent by end users through the SDKs."""
