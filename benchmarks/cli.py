@@ -54,6 +54,14 @@ def _selected(only: list[str] | None, known: Sequence[str]) -> list[str]:
     return [name for name in known if name in wanted]
 
 
+def _interpreter() -> str:
+    """This interpreter as the docs show it: relative to the repository, never a machine path."""
+    executable = Path(sys.executable)
+    if executable.is_relative_to(REPO_ROOT):
+        return str(executable.relative_to(REPO_ROOT))
+    return "python"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks. Exit 0 when every case was measured (met or missed), 1 otherwise."""
     groups = all_groups()
@@ -63,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{group.name}: {group.description}")
         return 0
     selected = _selected(args.only, list(groups))
-    command = "python -m benchmarks " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
+    arguments = shlex.join(list(argv if argv is not None else sys.argv[1:]))
+    command = f"{_interpreter()} -m benchmarks {arguments}"
     ctx = RunContext(quick=args.quick, rounds=args.rounds, verbose=not args.quiet)
     run = RunResult(
         command=command.strip(),
