@@ -21,7 +21,8 @@ def run_stdout(argv: Sequence[str]) -> str | None:
     try:
         completed = subprocess.run(
             list(argv),
-            stdin=subprocess.DEVNULL,
+            # stdin is inherited, as the official client does: wmic can wait on an open stdin
+            # pipe until the timeout, and legacy IDs must lose that value exactly when it does.
             capture_output=True,
             text=True,
             timeout=_TIMEOUT_SECONDS,
