@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,7 +26,14 @@ class WorkerError(RuntimeError):
 class Worker:
     """One worker process: ``python -I script *args``. Use as a context manager."""
 
-    def __init__(self, name: str, python: Path, script: Path, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        python: Path,
+        script: Path,
+        args: tuple[str, ...] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         if not python.exists():
             raise WorkerError(f"{name}: interpreter {python} does not exist")
@@ -38,6 +46,7 @@ class Worker:
             stderr=self._stderr,
             text=True,
             encoding="utf-8",
+            env=None if env is None else dict(env),
         )
 
     def call(self, op: str, **params: Any) -> dict[str, Any]:

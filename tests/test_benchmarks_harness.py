@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from benchmarks.client.cases import importtime_cumulative
+from benchmarks.client.cases import importtime_cumulative, worker_environment
 from benchmarks.client.server import ServerUnavailable, demo_tenant
 from benchmarks.docs_table import begin_marker, end_marker, replace_block, update_file
 from benchmarks.report import format_duration, format_ratio, markdown_block, text_table
@@ -239,3 +239,8 @@ def test_demo_tenant_says_what_is_missing() -> None:
         demo_tenant(json.dumps({"token": "t", "activation_key": "k", "product_name": "p"}))
     with pytest.raises(ServerUnavailable, match="did not print JSON"):
         demo_tenant("not json")
+
+
+def test_worker_environment_drops_the_variables_that_override_a_requests_session_ca() -> None:
+    environ = {"PATH": "/bin", "REQUESTS_CA_BUNDLE": "/x.pem", "CURL_CA_BUNDLE": "/y.pem"}
+    assert worker_environment(environ) == {"PATH": "/bin"}

@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Union
 
@@ -29,6 +30,7 @@ GROUP = "client"
 WORKER_SCRIPT = Path(__file__).resolve().parent / "sdk_worker.py"
 
 SIDES = ("ours", "official")
+CA_BUNDLE_VARIABLES = frozenset({"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"})
 OFFLINE_CASE = "validate_offline ÷ raw RSA verify"
 OFFLINE_OFFICIAL_CASE = "validate_offline ÷ raw RSA verify, official SDK"
 HWID_CASE = "generate_hardware_id() warm"
@@ -75,12 +77,22 @@ def _interpreters(ctx: RunContext) -> dict[str, Path]:
     }
 
 
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for the SDK workers: without the CA-bundle variables.
+
+    requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override a session's ``verify``, so
+    with them set the official client would not trust the test CA it is given.
+    """
+    return {key: value for key, value in environ.items() if key not in CA_BUNDLE_VARIABLES}
+
+
 def _start_workers(ctx: RunContext) -> Workers:
     """One worker per SDK; a side that cannot start is kept as its error message."""
     workers: Workers = {}
+    env = worker_environment(os.environ)
     for name, python in _interpreters(ctx).items():
         try:
-            worker = Worker(name, python, WORKER_SCRIPT, (name,))
+            worker = Worker(name, python, WORKER_SCRIPT, (name,), env)
         except WorkerError as exc:
             hint = " (run scripts/bootstrap)" if name == "official" else ""
             workers[name] = f"{exc}{hint}"

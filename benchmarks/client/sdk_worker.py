@@ -58,6 +58,7 @@ def _summary(result: Any) -> dict[str, Any]:
     """The fields both SDKs' results share, to check both sides got the same answer."""
     status = getattr(result, "status", None)
     return {
+        "success": getattr(result, "success", None),
         "is_valid": getattr(result, "is_valid", None),
         "status": None if status is None else str(getattr(status, "value", status)),
         "error": getattr(result, "error_message", None),
