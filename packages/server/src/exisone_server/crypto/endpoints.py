@@ -28,7 +28,7 @@ async def current_public_key(principal: PrincipalDep, database: DatabaseDep) -> 
         key = await current_crypto_key(session, principal.tenant_id)
     return Response(
         key.public_key_pem,
-        media_type="text/plain; charset=utf-8",
+        media_type=MediaType.TEXT,
         headers={"X-Key-Fingerprint": key.fingerprint},
     )
 

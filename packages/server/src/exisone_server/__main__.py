@@ -1,0 +1,5 @@
+"""``python -m exisone_server`` = ``exisone-server``."""
+
+from .cli import main
+
+main()

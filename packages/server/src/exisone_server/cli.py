@@ -1,0 +1,390 @@
+"""The ``exisone-server`` command: serve, migrate, tenants, tokens, keys, demo.
+
+Configuration comes from ``EXISONE_*`` environment variables (see config.py); ``--data-dir`` and
+``--database-url`` override them for one command. Output for scripts: ``--json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from . import __version__
+from .auth import Permission, create_access_token
+from .config import Settings
+from .crypto.master_key import MasterKey, load_master_key
+from .crypto.service import list_crypto_keys, rotate_crypto_key
+from .db import Database
+from .errors import ApiError
+from .migrate import upgrade
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _settings(context: click.Context) -> Settings:
+    settings: Settings = context.obj
+    return settings
+
+
+def _run(settings: Settings, work: Callable[[Database, MasterKey], Awaitable[T]]) -> T:
+    """Run ``work`` with a database and the master key, then dispose of the engine."""
+
+    async def runner() -> T:
+        database = Database.from_settings(settings)
+        try:
+            return await work(database, load_master_key(settings))
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(runner())
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2))
+
+
+def _safe_url(database_url: str) -> str:
+    """The database URL with any password masked."""
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="exisone-server")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data folder (overrides EXISONE_DATA_DIR).",
+)
+@click.option("--database-url", help="SQLAlchemy URL (overrides EXISONE_DATABASE_URL).")
+@click.pass_context
+def main(context: click.Context, data_dir: Path | None, database_url: str | None) -> None:
+    """Self-hosted ExisOne-compatible license server."""
+    environ = dict(os.environ)
+    if data_dir is not None:
+        environ["EXISONE_DATA_DIR"] = str(data_dir)
+        os.environ["EXISONE_DATA_DIR"] = str(data_dir)  # for `serve` workers
+    if database_url:
+        environ["EXISONE_DATABASE_URL"] = database_url
+        os.environ["EXISONE_DATABASE_URL"] = database_url
+    try:
+        context.obj = Settings.from_env(environ)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.pass_context
+def migrate(context: click.Context, revision: str) -> None:
+    """Create or upgrade the database schema."""
+    settings = _settings(context)
+    upgrade(settings, revision)
+    errors.print(f"[green]Database at {_safe_url(settings.database_url)} is at {revision}.[/]")
+
+
+@main.command()
+@click.option("--host", help="Address to bind (EXISONE_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (EXISONE_PORT, default 8000).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="TLS cert.")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS key.")
+@click.option(
+    "--migrate/--no-migrate",
+    "run_migrations",
+    default=True,
+    show_default=True,
+    help="Apply pending migrations before serving.",
+)
+@click.option("--log-level", default="info", show_default=True)
+@click.pass_context
+def serve(
+    context: click.Context,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+    run_migrations: bool,
+    log_level: str,
+) -> None:
+    """Run the HTTP(S) server (uvicorn)."""
+    import uvicorn
+
+    settings = _settings(context)
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
+    if run_migrations:
+        upgrade(settings)
+    load_master_key(settings)  # generate the key file once, before any worker starts
+    host = host or settings.host
+    port = port if port is not None else settings.port
+    scheme = "https" if ssl_certfile else "http"
+    errors.print(
+        f"exisone-server {__version__} on {scheme}://{host}:{port} "
+        f"(database {_safe_url(settings.database_url)}, {workers} worker(s))"
+    )
+    uvicorn.run(
+        "exisone_server.asgi:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        log_level=log_level,
+    )
+
+
+@main.group()
+def tenant() -> None:
+    """Tenants (publishers)."""
+
+
+@tenant.command("create")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def tenant_create(context: click.Context, name: str, as_json: bool) -> None:
+    """Create tenant NAME with its first RSA key pair."""
+    from .tenants.service import create_tenant
+
+    async def work(database: Database, master_key: MasterKey) -> dict[str, Any]:
+        async with database.write() as session:
+            created = await create_tenant(session, name, master_key)
+            return {"tenantId": created.id, "name": created.name}
+
+    data = _run(_settings(context), work)
+    if as_json:
+        _echo_json(data)
+    else:
+        console.print(
+            f"Tenant [bold]{data['name']}[/] created with id [bold]{data['tenantId']}[/]."
+        )
+
+
+@tenant.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def tenant_list(context: click.Context, as_json: bool) -> None:
+    """List tenants."""
+    from sqlalchemy import select
+
+    from .models import Tenant
+
+    async def work(database: Database, _: MasterKey) -> list[dict[str, Any]]:
+        async with database.read_session() as session:
+            rows = await session.scalars(select(Tenant).order_by(Tenant.id))
+            return [{"tenantId": row.id, "name": row.name} for row in rows]
+
+    data = _run(_settings(context), work)
+    if as_json:
+        _echo_json(data)
+        return
+    table = Table("id", "name")
+    for row in data:
+        table.add_row(str(row["tenantId"]), row["name"])
+    console.print(table)
+
+
+@main.group()
+def token() -> None:
+    """API access tokens."""
+
+
+@token.command("create")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id or name.")
+@click.option(
+    "--permission",
+    "permissions",
+    multiple=True,
+    required=True,
+    type=click.Choice([p.value for p in Permission]),
+    help="Repeat for several: verify, generate, email, admin (admin implies all).",
+)
+@click.option("--name", default="cli", show_default=True, help="A label for the token.")
+@click.option("--expires-days", type=click.IntRange(min=1), help="Expire after N days.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def token_create(
+    context: click.Context,
+    tenant_ref: str,
+    permissions: tuple[str, ...],
+    name: str,
+    expires_days: int | None,
+    as_json: bool,
+) -> None:
+    """Create a token; it is printed once and cannot be shown again."""
+    from .tenants.service import get_tenant
+
+    async def work(database: Database, _: MasterKey) -> dict[str, Any]:
+        async with database.write() as session:
+            found = await get_tenant(session, tenant_ref)
+            issued = await create_access_token(
+                session,
+                tenant_id=found.id,
+                name=name,
+                permissions=permissions,
+                expires_in=timedelta(days=expires_days) if expires_days else None,
+            )
+            return {
+                "token": issued.token,
+                "tenantId": found.id,
+                "name": name,
+                "permissions": issued.record.permissions,
+                "expiresAt": issued.record.expires_at.isoformat()
+                if issued.record.expires_at
+                else None,
+            }
+
+    data = _run(_settings(context), work)
+    if as_json:
+        _echo_json(data)
+        return
+    errors.print(
+        f"Token for tenant {data['tenantId']} ({', '.join(data['permissions'])}); "
+        "store it now, it is not shown again:"
+    )
+    click.echo(data["token"])
+
+
+@main.group()
+def keys() -> None:
+    """Tenant crypto keys (offline activation codes)."""
+
+
+@keys.command("rotate")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id or name.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def keys_rotate(context: click.Context, tenant_ref: str, as_json: bool) -> None:
+    """Make a new current key pair; old public keys stay listed (old codes keep verifying)."""
+    from .tenants.service import get_tenant
+
+    async def work(database: Database, master_key: MasterKey) -> dict[str, Any]:
+        async with database.write() as session:
+            found = await get_tenant(session, tenant_ref)
+            key = await rotate_crypto_key(session, found.id, master_key)
+            count = len(await list_crypto_keys(session, found.id))
+            return {
+                "tenantId": found.id,
+                "fingerprint": key.fingerprint,
+                "publicKey": key.public_key_pem,
+                "keyCount": count,
+            }
+
+    data = _run(_settings(context), work)
+    if as_json:
+        _echo_json(data)
+        return
+    errors.print(
+        f"New current key {data['fingerprint'][:16]}… for tenant {data['tenantId']} "
+        f"({data['keyCount']} keys in total). Give clients the new public key:"
+    )
+    click.echo(data["publicKey"], nl=False)
+
+
+@keys.command("show")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id or name.")
+@click.pass_context
+def keys_show(context: click.Context, tenant_ref: str) -> None:
+    """Print the tenant's current public key (PEM)."""
+    from .crypto.service import current_crypto_key
+    from .tenants.service import get_tenant
+
+    async def work(database: Database, _: MasterKey) -> str:
+        async with database.read_session() as session:
+            found = await get_tenant(session, tenant_ref)
+            return (await current_crypto_key(session, found.id)).public_key_pem
+
+    click.echo(_run(_settings(context), work), nl=False)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+@click.option("--https", "use_https", is_flag=True, help="Print an https:// server URL.")
+@click.option("--url", "server_url", help="Server URL to print (default from host and port).")
+@click.option("--no-migrate", "skip_migrations", is_flag=True, help="Do not migrate first.")
+@click.pass_context
+def demo(
+    context: click.Context,
+    as_json: bool,
+    use_https: bool,
+    server_url: str | None,
+    skip_migrations: bool,
+) -> None:
+    """Create demo data: tenant, product, plan, two new keys and a new all-permission token."""
+    from .demo import create_demo
+
+    settings = _settings(context)
+    if not skip_migrations:
+        upgrade(settings)
+
+    async def work(database: Database, master_key: MasterKey) -> Any:
+        async with database.write() as session:
+            return await create_demo(session, master_key)
+
+    data = _run(settings, work)
+    url = server_url or f"{'https' if use_https else 'http'}://{settings.host}:{settings.port}"
+    payload = {
+        "serverUrl": url,
+        "tenantId": data.tenant_id,
+        "tenantName": data.tenant_name,
+        "productId": data.product_id,
+        "productName": data.product_name,
+        "productVersion": data.product_version,
+        "minimumRequiredVersion": data.minimum_required_version,
+        "trialDays": data.trial_days,
+        "planId": data.plan_id,
+        "features": list(data.features),
+        "singleDeviceKey": data.single_device_key,
+        "corporateKey": data.corporate_key,
+        "corporateMaxSeats": data.corporate_max_seats,
+        "accessToken": data.access_token,
+        "permissions": list(data.permissions),
+        "publicKeyPem": data.public_key_pem,
+        "dataDir": str(settings.data_dir),
+        "databaseUrl": _safe_url(settings.database_url),
+    }
+    if as_json:
+        _echo_json(payload)
+        return
+    table = Table(title="exisone-server demo", show_header=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for label, value in [
+        ("Server URL", url),
+        ("Tenant", f"{data.tenant_name} (id {data.tenant_id})"),
+        (
+            "Product",
+            f"{data.product_name} v{data.product_version} (minimum "
+            f"{data.minimum_required_version}, {data.trial_days}-day trial)",
+        ),
+        ("Features", ", ".join(data.features)),
+        ("Single-device key", data.single_device_key),
+        ("Corporate key", f"{data.corporate_key} ({data.corporate_max_seats} seats)"),
+        ("Access token", data.access_token),
+        ("Permissions", ", ".join(data.permissions)),
+        ("Data", f"{settings.data_dir} ({_safe_url(settings.database_url)})"),
+    ]:
+        table.add_row(label, value)
+    console.print(table)
+    console.print("Public key for offline codes (offline_public_key):")
+    click.echo(data.public_key_pem, nl=False)
