@@ -55,9 +55,10 @@ if TYPE_CHECKING:
     )
     from ._options import ExisOneClientOptions
 
-__all__ = [
-    "APIError",
+__all__ = [  # noqa: RUF022 - sorted with str.casefold, as httpx does
+    "__version__",
     "ActivationResult",
+    "APIError",
     "AsyncExisOneClient",
     "AuthenticationError",
     "BadRequestError",
@@ -70,6 +71,7 @@ __all__ = [
     "ExisOneClient",
     "ExisOneClientOptions",
     "ExisOneError",
+    "generate_hardware_id",
     "GeneratedActivationKey",
     "HostNotAllowedError",
     "InsecureBaseUrlError",
@@ -89,8 +91,6 @@ __all__ = [
     "TransportError",
     "ValidationResult",
     "ValidationStatus",
-    "__version__",
-    "generate_hardware_id",
 ]
 
 #: The private module that defines each public name (loaded on first access).

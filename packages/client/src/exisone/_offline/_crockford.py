@@ -55,7 +55,10 @@ def decode(text: str, *, strict: bool = False) -> bytes:
     size = 5 * count // 8
     spare = 5 * count - 8 * size
     if strict and (spare >= 5 or number & ((1 << spare) - 1)):
-        raise InvalidOfflineCode("Offline code has extra characters at its end")
+        raise InvalidOfflineCode(
+            "Offline code has extra characters at its end, or is cut off (check that it was "
+            "copied completely)"
+        )
     return (number >> (5 * count - 8 * size)).to_bytes(size, "big") if size else b""
 
 

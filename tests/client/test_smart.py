@@ -1,0 +1,277 @@
+"""validate_smart and deactivate_smart: offline codes, online keys, servers down or refusing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+import pytest
+
+from exisone import (
+    AsyncExisOneClient,
+    AuthenticationError,
+    DeactivationResult,
+    NotFoundError,
+    ServerError,
+    SmartValidationResult,
+    ValidationStatus,
+)
+
+from .conftest import FakeServer, reply, run
+
+VECTOR = json.loads(
+    (Path(__file__).parent.parent / "vectors" / "offline_code_rsa1024.json").read_text()
+)
+CODE, HWID, PEM = VECTOR["code"], VECTOR["hardware_id"], VECTOR["public_key_pem"]
+EXPIRY = datetime(2049, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+ONLINE_KEY = "AAAA-BBBB-CCCC-DDDD"
+UNREACHABLE = "Server unreachable and no offline validation available"
+LOCALLY = "License deactivated locally. Server will be notified when connection is restored."
+
+
+async def eventually(predicate: Callable[[], bool]) -> None:
+    """Let background work (a thread or a task) run until ``predicate`` holds (at most ~5 s)."""
+    for _ in range(500):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never became true")
+
+
+async def test_offline_code_is_checked_locally_and_synced_in_background(
+    make_client: Callable[..., Any],
+) -> None:
+    server = FakeServer(reply(200, {"isValid": True, "status": "licensed"}))
+    client = make_client(server, offline_public_key=PEM)
+
+    result = await run(client.validate_smart(CODE, HWID, "MyProduct", "1.0.0"))
+
+    assert result == SmartValidationResult(
+        is_valid=True,
+        status=ValidationStatus.LICENSED,
+        expiration_date=EXPIRY,
+        features=["Pro", "Export"],
+        was_offline=True,
+        product_name="MyProduct",
+    )
+    await eventually(lambda: len(server.requests) == 1)
+    sync = server.requests[0]
+    assert str(sync.url) == "https://licensing.example.com/api/license/validate"
+    assert json.loads(sync.content) == {
+        "activationKey": CODE,
+        "hardwareId": HWID,
+        "productName": "MyProduct",
+        "version": "1.0.0",
+    }
+    assert sync.extensions["timeout"]["connect"] == 5.0
+
+
+async def test_offline_code_never_waits_on_the_network(
+    make_client: Callable[..., Any], kind: str
+) -> None:
+    release = threading.Event()
+    seen = threading.Event()
+
+    def black_hole(request: httpx.Request) -> httpx.Response:
+        seen.set()
+        release.wait(5)
+        raise httpx.ConnectTimeout("black hole")
+
+    async def async_black_hole(request: httpx.Request) -> httpx.Response:
+        seen.set()
+        await asyncio.Event().wait()  # never answers; aclose cancels it
+        raise AssertionError("unreachable")
+
+    client = make_client(black_hole if kind == "sync" else async_black_hole, offline_public_key=PEM)
+    result = await run(client.validate_smart(CODE, HWID))
+    assert result.is_valid and result.was_offline
+    assert not release.is_set()  # returned while the sync was (or was about to be) stuck
+    await eventually(seen.is_set)
+    if isinstance(client, AsyncExisOneClient):
+        tasks = list(client._background)
+        assert len(tasks) == 1 and not tasks[0].done()
+        await client.aclose()
+        assert tasks[0].cancelled() and not client._background
+    release.set()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("refused"),
+        httpx.ConnectTimeout("t"),
+        reply(500),
+        reply(401, {"error": "x"}),
+    ],
+)
+async def test_background_sync_failures_are_ignored(
+    make_client: Callable[..., Any], failure: Any
+) -> None:
+    server = FakeServer(failure)
+    client = make_client(server, offline_public_key=PEM)
+    result = await run(client.validate_smart(CODE, HWID))
+    assert result.is_valid
+    await eventually(lambda: len(server.requests) == 1)
+    await asyncio.sleep(0.05)
+    assert len(server.requests) == 1  # one attempt, no retries
+
+
+@pytest.mark.parametrize(
+    ("code", "hwid", "product", "status"),
+    [
+        (CODE, "OTHER-MACHINE", None, ValidationStatus.INVALID),
+        (CODE, HWID, "AnotherProduct", ValidationStatus.INVALID),
+        (CODE[:-3] + "ZZZ", HWID, None, ValidationStatus.INVALID),
+    ],
+)
+async def test_rejected_offline_code_is_not_synced(
+    make_client: Callable[..., Any], code: str, hwid: str, product: Any, status: ValidationStatus
+) -> None:
+    server = FakeServer()
+    client = make_client(server, offline_public_key=PEM)
+    result = await run(client.validate_smart(code, hwid, product))
+    assert not result.is_valid and result.status is status and result.was_offline
+    assert result.error_message
+    await asyncio.sleep(0.05)
+    assert server.requests == []
+
+
+async def test_online_key_checked_by_server(make_client: Callable[..., Any]) -> None:
+    answer = {
+        "isValid": False,
+        "status": "version_outdated",
+        "expirationDate": "2030-01-01T00:00:00Z",
+        "features": ["A"],
+        "serverVersion": "3.0",
+        "minimumRequiredVersion": "2.0",
+    }
+    server = FakeServer(reply(200, answer))
+    client = make_client(server, offline_public_key=PEM)
+    result = await run(client.validate_smart(ONLINE_KEY, HWID, "MyProduct", "1.0"))
+    assert result == SmartValidationResult(
+        is_valid=False,
+        status="version_outdated",
+        expiration_date=datetime(2030, 1, 1, tzinfo=timezone.utc),
+        features=["A"],
+        was_offline=False,
+        product_name="MyProduct",
+        server_version="3.0",
+        minimum_required_version="2.0",
+    )
+    assert server.json() == {
+        "activationKey": ONLINE_KEY,
+        "hardwareId": HWID,
+        "productName": "MyProduct",
+        "version": "1.0",
+    }
+
+
+@pytest.mark.parametrize("public_key", [None, PEM])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        httpx.ConnectTimeout("black hole"),
+        httpx.ReadTimeout("slow"),
+    ],
+)
+async def test_online_key_with_unreachable_server_is_offline(
+    make_client: Callable[..., Any], sleeps: list[float], failure: Exception, public_key: Any
+) -> None:
+    server = FakeServer(failure)
+    client = make_client(server, offline_public_key=public_key)
+    result = await run(client.validate_smart(ONLINE_KEY, HWID, "MyProduct"))
+    assert result == SmartValidationResult(
+        is_valid=False,
+        status=ValidationStatus.OFFLINE,
+        was_offline=True,
+        error_message=UNREACHABLE,
+        product_name="MyProduct",
+    )
+    assert result.status == "offline"
+    assert len(server.requests) == 3 and len(sleeps) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (reply(401, {"error": "invalid_token", "message": "bad token"}), AuthenticationError),
+        (reply(404, {"error": "not_found"}), NotFoundError),
+        (reply(503), ServerError),
+    ],
+)
+async def test_online_key_server_errors_are_raised_not_disguised_as_offline(
+    make_client: Callable[..., Any], answer: httpx.Response, error: type[Exception]
+) -> None:
+    client = make_client(FakeServer(answer), offline_public_key=PEM)
+    with pytest.raises(error):
+        await run(client.validate_smart(ONLINE_KEY, HWID, "MyProduct"))
+
+
+async def test_deactivate_smart_online_success(make_client: Callable[..., Any]) -> None:
+    server = FakeServer(reply(200))
+    client = make_client(server)
+    result = await run(client.deactivate_smart(ONLINE_KEY, HWID, "MyProduct"))
+    assert result == DeactivationResult(success=True, server_notified=True)
+    assert server.json() == {
+        "licenseKey": ONLINE_KEY,
+        "hardwareId": HWID,
+        "productName": "MyProduct",
+    }
+
+
+async def test_deactivate_smart_refusal_is_not_success(make_client: Callable[..., Any]) -> None:
+    body = {"error": "hardware_mismatch", "message": "Deactivate from the activated machine"}
+    client = make_client(FakeServer(reply(403, body)))
+    result = await run(client.deactivate_smart(ONLINE_KEY, HWID, "MyProduct"))
+    assert result == DeactivationResult(
+        success=False,
+        server_notified=True,
+        error_message="Deactivate from the activated machine",
+        error_code="hardware_mismatch",
+        status_code=403,
+    )
+
+
+async def test_deactivate_smart_unreachable_is_local_success(
+    make_client: Callable[..., Any], sleeps: list[float]
+) -> None:
+    server = FakeServer(httpx.ConnectError("refused"))
+    client = make_client(server)
+    result = await run(client.deactivate_smart(ONLINE_KEY, HWID, "MyProduct"))
+    assert result == DeactivationResult(success=True, server_notified=False, error_message=LOCALLY)
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (reply(200), DeactivationResult(success=True, server_notified=True)),
+        (httpx.ConnectTimeout("black hole"), DeactivationResult(True, False, LOCALLY)),
+        (
+            reply(404, {"error": "not_found", "message": "Unknown key"}),
+            DeactivationResult(
+                True,
+                False,
+                "Offline code deactivated locally; the server could not be told "
+                "(HTTP 404 (not_found): Unknown key).",
+                "not_found",
+                404,
+            ),
+        ),
+    ],
+)
+async def test_deactivate_smart_offline_code_is_local_with_one_short_attempt(
+    make_client: Callable[..., Any], sleeps: list[float], answer: Any, expected: DeactivationResult
+) -> None:
+    server = FakeServer(answer)
+    client = make_client(server, offline_public_key=PEM)
+    assert await run(client.deactivate_smart(CODE, HWID, "MyProduct")) == expected
+    assert len(server.requests) == 1 and sleeps == []
+    assert server.last.extensions["timeout"]["read"] == 5.0
+    assert server.json()["licenseKey"] == CODE
