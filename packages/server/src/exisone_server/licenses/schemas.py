@@ -35,8 +35,8 @@ class LicenseActivated(WireResponse):
     features: list[str]
     is_corporate: bool
     current_seats: int
+    already_activated: bool
     max_seats: int | None = None
-    already_activated: bool = False
     server_version: str | None = None
     minimum_required_version: str | None = None
 

@@ -1,0 +1,39 @@
+"""Request bodies and small assertions shared by the server tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from exisone_server.models import License, Product
+
+
+def activate_body(
+    license: License, product: Product, hardware_id: str = "HW-1", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "activationKey": license.activation_key,
+        "hardwareId": hardware_id,
+        "productName": product.name,
+        "email": "user@example.com",
+        **extra,
+    }
+
+
+def validate_body(
+    license: License | None, hardware_id: str = "HW-1", **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"hardwareId": hardware_id, **extra}
+    if license is not None:
+        body["activationKey"] = license.activation_key
+    return body
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is ``status`` with the documented error body carrying ``code``."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == code, body
+    assert isinstance(body["message"], str) and body["message"]
+    return dict(body)
