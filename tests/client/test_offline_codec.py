@@ -100,8 +100,10 @@ def test_signed_non_object_payload_is_rejected(key_2048: rsa.RSAPrivateKey) -> N
     from exisone._offline import _crockford
 
     body = b"[1,2,3]"
-    blob = len(body).to_bytes(2, "little") + body + key_2048.sign(
-        body, padding.PKCS1v15(), hashes.SHA256()
+    blob = (
+        len(body).to_bytes(2, "little")
+        + body
+        + key_2048.sign(body, padding.PKCS1v15(), hashes.SHA256())
     )
     with pytest.raises(InvalidOfflineCode, match="not a JSON object"):
         verify_offline_code(_crockford.encode(blob), load_public_keys(key_2048.public_key()))

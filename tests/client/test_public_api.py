@@ -225,3 +225,13 @@ def test_drop_in_parity_with_the_official_sdk() -> None:
     for method, parameters in facts["methods"].items():
         ours = list(inspect.signature(getattr(ExisOneClient, method)).parameters)
         assert ours[: len(parameters)] == parameters, method
+
+
+def test_generate_hardware_id_without_override_is_the_machine_fingerprint() -> None:
+    from exisone._hardware import generate_hardware_id as fingerprint
+
+    with ExisOneClient(base_url="https://h.example") as client:
+        hwid = client.generate_hardware_id()
+    assert hwid == fingerprint() == exisone.generate_hardware_id()
+    assert len(hwid) == 64 and hwid == hwid.upper()
+    assert exisone.generate_hardware_id("legacy") == fingerprint("legacy")

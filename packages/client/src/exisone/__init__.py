@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from .__version__ import __version__
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs more than the SDK
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._async_client import AsyncExisOneClient
     from ._client import ExisOneClient
     from ._exceptions import (
