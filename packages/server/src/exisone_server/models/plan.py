@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model
@@ -30,7 +30,11 @@ class Feature(Model):
 
 
 class Plan(Model):
-    """A validity period (0 days = perpetual) and the features new licenses of the plan get."""
+    """A validity period (0 days = perpetual) and what new licenses of the plan get.
+
+    Features, and for a corporate plan its seat count (None or 0 = unlimited). A plan bound to a
+    product (``product_id``) can only license that product; None = any product of the tenant.
+    """
 
     __tablename__ = "plans"
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
@@ -39,6 +43,14 @@ class Plan(Model):
     name: Mapped[str] = mapped_column(String(200))
     duration_days: Mapped[int] = mapped_column(default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
+    is_corporate: Mapped[bool] = mapped_column(default=False, server_default=false())
+    max_seats: Mapped[int | None] = mapped_column(default=None)
+    product_id: Mapped[int | None] = mapped_column(
+        # use_alter: products.default_plan_id points back here (a cycle for table sorting).
+        ForeignKey("products.id", ondelete="SET NULL", use_alter=True),
+        default=None,
+        index=True,
+    )
     features: Mapped[list[Feature]] = relationship(
         secondary=plan_features, lazy="raise", order_by=Feature.name
     )
