@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import ssl
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -185,10 +186,32 @@ def test_max_retries_must_be_a_non_negative_integer() -> None:
             ExisOneClient(base_url="https://h.example", max_retries=bad)  # type: ignore[arg-type]
 
 
+def self_signed_ca_pem() -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
 def test_verify_accepts_bool_context_and_ca_bundle_path(tmp_path: Path) -> None:
-    trustme = pytest.importorskip("trustme", reason="trustme is a dev tool, not a client test dep")
     bundle = tmp_path / "ca.pem"
-    trustme.CA().cert_pem.write_to_path(str(bundle))
+    bundle.write_bytes(self_signed_ca_pem())
     for verify in (True, False, ssl.create_default_context(), str(bundle), bundle):
         ExisOneClient(base_url="https://h.example", verify=verify).close()
     with pytest.raises(ConfigurationError, match="CA bundle"):
