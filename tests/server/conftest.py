@@ -5,6 +5,7 @@
   database on ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres`` (override with
   ``EXISONE_TEST_POSTGRES_URL``), dropped at the end; it is skipped with a reason when no server
   answers, except under ``CI=true`` where that is a failure.
+* ``empty_settings``: a new empty database of the backend (migration and CLI tests).
 * ``database`` (an engine for the test), ``master_key``, ``app``, ``client`` (httpx over ASGI).
 * ``seed``: a fresh tenant per test (so tests never see each other's rows) with helpers to add
   products, plans, licenses and tokens; ``seed.api`` is an httpx client with an all-permission
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -43,9 +45,9 @@ def _postgres_unavailable(reason: str) -> None:
     pytest.skip(f"PostgreSQL not reachable ({reason})")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL server, dropped after the session."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """Create a uniquely named, empty database; yield its async URL; drop it afterwards."""
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
@@ -61,6 +63,24 @@ def postgres_url() -> Iterator[str]:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server for the session."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def empty_settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
+    """Settings of a new, EMPTY (unmigrated) database of the backend, removed after the test."""
+    key = TEST_MASTER_KEY.generate_base64()
+    if backend == "sqlite":
+        yield Settings(tmp_path, sqlite_url(tmp_path / "empty.db"), master_key=key)
+        return
+    with fresh_postgres_database() as url:
+        yield Settings(tmp_path, url, master_key=key)
 
 
 @pytest.fixture(
