@@ -80,10 +80,8 @@ def main(context: click.Context, data_dir: Path | None, database_url: str | None
     environ = dict(os.environ)
     if data_dir is not None:
         environ["EXISONE_DATA_DIR"] = str(data_dir)
-        os.environ["EXISONE_DATA_DIR"] = str(data_dir)  # for `serve` workers
     if database_url:
         environ["EXISONE_DATABASE_URL"] = database_url
-        os.environ["EXISONE_DATABASE_URL"] = database_url
     try:
         context.obj = Settings.from_env(environ)
     except ValueError as exc:
@@ -141,6 +139,9 @@ def serve(
         f"exisone-server {__version__} on {scheme}://{host}:{port} "
         f"(database {_safe_url(settings.database_url)}, {workers} worker(s))"
     )
+    # The workers build the app from the environment (asgi.app_from_env): hand them our settings.
+    os.environ["EXISONE_DATA_DIR"] = str(settings.data_dir)
+    os.environ["EXISONE_DATABASE_URL"] = settings.database_url
     uvicorn.run(
         "exisone_server.asgi:app_from_env",
         factory=True,

@@ -18,6 +18,7 @@ __all__ = ["domain_routers"]
 def domain_routers() -> list[ControllerRouterHandler]:
     """Every domain router of the API, in mounting order."""
     from .crypto.endpoints import router as crypto_router
+    from .health import router as health_router
     from .licenses.endpoints import router as licenses_router
     from .support.endpoints import router as support_router
 
@@ -25,4 +26,5 @@ def domain_routers() -> list[ControllerRouterHandler]:
         licenses_router,
         support_router,
         crypto_router,
+        health_router,
     ]
