@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +16,9 @@ import pytest
 from exisone import (
     AsyncExisOneClient,
     AuthenticationError,
+    ConnectError,
     DeactivationResult,
+    ExisOneClient,
     NotFoundError,
     ServerError,
     SmartValidationResult,
@@ -275,3 +278,34 @@ async def test_deactivate_smart_offline_code_is_local_with_one_short_attempt(
     assert len(server.requests) == 1 and sleeps == []
     assert server.last.extensions["timeout"]["read"] == 5.0
     assert server.json()["licenseKey"] == CODE
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (connections are refused at once)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("cls", [ExisOneClient, AsyncExisOneClient])
+async def test_closed_port_over_real_sockets(cls: Any) -> None:
+    """No mock: a refused TCP connection is "offline" for validate_smart, a result for activate."""
+    client = cls(base_url=closed_port_url(), max_retries=0, offline_public_key=PEM)
+    try:
+        smart = await run(client.validate_smart(ONLINE_KEY, HWID, "MyProduct"))
+        assert smart.status == "offline" and smart.was_offline and not smart.is_valid
+        activation = await run(client.activate(ONLINE_KEY, "e@x.org", HWID, "MyProduct"))
+        assert activation.error_code == "network_error"
+        assert activation.error_message.startswith("Network error: ")
+        offline = await run(client.validate_smart(CODE, HWID, "MyProduct"))
+        assert offline.is_valid and offline.was_offline
+        gone = await run(client.deactivate_smart(ONLINE_KEY, HWID, "MyProduct"))
+        assert (gone.success, gone.server_notified) == (True, False)
+        with pytest.raises(ConnectError):
+            await run(client.validate(ONLINE_KEY, HWID))
+    finally:
+        if isinstance(client, AsyncExisOneClient):
+            await client.aclose()
+        else:
+            client.close()
