@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -23,7 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -203,10 +204,35 @@ class Server:
         return done.stdout
 
     def new_demo(self, *, migrate: bool = False) -> Demo:
-        """New keys and token of the demo tenant (the server may be running)."""
+        """New keys and token of the demo tenant, from ``exisone-server demo --json``."""
         if migrate:
             self.cli("migrate")
         return Demo.from_json(self.cli("demo", "--json", "--no-migrate"))
+
+    def fresh_keys(self) -> Demo:
+        """Like :meth:`new_demo` (the same server code), in-process: ~20× faster than the CLI."""
+        from exisone_server.config import Settings
+        from exisone_server.crypto.master_key import load_master_key
+        from exisone_server.db import Database
+        from exisone_server.demo import create_demo
+
+        settings = Settings.from_env(self.env)
+
+        async def create() -> Demo:
+            database = Database.from_settings(settings)
+            try:
+                async with database.write() as session:
+                    data = await create_demo(session, load_master_key(settings))
+            finally:
+                await database.dispose()
+            return replace(
+                self.demo,
+                token=data.access_token,
+                single_key=data.single_device_key,
+                corporate_key=data.corporate_key,
+            )
+
+        return asyncio.run(create())
 
     def start(self) -> None:
         with self.log_path.open("wb") as log:
@@ -282,6 +308,18 @@ class Server:
         if f"{method} {path}" not in self._routes:
             pytest.skip(f"the server does not serve {method} {path} yet (not in its OpenAPI)")
 
+    def issue_offline_code(self, activation_key: str, hardware_id: str) -> str:
+        """An offline code from ``POST /api/license/offline-code`` (binds the device)."""
+        self.require_route("POST", "/api/license/offline-code")
+        with self.publisher() as http:
+            reply = http.post(
+                "/api/license/offline-code",
+                json={"activationKey": activation_key, "hardwareId": hardware_id},
+            )
+        assert reply.status_code == 200, reply.text
+        code: str = reply.json()["offlineCode"]
+        return code
+
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -322,7 +360,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture
 def demo(server: Server) -> Demo:
     """Fresh single-device and corporate keys (nothing bound yet) and a fresh token."""
-    return server.new_demo()
+    return server.fresh_keys()
 
 
 @pytest.fixture
