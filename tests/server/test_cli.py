@@ -1,0 +1,148 @@
+"""The exisone-server CLI (click's runner, in-process) on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import select
+
+from exisone._offline import load_public_keys
+from exisone_server.auth import Permission
+from exisone_server.auth.dependencies import authenticate
+from exisone_server.cli import main
+from exisone_server.config import Settings
+from exisone_server.db import Database
+from exisone_server.models import License
+
+
+def _invoke(settings: Settings, *args: str) -> Result:
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["--data-dir", str(settings.data_dir), "--database-url", settings.database_url, *args],
+        env={"EXISONE_MASTER_KEY": settings.master_key or ""},
+        catch_exceptions=False,
+    )
+    return result
+
+
+def _json(result: Result) -> dict:  # type: ignore[type-arg]
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.stdout))
+
+
+@pytest.fixture
+def migrated(empty_settings: Settings) -> Settings:
+    assert _invoke(empty_settings, "migrate").exit_code == 0
+    return empty_settings
+
+
+def test_tenant_token_and_keys(migrated: Settings) -> None:
+    tenant = _json(_invoke(migrated, "tenant", "create", "Acme", "--json"))
+    duplicate = _invoke(migrated, "tenant", "create", "Acme")
+    issued = _json(
+        _invoke(
+            migrated,
+            "token",
+            "create",
+            "--tenant",
+            "Acme",
+            "--permission",
+            "verify",
+            "--permission",
+            "email",
+            "--expires-days",
+            "30",
+            "--name",
+            "ci",
+            "--json",
+        )
+    )
+    first_pem = _invoke(migrated, "keys", "show", "--tenant", str(tenant["tenantId"])).stdout
+    rotated = _json(_invoke(migrated, "keys", "rotate", "--tenant", "Acme", "--json"))
+
+    assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+    assert issued["token"].startswith("exo_at_")
+    assert issued["permissions"] == ["email", "verify"]
+    assert issued["expiresAt"] is not None
+    assert rotated["keyCount"] == 2
+    assert rotated["publicKey"] != first_pem
+    load_public_keys([first_pem, rotated["publicKey"]])
+
+    async def check() -> None:
+        database = Database.from_settings(migrated)
+        try:
+            principal = await authenticate(database, f"ExisOneApi {issued['token']}")
+        finally:
+            await database.dispose()
+        assert principal.tenant_id == tenant["tenantId"]
+        assert principal.can(Permission.EMAIL) and not principal.can(Permission.GENERATE)
+
+    asyncio.run(check())
+
+
+def test_token_for_unknown_tenant_fails(migrated: Settings) -> None:
+    result = _invoke(migrated, "token", "create", "--tenant", "nope", "--permission", "verify")
+    assert result.exit_code != 0
+    assert "No tenant" in result.output
+
+
+def test_token_needs_a_known_permission(migrated: Settings) -> None:
+    result = _invoke(migrated, "token", "create", "--tenant", "x", "--permission", "root")
+    assert result.exit_code == 2
+
+
+def test_demo_is_idempotent_with_fresh_keys_each_run(empty_settings: Settings) -> None:
+    first = _json(_invoke(empty_settings, "demo", "--json"))
+    second = _json(_invoke(empty_settings, "demo", "--json", "--https"))
+
+    assert first["tenantId"] == second["tenantId"] and first["productId"] == second["productId"]
+    assert first["singleDeviceKey"] != second["singleDeviceKey"]
+    assert first["accessToken"] != second["accessToken"]
+    assert second["serverUrl"].startswith("https://")
+    assert first["corporateMaxSeats"] == 5
+    assert first["trialDays"] > 0 and first["features"] == ["Export", "Pro"]
+    assert first["productVersion"] and first["minimumRequiredVersion"]
+    assert first["publicKeyPem"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert set(first["permissions"]) == {p.value for p in Permission}
+
+    async def check() -> None:
+        database = Database.from_settings(empty_settings)
+        try:
+            async with database.read_session() as session:
+                corporate = await session.scalar(
+                    select(License).where(License.activation_key == first["corporateKey"])
+                )
+        finally:
+            await database.dispose()
+        assert corporate is not None and corporate.is_corporate and corporate.max_seats == 5
+
+    asyncio.run(check())
+
+
+def test_demo_human_output_shows_the_whole_token(empty_settings: Settings) -> None:
+    result = _invoke(empty_settings, "demo")
+    assert result.exit_code == 0, result.output
+    assert "exo_at_" in result.output
+    assert "-----BEGIN PUBLIC KEY-----" in result.output
+
+
+def test_generated_master_key_file_is_private(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from exisone_server.config import sqlite_url
+
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["--data-dir", str(tmp_path), "--database-url", sqlite_url(tmp_path / "x.db"), "demo"],
+        env={"EXISONE_MASTER_KEY": ""},
+    )
+
+    assert result.exit_code == 0, result.output
+    mode = stat.S_IMODE((tmp_path / "master.key").stat().st_mode)
+    assert mode == 0o600
+    key_text = (tmp_path / "master.key").read_text().strip()
+    assert key_text not in result.output

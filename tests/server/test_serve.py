@@ -1,0 +1,177 @@
+"""The real server: `exisone-server serve` in a subprocess, our client over a real socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import trustme
+
+from exisone import ExisOneClient
+from exisone_server.config import Settings
+
+SERVER_COMMAND = Path(sys.executable).with_name("exisone-server")
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _cli(settings: Settings, *args: str) -> list[str]:
+    return [
+        str(SERVER_COMMAND),
+        "--data-dir",
+        str(settings.data_dir),
+        "--database-url",
+        settings.database_url,
+        *args,
+    ]
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "EXISONE_MASTER_KEY": settings.master_key or ""}
+
+
+@contextmanager
+def running_server(
+    settings: Settings, *extra: str, verify: bool | ssl.SSLContext = True, scheme: str = "http"
+) -> Iterator[str]:
+    """Start `exisone-server serve` on a free loopback port; yield its URL; stop it."""
+    port = _free_port()
+    url = f"{scheme}://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        _cli(settings, "serve", "--host", "127.0.0.1", "--port", str(port), *extra),
+        env=_environment(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                output = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"server exited with {process.returncode}:\n{output}")
+            try:
+                if httpx.get(f"{url}/health", verify=verify, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("server did not answer /health within 30 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+
+
+def _demo(settings: Settings) -> dict[str, object]:
+    result = subprocess.run(
+        _cli(settings, "demo", "--json"),
+        env=_environment(settings),
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    return dict(json.loads(result.stdout))
+
+
+def test_client_flows_over_https(empty_settings: Settings, tmp_path: Path) -> None:
+    demo = _demo(empty_settings)
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    cert_file, key_file, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    certificate.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    certificate.private_key_pem.write_to_path(str(key_file))
+    authority.cert_pem.write_to_path(str(ca_file))
+    product = str(demo["productName"])
+    single, corporate = str(demo["singleDeviceKey"]), str(demo["corporateKey"])
+    server_args = ("--ssl-certfile", str(cert_file), "--ssl-keyfile", str(key_file))
+
+    with (
+        running_server(
+            empty_settings,
+            *server_args,
+            verify=ssl.create_default_context(cafile=str(ca_file)),
+            scheme="https",
+        ) as url,
+        ExisOneClient(
+            base_url=url + "/",  # a trailing slash: the client must not produce //api
+            access_token=str(demo["accessToken"]),
+            offline_public_key=str(demo["publicKeyPem"]),
+            verify=str(ca_file),
+        ) as client,
+    ):
+        activated = client.activate(single, "me@example.com", "machine-1", product, "1.2.0")
+        assert activated.success, activated
+        assert activated.server_version == demo["productVersion"]
+
+        refused = client.activate(single, "me@example.com", "machine-2", product)
+        assert (refused.success, refused.error_code) == (False, "license_in_use")
+
+        outdated = client.activate(corporate, "me@example.com", "machine-3", product, "0.9")
+        assert (outdated.success, outdated.error_code) == (False, "version_outdated")
+        assert outdated.minimum_required_version == demo["minimumRequiredVersion"]
+
+        result = client.validate(single, "MACHINE-1", product)
+        assert (result.is_valid, result.status) == (True, "licensed")
+        assert sorted(result.features) == ["Export", "Pro"]
+
+        trial = client.validate("", "fresh-device", product)
+        assert (trial.is_valid, trial.status) == (True, "trial")
+
+        assert client.get_licensed_features_csv(single) == "Export,Pro"
+        assert client.activate(corporate, "it@example.com", "seat-1", product).success
+        usage = client.get_seat_usage(corporate)
+        assert (usage.current_seats, usage.max_seats, usage.has_capacity) == (1, 5, True)
+
+        client.send_support_ticket(product, "me@example.com", "Hi", "Works over HTTPS.")
+        assert client.deactivate(single, "machine-1", product) is True
+        assert client.validate(single, "machine-1", product).status == "invalid"
+
+
+@pytest.mark.parametrize("workers", [pytest.param(2, id="2-workers")])
+def test_several_workers_answer_as_one_server(empty_settings: Settings, workers: int) -> None:
+    demo = _demo(empty_settings)
+    headers = {"Authorization": f"ExisOneApi {demo['accessToken']}"}
+    product, corporate = demo["productName"], demo["corporateKey"]
+
+    with running_server(empty_settings, "--workers", str(workers)) as url:
+        answers = []
+        for index in range(8):
+            # new connection each time, so the requests spread over the workers
+            response = httpx.post(
+                f"{url}/api/license/activate",
+                json={
+                    "activationKey": corporate,
+                    "hardwareId": f"dev-{index}",
+                    "productName": product,
+                    "email": "x@example.com",
+                },
+                headers=headers,
+                timeout=10,
+            )
+            answers.append(response.status_code)
+        usage = httpx.get(f"{url}/api/license/{corporate}/usage", headers=headers).json()
+
+    assert answers == [200] * 5 + [409] * 3
+    assert usage == {"currentSeats": 5, "maxSeats": 5, "hasCapacity": False, "isUnlimited": False}
