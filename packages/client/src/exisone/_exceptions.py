@@ -25,7 +25,10 @@ Every exception the SDK raises on purpose derives from :class:`ExisOneError`::
     └── InvalidOfflineCode            an offline code that fails decoding or its signature
 
 License-level outcomes are never exceptions: an invalid, expired, trial or outdated license is a
-result (``ValidationResult.status``), and ``activate`` reports refusals in its ``ActivationResult``.
+result (``ValidationResult.status``). ``activate`` reports refusals and an unreachable server in
+its ``ActivationResult`` (``error_code="network_error"``); ``validate_offline`` and
+``deactivate_smart`` never raise for server or network failures; ``validate_smart`` turns only a
+``TransportError`` into status ``offline``. httpx exceptions are translated in ``_httpx_errors``.
 """
 
 from __future__ import annotations
