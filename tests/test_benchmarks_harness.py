@@ -234,9 +234,29 @@ def test_demo_tenant_finds_the_fields_in_nested_json() -> None:
     assert tenant.email == "a@example.com"
 
 
+def test_demo_tenant_reads_the_servers_demo_output() -> None:
+    output = json.dumps(
+        {
+            "tenantName": "demo",
+            "productName": "DemoApp",
+            "features": ["Export", "Pro"],
+            "singleDeviceKey": "AGM2-7WGN-PKP2-BD9V",
+            "corporateKey": "ZM7Q-S58J-YZDN-CMT0",
+            "accessToken": "exo_at_pub_secret",
+        }
+    )
+    tenant = demo_tenant(output)
+    assert (tenant.token, tenant.activation_key, tenant.product_name, tenant.email) == (
+        "exo_at_pub_secret",
+        "AGM2-7WGN-PKP2-BD9V",
+        "DemoApp",
+        "bench@example.com",
+    )
+
+
 def test_demo_tenant_says_what_is_missing() -> None:
-    with pytest.raises(ServerUnavailable, match="email"):
-        demo_tenant(json.dumps({"token": "t", "activation_key": "k", "product_name": "p"}))
+    with pytest.raises(ServerUnavailable, match="accesstoken"):
+        demo_tenant(json.dumps({"activation_key": "k", "product_name": "p"}))
     with pytest.raises(ServerUnavailable, match="did not print JSON"):
         demo_tenant("not json")
 

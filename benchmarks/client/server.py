@@ -22,6 +22,7 @@ from typing import Any
 __all__ = ["DemoTenant", "LocalServer", "ServerUnavailable", "demo_tenant", "local_tls_server"]
 
 STARTUP_TIMEOUT_S = 30.0
+DEFAULT_EMAIL = "bench@example.com"
 
 
 class ServerUnavailable(RuntimeError):
@@ -74,17 +75,21 @@ def _find(flat: dict[str, Any], *names: str) -> str:
 
 
 def demo_tenant(output: str) -> DemoTenant:
-    """Read the token, an online activation key, its product and email from the demo JSON."""
+    """Read the token, the single-device key, its product (and an email) from the demo JSON."""
     try:
         data = json.loads(output)
     except json.JSONDecodeError as exc:
         raise ServerUnavailable(f"`exisone-server demo --json` did not print JSON: {exc}") from exc
     flat = _flatten(data)
+    try:
+        email = _find(flat, "email")
+    except ServerUnavailable:
+        email = DEFAULT_EMAIL  # the demo keys are not tied to an email
     return DemoTenant(
         token=_find(flat, "accesstoken", "token"),
-        activation_key=_find(flat, "activationkey", "licensekey", "key"),
-        product_name=_find(flat, "productname", "product", "name"),
-        email=_find(flat, "email"),
+        activation_key=_find(flat, "singledevicekey", "activationkey", "licensekey", "key"),
+        product_name=_find(flat, "productname", "product"),
+        email=email,
     )
 
 
@@ -170,6 +175,8 @@ def local_tls_server(venv_bin: Path) -> Iterator[LocalServer]:
                     str(cert_path),
                     "--ssl-keyfile",
                     str(key_path),
+                    "--log-level",
+                    "warning",
                 ],
                 env=env,
                 stdout=log_file,
