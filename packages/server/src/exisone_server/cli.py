@@ -111,6 +111,10 @@ def migrate(context: click.Context, revision: str) -> None:
     show_default=True,
     help="Apply pending migrations before serving.",
 )
+@click.option(
+    "--forwarded-allow-ips",
+    help="Proxies whose X-Forwarded-For is trusted (uvicorn; default 127.0.0.1).",
+)
 @click.option("--log-level", default="info", show_default=True)
 @click.pass_context
 def serve(
@@ -121,6 +125,7 @@ def serve(
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
     run_migrations: bool,
+    forwarded_allow_ips: str | None,
     log_level: str,
 ) -> None:
     """Run the HTTP(S) server (uvicorn)."""
@@ -151,6 +156,8 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         log_level=log_level,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
 
