@@ -1,0 +1,82 @@
+"""Every Python example of docs/client.md runs, against a tiny local HTTP server (real sockets)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "client.md"
+VECTOR = json.loads(
+    (Path(__file__).parent.parent / "vectors" / "offline_code_rsa1024.json").read_text()
+)
+EXAMPLES = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+
+ANSWERS = {
+    "/api/license/activate": {"serverVersion": "1.0.0"},
+    "/api/license/validate": {
+        "isValid": True,
+        "status": "licensed",
+        "expirationDate": "2030-01-01T00:00:00Z",
+        "features": ["Pro", "Export"],
+    },
+    "/api/license/deactivate": {},
+    "/api/activationkey/generate": {"activationKey": "ABCD-1234-EFGH-5678", "isCorporate": False},
+    "/api/license/features/csv": {"features": "Pro,Export"},
+    "/api/support/ticket": {},
+}
+USAGE = {"currentSeats": 3, "maxSeats": 10, "hasCapacity": True, "isUnlimited": False}
+
+
+class Handler(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        body = USAGE if self.path.endswith("/usage") else ANSWERS.get(self.path)
+        data = json.dumps(body).encode() if body is not None else b'{"error":"not_found"}'
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_doc_has_examples() -> None:
+    assert len(EXAMPLES) >= 14
+
+
+@pytest.mark.parametrize("index", range(len(EXAMPLES)))
+def test_example_runs(
+    index: int, server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = EXAMPLES[index]
+    code = code.replace("http://127.0.0.1:8000", server_url).replace(
+        "http://127.0.0.1:8001", server_url
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EXISONE_BASEURL", raising=False)
+    (tmp_path / "tenant-public-key.pem").write_text(VECTOR["public_key_pem"])
+    (tmp_path / "offline-code.txt").write_text(VECTOR["code"])
+    exec(compile(code, f"{DOC.name} example {index + 1}", "exec"), {"__name__": "__example__"})
