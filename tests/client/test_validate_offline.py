@@ -241,3 +241,16 @@ def test_code_signed_by_an_untrusted_key(
         issue_offline_code(payload(), key_2048), "HW-2048", now=IN_2026
     )
     assert result == OfflineValidationResult(False, "Invalid or tampered offline activation code")
+
+
+def test_without_now_the_current_utc_time_is_used(
+    offline_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import exisone._offline_check as check
+
+    after = datetime(2050, 1, 1, tzinfo=timezone.utc)
+    monkeypatch.setattr(check, "utc_now", lambda: after)
+    assert offline_client.validate_offline(CODE, HWID) == offline_client.validate_offline(
+        CODE, HWID, now=after
+    )
+    assert offline_client.validate_offline(CODE, HWID).is_expired
