@@ -103,7 +103,7 @@ def _start_workers(ctx: RunContext) -> Workers:
             worker.close()
             workers[name] = f"cannot import the {name} SDK: {exc}"
             continue
-        ctx.machine_details[f"{name}_sdk"] = hello
+        ctx.machine_details[f"{name}_sdk"] = {k: v for k, v in hello.items() if k != "ok"}
         workers[name] = worker
     return workers
 
