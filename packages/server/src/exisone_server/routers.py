@@ -20,6 +20,9 @@ def domain_routers() -> list[ControllerRouterHandler]:
     from .crypto.endpoints import router as crypto_router
     from .health import router as health_router
     from .licenses.endpoints import router as licenses_router
+    from .plans.endpoints import router as plans_router
+    from .products.endpoints import router as products_router
+    from .publisher.endpoints import router as publisher_router
     from .support.endpoints import router as support_router
 
     return [
@@ -27,4 +30,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
         support_router,
         crypto_router,
         health_router,
+        products_router,
+        plans_router,
+        publisher_router,
     ]

@@ -1,0 +1,1 @@
+"""Plans: GET/POST /api/plan (upsert), GET/DELETE /api/plan/{id}."""

@@ -1,0 +1,43 @@
+"""Request and response bodies of /api/plan (reference §3.9)."""
+
+from __future__ import annotations
+
+from msgspec import UNSET, UnsetType
+
+from ..kit.wire import WireRequest, WireResponse
+
+__all__ = ["PlanRead", "PlanUpsert"]
+
+
+class PlanUpsert(WireRequest):
+    """``id`` null (or absent) creates a plan, otherwise the plan ``id`` is updated.
+
+    On update, fields left out keep their value; on create they take the defaults shown.
+    """
+
+    name: str
+    id: int | None = None
+    #: 0 = perpetual (default 0).
+    duration_days: int | UnsetType = UNSET
+    #: Default true.
+    is_active: bool | UnsetType = UNSET
+    #: Licenses of a corporate plan are multi-seat (default false).
+    is_corporate: bool | UnsetType = UNSET
+    #: Seats of a corporate plan; null or 0 = unlimited.
+    max_seats: int | UnsetType | None = UNSET
+    #: Restrict the plan to one product; null = any product of the tenant.
+    product_id: int | UnsetType | None = UNSET
+    #: Feature names new licenses of the plan get (created in the tenant's catalogue if new).
+    features: list[str] | UnsetType = UNSET
+
+
+class PlanRead(WireResponse):
+    id: int
+    name: str
+    duration_days: int
+    is_active: bool
+    is_corporate: bool
+    features: list[str]
+    created_at: str
+    max_seats: int | None = None
+    product_id: int | None = None

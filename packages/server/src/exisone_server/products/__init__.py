@@ -1,0 +1,1 @@
+"""The publisher's products: GET/POST /api/product, GET/PUT/PATCH/DELETE /api/product/{id}."""

@@ -1,0 +1,57 @@
+"""Request and response bodies of /api/product (reference §10 ``Product``)."""
+
+from __future__ import annotations
+
+from msgspec import UNSET, UnsetType
+
+from ..kit.wire import WireRequest, WireResponse
+
+__all__ = ["ProductCreate", "ProductRead", "ProductUpdate"]
+
+
+class _ProductFields(WireRequest):
+    """The writable settings; a field left out keeps its value (or the default on create)."""
+
+    version: str | UnsetType | None = UNSET
+    description: str | UnsetType = UNSET
+    is_active: bool | UnsetType = UNSET
+    price: float | UnsetType = UNSET
+    trial_days: int | UnsetType = UNSET
+    default_license_days: int | UnsetType = UNSET
+    default_plan_id: int | UnsetType | None = UNSET
+    minimum_required_version: str | UnsetType | None = UNSET
+    enforce_version_check: bool | UnsetType = UNSET
+    send_purchase_email: bool | UnsetType = UNSET
+    send_renewal_reminders: bool | UnsetType = UNSET
+    renewal_reminder_days: int | UnsetType | None = UNSET
+    deactivation_cooldown_hours: int | UnsetType | None = UNSET
+
+
+class ProductCreate(_ProductFields, kw_only=True):
+    name: str
+
+
+class ProductUpdate(_ProductFields):
+    name: str | UnsetType = UNSET
+
+
+class ProductRead(WireResponse):
+    id: int
+    name: str
+    #: The current version ("" when none is announced).
+    version: str
+    description: str
+    is_active: bool
+    price: float
+    trial_days: int
+    #: 0 = perpetual.
+    default_license_days: int
+    enforce_version_check: bool
+    send_purchase_email: bool
+    send_renewal_reminders: bool
+    created_at: str
+    default_plan_id: int | None = None
+    minimum_required_version: str | None = None
+    renewal_reminder_days: int | None = None
+    deactivation_cooldown_hours: int | None = None
+    updated_at: str | None = None
