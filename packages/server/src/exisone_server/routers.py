@@ -17,6 +17,7 @@ __all__ = ["domain_routers"]
 
 def domain_routers() -> list[ControllerRouterHandler]:
     """Every domain router of the API, in mounting order."""
+    from .bulk.endpoints import router as bulk_router
     from .crypto.endpoints import router as crypto_router
     from .health import router as health_router
     from .licenses.endpoints import router as licenses_router
@@ -33,4 +34,5 @@ def domain_routers() -> list[ControllerRouterHandler]:
         products_router,
         plans_router,
         publisher_router,
+        bulk_router,
     ]

@@ -45,6 +45,9 @@ from .schemas import (
 
 __all__ = ["router"]
 
+#: ``pageSize`` of a paged license listing when only ``page`` is given.
+DEFAULT_PAGE_SIZE = 50
+
 _READ = requires(Permission.GENERATE)
 _WRITE = requires(Permission.ADMIN)
 _GENERATE = requires(Permission.GENERATE)
@@ -107,7 +110,9 @@ async def list_all_licenses(
     filters = LicenseFilters(product_id, product_name, email, status, hardware_id, q)
     paging = None
     if page is not None or page_size is not None:
-        paging = PageRequest(page or 1, page_size or 50)
+        paging = PageRequest(
+            1 if page is None else page, DEFAULT_PAGE_SIZE if page_size is None else page_size
+        )
     async with database.read_session() as session:
         return await list_licenses(session, principal.tenant_id, filters, paging, utc_now())
 
