@@ -146,3 +146,16 @@ def test_generated_master_key_file_is_private(tmp_path) -> None:  # type: ignore
     assert mode == 0o600
     key_text = (tmp_path / "master.key").read_text().strip()
     assert key_text not in result.output
+
+
+def test_a_bad_master_key_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from exisone_server.config import sqlite_url
+
+    result = CliRunner().invoke(
+        main,
+        ["--data-dir", str(tmp_path), "--database-url", sqlite_url(tmp_path / "x.db"), "demo"],
+        env={"EXISONE_MASTER_KEY": "not base64!"},
+    )
+
+    assert result.exit_code == 1
+    assert "EXISONE_MASTER_KEY is not valid base64" in result.output

@@ -41,13 +41,21 @@ def _settings(context: click.Context) -> Settings:
     return settings
 
 
+def _master_key(settings: Settings) -> MasterKey:
+    try:
+        return load_master_key(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _run(settings: Settings, work: Callable[[Database, MasterKey], Awaitable[T]]) -> T:
     """Run ``work`` with a database and the master key, then dispose of the engine."""
+    master_key = _master_key(settings)
 
     async def runner() -> T:
         database = Database.from_settings(settings)
         try:
-            return await work(database, load_master_key(settings))
+            return await work(database, master_key)
         finally:
             await database.dispose()
 
@@ -136,7 +144,7 @@ def serve(
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
     if run_migrations:
         upgrade(settings)
-    load_master_key(settings)  # generate the key file once, before any worker starts
+    _master_key(settings)  # check it, and generate the key file once before workers start
     host = host or settings.host
     port = port if port is not None else settings.port
     scheme = "https" if ssl_certfile else "http"
