@@ -14,7 +14,6 @@ __all__ = [
     "BulkByHardwareRead",
     "BulkInfo",
     "BulkInfoItem",
-    "BulkInfoMissing",
     "BulkInfoRead",
     "BulkValidate",
     "BulkValidateItem",
@@ -61,19 +60,35 @@ class BulkInfo(WireRequest):
     activation_keys: list[str]
 
 
-class BulkInfoItem(LicenseRead, kw_only=True):
-    """A found license (every ``LicenseRead`` field) or ``{activationKey, found: false}``."""
+class BulkInfoItem(WireResponse):
+    """One requested key: ``found`` plus, when found, the fields of ``LicenseRead``."""
 
-    found: bool
-
-
-class BulkInfoMissing(WireResponse):
     activation_key: str
     found: bool
+    id: int | None = None
+    email: str | None = None
+    product_id: int | None = None
+    product_name: str | None = None
+    hardware_id: str | None = None
+    created_at: str | None = None
+    expiration_date: str | None = None
+    is_active: bool | None = None
+    status: str | None = None
+    is_corporate: bool | None = None
+    current_seats: int | None = None
+    is_offline: bool | None = None
+    activation_date: str | None = None
+    version: str | None = None
+    note: str | None = None
+    max_seats: int | None = None
+    corporate_name: str | None = None
+    offline_code: str | None = None
+    plan_id: int | None = None
+    updated_at: str | None = None
 
 
 class BulkInfoRead(WireResponse):
-    licenses: list[BulkInfoItem | BulkInfoMissing]
+    licenses: list[BulkInfoItem]
 
 
 class BulkByEmail(WireRequest):

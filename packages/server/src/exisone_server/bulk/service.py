@@ -25,7 +25,6 @@ from ..publisher.queries import license_read, license_rows
 from ..publisher.schemas import LicenseRead
 from .schemas import (
     BulkInfoItem,
-    BulkInfoMissing,
     BulkValidateItem,
     BulkValidateResult,
     EmailLicenses,
@@ -102,17 +101,17 @@ async def validate_many(
 
 async def info(
     session: AsyncSession, tenant_id: int, keys: Sequence[str], now: datetime
-) -> list[BulkInfoItem | BulkInfoMissing]:
+) -> list[BulkInfoItem]:
     """One entry per requested key, in request order (``found: false`` for unknown keys)."""
     check_count("activationKeys", keys)
     wanted = {normalize_activation_key(key) for key in keys}
     rows = await session.execute(license_rows(tenant_id).where(License.activation_key.in_(wanted)))
     found = {row.License.activation_key: license_read(row, now) for row in rows}
-    answer: list[BulkInfoItem | BulkInfoMissing] = []
+    answer = []
     for key in keys:
         view = found.get(normalize_activation_key(key))
         if view is None:
-            answer.append(BulkInfoMissing(activation_key=key.strip(), found=False))
+            answer.append(BulkInfoItem(activation_key=key.strip(), found=False))
         else:
             answer.append(BulkInfoItem(**msgspec.structs.asdict(view), found=True))
     return answer
