@@ -15,6 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exisone._exceptions import ExisOneError
+from exisone._offline import is_offline_code, load_public_keys, verify_offline_code
+
 from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..kit.activation_keys import generate_activation_key, normalize_activation_key
 from ..kit.hardware import MAX_HARDWARE_ID_LENGTH, normalize_hardware_id
@@ -22,6 +25,7 @@ from ..kit.time import utc_now
 from ..kit.versions import is_older
 from ..models import (
     Activation,
+    CryptoKey,
     Feature,
     HistoryAction,
     License,
@@ -412,11 +416,6 @@ async def resolve_activation_key(session: AsyncSession, tenant_id: int, key: str
 
     An offline code that does not verify with the tenant's keys, or names no key → 404.
     """
-    from exisone._exceptions import ExisOneError
-    from exisone._offline import is_offline_code, load_public_keys, verify_offline_code
-
-    from ..models import CryptoKey
-
     if not is_offline_code(key):
         return key
     pems = list(
