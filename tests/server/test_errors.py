@@ -101,3 +101,36 @@ async def test_openapi_schema_is_served(seed: Seed) -> None:
     schemas = response.json()["components"]["schemas"]
     activate = next(schema for name, schema in schemas.items() if name.endswith("LicenseActivate"))
     assert "activationKey" in activate["properties"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param("/api/license/validate", {"hardwareId": "a\x00b"}, id="validate-hwid"),
+        pytest.param(
+            "/api/license/validate", {"hardwareId": "h", "productName": "p\x00"}, id="trial-name"
+        ),
+        pytest.param(
+            "/api/license/validate", {"hardwareId": "h", "activationKey": "K\x00"}, id="key"
+        ),
+        pytest.param(
+            "/api/license/activate",
+            {"activationKey": "A\x00", "hardwareId": "h", "productName": "p"},
+            id="activate",
+        ),
+        pytest.param(
+            "/api/support/ticket",
+            {"productName": "p", "email": "e", "subject": "s\x00", "message": "m"},
+            id="ticket",
+        ),
+    ],
+)
+async def test_nul_characters_are_400_not_500(seed: Seed, path: str, body: dict[str, str]) -> None:
+    response = await seed.api.post(path, body)
+
+    assert_error(response, 400, "invalid_request")
+
+
+async def test_nul_in_the_usage_path_is_not_found(seed: Seed) -> None:
+    response = await seed.api.get("/api/license/AB%00CD/usage")
+    assert_error(response, 404, "license_not_found")

@@ -109,6 +109,8 @@ async def find_license(
     session: AsyncSession, tenant_id: int, activation_key: str, *, lock: bool = False
 ) -> License | None:
     """The tenant's license with this key (case-insensitive); ``lock`` = ``FOR UPDATE``."""
+    if "\x00" in activation_key:
+        return None  # cannot be stored, so cannot exist (and PostgreSQL refuses it)
     statement = select(License).where(
         License.tenant_id == tenant_id,
         License.activation_key == normalize_activation_key(activation_key),
