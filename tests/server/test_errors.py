@@ -134,3 +134,19 @@ async def test_nul_characters_are_400_not_500(seed: Seed, path: str, body: dict[
 async def test_nul_in_the_usage_path_is_not_found(seed: Seed) -> None:
     response = await seed.api.get("/api/license/AB%00CD/usage")
     assert_error(response, 404, "license_not_found")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [pytest.param("email", "e" * 321, id="email"), pytest.param("version", "1" * 51, id="version")],
+)
+async def test_too_long_activation_fields_are_400(seed: Seed, field: str, value: str) -> None:
+    product = await seed.product()
+    license = await seed.license(product)
+
+    response = await seed.api.post(
+        "/api/license/activate", {**activate_body(license, product), field: value}
+    )
+
+    error = assert_error(response, 400, "invalid_request")
+    assert field in error["message"]

@@ -42,7 +42,7 @@ json_values = st.recursive(
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=80)
-    | st.sampled_from(["\x00", "a\x00b", "é" * 300, "-" * 60]),
+    | st.sampled_from(["\x00", "a\x00b", "é" * 300, "-" * 60, "x" * 600]),
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3)
     ),

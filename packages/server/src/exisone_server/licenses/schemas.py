@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from msgspec import Meta
+
 from ..kit.wire import WireRequest, WireResponse
 
 __all__ = [
@@ -21,8 +25,8 @@ class LicenseActivate(WireRequest):
     activation_key: str
     hardware_id: str
     product_name: str
-    email: str = ""
-    version: str | None = None
+    email: Annotated[str, Meta(max_length=320)] = ""
+    version: Annotated[str, Meta(max_length=50)] | None = None
 
 
 class LicenseActivated(WireResponse):
