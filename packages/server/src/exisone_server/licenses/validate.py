@@ -299,7 +299,8 @@ async def _validate_offline_code(
         return _answer("invalid", "hardware_mismatch", expires_at, product_name=product_name)
     if request.product_name and product_name and request.product_name.strip() != product_name:
         return _answer("invalid", "product_mismatch", expires_at, product_name=product_name)
-    features = [str(feature) for feature in payload.get("features") or []]
+    listed = payload.get("features")
+    features = [str(feature) for feature in listed] if isinstance(listed, list) else []
     versions: _ProductVersions | None = None
     activation_key = payload.get("activationKey")
     if isinstance(activation_key, str) and activation_key:
