@@ -150,3 +150,31 @@ async def test_too_long_activation_fields_are_400(seed: Seed, field: str, value:
 
     error = assert_error(response, 400, "invalid_request")
     assert field in error["message"]
+
+
+async def test_unexpected_errors_are_500_without_details(
+    settings, database, master_key, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+    from litestar import Router, get
+
+    from exisone_server.app import create_app
+
+    @get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret detail")
+
+    app = create_app(
+        settings,
+        database=database,
+        master_key=master_key,
+        extra_routers=[Router(path="/api", route_handlers=[boom])],
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        response = await client.get("/api/boom")
+
+    body = assert_error(response, 500, "internal_error")
+    assert "secret" not in response.text and set(body) == {"error", "message"}
+    assert "secret detail" in caplog.text

@@ -116,5 +116,8 @@ def create_app(
             path="/schema",
         ),
         signature_types=[Principal, Database, Settings, MasterKey],
+        # No global logging setup from a factory (tests and embedders keep theirs); errors are
+        # logged by errors.py on the "exisone_server" logger, configured by asgi.app_from_env.
+        logging_config=None,
         debug=debug,
     )
