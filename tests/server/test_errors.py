@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
+from litestar import Router, get
+
+from exisone_server.app import create_app
+from exisone_server.config import Settings
+from exisone_server.crypto.master_key import MasterKey
+from exisone_server.db import Database
 
 from .helpers import activate_body, assert_error
 from .seeding import Seed
@@ -153,12 +160,11 @@ async def test_too_long_activation_fields_are_400(seed: Seed, field: str, value:
 
 
 async def test_unexpected_errors_are_500_without_details(
-    settings, database, master_key, caplog: pytest.LogCaptureFixture
-) -> None:  # type: ignore[no-untyped-def]
-    import httpx
-    from litestar import Router, get
-
-    from exisone_server.app import create_app
+    settings: Settings,
+    database: Database,
+    master_key: MasterKey,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
 
     @get("/boom")
     async def boom() -> None:
@@ -171,7 +177,8 @@ async def test_unexpected_errors_are_500_without_details(
         extra_routers=[Router(path="/api", route_handlers=[boom])],
     )
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+        base_url="http://testserver",
     ) as client:
         response = await client.get("/api/boom")
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from exisone_server.auth import Permission
 from exisone_server.kit.time import utc_now
-from exisone_server.models import LicenseStatus
+from exisone_server.models import License, LicenseStatus, Product
 
 from .helpers import activate_body, assert_error, validate_body
 from .seeding import Seed
 
 
-async def _activated(seed: Seed, **product_fields: object):  # type: ignore[no-untyped-def]
+async def _activated(seed: Seed, **product_fields: Any) -> tuple[Product, License]:
     product = await seed.product(**product_fields)
     plan = await seed.plan(features=("Pro", "Export"), duration_days=30)
     license = await seed.license(product, plan=plan)
