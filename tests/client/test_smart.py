@@ -13,6 +13,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 
+import exisone
 from exisone import (
     AsyncExisOneClient,
     AuthenticationError,
@@ -75,8 +76,9 @@ async def test_offline_code_is_checked_locally_and_synced_in_background(
 
 
 async def test_offline_code_never_waits_on_the_network(
-    make_client: Callable[..., Any], kind: str
+    make_client: Callable[..., Any], kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(exisone._constants, "SMART_SYNC_TIMEOUT", 0.1)  # close's wait
     release = threading.Event()
     seen = threading.Event()
 
@@ -98,9 +100,42 @@ async def test_offline_code_never_waits_on_the_network(
     if isinstance(client, AsyncExisOneClient):
         tasks = list(client._background)
         assert len(tasks) == 1 and not tasks[0].done()
-        await client.aclose()
+        await client.aclose()  # waits 0.1 s (patched), then cancels
         assert tasks[0].cancelled() and not client._background
+    else:
+        client.close()  # waits 0.1 s (patched), then closes; the daemon thread stays bounded
+        assert client._background
     release.set()
+
+
+async def test_close_lets_a_running_background_sync_finish(
+    make_client: Callable[..., Any], kind: str
+) -> None:
+    seen = threading.Event()
+    release = threading.Event()
+    finished: list[str] = []
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        seen.set()
+        release.wait(5)
+        finished.append(request.url.path)
+        return httpx.Response(200, json={"isValid": True})
+
+    async def async_slow(request: httpx.Request) -> httpx.Response:
+        seen.set()
+        await eventually(release.is_set)
+        finished.append(request.url.path)
+        return httpx.Response(200, json={"isValid": True})
+
+    client = make_client(slow if kind == "sync" else async_slow, offline_public_key=PEM)
+    assert (await run(client.validate_smart(CODE, HWID))).is_valid
+    await eventually(seen.is_set)
+    threading.Timer(0.05, release.set).start()
+    if isinstance(client, AsyncExisOneClient):
+        await client.aclose()
+    else:
+        client.close()
+    assert finished == ["/api/license/validate"]
 
 
 @pytest.mark.parametrize(

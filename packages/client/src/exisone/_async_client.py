@@ -12,6 +12,7 @@ from typing import Any, Callable, TypeVar
 
 import httpx
 
+from . import _constants
 from . import _parsing as parse
 from . import _smart as smart
 from .__version__ import __version__
@@ -102,14 +103,17 @@ class AsyncExisOneClient:
         return clone
 
     async def aclose(self) -> None:
-        """Cancel background syncs, close the connections. Later calls raise ClientClosedError."""
+        """Let background syncs finish (at most 5 s in all), cancel the rest, close the
+        connections. Later calls raise :class:`ClientClosedError`."""
         if self._closed:
             return
-        self._closed = True
         tasks = list(self._background)
+        if tasks:
+            await asyncio.wait(tasks, timeout=_constants.SMART_SYNC_TIMEOUT)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._closed = True
         await self._http.aclose()
 
     async def __aenter__(self) -> AsyncExisOneClient:

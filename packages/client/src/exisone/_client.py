@@ -13,6 +13,7 @@ from typing import Any, Callable, TypeVar
 
 import httpx
 
+from . import _constants
 from . import _parsing as parse
 from . import _smart as smart
 from .__version__ import __version__
@@ -88,6 +89,8 @@ class ExisOneClient:
         )
         self._closed = False
         self._sleep: Callable[[float], None] = time.sleep
+        self._background: set[threading.Thread] = set()
+        self._lock = threading.Lock()
         self._random: Callable[[], float] = random.random
 
     def __repr__(self) -> str:
@@ -102,10 +105,19 @@ class ExisOneClient:
         return clone
 
     def close(self) -> None:
-        """Close the connections. Calls after this raise :class:`ClientClosedError`."""
-        if not self._closed:
-            self._closed = True
-            self._http.close()
+        """Close the connections, after letting background syncs finish (at most 5 s in all).
+
+        Calls after this raise :class:`ClientClosedError`.
+        """
+        if self._closed:
+            return
+        deadline = time.monotonic() + _constants.SMART_SYNC_TIMEOUT
+        with self._lock:
+            pending = list(self._background)
+        for thread in pending:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._closed = True
+        self._http.close()
 
     def __enter__(self) -> ExisOneClient:
         return self
@@ -312,6 +324,8 @@ class ExisOneClient:
         thread = threading.Thread(
             target=self._sync_quietly, args=(call,), name="exisone-sync", daemon=True
         )
+        with self._lock:
+            self._background.add(thread)
         thread.start()
 
     def _sync_quietly(self, call: Call[Any]) -> None:
@@ -319,3 +333,6 @@ class ExisOneClient:
             self._send(call, timeout=SYNC_TIMEOUT, max_retries=0)
         except Exception as error:  # best effort: the local result already stands
             logger.debug("background sync failed: %s", type(error).__name__)
+        finally:
+            with self._lock:
+                self._background.discard(threading.current_thread())
