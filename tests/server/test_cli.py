@@ -16,6 +16,7 @@ from exisone_server.auth.dependencies import authenticate
 from exisone_server.cli import main
 from exisone_server.config import Settings
 from exisone_server.db import Database
+from exisone_server.errors import ApiError
 from exisone_server.models import License
 
 
@@ -159,3 +160,34 @@ def test_a_bad_master_key_is_a_clear_error(tmp_path) -> None:  # type: ignore[no
 
     assert result.exit_code == 1
     assert "EXISONE_MASTER_KEY is not valid base64" in result.output
+
+
+def test_token_list_and_revoke(migrated: Settings) -> None:
+    _invoke(migrated, "tenant", "create", "Acme")
+    issued = _json(
+        _invoke(migrated, "token", "create", "--tenant", "Acme", "--permission", "verify", "--json")
+    )
+    public_id = issued["token"].split("_")[2]
+
+    listed = json.loads(_invoke(migrated, "token", "list", "--tenant", "Acme", "--json").stdout)
+    revoked = _invoke(migrated, "token", "revoke", issued["token"])
+    unknown = _invoke(migrated, "token", "revoke", "nosuchid")
+    after = json.loads(_invoke(migrated, "token", "list", "--tenant", "Acme", "--json").stdout)
+
+    assert [row["publicId"] for row in listed] == [public_id]
+    assert listed[0]["revoked"] is False and listed[0]["permissions"] == ["verify"]
+    assert issued["token"] not in json.dumps(listed)
+    assert revoked.exit_code == 0
+    assert unknown.exit_code == 1 and "No token" in unknown.output
+    assert after[0]["revoked"] is True
+
+    async def check() -> None:
+        database = Database.from_settings(migrated)
+        try:
+            with pytest.raises(ApiError) as refused:
+                await authenticate(database, f"ExisOneApi {issued['token']}")
+        finally:
+            await database.dispose()
+        assert refused.value.code == "token_revoked"
+
+    asyncio.run(check())

@@ -281,6 +281,78 @@ def token_create(
     click.echo(data["token"])
 
 
+@token.command("list")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id or name.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def token_list(context: click.Context, tenant_ref: str, as_json: bool) -> None:
+    """List a tenant's tokens (public ids only; secrets are never stored)."""
+    from sqlalchemy import select
+
+    from .models import AccessToken
+    from .tenants.service import get_tenant
+
+    async def work(database: Database, _: MasterKey) -> list[dict[str, Any]]:
+        async with database.read_session() as session:
+            found = await get_tenant(session, tenant_ref)
+            rows = await session.scalars(
+                select(AccessToken)
+                .where(AccessToken.tenant_id == found.id)
+                .order_by(AccessToken.id)
+            )
+            return [
+                {
+                    "publicId": row.public_id,
+                    "name": row.name,
+                    "permissions": row.permissions,
+                    "createdAt": row.created_at.isoformat(),
+                    "expiresAt": row.expires_at.isoformat() if row.expires_at else None,
+                    "revoked": row.revoked,
+                }
+                for row in rows
+            ]
+
+    data = _run(_settings(context), work)
+    if as_json:
+        _echo_json(data)
+        return
+    table = Table("public id", "name", "permissions", "expires", "revoked")
+    for row in data:
+        table.add_row(
+            row["publicId"],
+            row["name"],
+            ", ".join(row["permissions"]),
+            row["expiresAt"] or "never",
+            "yes" if row["revoked"] else "",
+        )
+    console.print(table)
+
+
+@token.command("revoke")
+@click.argument("public_id")
+@click.pass_context
+def token_revoke(context: click.Context, public_id: str) -> None:
+    """Revoke a token by its public id (the part after ``exo_at_``) or the whole token."""
+    from sqlalchemy import update
+
+    from .auth.tokens import parse_token
+    from .models import AccessToken
+
+    parsed = parse_token(public_id)
+    reference = parsed[0] if parsed else public_id
+
+    async def work(database: Database, _: MasterKey) -> int:
+        async with database.write() as session:
+            result = await session.execute(
+                update(AccessToken).where(AccessToken.public_id == reference).values(revoked=True)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    if _run(_settings(context), work) == 0:
+        raise click.ClickException(f"No token with public id {reference!r}.")
+    errors.print(f"Token {reference} revoked.")
+
+
 @main.group()
 def keys() -> None:
     """Tenant crypto keys (offline activation codes)."""
