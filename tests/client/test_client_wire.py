@@ -206,6 +206,19 @@ CASES = [
         {"validity_days": 30},
     ),
     Case(
+        "generate_activation_key_details-expiration-date",
+        "generate_activation_key_details",
+        ("MyProduct", "buyer@example.com"),
+        "POST",
+        "/api/activationkey/generate",
+        {"productName": "MyProduct", "email": "buyer@example.com"},
+        reply(
+            200,
+            {"activationKey": "ABCD-1234-EFGH-5678", "expirationDate": "2026-01-01T23:59:59Z"},
+        ),
+        GeneratedActivationKey("ABCD-1234-EFGH-5678", expiration_date=EXPIRY),
+    ),
+    Case(
         "get_licensed_features_csv",
         "get_licensed_features_csv",
         ("K",),

@@ -153,6 +153,8 @@ class GeneratedActivationKey:
     is_corporate: bool = False
     max_seats: int | None = None
     is_offline: bool = False
+    expiration_date: datetime | None = None
+    """When the server says (``expirationDate``, an extra of exisone-server); ``None`` else."""
 
 
 @dataclass

@@ -167,6 +167,7 @@ def generated_key(data: Mapping[str, Any]) -> GeneratedActivationKey:
         is_corporate=data.get("isCorporate") is True,
         max_seats=_int(data.get("maxSeats")),
         is_offline=data.get("isOffline") is True,
+        expiration_date=optional_datetime(data.get("expirationDate")),
     )
 
 
