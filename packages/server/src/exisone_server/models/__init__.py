@@ -4,6 +4,7 @@ from .access_token import AccessToken
 from .activation import Activation
 from .base import Model, UTCDateTime
 from .crypto_key import CryptoKey
+from .dashboard_user import DashboardSession, DashboardUser
 from .license import License, LicenseStatus, license_features
 from .license_history import HistoryAction, LicenseHistory
 from .plan import Feature, Plan, plan_features
@@ -16,6 +17,8 @@ __all__ = [
     "AccessToken",
     "Activation",
     "CryptoKey",
+    "DashboardSession",
+    "DashboardUser",
     "Feature",
     "HistoryAction",
     "License",
