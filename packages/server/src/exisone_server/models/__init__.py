@@ -12,6 +12,7 @@ from .product import Product
 from .support_ticket import SupportTicket
 from .tenant import Tenant
 from .trial import Trial
+from .webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "AccessToken",
@@ -19,6 +20,7 @@ __all__ = [
     "CryptoKey",
     "DashboardSession",
     "DashboardUser",
+    "DeliveryStatus",
     "Feature",
     "HistoryAction",
     "License",
@@ -31,6 +33,9 @@ __all__ = [
     "Tenant",
     "Trial",
     "UTCDateTime",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "license_features",
     "plan_features",
 ]
