@@ -182,7 +182,7 @@ class Server:
         self.env = env
         self.tls = tls
         self.log_path = log_path
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"https://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.demo = self.new_demo(migrate=True)
@@ -321,7 +321,7 @@ class Server:
         return code
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

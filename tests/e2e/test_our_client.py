@@ -16,7 +16,7 @@ from exisone import (
     PermissionDeniedError,
 )
 
-from .conftest import Demo, Server, _free_port
+from .conftest import Demo, Server, free_port
 
 PERPETUAL = datetime(2049, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 EMAIL = "user@example.com"
@@ -184,7 +184,7 @@ def test_deactivate_smart_refused_versus_unreachable(
     assert (unknown.success, unknown.status_code) == (False, 404)
     assert ours.validate(key, device, product).status == "licensed"  # still bound
 
-    with _client(server, base_url=f"https://127.0.0.1:{_free_port()}", max_retries=0) as closed:
+    with _client(server, base_url=f"https://127.0.0.1:{free_port()}", max_retries=0) as closed:
         offline = closed.deactivate_smart(key, device, product)
         assert (offline.success, offline.server_notified) == (True, False)
         smart = closed.validate_smart(key, device, product)

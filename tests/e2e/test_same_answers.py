@@ -12,7 +12,7 @@ from typing import Any
 
 from exisone import ExisOneClient, NotFoundError
 
-from .conftest import Demo, OfficialClient, Server
+from .conftest import Demo, OfficialClient, Server, free_port
 
 EMAIL = "user@example.com"
 
@@ -226,3 +226,37 @@ def test_deactivate_smart_refusal_differs_on_purpose(
     assert done["value"] == {"success": True, "server_notified": True, "error_message": None}
     again = ours.deactivate_smart(key, device, product)  # nothing left to free: still a success
     assert (again.success, again.server_notified) == (True, True)
+
+
+def test_unreachable_server_answers_are_the_same(
+    official: OfficialClient, server: Server, demo: Demo, hardware_id: Callable[[], str]
+) -> None:
+    closed = f"https://127.0.0.1:{free_port()}"  # nothing listens there
+    device = hardware_id()
+    key, product = demo.single_key, demo.product_name
+    smart, activation, deactivation = official.run(
+        ("validate_smart", key, device, product),
+        ("activate", key, EMAIL, device, product),
+        ("deactivate_smart", key, device, product),
+        base_url=closed,
+    )
+    with ExisOneClient(
+        base_url=closed,
+        access_token=demo.token,
+        verify=str(server.tls.ca_path),
+        max_retries=0,
+    ) as ours:
+        smart_fields = ("is_valid", "status", "was_offline", "error_message")
+        assert _as_official(ours.validate_smart(key, device, product), smart_fields) == {
+            name: smart["value"][name] for name in smart_fields
+        }
+        assert smart["value"]["status"] == "offline"
+        mine = ours.activate(key, EMAIL, device, product)
+        assert mine.success is activation["value"]["success"] is False
+        assert activation["value"]["error_message"].startswith("Network error: ")
+        assert (mine.error_message or "").startswith("Network error: ")
+        deactivation_fields = ("success", "server_notified", "error_message")
+        assert (
+            _as_official(ours.deactivate_smart(key, device, product), deactivation_fields)
+            == deactivation["value"]
+        )
