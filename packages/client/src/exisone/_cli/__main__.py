@@ -1,0 +1,5 @@
+"""python -m exisone._cli"""
+
+from . import main
+
+main()

@@ -1,0 +1,66 @@
+"""The ``exisone`` command group: options shared by all commands, and error handling.
+
+Every error ends as one line on stderr and a non-zero exit code (see ``_errors``), never a
+traceback: SDK exceptions, config-file problems and file errors are caught here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .. import __version__
+from .._exceptions import ExisOneError
+from . import _config_cmd, _keys, _license, _offline
+from ._errors import CliError, describe
+from ._state import State, common_options, get_state
+
+__all__ = ["cli"]
+
+
+class RootGroup(click.Group):
+    """Gives each invocation a fresh :class:`State` and turns errors into one line."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        extra.setdefault("obj", State())
+        return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CliError as error:
+            _fail(ctx, error)
+        except ExisOneError as error:
+            state = get_state(ctx)
+            _fail(ctx, describe(error, state.settings().get("base_url")))
+        except OSError as error:  # a CSV or output file that cannot be written, stdin, ...
+            where = f": {error.filename}" if error.filename else ""
+            _fail(ctx, CliError(f"{error.strerror or error}{where}", "os_error"))
+
+
+def _fail(context: click.Context, error: CliError) -> None:
+    get_state(context).output.error(error.code, error.message, error.extra)
+    context.exit(error.exit_code)
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="exisone")
+@common_options
+def cli() -> None:
+    """ExisOne licensing from the command line: activate, validate, generate keys.
+
+    Settings come from options, else the environment (EXISONE_BASEURL, EXISONE_TOKEN, ...),
+    else the config file (see `exisone config path`). Exit codes: 0 ok, 1 error, 2 bad
+    usage, 3 license not valid (validate, offline verify).
+    """
+
+
+for command in (*_license.COMMANDS, _keys.keys, _offline.offline, _config_cmd.config):
+    cli.add_command(command)
