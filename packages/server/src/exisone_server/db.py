@@ -15,7 +15,7 @@ Transactions:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -85,6 +85,7 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._closers: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -121,5 +122,11 @@ class Database:
         async with self._sessions() as session, session.begin():
             yield session
 
+    def on_dispose(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run ``closer`` when the database is disposed of (e.g. the fast path's connections)."""
+        self._closers.append(closer)
+
     async def dispose(self) -> None:
+        while self._closers:
+            await self._closers.pop()()
         await self.engine.dispose()

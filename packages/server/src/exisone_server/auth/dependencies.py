@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ..db import Database
 from ..errors import Forbidden, Unauthorized
+from ..fastpath import TokenRow, fast_reader
 from ..kit.time import utc_now
 from ..models import AccessToken
 from .permissions import PERMISSION_OPT, Permission
@@ -41,17 +42,7 @@ async def authenticate(database: Database, authorization: str | None) -> Princip
             "invalid_token", "Malformed access token (expected exo_at_<id>_<secret>)."
         )
     public_id, secret = parsed
-    statement = select(
-        AccessToken.id,
-        AccessToken.tenant_id,
-        AccessToken.name,
-        AccessToken.secret_hash,
-        AccessToken.permissions,
-        AccessToken.expires_at,
-        AccessToken.revoked,
-    ).where(AccessToken.public_id == public_id)
-    async with database.read() as connection:
-        row = (await connection.execute(statement)).one_or_none()
+    row = await _token_row(database, public_id)
     if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
         raise Unauthorized("invalid_token", "Unknown access token.")
     if row.revoked:
@@ -64,6 +55,25 @@ async def authenticate(database: Database, authorization: str | None) -> Princip
         token_name=row.name,
         permissions=frozenset(row.permissions or ()),
     )
+
+
+async def _token_row(database: Database, public_id: str) -> TokenRow | None:
+    """The token's row: through the raw-driver fast path when the database has one."""
+    reader = fast_reader(database)
+    if reader is not None:
+        return await reader.token(public_id)
+    statement = select(
+        AccessToken.id,
+        AccessToken.tenant_id,
+        AccessToken.name,
+        AccessToken.secret_hash,
+        AccessToken.permissions,
+        AccessToken.expires_at,
+        AccessToken.revoked,
+    ).where(AccessToken.public_id == public_id)
+    async with database.read() as connection:
+        row = (await connection.execute(statement)).one_or_none()
+    return None if row is None else TokenRow(*row)
 
 
 def check_access(

@@ -1,0 +1,33 @@
+"""The SQL of the fast path, in the driver's placeholder style (``%s`` for psycopg, ``?`` for
+sqlite3). Each statement mirrors a SQLAlchemy statement of the general path."""
+
+from __future__ import annotations
+
+__all__ = ["ONLINE_KEY", "TOKEN", "for_sqlite"]
+
+#: auth.dependencies.authenticate: the token by its public id.
+TOKEN = """
+SELECT id, tenant_id, name, secret_hash, permissions, expires_at, revoked
+FROM access_tokens WHERE public_id = %s
+"""
+
+#: licenses.validate._validate_online_key: license, product, "bound to this device", features
+#: (one row per feature, or one row with a NULL feature).
+ONLINE_KEY = """
+SELECT l.status, l.expires_at, p.name, p.version, p.minimum_required_version,
+       p.enforce_version_check, p.is_active,
+       EXISTS (SELECT 1 FROM activations a
+               WHERE a.license_id = l.id AND a.hardware_id = %s AND a.deactivated_at IS NULL),
+       f.name
+FROM licenses l
+JOIN products p ON p.id = l.product_id
+LEFT OUTER JOIN license_features lf ON lf.license_id = l.id
+LEFT OUTER JOIN features f ON f.id = lf.feature_id
+WHERE l.tenant_id = %s AND l.activation_key = %s
+ORDER BY f.name
+"""
+
+
+def for_sqlite(statement: str) -> str:
+    """The statement with sqlite3's ``?`` placeholders."""
+    return statement.replace("%s", "?")

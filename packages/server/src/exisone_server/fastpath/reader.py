@@ -1,0 +1,194 @@
+"""One :class:`FastReader` per :class:`~exisone_server.db.Database` (so per worker process).
+
+``fast_reader(database)`` makes it on first use, in the process and event loop that use it, and
+``Database.dispose`` closes it. SQLite: one ``sqlite3`` connection in autocommit mode with
+``query_only`` on; each statement reads the latest committed data (WAL readers never wait for
+the writer). PostgreSQL: a psycopg pool of autocommit connections (one round trip per read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any, NamedTuple, Protocol
+from weakref import WeakKeyDictionary
+
+from psycopg_pool import AsyncConnectionPool
+
+from ..db import Database
+from .queries import ONLINE_KEY, TOKEN, for_sqlite
+
+__all__ = ["FastReader", "OnlineKeyRow", "TokenRow", "fast_reader"]
+
+#: Connections of one process's PostgreSQL pool (the SQLAlchemy pool is separate).
+POSTGRES_POOL_MAX = 10
+#: A reader waits this long for a locked SQLite file (only during WAL recovery).
+SQLITE_BUSY_TIMEOUT_MS = 2_000
+
+
+class TokenRow(NamedTuple):
+    id: int
+    tenant_id: int
+    name: str
+    secret_hash: str
+    permissions: list[str]
+    expires_at: datetime | None
+    revoked: bool
+
+
+class OnlineKeyRow(NamedTuple):
+    status: str
+    expires_at: datetime | None
+    product_name: str
+    version: str | None
+    minimum_required_version: str | None
+    enforce_version_check: bool
+    product_active: bool
+    bound: bool
+    feature: str | None
+
+
+class FastReader(Protocol):
+    """The reads of the hot path."""
+
+    async def token(self, public_id: str) -> TokenRow | None: ...
+
+    async def online_key_rows(
+        self, tenant_id: int, activation_key: str, hardware_id: str
+    ) -> list[OnlineKeyRow]: ...
+
+    async def close(self) -> None: ...
+
+
+def _utc(value: Any) -> datetime | None:
+    """A stored timestamp as aware UTC (SQLite keeps naive UTC text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _permissions(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return [str(item) for item in value or ()]
+
+
+def _token(row: Sequence[Any] | None) -> TokenRow | None:
+    if row is None:
+        return None
+    return TokenRow(
+        row[0], row[1], row[2], row[3], _permissions(row[4]), _utc(row[5]), bool(row[6])
+    )
+
+
+def _online_key(row: Sequence[Any]) -> OnlineKeyRow:
+    return OnlineKeyRow(
+        row[0],
+        _utc(row[1]),
+        row[2],
+        row[3],
+        row[4],
+        bool(row[5]),
+        bool(row[6]),
+        bool(row[7]),
+        row[8],
+    )
+
+
+class SqliteReader:
+    """Synchronous ``sqlite3`` calls on the event loop: microseconds, no thread hand-off."""
+
+    def __init__(self, path: str) -> None:
+        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        self._connection.execute("PRAGMA query_only=ON")
+        self._token_sql = for_sqlite(TOKEN)
+        self._online_key_sql = for_sqlite(ONLINE_KEY)
+
+    async def token(self, public_id: str) -> TokenRow | None:
+        return _token(self._connection.execute(self._token_sql, (public_id,)).fetchone())
+
+    async def online_key_rows(
+        self, tenant_id: int, activation_key: str, hardware_id: str
+    ) -> list[OnlineKeyRow]:
+        rows = self._connection.execute(
+            self._online_key_sql, (hardware_id, tenant_id, activation_key)
+        ).fetchall()
+        return [_online_key(row) for row in rows]
+
+    async def close(self) -> None:
+        self._connection.close()
+
+
+class PostgresReader:
+    """A pool of autocommit psycopg connections, opened on first use."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._pool: AsyncConnectionPool = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=POSTGRES_POOL_MAX,
+            kwargs={"autocommit": True},
+            open=False,
+        )
+        self._opened = False
+        self._opening = asyncio.Lock()
+
+    async def _fetch(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        if not self._opened:
+            async with self._opening:
+                if not self._opened:
+                    await self._pool.open(wait=True)
+                    self._opened = True
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(statement, params)
+            return await cursor.fetchall()
+
+    async def token(self, public_id: str) -> TokenRow | None:
+        rows = await self._fetch(TOKEN, (public_id,))
+        return _token(rows[0] if rows else None)
+
+    async def online_key_rows(
+        self, tenant_id: int, activation_key: str, hardware_id: str
+    ) -> list[OnlineKeyRow]:
+        rows = await self._fetch(ONLINE_KEY, (hardware_id, tenant_id, activation_key))
+        return [_online_key(row) for row in rows]
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._pool.close()
+
+
+_READERS: WeakKeyDictionary[Database, FastReader | None] = WeakKeyDictionary()
+
+
+def _make_reader(database: Database) -> FastReader | None:
+    url = database.engine.url
+    if database.dialect == "sqlite":
+        if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+            return None  # in-memory or URI databases: the general path sees the same data
+        return SqliteReader(url.database)
+    if database.dialect == "postgresql":
+        return PostgresReader(url.set(drivername="postgresql").render_as_string(False))
+    return None
+
+
+def fast_reader(database: Database) -> FastReader | None:
+    """The database's reader (made on first use), or None when there is none for its URL."""
+    try:
+        return _READERS[database]
+    except KeyError:
+        pass
+    reader = _make_reader(database)
+    _READERS[database] = reader
+    if reader is not None:
+        database.on_dispose(reader.close)
+    return reader
