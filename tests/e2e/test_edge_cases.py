@@ -1,0 +1,104 @@
+"""Edge cases over real sockets: concurrency, spelling of keys and IDs, offline codes as keys."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from exisone import AsyncExisOneClient, ExisOneClient
+
+from .conftest import Demo, OfficialClient, Server
+
+EMAIL = "user@example.com"
+
+
+async def test_concurrent_activations_never_exceed_the_seats(
+    ours_async: AsyncExisOneClient, demo: Demo, hardware_id: Callable[[], str]
+) -> None:
+    key, product = demo.corporate_key, demo.product_name
+    devices = [hardware_id() for _ in range(demo.corporate_seats * 2)]
+    results = await asyncio.gather(
+        *[ours_async.activate(key, EMAIL, device, product) for device in devices]
+    )
+    succeeded = [result for result in results if result.success]
+    assert len(succeeded) == demo.corporate_seats, [r.error_code for r in results]
+    assert {r.error_code for r in results if not r.success} == {"seat_limit_reached"}
+    usage = await ours_async.get_seat_usage(key)
+    assert (usage.current_seats, usage.has_capacity) == (demo.corporate_seats, False)
+
+
+async def test_concurrent_activations_of_one_device_take_one_seat(
+    ours_async: AsyncExisOneClient, demo: Demo, hardware_id: Callable[[], str]
+) -> None:
+    key, product, device = demo.corporate_key, demo.product_name, hardware_id()
+    results = await asyncio.gather(
+        *[ours_async.activate(key, EMAIL, device, product) for _ in range(6)]
+    )
+    assert all(result.success for result in results), [r.error_code for r in results]
+    assert (await ours_async.get_seat_usage(key)).current_seats == 1
+
+
+async def test_concurrent_first_trial_checks_agree(
+    ours_async: AsyncExisOneClient, demo: Demo, hardware_id: Callable[[], str]
+) -> None:
+    device = hardware_id()
+    results = await asyncio.gather(
+        *[ours_async.validate("", device, demo.product_name) for _ in range(6)]
+    )
+    assert {result.status for result in results} == {"trial"}
+    assert len({result.expiration_date for result in results}) == 1
+
+
+def test_keys_and_hardware_ids_are_case_insensitive(
+    official: OfficialClient, ours: ExisOneClient, demo: Demo, hardware_id: Callable[[], str]
+) -> None:
+    device = hardware_id()
+    key, product = demo.corporate_key, demo.product_name
+    assert ours.activate(key.lower(), EMAIL, device.lower(), product).success
+    assert ours.validate(key, device, product).status == "licensed"
+    outcomes = official.run(
+        ("validate", key.lower(), device, product),
+        ("get_seat_usage", key.lower()),
+        ("get_licensed_features_csv", key.lower()),
+        ("activate", key, EMAIL, device, product),  # the same device: no second seat
+        ("get_seat_usage", key),
+    )
+    assert outcomes[0]["value"]["status"] == "licensed"
+    assert outcomes[1]["value"]["current_seats"] == 1
+    assert outcomes[2]["value"] == ",".join(demo.features)
+    assert outcomes[3]["value"]["success"] is True
+    assert outcomes[4]["value"]["current_seats"] == 1
+
+
+def test_offline_code_takes_a_seat_and_deactivate_smart_frees_it(
+    official: OfficialClient,
+    ours: ExisOneClient,
+    server: Server,
+    demo: Demo,
+    hardware_id: Callable[[], str],
+) -> None:
+    key, product = demo.corporate_key, demo.product_name
+    first, second = hardware_id(), hardware_id()
+    first_code = server.issue_offline_code(key, first)
+    second_code = server.issue_offline_code(key, second)
+    assert ours.get_seat_usage(key).current_seats == 2
+    # The official client sends the offline code as licenseKey (reference §6.4).
+    (done,) = official.run(("deactivate_smart", first_code, first, product))
+    assert done["value"] == {"success": True, "server_notified": True, "error_message": None}
+    assert ours.get_seat_usage(key).current_seats == 1
+    mine = ours.deactivate_smart(second_code, second, product)
+    assert (mine.success, mine.server_notified) == (True, True)
+    assert ours.get_seat_usage(key).current_seats == 0
+
+
+def test_base_url_with_a_trailing_slash(
+    official: OfficialClient, server: Server, demo: Demo, hardware_id: Callable[[], str]
+) -> None:
+    device = hardware_id()
+    base = server.base_url + "/"
+    (theirs,) = official.run(("validate", "", device, demo.product_name), base_url=base)
+    assert theirs["value"]["status"] == "trial"
+    with ExisOneClient(
+        base_url=base, access_token=demo.token, verify=str(server.tls.ca_path)
+    ) as ours:
+        assert ours.validate("", device, demo.product_name).status == "trial"
