@@ -162,8 +162,16 @@ def generate(
     state.output.table(
         created,
         ["Key", "E-mail", "Product", "Expires", "Corporate", "Max seats"],
-        [[row[name] for name in GENERATED_COLUMNS] for row in created],
+        [
+            [
+                *_values(row, GENERATED_COLUMNS[:3]),
+                _day(row["expiration"]),
+                *_values(row, GENERATED_COLUMNS[4:]),
+            ]
+            for row in created
+        ],
         title=f"{len(created)} new key(s)",
+        whole=["Key"],
     )
 
 
@@ -219,7 +227,7 @@ def list_(
             item.get("email"),
             item.get("productName"),
             item.get("status"),
-            item.get("expirationDate"),
+            _day(item.get("expirationDate")),
             _seats(item),
         ]
         for item in items
@@ -229,8 +237,21 @@ def list_(
         f"{data.get('totalCount', len(items))} license(s)"
     )
     state.output.table(
-        data, ["Key", "E-mail", "Product", "Status", "Expires", "Seats"], rows, caption=caption
+        data,
+        ["Key", "E-mail", "Product", "Status", "Expires", "Seats"],
+        rows,
+        caption=caption,
+        whole=["Key", "Seats"],
     )
+
+
+def _values(row: dict[str, Any], names: Sequence[str]) -> list[Any]:
+    return [row[name] for name in names]
+
+
+def _day(moment: str | None) -> str | None:
+    """``2049-12-31T23:59:59Z`` → ``2049-12-31`` for tables (CSV and JSON keep the time)."""
+    return moment[:10] if moment else moment
 
 
 def _seats(item: dict[str, Any]) -> str:

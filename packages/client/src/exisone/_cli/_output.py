@@ -90,16 +90,22 @@ class Output:
         *,
         title: str | None = None,
         caption: str | None = None,
+        whole: Sequence[str] = (),
     ) -> None:
-        """Rows under ``columns``, or ``data`` as JSON."""
+        """Rows under ``columns``, or ``data`` as JSON. Columns in ``whole`` are never cut."""
         if self.as_json:
             self.json(data)
             return
         table = Table(title=title, caption=caption)
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(_cell(value) for value in row))
+        cells = [[_cell(value) for value in row] for row in rows]
+        for index, column in enumerate(columns):
+            if column in whole:  # never shortened: the column gets its longest value's width
+                width = max([len(row[index]) for row in cells] + [len(column)])
+                table.add_column(column, no_wrap=True, min_width=width)
+            else:
+                table.add_column(column, overflow="fold")
+        for row in cells:
+            table.add_row(*row)
         self._stdout().print(table)
 
     def success(self, message: str, data: Any) -> None:
