@@ -9,7 +9,7 @@ from exisone_server.auth.tokens import parse_token
 from exisone_server.db import Database
 from exisone_server.fastpath import fast_reader
 from exisone_server.kit.time import utc_now
-from exisone_server.licenses.schemas import LicenseValidate
+from exisone_server.licenses.schemas import LicenseValidate, LicenseValidation
 from exisone_server.licenses.validate import validate
 from exisone_server.models import LicenseStatus
 
@@ -17,7 +17,9 @@ from .helpers import activate_body
 from .seeding import Seed
 
 
-async def _both(seed: Seed, request: LicenseValidate) -> tuple[object, object]:
+async def _both(
+    seed: Seed, request: LicenseValidate
+) -> tuple[LicenseValidation, LicenseValidation]:
     fast = await validate(seed.database, seed.tenant.id, request, fast=True)
     general = await validate(seed.database, seed.tenant.id, request, fast=False)
     return fast, general
@@ -70,7 +72,7 @@ async def test_online_key_answers_agree(seed: Seed) -> None:
     for request in cases:
         fast, general = await _both(seed, request)
         assert fast == general, request
-        statuses.add(getattr(fast, "reason"))
+        statuses.add(fast.reason)
     assert statuses >= {
         "licensed",
         "not_activated",
