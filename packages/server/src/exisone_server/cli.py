@@ -26,6 +26,7 @@ from .crypto.master_key import MasterKey, load_master_key
 from .crypto.service import list_crypto_keys, rotate_crypto_key
 from .db import Database
 from .errors import ApiError
+from .licenses.import_command import license_group
 from .migrate import upgrade
 
 __all__ = ["main"]
@@ -476,3 +477,6 @@ def demo(
     console.print(table)
     console.print("Public key for offline codes (offline_public_key):")
     click.echo(data.public_key_pem, nl=False)
+
+
+main.add_command(license_group)  # license import (issue 7: bulk path)
