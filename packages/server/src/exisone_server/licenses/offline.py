@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from exisone._dates import format_datetime
 from exisone._offline import issue_offline_code
 
+from ..crypto.key_cache import cached_signing_key
 from ..crypto.master_key import MasterKey
-from ..crypto.service import current_crypto_key, load_signing_key
+from ..crypto.service import current_crypto_key
 from ..kit.time import format_expiration, utc_now
 from ..models import HistoryAction, License, Product
 from .history import record_history
@@ -82,7 +83,8 @@ async def issue_offline_activation(
     )
     features = await license_feature_names(session, license.id)
     payload = build_offline_payload(license, product, normalized, features, moment)
-    signing_key = load_signing_key(await current_crypto_key(session, license.tenant_id), master_key)
+    crypto_key = await current_crypto_key(session, license.tenant_id)
+    signing_key = cached_signing_key(crypto_key, master_key)  # decrypted once per process
     code = issue_offline_code(payload, signing_key)
     license.is_offline = True
     license.offline_code = code
