@@ -28,6 +28,7 @@ from . import __version__
 from .auth import Principal, provide_principal
 from .config import Settings
 from .crypto.master_key import MasterKey, load_master_key
+from .dashboard import template_config
 from .db import Database
 from .errors import exception_handlers
 from .routers import domain_routers
@@ -116,6 +117,7 @@ def create_app(
             path="/schema",
         ),
         signature_types=[Principal, Database, Settings, MasterKey],
+        template_config=template_config(),
         # No global logging setup from a factory (tests and embedders keep theirs); errors are
         # logged by errors.py on the "exisone_server" logger, configured by asgi.app_from_env.
         logging_config=None,

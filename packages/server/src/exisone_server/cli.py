@@ -24,6 +24,7 @@ from .auth import Permission, create_access_token
 from .config import Settings
 from .crypto.master_key import MasterKey, load_master_key
 from .crypto.service import list_crypto_keys, rotate_crypto_key
+from .dashboard.cli import demo_dashboard_user, user_group
 from .db import Database
 from .errors import ApiError
 from .licenses.import_command import license_group
@@ -431,6 +432,7 @@ def demo(
             return await create_demo(session, master_key)
 
     data = _run(settings, work)
+    login = _run(settings, lambda db, _: demo_dashboard_user(db, data.tenant_id))  # issue 4
     url = server_url or f"{'https' if use_https else 'http'}://{settings.host}:{settings.port}"
     payload = {
         "serverUrl": url,
@@ -451,6 +453,9 @@ def demo(
         "publicKeyPem": data.public_key_pem,
         "dataDir": str(settings.data_dir),
         "databaseUrl": _safe_url(settings.database_url),
+        "dashboardUrl": f"{url}/dashboard/",
+        "dashboardUser": login[0],
+        "dashboardPassword": login[1],
     }
     if as_json:
         _echo_json(payload)
@@ -471,6 +476,7 @@ def demo(
         ("Corporate key", f"{data.corporate_key} ({data.corporate_max_seats} seats)"),
         ("Access token", data.access_token),
         ("Permissions", ", ".join(data.permissions)),
+        ("Dashboard", f"{url}/dashboard/ ({login[0]} / {login[1]})"),
         ("Data", f"{settings.data_dir} ({_safe_url(settings.database_url)})"),
     ]:
         table.add_row(label, value)
@@ -480,3 +486,4 @@ def demo(
 
 
 main.add_command(license_group)  # license import (issue 7: bulk path)
+main.add_command(user_group)  # user create|list|password: dashboard users (issue 4)

@@ -19,6 +19,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
     """Every domain router of the API, in mounting order."""
     from .bulk.endpoints import router as bulk_router
     from .crypto.endpoints import router as crypto_router
+    from .dashboard import dashboard_routers
     from .health import router as health_router
     from .licenses.endpoints import router as licenses_router
     from .plans.endpoints import router as plans_router
@@ -35,4 +36,5 @@ def domain_routers() -> list[ControllerRouterHandler]:
         plans_router,
         publisher_router,
         bulk_router,
+        *dashboard_routers(),
     ]

@@ -14,7 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..errors import NotFound
 
 from ..kit.time import utc_now
 from ..models import AccessToken
@@ -26,7 +29,9 @@ __all__ = [
     "create_access_token",
     "format_token",
     "hash_secret",
+    "list_access_tokens",
     "parse_token",
+    "revoke_access_token",
 ]
 
 TOKEN_PREFIX = "exo_at_"
@@ -89,3 +94,25 @@ async def create_access_token(
     session.add(record)
     await session.flush()
     return IssuedToken(format_token(public_id, secret), record)
+
+
+async def list_access_tokens(session: AsyncSession, tenant_id: int) -> list[AccessToken]:
+    """The tenant's tokens, newest first (revoked and expired ones included)."""
+    result = await session.scalars(
+        select(AccessToken)
+        .where(AccessToken.tenant_id == tenant_id)
+        .order_by(AccessToken.id.desc())
+    )
+    return list(result)
+
+
+async def revoke_access_token(session: AsyncSession, tenant_id: int, token_id: int) -> AccessToken:
+    """Revoke the tenant's token ``token_id`` for good; 404 ``token_not_found`` otherwise."""
+    record = await session.scalar(
+        select(AccessToken).where(AccessToken.tenant_id == tenant_id, AccessToken.id == token_id)
+    )
+    if record is None:
+        raise NotFound("token_not_found", f"No access token with id {token_id}.")
+    record.revoked = True
+    await session.flush()
+    return record

@@ -1,0 +1,70 @@
+"""A small inline SVG bar chart of daily counts, drawn on the server (no JavaScript)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..publisher.activity import DailyCount
+
+__all__ = ["Bar", "Chart", "daily_chart"]
+
+WIDTH = 600
+HEIGHT = 160
+_TOP = 10
+_BOTTOM = 20
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    width: float
+    y: float
+    height: float
+    label: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    bars: list[Bar]
+    maximum: int
+    first_label: str
+    last_label: str
+    baseline: float
+
+
+def daily_chart(days: Sequence[DailyCount]) -> Chart:
+    """Two bars per day (activations, new trials), scaled to the largest count."""
+    maximum = max([1, *(d.activations for d in days), *(d.trials for d in days)])
+    slot = WIDTH / max(len(days), 1)
+    bar = max(slot / 2 - 1, 1)
+    usable = HEIGHT - _TOP - _BOTTOM
+    baseline = HEIGHT - _BOTTOM
+    bars: list[Bar] = []
+    for index, day in enumerate(days):
+        for offset, (kind, value) in enumerate(
+            (("activations", day.activations), ("trials", day.trials))
+        ):
+            height = usable * value / maximum
+            bars.append(
+                Bar(
+                    x=round(index * slot + offset * bar, 2),
+                    width=round(bar, 2),
+                    y=round(baseline - height, 2),
+                    height=round(height, 2),
+                    label=f"{day.day.isoformat()}: {value} {kind}",
+                    kind=kind,
+                )
+            )
+    return Chart(
+        width=WIDTH,
+        height=HEIGHT,
+        bars=bars,
+        maximum=maximum,
+        first_label=days[0].day.isoformat() if days else "",
+        last_label=days[-1].day.isoformat() if days else "",
+        baseline=baseline,
+    )
