@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import NotFound
-
 from ..kit.time import utc_now
 from ..models import AccessToken
 from .permissions import Permission
