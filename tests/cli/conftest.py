@@ -1,0 +1,268 @@
+"""The ``exisone`` CLI against a real ``exisone-server`` (SQLite, plain HTTP on loopback).
+
+* ``server`` (session): a temporary data folder, ``exisone-server migrate``,
+  ``exisone-server demo --json`` and a verify-only token, then ``exisone-server serve`` on a free
+  127.0.0.1 port in a subprocess; stopped (terminate, then kill) at the end. Its log is attached
+  to the report of a failing test that used it.
+* ``cli``: runs ``exisone`` through click's ``CliRunner`` with ``EXISONE_BASEURL`` and
+  ``EXISONE_TOKEN`` of that server; the user's own ``EXISONE_*`` variables and config file are
+  hidden from every test (``XDG_CONFIG_HOME`` is a temporary folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from exisone._cli._app import cli as exisone_cli
+
+STARTUP_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+CORPORATE_SEATS = 5
+
+
+def new_hardware_id() -> str:
+    return (uuid.uuid4().hex + uuid.uuid4().hex).upper()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _server_env(data_dir: Path) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("EXISONE_") and name != "PYTHONPATH"
+    }
+    env["EXISONE_DATA_DIR"] = str(data_dir)
+    return env
+
+
+@dataclass
+class Server:
+    """A running ``exisone-server serve`` seeded by ``demo``."""
+
+    base_url: str
+    env: dict[str, str]
+    log_path: Path
+    demo: dict[str, Any]
+    verify_token: str
+    public_key_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    corporate_plan_id: int = 0
+
+    @property
+    def token(self) -> str:
+        return str(self.demo["accessToken"])
+
+    @property
+    def product(self) -> str:
+        return str(self.demo["productName"])
+
+    def server_cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "exisone_server", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            pytest.fail(
+                f"exisone-server {' '.join(args)} failed ({done.returncode}):\n{done.stderr}"
+            )
+        return done.stdout
+
+    def new_keys(self) -> dict[str, Any]:
+        """A fresh single-device and corporate key from ``exisone-server demo --json``."""
+        data: dict[str, Any] = json.loads(self.server_cli("demo", "--json", "--no-migrate"))
+        return data
+
+    def publisher(self) -> httpx.Client:
+        """The publisher API with the demo token (every permission)."""
+        return httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"ExisOneApi {self.token}"},
+            trust_env=False,
+            timeout=30,
+        )
+
+    def new_key(self, *, corporate: bool = False, email: str = "buyer@example.com") -> str:
+        """A fresh license of the demo product (corporate: the 5-seat plan made at startup)."""
+        body: dict[str, Any] = {"productName": self.product, "email": email}
+        if corporate:
+            body["planId"] = self.corporate_plan_id
+        with self.publisher() as http:
+            reply = http.post("/api/activationkey/generate", json=body)
+        assert reply.status_code == 200, reply.text
+        key: str = reply.json()["activationKey"]
+        return key
+
+    def create_corporate_plan(self) -> None:
+        body = {
+            "name": "CLI Corporate",
+            "durationDays": 0,
+            "isCorporate": True,
+            "maxSeats": CORPORATE_SEATS,
+            "productId": self.demo["productId"],
+        }
+        with self.publisher() as http:
+            reply = http.post("/api/plan", json=body)
+        assert reply.status_code in (200, 201), reply.text
+        self.corporate_plan_id = int(reply.json()["id"])
+
+    def log_tail(self, size: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-size:]
+        except OSError:
+            return "(no log)"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("cli-server")
+    env = _server_env(data_dir)
+    port = _free_port()
+    running = Server(
+        base_url=f"http://127.0.0.1:{port}",
+        env=env,
+        log_path=data_dir / "server.log",
+        demo={},
+        verify_token="",
+        public_key_path=data_dir / "public.pem",
+    )
+    running.server_cli("migrate")
+    running.demo = running.new_keys()
+    running.public_key_path.write_text(running.demo["publicKeyPem"], encoding="utf-8")
+    token = json.loads(
+        running.server_cli(
+            "token", "create", "--tenant", "demo", "--permission", "verify", "--json"
+        )
+    )
+    running.verify_token = token["token"]
+    with running.log_path.open("wb") as log:
+        running.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exisone_server",
+                "serve",
+                "--host=127.0.0.1",
+                f"--port={port}",
+                "--no-migrate",
+                "--log-level=warning",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_up(running)
+        running.create_corporate_plan()
+        yield running
+    finally:
+        _stop(running.process)
+
+
+def _wait_until_up(running: Server) -> None:
+    assert running.process is not None
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    with httpx.Client(base_url=running.base_url, trust_env=False, timeout=5) as http:
+        while True:
+            if running.process.poll() is not None:
+                pytest.fail(f"exisone-server serve exited early:\n{running.log_tail()}")
+            try:
+                if http.get("/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"exisone-server did not answer in time:\n{running.log_tail()}")
+            time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach the server's log to the report of a failing test that used it."""
+    outcome = yield
+    report = outcome.get_result()
+    running = getattr(item, "funcargs", {}).get("server")
+    if report.failed and isinstance(running, Server):
+        report.sections.append(("exisone-server log", running.log_tail()))
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No EXISONE_* variable of the caller, no proxy, and a private XDG_CONFIG_HOME."""
+    for name in list(os.environ):
+        if name.startswith("EXISONE_") or name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    config_home = tmp_path / "xdg-config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
+    return config_home / "exisone" / "config.ini"
+
+
+class Cli:
+    """``exisone`` through CliRunner; stdout and stderr apart."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.runner = CliRunner()
+
+    def __call__(
+        self, *args: str, input: str | None = None, env: dict[str, str | None] | None = None
+    ) -> Result:
+        base: dict[str, str | None] = {
+            "EXISONE_BASEURL": self.server.base_url,
+            "EXISONE_TOKEN": self.server.token,
+        }
+        base.update(env or {})
+        return self.runner.invoke(
+            exisone_cli, list(args), input=input, env=base, prog_name="exisone"
+        )
+
+    def json(self, *args: str, **kwargs: Any) -> Any:
+        """Run with ``--json``; assert exit code 0 and an empty stderr; the parsed stdout."""
+        result = self(*args, "--json", **kwargs)
+        assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
+        assert result.stderr == ""
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def cli(server: Server) -> Cli:
+    return Cli(server)
+
+
+@pytest.fixture
+def bare_cli() -> CliRunner:
+    """A runner without the server's settings (configuration tests)."""
+    return CliRunner()
