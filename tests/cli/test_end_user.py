@@ -1,4 +1,4 @@
-"""End-user commands against the real server: hwid, activate, validate, deactivate, seats, ticket."""
+"""End-user commands on a real server: hwid, activate, validate, deactivate, seats, ticket."""
 
 from __future__ import annotations
 
