@@ -18,6 +18,14 @@ ClientType = Union[ExisOneClient, AsyncExisOneClient]
 Answer = Union[httpx.Response, Exception, Callable[[httpx.Request], httpx.Response]]
 
 
+@pytest.fixture(autouse=True)
+def _isolated_state_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test keeps its client state (outbox, records, time mark) in a fresh directory."""
+    monkeypatch.setenv("EXISONE_STATE_DIR", str(tmp_path_factory.mktemp("exisone-state")))
+
+
 class FakeServer:
     """A MockTransport handler: records every request, answers from a script (last one repeats)."""
 

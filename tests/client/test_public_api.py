@@ -101,6 +101,7 @@ def test_sync_and_async_clients_have_the_same_methods_and_parameters() -> None:
         "get_seat_usage",
         "validate_smart",
         "deactivate_smart",
+        "flush_outbox",
         "aclose",
         "__aenter__",
         "__aexit__",
@@ -119,6 +120,7 @@ def test_status_enum_compares_as_plain_strings() -> None:
         "invalid",
         "version_outdated",
         "offline",
+        "clock_tampered",
     }
     assert ValidationStatus.coerce("new_status") == "new_status"
 

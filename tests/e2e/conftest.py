@@ -74,6 +74,14 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(autouse=True)
+def _isolated_state_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our clients keep their state (outbox, records, time mark) in a fresh directory."""
+    monkeypatch.setenv("EXISONE_STATE_DIR", str(tmp_path_factory.mktemp("exisone-state")))
+
+
 def new_hardware_id() -> str:
     """A random 64-character upper-case hex ID, shaped like a real one."""
     return (uuid.uuid4().hex + uuid.uuid4().hex).upper()

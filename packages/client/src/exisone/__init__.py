@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._async_client import AsyncExisOneClient
     from ._client import ExisOneClient
     from ._exceptions import (
+        AnswerSignatureError,
         APIError,
         AuthenticationError,
         BadRequestError,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = [  # noqa: RUF022 - sorted with str.casefold, as httpx does
     "__version__",
     "ActivationResult",
+    "AnswerSignatureError",
     "APIError",
     "AsyncExisOneClient",
     "AuthenticationError",

@@ -7,7 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Callable, TypeVar
 
@@ -19,7 +19,14 @@ from . import _smart as smart
 from .__version__ import __version__
 from ._constants import DEFAULT_MAX_RETRIES
 from ._core import NOT_GIVEN, Call, ClientCore, NotGiven, build_settings
-from ._exceptions import APIError, ClientClosedError, TransportError
+from ._exceptions import (
+    AnswerSignatureError,
+    APIError,
+    ClientClosedError,
+    InvalidResponseError,
+    TransportError,
+)
+from ._guard import DEFAULT_CLOCK_TOLERANCE, DEFAULT_GRACE_PERIOD, guard_settings
 from ._http import SYNC_TIMEOUT, VerifyTypes, httpx_timeout, map_httpx_exceptions, ssl_verify
 from ._models import (
     ActivationResult,
@@ -31,6 +38,7 @@ from ._models import (
     ValidationResult,
 )
 from ._options import ExisOneClientOptions, TimeoutTypes
+from ._state._store import StateDirOption
 
 __all__ = ["ExisOneClient"]
 
@@ -61,7 +69,21 @@ class ExisOneClient:
         verify: VerifyTypes = True,
         transport: httpx.BaseTransport | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        verify_answers: bool = True,
+        require_signed_answers: bool = False,
+        state_dir: StateDirOption = None,
+        grace_period: timedelta = DEFAULT_GRACE_PERIOD,
+        clock_tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        guard = guard_settings(
+            verify_answers=verify_answers,
+            require_signed_answers=require_signed_answers,
+            state_dir=state_dir,
+            grace_period=grace_period,
+            clock_tolerance=clock_tolerance,
+            clock=clock,
+        )
         settings = build_settings(
             options,
             base_url=base_url,
@@ -71,6 +93,7 @@ class ExisOneClient:
             timeout=timeout,
             allowed_base_url_hosts=allowed_base_url_hosts,
             max_retries=max_retries,
+            guard=guard,
         )
         self._setup(ClientCore(settings), verify, transport)
 
@@ -196,9 +219,13 @@ class ExisOneClient:
         ``error_message``."""
         call = self._core.activate(activation_key, email, hardware_id, product_name, version)
         try:
-            return self._send(call)
+            result = self._send(call)
         except TransportError as error:
             return parse.activation_network_error(error)
+        if result.success:
+            self._core.guard.activated(activation_key, hardware_id)
+            self._flush_quietly()
+        return result
 
     def validate(
         self,
@@ -291,8 +318,9 @@ class ExisOneClient:
             return smart.from_offline(result)
         try:
             online = self.validate(key, hardware_id, product_name, version)
-        except TransportError as error:
-            return smart.when_unreachable(key, hardware_id, product_name, error)
+        except (TransportError, AnswerSignatureError) as error:
+            return self._core.unreachable(key, hardware_id, product_name, error)
+        self._flush_quietly()
         return smart.from_online(online, product_name)
 
     def deactivate_smart(
@@ -313,11 +341,42 @@ class ExisOneClient:
             return smart.offline_code_deactivated(None)
         try:
             self._send(call)
-        except TransportError:
+        except (TransportError, AnswerSignatureError):
+            self._core.guard.forget(key, hardware_id)
+            self._core.guard.queue_deactivation(key, hardware_id, product_name)
             return smart.deactivation_unreachable()
         except APIError as error:
             return smart.deactivation_refused(error)
+        self._core.guard.forget(key, hardware_id)
+        self._flush_quietly()
         return smart.deactivated()
+
+    def flush_outbox(self) -> int:
+        """Deliver deactivations queued while the server was unreachable; how many it took.
+
+        An entry leaves the outbox only when the server confirmed it (or refused it for good,
+        e.g. the license no longer exists); stops at the first unreachable attempt.
+        """
+        delivered = 0
+        for entry, call in self._core.outbox_calls():
+            error: Exception | None = None
+            try:
+                self._send(call, timeout=SYNC_TIMEOUT, max_retries=0)
+            except (TransportError, APIError, AnswerSignatureError, InvalidResponseError) as exc:
+                error = exc
+            if self._core.guard.delivered(entry, error):
+                delivered += 1
+            elif isinstance(error, TransportError):
+                break
+        return delivered
+
+    def _flush_quietly(self) -> None:
+        """After a successful contact: deliver the outbox, never failing the caller."""
+        try:
+            if self._core.guard.pending_deactivations():
+                self.flush_outbox()
+        except Exception as error:  # best effort: the caller's own answer already stands
+            logger.debug("outbox delivery failed: %s", type(error).__name__)
 
     def _start_sync(self, call: Call[Any]) -> None:
         """Tell the server about an offline code in a daemon thread; never waits for it."""

@@ -11,13 +11,13 @@ import json
 import logging
 import platform
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 from urllib.parse import quote
 
 from . import _parsing as parse
-from . import _retry
+from . import _retry, _smart
 from .__version__ import __version__
 from ._constants import (
     AUTH_SCHEME,
@@ -25,12 +25,19 @@ from ._constants import (
     DEFAULT_READ_TIMEOUT,
 )
 from ._dates import utc_now
-from ._exceptions import ConfigurationError, InvalidArgumentError, TransportError
+from ._exceptions import (
+    AnswerSignatureError,
+    ConfigurationError,
+    InvalidArgumentError,
+    TransportError,
+)
+from ._guard import Guard, GuardSettings
 from ._models import (
     ActivationResult,
     GeneratedActivationKey,
     OfflineValidationResult,
     SeatUsage,
+    SmartValidationResult,
     ValidationResult,
 )
 from ._offline_check import check_offline_code
@@ -44,6 +51,8 @@ from ._options import (
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+    from ._state import OutboxEntry
 
 __all__: list[str] = []
 
@@ -79,6 +88,8 @@ class Call(Generic[T]):
     payload: dict[str, Any] | None
     idempotent: bool
     parse: Callable[[parse.Reply], T]
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra request headers (the signed-answer nonce)."""
 
     @property
     def body(self) -> bytes | None:
@@ -98,6 +109,7 @@ class Settings:
     timeout: tuple[float | None, float | None]
     allowed_hosts: tuple[str, ...] | None
     max_retries: int
+    guard: GuardSettings = field(default_factory=GuardSettings)
 
 
 def build_settings(
@@ -110,6 +122,7 @@ def build_settings(
     timeout: TimeoutTypes | NotGiven,
     allowed_base_url_hosts: Sequence[str] | None,
     max_retries: int,
+    guard: GuardSettings | None = None,
 ) -> Settings:
     """Merge ``options`` (the official dataclass) or the keywords into :class:`Settings`."""
     keywords = {
@@ -142,6 +155,8 @@ def build_settings(
         from ._offline import load_public_keys
 
         keys = load_public_keys(offline_public_key)
+    if guard is not None and guard.require_signed_answers and not keys:
+        raise ConfigurationError("require_signed_answers needs offline_public_key (trusted keys)")
     return Settings(
         base_url=resolve_base_url(base_url, hosts),
         access_token=check_access_token(access_token),
@@ -150,6 +165,7 @@ def build_settings(
         timeout=resolve_timeout(timeout),
         allowed_hosts=hosts,
         max_retries=max_retries,
+        guard=guard or GuardSettings(),
     )
 
 
@@ -158,6 +174,7 @@ class ClientCore:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.guard = Guard(settings.guard, settings.base_url, settings.public_keys)
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -178,7 +195,9 @@ class ClientCore:
         return self.settings.base_url + path
 
     def request_headers(self, call: Call[Any]) -> dict[str, str]:
-        return {"Content-Type": "application/json"} if call.payload is not None else {}
+        headers = {"Content-Type": "application/json"} if call.payload is not None else {}
+        headers.update(call.headers)
+        return headers
 
     # -- retries -------------------------------------------------------------------------------
 
@@ -229,9 +248,10 @@ class ClientCore:
             payload["version"] = version
         # Idempotent: the server binds a key to a hardware ID once; repeating it for the same
         # hardware ID answers the same and consumes no second seat.
-        return Call(
+        call = Call(
             "activate", "POST", "/api/license/activate", payload, True, parse.activation_result
         )
+        return self.guard.signed(call, lambda _answer, _result: None)
 
     def validate(
         self,
@@ -245,13 +265,16 @@ class ClientCore:
             payload["productName"] = product_name
         if version:
             payload["version"] = version
-        return Call(
+        call = Call(
             "validate",
             "POST",
             "/api/license/validate",
             payload,
             True,
             lambda reply: parse.validation_result(_ok_object(reply)),
+        )
+        return self.guard.signed(
+            call, lambda answer, result: self.guard.remember(answer, result.is_valid)
         )
 
     def deactivate(self, activation_key: str, hardware_id: str, product_name: str) -> Call[bool]:
@@ -260,7 +283,8 @@ class ClientCore:
             "hardwareId": hardware_id,
             "productName": product_name,
         }
-        return Call("deactivate", "POST", "/api/license/deactivate", payload, True, _ok_true)
+        call = Call("deactivate", "POST", "/api/license/deactivate", payload, True, _ok_true)
+        return self.guard.signed(call, lambda _answer, _result: None)
 
     def generate_activation_key(
         self,
@@ -317,6 +341,27 @@ class ClientCore:
             lambda reply: parse.seat_usage(_ok_object(reply)),
         )
 
+    # -- resilience (see _guard) ---------------------------------------------------------------
+
+    def unreachable(
+        self, activation_key: str, hardware_id: str, product_name: str | None, error: Exception
+    ) -> SmartValidationResult:
+        """validate_smart of an online key without a trustworthy answer: grace, or offline."""
+        graced = self.guard.unreachable(activation_key, hardware_id, product_name, error)
+        if graced is not None:
+            return graced
+        result = _smart.when_unreachable(activation_key, hardware_id, product_name, error)
+        if isinstance(error, AnswerSignatureError):
+            result.error_message = f"The server's answer was rejected: {error}"
+        return result
+
+    def outbox_calls(self) -> list[tuple[OutboxEntry, Call[bool]]]:
+        """The queued deactivations of this server, as calls."""
+        return [
+            (entry, self.deactivate(entry.license_key, entry.hardware_id, entry.product_name))
+            for entry in self.guard.pending_deactivations()
+        ]
+
     # -- local ---------------------------------------------------------------------------------
 
     def hardware_id(self, mode: str) -> str:
@@ -334,13 +379,15 @@ class ClientCore:
         product_name: str | None,
         now: datetime | None,
     ) -> OfflineValidationResult:
-        return check_offline_code(
+        result = check_offline_code(
             offline_code,
             hardware_id,
             self.settings.public_keys,
             product_name=product_name,
-            now=now,
+            now=now if now is not None or not self.settings.guard.clock else self.guard.now(),
         )
+        # An explicit ``now`` asks about another moment; the clock check is about this one.
+        return result if now is not None else self.guard.check_offline_clock(result)
 
 
 def _ok_object(reply: parse.Reply) -> dict[str, Any]:

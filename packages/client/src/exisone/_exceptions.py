@@ -22,6 +22,8 @@ Every exception the SDK raises on purpose derives from :class:`ExisOneError`::
     │   ├── RateLimitError            429, with ``retry_after``
     │   └── ServerError               5xx
     ├── InvalidResponseError          a 2xx answer the SDK cannot read
+    ├── AnswerSignatureError          a signed answer that does not verify (or is unsigned
+    │                                 when ``require_signed_answers``): forged or replayed
     └── InvalidOfflineCode            an offline code that fails decoding or its signature
 
 License-level outcomes are never exceptions: an invalid, expired, trial or outdated license is a
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 __all__ = [
     "APIError",
+    "AnswerSignatureError",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
@@ -165,6 +168,14 @@ class ServerError(APIError):
 
 class InvalidResponseError(ExisOneError):
     """A successful HTTP answer whose body is not what the protocol says."""
+
+
+class AnswerSignatureError(ExisOneError):
+    """The server's answer failed the signature check: a bad or missing signature, another
+    request's nonce, an untrusted key, or a time too far from this computer's clock.
+
+    ``validate_smart`` treats it like an unreachable server (a man in the middle is no server).
+    """
 
 
 class InvalidOfflineCode(ExisOneError):

@@ -7,7 +7,7 @@ which compare equal to the plain strings (``result.status == "licensed"``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Union
 
@@ -34,6 +34,8 @@ class ValidationStatus(str, Enum):
     VERSION_OUTDATED = "version_outdated"
     OFFLINE = "offline"
     """Client-side only: the server could not be reached (validate_smart)."""
+    CLOCK_TAMPERED = "clock_tampered"
+    """Client-side only: this computer's clock is behind the newest trusted time."""
 
     def __str__(self) -> str:
         return self.value
@@ -97,6 +99,10 @@ class OfflineValidationResult:
     product_mismatch: bool = False
     """The code was issued for another product than the expected one."""
     tenant_id: int | None = None
+    issued_at: datetime | None = None
+    """When the server signed the code (its ``issuedAt``, an extra of exisone-server)."""
+    clock_tampered: bool = False
+    """This computer's clock is behind the newest trusted time (see docs/resilience.md)."""
 
 
 @dataclass
@@ -112,6 +118,10 @@ class SmartValidationResult:
     product_name: str | None = None
     server_version: str | None = None
     minimum_required_version: str | None = None
+    grace_remaining: timedelta | None = None
+    """Offline grace left when answered from the last known good (``was_offline``)."""
+    last_online_check: datetime | None = None
+    """Signed server time of the last verified online check, when answered offline."""
 
 
 @dataclass

@@ -52,6 +52,7 @@ def check_offline_code(
         "features": payload.features,
         "version": payload.version,
         "tenant_id": payload.tenant_id,
+        "issued_at": optional_datetime(verified.payload.get("issuedAt")),
     }
     if product_name is not None and not _same_product(payload.product_name, product_name):
         message = const.MSG_PRODUCT_MISMATCH.format(

@@ -24,6 +24,8 @@ def from_offline(result: OfflineValidationResult) -> SmartValidationResult:
     """An offline code checked locally: licensed, expired or invalid."""
     if result.is_valid:
         status = ValidationStatus.LICENSED
+    elif result.clock_tampered:
+        status = ValidationStatus.CLOCK_TAMPERED
     elif result.is_expired:
         status = ValidationStatus.EXPIRED
     else:
@@ -57,7 +59,7 @@ def when_unreachable(
     activation_key: str,
     hardware_id: str,
     product_name: str | None,
-    error: TransportError,
+    error: Exception,
 ) -> SmartValidationResult:
     """An online key while the server is unreachable: it cannot be checked offline.
 

@@ -32,6 +32,9 @@ from .dashboard import template_config
 from .db import Database
 from .errors import exception_handlers
 from .routers import domain_routers
+from .security import security_plugin
+from .signing import answer_signing
+from .webhooks import webhook_lifespan
 
 __all__ = ["ExisOneApp", "create_app"]
 
@@ -110,7 +113,9 @@ def create_app(
             "client_ip": Provide(_client_ip, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
-        lifespan=[lifespan],
+        plugins=[security_plugin(provide_database)],  # limits, body checks, headers (issue 5)
+        middleware=[answer_signing(provide_database, key)],  # signs answers when asked (nonce)
+        lifespan=[lifespan, webhook_lifespan(provide_database, key)],
         openapi_config=OpenAPIConfig(
             title="ExisOne-compatible license server",
             version=__version__,

@@ -82,8 +82,9 @@ async def issue_offline_activation(
         now=moment,
     )
     features = await license_feature_names(session, license.id)
-    payload = build_offline_payload(license, product, normalized, features, moment)
     crypto_key = await current_crypto_key(session, license.tenant_id)
+    payload = build_offline_payload(license, product, normalized, features, moment)
+    payload["kid"] = crypto_key.fingerprint  # names the signing key (rotation); clients ignore it
     signing_key = cached_signing_key(crypto_key, master_key)  # decrypted once per process
     code = issue_offline_code(payload, signing_key)
     license.is_offline = True

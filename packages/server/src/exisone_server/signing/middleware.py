@@ -1,0 +1,168 @@
+"""ASGI middleware: sign the answers of the license endpoints when the request sends a nonce.
+
+Only requests to :data:`SIGNED_PATHS` with a valid ``ExisOne-Nonce`` header are touched; every
+other request passes straight through (the official clients never send the header). The answer
+is buffered, signed with the current key of the caller's tenant and sent with an
+``ExisOne-Signature`` header. An answer that cannot be signed (no or bad token, no tenant key,
+a body over 64 KiB) goes out unsigned: the client decides what that means.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from exisone._answer_signature import (
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    SIGNED_PATHS,
+    is_valid_nonce,
+    sign_answer,
+)
+
+from ..auth.dependencies import authenticate
+from ..crypto.master_key import MasterKey
+from ..db import Database
+from ..errors import ApiError
+from .keys import SigningKeys
+
+__all__ = ["AnswerSigningMiddleware", "answer_signing"]
+
+logger = logging.getLogger("exisone_server.signing")
+
+#: Requests with a larger body are answered unsigned (the middleware buffers the body).
+MAX_SIGNED_REQUEST_BYTES = 64 * 1024
+_NONCE_KEY = NONCE_HEADER.lower().encode("latin-1")
+_SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode("latin-1")
+
+
+def answer_signing(
+    database: Callable[[], Database], master_key: MasterKey
+) -> Callable[[ASGIApp], ASGIApp]:
+    """The middleware factory for ``Litestar(middleware=[...])``."""
+    keys = SigningKeys(master_key)
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        return AnswerSigningMiddleware(app, database=database, keys=keys)
+
+    return wrap
+
+
+class AnswerSigningMiddleware:
+    """Signs the answer of a nonce-carrying request to a license endpoint."""
+
+    def __init__(
+        self, app: ASGIApp, *, database: Callable[[], Database], keys: SigningKeys
+    ) -> None:
+        self.app = app
+        self.database = database
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        nonce = _nonce(scope)
+        if nonce is None:
+            await self.app(scope, receive, send)
+            return
+        raw_receive = cast("Callable[[], Awaitable[dict[str, Any]]]", receive)
+        raw_send = cast("Callable[[dict[str, Any]], Awaitable[None]]", send)
+        buffered, complete = await _read_body(raw_receive)
+        replay = list(buffered)
+
+        async def replay_receive() -> dict[str, Any]:
+            return replay.pop(0) if replay else await raw_receive()
+
+        if not complete:
+            await self.app(scope, cast("Receive", replay_receive), send)
+            return
+        body = b"".join(m.get("body", b"") for m in buffered if m["type"] == "http.request")
+        request_digest = hashlib.sha256(body).hexdigest()
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def signing_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            if message["type"] != "http.response.body" or not start:
+                await raw_send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            content = b"".join(chunks)
+            headers = list(start.get("headers", []))
+            header = await self._signature(scope, nonce, request_digest, start, content)
+            if header is not None:
+                headers.append((_SIGNATURE_KEY, header.encode("latin-1")))
+            await raw_send({**start, "headers": headers})
+            await raw_send({"type": "http.response.body", "body": content, "more_body": False})
+
+        await self.app(scope, cast("Receive", replay_receive), cast("Send", signing_send))
+
+    async def _signature(
+        self,
+        scope: Scope,
+        nonce: str,
+        request_digest: str,
+        start: dict[str, Any],
+        content: bytes,
+    ) -> str | None:
+        authorization = _header(scope, b"authorization")
+        database = self.database()
+        try:
+            principal = await authenticate(database, authorization)
+            key_id, private_key = await self.keys.current(database, principal.tenant_id)
+        except ApiError:
+            return None  # no tenant known: an unsigned 401
+        except LookupError:
+            logger.warning("answer not signed: the tenant has no crypto key")
+            return None
+        status = start.get("status")
+        return sign_answer(
+            private_key,
+            key_id,
+            method=str(scope.get("method", "POST")),
+            path=str(scope["path"]),
+            nonce=nonce,
+            timestamp=int(time.time()),
+            status=status if isinstance(status, int) else 0,
+            request_digest=request_digest,
+            response_body=content,
+        )
+
+
+def _nonce(scope: Scope) -> str | None:
+    if str(scope["type"]) != "http" or scope["path"] not in SIGNED_PATHS:
+        return None
+    value = _header(scope, _NONCE_KEY)
+    return value if value is not None and is_valid_nonce(value) else None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _read_body(
+    receive: Callable[[], Awaitable[dict[str, Any]]],
+) -> tuple[list[dict[str, Any]], bool]:
+    """The request's messages up to the end of its body; False when over the size limit."""
+    messages: list[dict[str, Any]] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, False
+        size += len(message.get("body", b""))
+        if size > MAX_SIGNED_REQUEST_BYTES:
+            return messages, False
+        if not message.get("more_body", False):
+            return messages, True
