@@ -26,6 +26,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
     from .products.endpoints import router as products_router
     from .publisher.endpoints import router as publisher_router
     from .support.endpoints import router as support_router
+    from .webhooks.endpoints import router as webhooks_router
 
     return [
         licenses_router,
@@ -36,5 +37,6 @@ def domain_routers() -> list[ControllerRouterHandler]:
         plans_router,
         publisher_router,
         bulk_router,
+        webhooks_router,
         *dashboard_routers(),
     ]

@@ -9,6 +9,7 @@ from ..auth import Permission, requires
 from ..deps import ClientIpDep, DatabaseDep, PrincipalDep
 from ..errors import Conflict, NotFound
 from ..kit.time import format_expiration
+from ..webhooks import hooks as webhooks
 from .schemas import (
     LicenseActivate,
     LicenseActivated,
@@ -77,11 +78,18 @@ async def activate_license(
 
 @post("/license/validate", status_code=200, opt=requires(Permission.VERIFY))
 async def validate_license(
-    data: JSONBody[LicenseValidate], principal: PrincipalDep, database: DatabaseDep
+    data: JSONBody[LicenseValidate],
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    client_ip: ClientIpDep,
 ) -> LicenseValidation:
     """Check a key (or trial, or offline code) for a device: always 200 with isValid/status."""
     check_hardware_id(data.hardware_id)
-    return await validate(database, principal.tenant_id, data)
+    answer = await validate(database, principal.tenant_id, data)
+    # hook (webhooks): license.validation.failed; no query unless the tenant subscribes to it.
+    # Keep this call when reworking the hot path.
+    await webhooks.after_validation(database, principal.tenant_id, data, answer, client_ip)
+    return answer
 
 
 @post("/license/deactivate", status_code=200)

@@ -35,6 +35,7 @@ from ..models import (
     license_features,
     plan_features,
 )
+from ..webhooks import hooks as webhooks
 from .history import record_history
 
 __all__ = [
@@ -260,6 +261,7 @@ async def bind_device(
         note="offline code" if offline else None,
         at=moment,
     )
+    await webhooks.license_activated(session, license, activation, seats + 1)  # outbox
     return activation, True, seats + 1
 
 
@@ -336,6 +338,8 @@ async def deactivate_device(
             at=moment,
         )
     seats = await count_active_seats(session, license.id)
+    if activation is not None:
+        await webhooks.device_deactivated(session, license, normalized, ip_address, seats)
     return DeactivationOutcome(license, activation is not None, seats)
 
 
@@ -410,6 +414,7 @@ async def create_license(
     await record_history(
         session, license.id, HistoryAction.CREATED, access_token_id=access_token_id, at=moment
     )
+    await webhooks.license_created(session, license, product)  # outbox, same transaction
     return license
 
 

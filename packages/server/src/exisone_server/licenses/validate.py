@@ -34,6 +34,7 @@ from ..kit.time import format_expiration, utc_now
 from ..kit.versions import is_older
 from ..models import Activation, CryptoKey, Feature, License, LicenseStatus, Product, Trial
 from ..models import license_features as license_features_table
+from ..webhooks import hooks as webhooks
 from .schemas import LicenseValidate, LicenseValidation
 
 __all__ = ["validate"]
@@ -255,6 +256,16 @@ async def _validate_trial(
             return _answer("invalid", "trial_not_available", now, versions)
         expires_at = await _start_trial(
             database, connection, row.id, hardware_id, now + timedelta(days=row.trial_days), now
+        )
+        # hook (webhooks): trial.started (first visit only; once per device by its idempotency
+        # key; no query unless the tenant subscribes). Keep this call when reworking this path.
+        await webhooks.trial_started(
+            database,
+            tenant_id,
+            product_id=row.id,
+            product_name=product_name,
+            hardware_id=hardware_id,
+            expires_at=expires_at,
         )
     if expires_at <= now:
         return _answer("expired", "trial_expired", expires_at, versions, remaining_days=0)

@@ -28,6 +28,7 @@ from ..licenses.service import (
     get_license,
 )
 from ..models import HistoryAction, License, LicenseStatus, Plan
+from ..webhooks import hooks as webhooks
 from .checks import MAX_DAYS, bounded_int, check_email, optional_text, parse_date, required_text
 from .schemas import LicenseExtend, LicenseUpdate
 
@@ -140,6 +141,10 @@ async def change_status(
         access_token_id=access_token_id,
         note=optional_text("note", note, 2000),
     )
+    if target is LicenseStatus.REVOKED:  # outbox, same transaction
+        await webhooks.license_revoked(
+            session, license, access_token_id=access_token_id, reason=note
+        )
     return license
 
 

@@ -1,0 +1,194 @@
+"""One call per lifecycle change, made by the services: builds the documented payload and emits.
+
+Each function runs in the caller's session (same transaction as the change), except the
+validation hooks, which write in a transaction of their own (validation is a read path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db import Database
+from ..kit.time import format_expiration, utc_now
+from ..licenses.schemas import LicenseValidate, LicenseValidation
+from ..models import Activation, License, Product
+from .outbox import emit, emit_detached
+
+__all__ = [
+    "after_validation",
+    "device_deactivated",
+    "license_activated",
+    "license_created",
+    "license_revoked",
+    "trial_started",
+    "validation_failed",
+]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def _license_fields(license: License) -> dict[str, Any]:
+    return {
+        "licenseId": license.id,
+        "activationKey": license.activation_key,
+        "email": license.email,
+        "expirationDate": format_expiration(license.expires_at),
+        "isCorporate": license.is_corporate,
+    }
+
+
+async def license_created(session: AsyncSession, license: License, product: Product) -> None:
+    await emit(
+        session,
+        license.tenant_id,
+        "license.created",
+        {
+            **_license_fields(license),
+            "productId": product.id,
+            "productName": product.name,
+            "maxSeats": license.max_seats,
+        },
+    )
+
+
+async def license_activated(
+    session: AsyncSession, license: License, activation: Activation, current_seats: int
+) -> None:
+    await emit(
+        session,
+        license.tenant_id,
+        "license.activated",
+        {
+            **_license_fields(license),
+            "hardwareId": activation.hardware_id,
+            "deviceName": None,
+            "ipAddress": activation.ip_address,
+            "activationEmail": activation.email or None,
+            "isOffline": activation.is_offline,
+            "currentSeats": current_seats,
+        },
+    )
+
+
+async def device_deactivated(
+    session: AsyncSession,
+    license: License,
+    hardware_id: str,
+    ip_address: str | None,
+    current_seats: int,
+) -> None:
+    await emit(
+        session,
+        license.tenant_id,
+        "device.deactivated",
+        {
+            **_license_fields(license),
+            "hardwareId": hardware_id,
+            "ipAddress": ip_address,
+            "currentSeats": current_seats,
+        },
+    )
+
+
+async def license_revoked(
+    session: AsyncSession,
+    license: License,
+    *,
+    access_token_id: int | None,
+    reason: str | None,
+) -> None:
+    await emit(
+        session,
+        license.tenant_id,
+        "license.revoked",
+        {
+            **_license_fields(license),
+            "revokedBy": f"token:{access_token_id}" if access_token_id else "publisher",
+            "reason": reason,
+        },
+    )
+
+
+async def validation_failed(
+    database: Database,
+    tenant_id: int,
+    *,
+    activation_key: str | None,
+    hardware_id: str,
+    product_name: str | None,
+    status: str,
+    reason: str | None,
+    ip_address: str | None,
+    now: datetime | None = None,
+) -> None:
+    """``license.validation.failed``; costs nothing when the tenant does not subscribe."""
+    await emit_detached(
+        database,
+        tenant_id,
+        "license.validation.failed",
+        {
+            "activationKey": activation_key or None,
+            "hardwareId": hardware_id,
+            "ipAddress": ip_address,
+            "reason": reason,
+            "status": status,
+            "productName": product_name or None,
+            "timestamp": format_expiration(now or utc_now()),
+        },
+    )
+
+
+async def trial_started(
+    database: Database,
+    tenant_id: int,
+    *,
+    product_id: int,
+    product_name: str,
+    hardware_id: str,
+    expires_at: datetime,
+) -> None:
+    """``trial.started``, once per product and device (idempotency key)."""
+    await emit_detached(
+        database,
+        tenant_id,
+        "trial.started",
+        {
+            "productId": product_id,
+            "productName": product_name,
+            "hardwareId": hardware_id,
+            "expirationDate": format_expiration(expires_at),
+        },
+        idempotency_key=f"trial.started:{product_id}:{_digest(hardware_id)}",
+    )
+
+
+async def after_validation(
+    database: Database,
+    tenant_id: int,
+    request: LicenseValidate,
+    answer: LicenseValidation,
+    ip_address: str | None,
+) -> None:
+    """The validation endpoint's one hook: a refused validation → ``license.validation.failed``.
+
+    Nothing happens (and nothing is queried, see :func:`.outbox.emit_detached`) for a valid
+    answer or when the tenant has no endpoint subscribed to the event.
+    """
+    if answer.is_valid:
+        return
+    await validation_failed(
+        database,
+        tenant_id,
+        activation_key=(request.activation_key or "").strip() or None,
+        hardware_id=request.hardware_id,
+        product_name=answer.product_name or request.product_name,
+        status=answer.status,
+        reason=answer.reason,
+        ip_address=ip_address,
+    )

@@ -1,0 +1,162 @@
+"""The outbox: :func:`emit` writes an event and its deliveries in the caller's transaction.
+
+``emit`` first reads the tenant's active endpoints (one indexed query on
+``webhook_endpoints.tenant_id``) and writes nothing when none subscribes to the event. Hot read
+paths (validation) use :func:`emit_detached`, which asks a small per-process cache first (no
+query at all when the tenant subscribes to nothing; an endpoint registered in another process is
+seen within :data:`CACHE_SECONDS`), then writes in its own transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event as orm_event
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db import Database
+from ..kit.time import format_expiration, utc_now
+from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .events import EVENT_TYPES
+from .settings import WebhookSettings
+
+__all__ = ["CACHE_SECONDS", "emit", "emit_detached", "forget_subscriptions", "on_new_deliveries"]
+
+#: How long a process trusts its cached view of a tenant's subscriptions (hot paths only).
+CACHE_SECONDS = 5.0
+
+_cache: dict[tuple[int, int], tuple[float, frozenset[str]]] = {}
+_listeners: list[Callable[[], None]] = []
+
+
+def on_new_deliveries(listener: Callable[[], None]) -> Callable[[], None]:
+    """Call ``listener`` after a transaction that wrote deliveries commits; returns a remover."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
+
+
+def forget_subscriptions(tenant_id: int) -> None:
+    """Drop the cached subscriptions of a tenant (after its endpoints changed)."""
+    for key in [key for key in _cache if key[1] == tenant_id]:
+        del _cache[key]
+
+
+def _wake(*_: Any) -> None:
+    for listener in list(_listeners):
+        listener()
+
+
+async def _subscribed(session: AsyncSession, tenant_id: int, event_type: str) -> list[int]:
+    rows = await session.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.events).where(
+            WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.is_active.is_(True)
+        )
+    )
+    return [row.id for row in rows if event_type in (row.events or [])]
+
+
+def _body(public_id: str, event_type: str, tenant_id: int, at: datetime, data: Any) -> str:
+    return json.dumps(
+        {
+            "id": public_id,
+            "type": event_type,
+            "createdAt": format_expiration(at),
+            "tenantId": tenant_id,
+            "data": data,
+        },
+        separators=(",", ":"),
+        sort_keys=False,
+        default=str,
+    )
+
+
+async def emit(
+    session: AsyncSession,
+    tenant_id: int,
+    event_type: str,
+    data: Mapping[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+    settings: WebhookSettings | None = None,
+) -> int | None:
+    """Record ``event_type`` for every subscribed endpoint, in ``session``'s transaction.
+
+    Returns the event id, or None when no endpoint subscribes (nothing written) or when an event
+    with ``idempotency_key`` already exists.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event {event_type!r}")
+    endpoint_ids = await _subscribed(session, tenant_id, event_type)
+    if not endpoint_ids:
+        return None
+    moment = now or utc_now()
+    public_id = "evt_" + secrets.token_hex(12)
+    values = {
+        "tenant_id": tenant_id,
+        "public_id": public_id,
+        "event_type": event_type,
+        "body": _body(public_id, event_type, tenant_id, moment, dict(data)),
+        "idempotency_key": idempotency_key,
+        "created_at": moment,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    statement = insert(WebhookEvent).values(**values)
+    if idempotency_key is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
+    event_id = await session.scalar(statement.returning(WebhookEvent.id))
+    if event_id is None:
+        return None
+    give_up_at = moment + (settings or WebhookSettings()).retry_window
+    session.add_all(
+        WebhookDelivery(
+            event_id=event_id,
+            endpoint_id=endpoint_id,
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=moment,
+            give_up_at=give_up_at,
+            created_at=moment,
+        )
+        for endpoint_id in endpoint_ids
+    )
+    await session.flush()
+    if _listeners and session.in_transaction():
+        orm_event.listen(session.sync_session, "after_commit", _wake, once=True)
+    return int(event_id)
+
+
+async def emit_detached(
+    database: Database,
+    tenant_id: int,
+    event_type: str,
+    data: Mapping[str, Any],
+    *,
+    idempotency_key: str | None = None,
+) -> int | None:
+    """:func:`emit` in a transaction of its own, skipped (no query) for unsubscribed tenants."""
+    key = (id(database.engine), tenant_id)
+    cached = _cache.get(key)
+    if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
+        async with database.read_session() as session:
+            rows = await session.scalars(
+                select(WebhookEndpoint.events).where(
+                    WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.is_active.is_(True)
+                )
+            )
+            events = frozenset(name for listed in rows for name in (listed or []))
+        cached = (time.monotonic(), events)
+        _cache[key] = cached
+    if event_type not in cached[1]:
+        return None
+    async with database.write() as session:
+        return await emit(session, tenant_id, event_type, data, idempotency_key=idempotency_key)
