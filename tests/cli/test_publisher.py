@@ -40,9 +40,17 @@ def test_generate_120_keys_to_csv(cli: Cli, server: Server, tmp_path: Path) -> N
     email = unique_email()
     target = tmp_path / "keys.csv"
     result = cli(
-        "keys", "generate", "--product", server.product, "--count", "120", "--email", email,
-        "--csv", str(target),
-    )  # fmt: skip
+        "keys",
+        "generate",
+        "--product",
+        server.product,
+        "--count",
+        "120",
+        "--email",
+        email,
+        "--csv",
+        str(target),
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == f"120 key(s) written to {target}"
     with target.open(newline="", encoding="utf-8") as handle:
@@ -69,9 +77,17 @@ def test_generate_120_keys_to_csv(cli: Cli, server: Server, tmp_path: Path) -> N
 def test_generate_json_with_a_corporate_plan(cli: Cli, server: Server) -> None:
     email = unique_email()
     rows = cli.json(
-        "keys", "generate", "--product", server.product, "--count", "2", "--email", email,
-        "--plan", str(server.corporate_plan_id),
-    )  # fmt: skip
+        "keys",
+        "generate",
+        "--product",
+        server.product,
+        "--count",
+        "2",
+        "--email",
+        email,
+        "--plan",
+        str(server.corporate_plan_id),
+    )
     assert len(rows) == 2
     for row in rows:
         assert KEY.match(row["key"])
@@ -83,9 +99,17 @@ def test_generate_json_with_a_corporate_plan(cli: Cli, server: Server) -> None:
 def test_generate_with_days_and_csv_on_stdout(cli: Cli, server: Server) -> None:
     email = unique_email()
     result = cli(
-        "keys", "generate", "--product", server.product, "--email", email, "--days", "30",
-        "--csv", "-",
-    )  # fmt: skip
+        "keys",
+        "generate",
+        "--product",
+        server.product,
+        "--email",
+        email,
+        "--days",
+        "30",
+        "--csv",
+        "-",
+    )
     assert result.exit_code == 0, result.stderr
     (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
     assert row["email"] == email
@@ -94,8 +118,9 @@ def test_generate_with_days_and_csv_on_stdout(cli: Cli, server: Server) -> None:
 
 
 def test_generate_usage_errors(cli: Cli, server: Server) -> None:
-    both = cli("keys", "generate", "--product", "P", "--email", "a@x.org", "--plan", "1",
-               "--days", "3")  # fmt: skip
+    both = cli(
+        "keys", "generate", "--product", "P", "--email", "a@x.org", "--plan", "1", "--days", "3"
+    )
     assert both.exit_code == 2
     assert "give --plan or --days, not both" in both.stderr
     clash = cli("keys", "generate", "--product", "P", "--email", "a@x.org", "--csv", "-", "--json")
@@ -106,8 +131,18 @@ def test_generate_usage_errors(cli: Cli, server: Server) -> None:
 
 def test_generate_for_an_unknown_product_fails_cleanly(cli: Cli, tmp_path: Path) -> None:
     target = tmp_path / "none.csv"
-    result = cli("keys", "generate", "--product", "NoSuchProduct", "--email", "a@x.org",
-                 "--count", "3", "--csv", str(target))  # fmt: skip
+    result = cli(
+        "keys",
+        "generate",
+        "--product",
+        "NoSuchProduct",
+        "--email",
+        "a@x.org",
+        "--count",
+        "3",
+        "--csv",
+        str(target),
+    )
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ")
     assert "(404 product_not_found)" in result.stderr
@@ -117,8 +152,9 @@ def test_generate_for_an_unknown_product_fails_cleanly(cli: Cli, tmp_path: Path)
 
 def test_list_filters_and_pages(cli: Cli, server: Server) -> None:
     email = unique_email()
-    made = cli.json("keys", "generate", "--product", server.product, "--count", "3",
-                    "--email", email)  # fmt: skip
+    made = cli.json(
+        "keys", "generate", "--product", server.product, "--count", "3", "--email", email
+    )
     keys = [row["key"] for row in made]
     page = cli.json("keys", "list", "--email", email, "--page-size", "2")
     assert page["totalCount"] == 3
@@ -141,8 +177,21 @@ def test_export_round_trip(cli: Cli, server: Server, tmp_path: Path) -> None:
     email = unique_email()
     generated = tmp_path / "generated.csv"
     exported = tmp_path / "exported.csv"
-    assert cli("keys", "generate", "--product", server.product, "--count", "105", "--email",
-               email, "--csv", str(generated)).exit_code == 0  # fmt: skip
+    assert (
+        cli(
+            "keys",
+            "generate",
+            "--product",
+            server.product,
+            "--count",
+            "105",
+            "--email",
+            email,
+            "--csv",
+            str(generated),
+        ).exit_code
+        == 0
+    )
     summary = cli.json("keys", "export", "--email", email, "--csv", str(exported))
     assert summary == {"exported": 105, "csv": str(exported)}  # two pages of the API
     made = {row["key"]: row for row in read_csv(generated)}
@@ -179,8 +228,9 @@ def test_offline_issue_then_verify(cli: Cli, server: Server, tmp_path: Path) -> 
     assert len(plain.stdout.strip()) > 100
 
     public_key = ["--public-key", str(server.public_key_path)]
-    verified = cli.json("offline", "verify", code, "--hwid", hwid.lower(), *public_key,
-                        "--product", server.product)  # fmt: skip
+    verified = cli.json(
+        "offline", "verify", code, "--hwid", hwid.lower(), *public_key, "--product", server.product
+    )
     assert verified["isValid"] is True
     assert verified["productName"] == server.product
     assert verified["features"] == server.demo["features"]
