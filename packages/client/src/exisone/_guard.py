@@ -327,7 +327,8 @@ def _final_refusal(error: Exception) -> bool:
 
 
 def _same_product(recorded: str | None, asked: str) -> bool:
-    return recorded is None or recorded.strip().casefold() == asked.strip().casefold()
+    """The record must name the product asked about (from the request or the answer)."""
+    return recorded is not None and recorded.strip().casefold() == asked.strip().casefold()
 
 
 def _iso(moment: datetime) -> str:

@@ -125,7 +125,7 @@ def _verified(
     result = validation_result(answer)
     if not result.is_valid:
         return None
-    product = asked.get("productName")
+    product = asked.get("productName") or answer.get("productName")
     return LastKnownGood(
         result=result,
         server_time=datetime.fromtimestamp(signature.timestamp, timezone.utc),

@@ -1,0 +1,337 @@
+"""An in-memory ExisOne server as an httpx transport (sync and async)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+import httpx
+
+from .._answer_signature import NONCE_HEADER, SIGNATURE_HEADER, is_valid_nonce, sign_answer
+from .._dates import format_datetime
+from ._keys import KeyPair
+
+__all__ = ["FakeExisOneServer", "FakeLicense", "FakeProduct"]
+
+PERPETUAL = datetime(2049, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+BASE_URL = "https://licensing.test"
+TOKEN = "exo_at_fake_secret"
+
+
+@dataclass
+class FakeProduct:
+    name: str
+    version: str = "1.0.0"
+    minimum_version: str | None = None
+    trial_days: int = 14
+    trials: dict[str, datetime] = field(default_factory=dict)
+    """Trial start per hardware ID."""
+
+
+@dataclass
+class FakeLicense:
+    key: str
+    product: str
+    email: str = "user@example.com"
+    expires: datetime | None = None
+    """``None``: perpetual."""
+    features: list[str] = field(default_factory=list)
+    max_seats: int = 1
+    revoked: bool = False
+    devices: set[str] = field(default_factory=set)
+
+
+class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """The client endpoints of exisone-server, in memory. Pass it as ``transport=``.
+
+    ``reachable = False`` makes every request fail like a closed port (``ConnectError``).
+    With a ``key_pair``, answers to requests that carry a nonce are signed, as the real server.
+    """
+
+    def __init__(
+        self,
+        *,
+        key_pair: KeyPair | None = None,
+        clock: Callable[[], datetime] | None = None,
+        access_token: str = TOKEN,
+        base_url: str = BASE_URL,
+    ) -> None:
+        self.key_pair = key_pair
+        self._given_clock = clock
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.access_token = access_token
+        self.base_url = base_url
+        self.products: dict[str, FakeProduct] = {}
+        self.licenses: dict[str, FakeLicense] = {}
+        self.requests: list[httpx.Request] = []
+        self.reachable = True
+        self.sign_answers = key_pair is not None
+
+    # -- setting up ----------------------------------------------------------------------------
+
+    def add_product(
+        self,
+        name: str,
+        *,
+        version: str = "1.0.0",
+        minimum_version: str | None = None,
+        trial_days: int = 14,
+    ) -> FakeProduct:
+        product = FakeProduct(name, version, minimum_version, trial_days)
+        self.products[name.casefold()] = product
+        return product
+
+    def add_license(
+        self,
+        product: str,
+        *,
+        key: str | None = None,
+        expires: datetime | None = None,
+        features: Sequence[str] = (),
+        max_seats: int = 1,
+        email: str = "user@example.com",
+    ) -> FakeLicense:
+        """A license of ``product`` (added with defaults if unknown); returns it (``.key``)."""
+        if product.casefold() not in self.products:
+            self.add_product(product)
+        key = key or "-".join(secrets.token_hex(2).upper() for _ in range(4))
+        license = FakeLicense(key, product, email, expires, list(features), max_seats)
+        self.licenses[key] = license
+        return license
+
+    def revoke(self, key: str) -> None:
+        self.licenses[key].revoked = True
+
+    def client(self, **options: Any) -> Any:
+        """An :class:`~exisone.ExisOneClient` wired to this server (options override)."""
+        from .._client import ExisOneClient
+
+        return ExisOneClient(**self._client_options(options))
+
+    def async_client(self, **options: Any) -> Any:
+        """An :class:`~exisone.AsyncExisOneClient` wired to this server."""
+        from .._async_client import AsyncExisOneClient
+
+        return AsyncExisOneClient(**self._client_options(options))
+
+    def _client_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "access_token": self.access_token,
+            "transport": self,
+            "max_retries": 0,
+        }
+        if self.key_pair is not None:
+            settings["offline_public_key"] = self.key_pair.public_key_pem
+        if self._given_clock is not None:
+            settings["clock"] = self._given_clock
+        settings.update(options)
+        return settings
+
+    # -- transport -----------------------------------------------------------------------------
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._answer(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return self._answer(request)
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if not self.reachable:
+            raise httpx.ConnectError("fake server unreachable", request=request)
+        body = request.read()
+        path = request.url.path
+        api_path = path[path.find("/api/") :] if "/api/" in path else path
+        status, data = self._route(request, api_path, body)
+        content = json.dumps(data, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json"}
+        nonce = request.headers.get(NONCE_HEADER)
+        if (
+            self.sign_answers
+            and self.key_pair
+            and nonce
+            and is_valid_nonce(nonce)
+            and status != 401
+        ):
+            headers[SIGNATURE_HEADER] = sign_answer(
+                self.key_pair.private_key,
+                self.key_pair.key_id,
+                method=request.method,
+                path=api_path,
+                nonce=nonce,
+                timestamp=int(self.clock().timestamp()),
+                status=status,
+                request_digest=hashlib.sha256(body).hexdigest(),
+                response_body=content,
+            )
+        return httpx.Response(status, headers=headers, content=content)
+
+    def _route(self, request: httpx.Request, path: str, body: bytes) -> tuple[int, Any]:
+        if request.headers.get("Authorization") != f"ExisOneApi {self.access_token}":
+            return 401, _error("invalid_token", "Unknown access token.")
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            return 400, _error("invalid_request", "The body is not JSON.")
+        routes: dict[str, Callable[[dict[str, Any]], tuple[int, Any]]] = {
+            "/api/license/validate": self._validate,
+            "/api/license/activate": self._activate,
+            "/api/license/deactivate": self._deactivate,
+            "/api/license/features/csv": self._features,
+        }
+        handler = routes.get(path)
+        if handler is not None and request.method == "POST" and isinstance(data, dict):
+            return handler(data)
+        if request.method == "GET" and path.startswith("/api/license/") and path.endswith("/usage"):
+            return self._usage(path[len("/api/license/") : -len("/usage")])
+        return 404, _error("not_found", f"No route {request.method} {path} in the fake server.")
+
+    # -- endpoints -----------------------------------------------------------------------------
+
+    def _validate(self, data: dict[str, Any]) -> tuple[int, Any]:
+        now = self.clock()
+        key = str(data.get("activationKey") or "").strip()
+        hwid = str(data.get("hardwareId") or "").strip().upper()
+        if not key:
+            return 200, self._trial(str(data.get("productName") or ""), hwid, now)
+        license = self.licenses.get(key)
+        if license is None:
+            return 200, _validation(False, "invalid", None, [], "license_not_found")
+        product = self.products[license.product.casefold()]
+        expiry, features = license.expires, license.features
+        extra = {"serverVersion": product.version, "productName": license.product}
+        if product.minimum_version:
+            extra["minimumRequiredVersion"] = product.minimum_version
+        asked = data.get("productName")
+        if asked and str(asked).strip().casefold() != license.product.casefold():
+            return 200, _validation(False, "invalid", expiry, [], "product_mismatch", **extra)
+        if license.revoked:
+            return 200, _validation(False, "invalid", expiry, [], "license_revoked", **extra)
+        if hwid not in license.devices:
+            return 200, _validation(False, "invalid", expiry, [], "not_activated", **extra)
+        if expiry is not None and expiry <= now:
+            return 200, _validation(False, "expired", expiry, features, "license_expired", **extra)
+        version = data.get("version")
+        if version and product.minimum_version and _older(str(version), product.minimum_version):
+            return 200, _validation(
+                False, "version_outdated", expiry, features, "version_outdated", **extra
+            )
+        return 200, _validation(True, "licensed", expiry, features, "licensed", **extra)
+
+    def _trial(self, product_name: str, hwid: str, now: datetime) -> dict[str, Any]:
+        product = self.products.get(product_name.strip().casefold())
+        if product is None or product.trial_days <= 0:
+            return _validation(False, "invalid", None, [], "trial_not_available")
+        started = product.trials.setdefault(hwid, now)
+        ends = started + timedelta(days=product.trial_days)
+        left = max(0, (ends - now).days)
+        if now >= ends:
+            return _validation(False, "expired", ends, [], "trial_expired", remainingDays=0)
+        return _validation(True, "trial", ends, [], "trial_active", remainingDays=left)
+
+    def _activate(self, data: dict[str, Any]) -> tuple[int, Any]:
+        key = str(data.get("activationKey") or "").strip()
+        hwid = str(data.get("hardwareId") or "").strip().upper()
+        license = self.licenses.get(key)
+        if license is None:
+            return 404, _error("license_not_found", "Unknown activation key.")
+        product = self.products[license.product.casefold()]
+        if str(data.get("productName") or "").strip().casefold() != license.product.casefold():
+            return 409, _error("product_mismatch", "This key belongs to another product.")
+        if license.revoked:
+            return 409, _error("license_revoked", "This license has been revoked.")
+        if license.expires is not None and license.expires <= self.clock():
+            return 409, _error("license_expired", "This license has expired.")
+        version = data.get("version")
+        if version and product.minimum_version and _older(str(version), product.minimum_version):
+            return 409, _error("version_outdated", "Please update the application.")
+        already = hwid in license.devices
+        if not already and len(license.devices) >= license.max_seats:
+            code = "license_in_use" if license.max_seats == 1 else "seat_limit_reached"
+            return 409, _error(code, "No free seat for this device.")
+        license.devices.add(hwid)
+        return 200, {
+            "success": True,
+            "message": "Already activated on this device." if already else "Activated.",
+            "activationKey": key,
+            "hardwareId": hwid,
+            "productName": license.product,
+            "expirationDate": format_datetime(license.expires or PERPETUAL),
+            "features": license.features,
+            "isCorporate": license.max_seats > 1,
+            "currentSeats": len(license.devices),
+            "maxSeats": license.max_seats if license.max_seats > 1 else None,
+            "alreadyActivated": already,
+            "serverVersion": product.version,
+            "minimumRequiredVersion": product.minimum_version,
+        }
+
+    def _deactivate(self, data: dict[str, Any]) -> tuple[int, Any]:
+        key = str(data.get("licenseKey") or data.get("activationKey") or "").strip()
+        hwid = str(data.get("hardwareId") or "").strip().upper()
+        license = self.licenses.get(key)
+        if license is None:
+            return 404, _error("license_not_found", "Unknown activation key.")
+        was_active = hwid in license.devices
+        license.devices.discard(hwid)
+        return 200, {
+            "success": True,
+            "message": "Deactivated." if was_active else "This device was not activated.",
+            "wasActive": was_active,
+            "currentSeats": len(license.devices),
+        }
+
+    def _features(self, data: dict[str, Any]) -> tuple[int, Any]:
+        license = self.licenses.get(str(data.get("activationKey") or "").strip())
+        if license is None:
+            return 404, _error("license_not_found", "Unknown activation key.")
+        return 200, {"features": ",".join(license.features)}
+
+    def _usage(self, key: str) -> tuple[int, Any]:
+        license = self.licenses.get(key)
+        if license is None:
+            return 404, _error("license_not_found", "Unknown activation key.")
+        if license.max_seats <= 1:
+            return 404, _error("not_corporate", "This is not a corporate (multi-seat) license.")
+        seats = len(license.devices)
+        return 200, {
+            "currentSeats": seats,
+            "maxSeats": license.max_seats,
+            "hasCapacity": seats < license.max_seats,
+            "isUnlimited": False,
+        }
+
+
+def _validation(
+    is_valid: bool,
+    status: str,
+    expires: datetime | None,
+    features: list[str],
+    reason: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "isValid": is_valid,
+        "status": status,
+        "expirationDate": format_datetime(expires or PERPETUAL),
+        "features": list(features),
+        "reason": reason,
+        **extra,
+    }
+
+
+def _error(code: str, message: str) -> dict[str, str]:
+    return {"error": code, "message": message}
+
+
+def _older(version: str, minimum: str) -> bool:
+    def parts(text: str) -> list[int]:
+        return [int(p) if p.isdigit() else 0 for p in text.strip().split(".")]
+
+    return parts(version) < parts(minimum)
