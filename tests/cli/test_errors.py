@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import Cli, Server, new_hardware_id
 
 BAD_TOKEN = "exo_at_zzzzzzzzzzzzzzzz_not-a-real-secret"
@@ -150,3 +152,21 @@ def test_installed_script_runs(server: Server) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "trial"
+
+
+def test_an_unexpected_error_is_one_line_unless_debugging(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import exisone._hwid
+
+    def broken(mode: str = "stable") -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(exisone._hwid, "generate_hardware_id", broken)
+    result = cli("hwid")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: internal error: RuntimeError: boom (set EXISONE_DEBUG=1 to see where)\n"
+    )
+    debugging = cli("hwid", env={"EXISONE_DEBUG": "1"})
+    assert isinstance(debugging.exception, RuntimeError)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import uuid
 from pathlib import Path
@@ -273,3 +274,18 @@ def test_offline_issue_for_an_unknown_key(cli: Cli) -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     assert '"status": 404' in result.stderr
+
+
+def test_progress_bar_on_a_terminal_only(cli: Cli, server: Server, tmp_path: Path) -> None:
+    args = ["keys", "generate", "--product", server.product, "--email", unique_email()]
+    terminal: dict[str, str | None] = {"TTY_COMPATIBLE": "1", "TERM": "xterm"}  # rich: a TTY
+    shown = cli(*args, "--count", "12", "--csv", str(tmp_path / "a.csv"), env=terminal)
+    assert shown.exit_code == 0, shown.stderr
+    assert "Generating keys" in shown.stderr
+    assert "12/12" in shown.stderr
+    quiet = cli(*args, "--count", "12", "--csv", str(tmp_path / "b.csv"), "--json", env=terminal)
+    assert quiet.exit_code == 0
+    assert quiet.stderr == ""
+    assert len(json.loads(quiet.stdout)) == 12
+    not_a_tty = cli(*args, "--count", "12", "--csv", str(tmp_path / "c.csv"))
+    assert not_a_tty.stderr == ""

@@ -6,6 +6,7 @@ traceback: SDK exceptions, config-file problems and file errors are caught here.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -16,7 +17,10 @@ from . import _config_cmd, _keys, _license, _offline
 from ._errors import CliError, describe
 from ._state import State, common_options, get_state
 
-__all__ = ["cli"]
+__all__ = ["ENV_DEBUG", "cli"]
+
+#: Set to show the traceback of an unexpected error.
+ENV_DEBUG = "EXISONE_DEBUG"
 
 
 class RootGroup(click.Group):
@@ -43,6 +47,15 @@ class RootGroup(click.Group):
         except OSError as error:  # a CSV or output file that cannot be written, stdin, ...
             where = f": {error.filename}" if error.filename else ""
             _fail(ctx, CliError(f"{error.strerror or error}{where}", "os_error"))
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # usage errors (exit code 2), ctx.exit(), Ctrl-C: click handles them
+        except Exception as error:  # a bug: one line, the traceback only on request
+            if os.environ.get(ENV_DEBUG):
+                raise
+            message = (
+                f"internal error: {type(error).__name__}: {error} (set {ENV_DEBUG}=1 to see where)"
+            )
+            _fail(ctx, CliError(message, "internal_error"))
 
 
 def _fail(context: click.Context, error: CliError) -> None:
