@@ -17,6 +17,7 @@ __all__ = ["domain_routers"]
 
 def domain_routers() -> list[ControllerRouterHandler]:
     """Every domain router of the API, in mounting order."""
+    from .audit.endpoints import router as audit_router
     from .bulk.endpoints import router as bulk_router
     from .crypto.endpoints import router as crypto_router
     from .dashboard import dashboard_routers
@@ -37,6 +38,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
         plans_router,
         publisher_router,
         bulk_router,
+        audit_router,
         webhooks_router,
         *dashboard_routers(),
     ]

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..audit import record_audit
 from ..errors import NotFound
 from ..kit.time import utc_now
 from ..models import AccessToken
@@ -92,6 +93,14 @@ async def create_access_token(
     )
     session.add(record)
     await session.flush()
+    await record_audit(  # hook (security): audit log, same transaction
+        session,
+        tenant_id,
+        "token.create",
+        target_type="access_token",
+        target=public_id,
+        details={"name": name, "permissions": names},
+    )
     return IssuedToken(format_token(public_id, secret), record)
 
 
@@ -114,4 +123,12 @@ async def revoke_access_token(session: AsyncSession, tenant_id: int, token_id: i
         raise NotFound("token_not_found", f"No access token with id {token_id}.")
     record.revoked = True
     await session.flush()
+    await record_audit(  # hook (security): audit log, same transaction
+        session,
+        tenant_id,
+        "token.revoke",
+        target_type="access_token",
+        target=record.public_id,
+        details={"name": record.name},
+    )
     return record

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..audit import record_audit
 from ..errors import NotFound
 from ..kit.time import utc_now
 from ..models import CryptoKey
@@ -66,6 +67,14 @@ async def create_crypto_key(
     )
     session.add(key)
     await session.flush()
+    await record_audit(
+        session,
+        tenant_id,
+        "crypto_key.create",
+        target_type="crypto_key",
+        target=fingerprint[:16],
+        details={"encryptedUnder": master_key.key_id},
+    )
     return key
 
 

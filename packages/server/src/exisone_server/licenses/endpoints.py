@@ -104,7 +104,7 @@ async def deactivate_license(
     check_hardware_id(data.hardware_id)
     if not key:
         raise NotFound("license_not_found", "Send licenseKey (or activationKey).")
-    async with database.read_session() as session:
+    async with database.write() as session:  # one transaction: seat freed + history, or neither
         key = await resolve_activation_key(session, principal.tenant_id, key)
         license = await get_license(session, principal.tenant_id, key, lock=True)
         if data.product_name and data.product_name.strip():

@@ -2,6 +2,7 @@
 
 from .access_token import AccessToken
 from .activation import Activation
+from .audit_event import AuditEvent
 from .base import Model, UTCDateTime
 from .crypto_key import CryptoKey
 from .dashboard_user import DashboardSession, DashboardUser
@@ -9,6 +10,7 @@ from .license import License, LicenseStatus, license_features
 from .license_history import HistoryAction, LicenseHistory
 from .plan import Feature, Plan, plan_features
 from .product import Product
+from .rate_limit import RateLimitCounter
 from .support_ticket import SupportTicket
 from .tenant import Tenant
 from .trial import Trial
@@ -17,6 +19,7 @@ from .webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEv
 __all__ = [
     "AccessToken",
     "Activation",
+    "AuditEvent",
     "CryptoKey",
     "DashboardSession",
     "DashboardUser",
@@ -29,6 +32,7 @@ __all__ = [
     "Model",
     "Plan",
     "Product",
+    "RateLimitCounter",
     "SupportTicket",
     "Tenant",
     "Trial",

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from ..audit import record_audit
 from ..errors import Conflict, NotFound
 from ..models import Feature, Plan, Product
 from ..publisher.checks import MAX_DAYS, bounded_int, required_text
@@ -98,6 +99,10 @@ async def upsert_plan(session: AsyncSession, tenant_id: int, data: PlanUpsert) -
         await session.flush()
     except IntegrityError:
         raise _exists(name) from None
+    action = "plan.create" if created else "plan.update"
+    await record_audit(
+        session, tenant_id, action, target_type="plan", target=plan.id, details={"name": plan.name}
+    )
     return plan, created
 
 
@@ -105,6 +110,14 @@ async def delete_plan(session: AsyncSession, tenant_id: int, plan_id: int) -> No
     """Delete a plan; licenses made from it keep their expiry and features."""
     plan = await get_plan(session, tenant_id, plan_id)
     await session.execute(delete(Plan).where(Plan.id == plan.id))
+    await record_audit(
+        session,
+        tenant_id,
+        "plan.delete",
+        target_type="plan",
+        target=plan_id,
+        details={"name": plan.name},
+    )
 
 
 async def ensure_features(

@@ -14,6 +14,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..audit import record_audit
 from ..errors import BadRequest, Conflict, NotFound
 from ..models import License, Plan, Product
 from ..publisher.checks import MAX_DAYS, bounded_int, optional_text, required_text
@@ -49,6 +50,14 @@ async def create_product(session: AsyncSession, tenant_id: int, data: ProductCre
     await _apply(session, product, data)
     session.add(product)
     await _flush(session, product.name)
+    await record_audit(
+        session,
+        tenant_id,
+        "product.create",
+        target_type="product",
+        target=product.id,
+        details={"name": product.name},
+    )
     return product
 
 
@@ -59,6 +68,18 @@ async def update_product(
     product = await get_product(session, tenant_id, product_id)
     await _apply(session, product, data)
     await _flush(session, product.name)
+    await record_audit(
+        session,
+        tenant_id,
+        "product.update",
+        target_type="product",
+        target=product.id,
+        details={
+            "fields": sorted(
+                k for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET
+            )
+        },
+    )
     return product
 
 
@@ -76,6 +97,14 @@ async def delete_product(session: AsyncSession, tenant_id: int, product_id: int)
             "This product has licenses; deactivate it (isActive: false) instead of deleting it.",
         )
     await session.execute(delete(Product).where(Product.id == product.id))
+    await record_audit(
+        session,
+        tenant_id,
+        "product.delete",
+        target_type="product",
+        target=product_id,
+        details={"name": product.name},
+    )
 
 
 async def _apply(

@@ -15,6 +15,7 @@ from msgspec import UNSET
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..audit import record_audit
 from ..crypto.master_key import MasterKey
 from ..errors import BadRequest, Conflict, NotFound
 from ..kit.time import format_expiration, utc_now
@@ -103,7 +104,7 @@ async def generate_license(
             raise Conflict(
                 "plan_product_mismatch", f"The plan {plan.name!r} is for another product."
             )
-    return await create_license(
+    license = await create_license(
         session,
         product=product,
         email=address,
@@ -113,6 +114,8 @@ async def generate_license(
         max_seats=plan.max_seats if plan is not None else None,
         access_token_id=access_token_id,
     )
+    await _audit(session, license, "license.generate", product=product.name, planId=plan_id)
+    return license
 
 
 async def change_status(
@@ -141,6 +144,7 @@ async def change_status(
         access_token_id=access_token_id,
         note=optional_text("note", note, 2000),
     )
+    await _audit(session, license, f"license.{action}", note=note)
     if target is LicenseStatus.REVOKED:  # outbox, same transaction
         await webhooks.license_revoked(
             session, license, access_token_id=access_token_id, reason=note
@@ -203,6 +207,7 @@ async def extend_license(
         note=f"{change}; {note}" if note else change,
         at=moment,
     )
+    await _audit(session, license, "license.extend", change=change)
     return license
 
 
@@ -243,6 +248,7 @@ async def update_license(
             access_token_id=access_token_id,
             note="changed: " + ", ".join(changed),
         )
+        await _audit(session, license, "license.update", fields=changed)
     return license
 
 
@@ -267,6 +273,7 @@ async def free_device(
     )
     if not outcome.was_active:
         raise NotFound("device_not_found", "This device holds no seat of the license.")
+    await _audit(session, license, "license.free_device", hardwareId=hardware_id.strip())
     return license
 
 
@@ -291,4 +298,17 @@ async def issue_offline_code(
         ip_address=ip_address,
         access_token_id=access_token_id,
     )
+    await _audit(session, license, "license.offline_code", hardwareId=hardware_id.strip())
     return license, outcome
+
+
+async def _audit(session: AsyncSession, license: License, action: str, **details: object) -> None:
+    """hook (security): record the publisher action in the audit log, same transaction."""
+    await record_audit(
+        session,
+        license.tenant_id,
+        action,
+        target_type="license",
+        target=license.activation_key,
+        details={key: value for key, value in details.items() if value is not None},
+    )

@@ -1,0 +1,260 @@
+"""Failed key lookups and failed logins are rate limited (429 + Retry-After), with counters in the
+database that every app (process) shares; successful requests write nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from exisone_server.app import create_app
+from exisone_server.config import Settings
+from exisone_server.crypto.master_key import MasterKey
+from exisone_server.db import Database
+from exisone_server.models import RateLimitCounter
+from exisone_server.security import (
+    FailureLimiter,
+    RateLimited,
+    SecuritySettings,
+    check_login,
+    login_retry_after,
+    record_login_failure,
+)
+
+from .helpers import activate_body, assert_error, validate_body
+from .seeding import Api, Seed
+
+PER_IP, PER_TOKEN = 5, 8
+#: One window for the whole test run (no window boundary can fall inside a test); the window
+#: boundaries themselves are tested with a fake clock.
+WINDOW = 10**9
+
+
+@pytest.fixture
+def limited(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, database: Database, master_key: MasterKey
+) -> Callable[[str], Any]:
+    """``open_client(ip)``: a client of a NEW app (own limiter, like another process)."""
+    monkeypatch.setenv("EXISONE_RATE_LIMIT_LOOKUP_PER_IP", str(PER_IP))
+    monkeypatch.setenv("EXISONE_RATE_LIMIT_LOOKUP_PER_TOKEN", str(PER_TOKEN))
+    monkeypatch.setenv("EXISONE_RATE_LIMIT_REFRESH_SECONDS", "0")
+    monkeypatch.setenv("EXISONE_RATE_LIMIT_WINDOW_SECONDS", str(WINDOW))
+
+    @asynccontextmanager
+    async def open_client(ip: str) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(settings, database=database, master_key=master_key)
+        transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+    return open_client
+
+
+async def _unknown(api: Api, n: int) -> None:
+    body = validate_body(None, activationKey=f"ZZZZ-ZZZZ-ZZZZ-{n:04d}")
+    response = await api.post("/api/license/validate", body)
+    assert response.status_code == 200, response.text
+    assert response.json()["reason"] == "license_not_found"
+
+
+def _assert_limited(response: httpx.Response) -> int:
+    body = assert_error(response, 429, "rate_limited")
+    wait = int(response.headers["Retry-After"])
+    assert 1 <= wait <= WINDOW, wait
+    assert str(wait) in body["message"]
+    return wait
+
+
+async def test_failed_lookups_from_one_ip_are_limited_and_a_good_key_is_refused_too(
+    seed: Seed, limited: Callable[[str], Any]
+) -> None:
+    product = await seed.product()
+    license = await seed.license(product)
+    async with limited("203.0.113.1") as client, limited("203.0.113.2") as other:
+        api = seed.api_with(seed.api.token)
+        api.client = client
+        for n in range(PER_IP):
+            await _unknown(api, n)
+
+        _assert_limited(
+            await api.post(
+                "/api/license/validate", validate_body(None, activationKey="ZZZZ-0000-0000-0000")
+            )
+        )
+        # blocked before the lookup: a right key is refused as well (no oracle)
+        _assert_limited(await api.post("/api/license/validate", validate_body(license)))
+        _assert_limited(await api.post("/api/license/activate", activate_body(license, product)))
+
+        api.client = other  # another IP with the same token is not blocked by the IP limit
+        response = await api.post("/api/license/activate", activate_body(license, product))
+        assert response.status_code == 200, response.text
+
+
+async def test_the_token_limit_holds_across_ips(seed: Seed, limited: Callable[[str], Any]) -> None:
+    api = seed.api_with(seed.api.token)
+    for n in range(PER_TOKEN):
+        async with limited(f"198.51.100.{n}") as client:
+            api.client = client
+            await _unknown(api, n)
+    async with limited("198.51.100.200") as client:
+        api.client = client
+        _assert_limited(
+            await api.post(
+                "/api/license/validate", validate_body(None, activationKey="ZZZZ-1111-1111-1111")
+            )
+        )
+        # other endpoints than the lookups are not limited
+        assert (await api.get("/api/product")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(
+            lambda api, n: api.post(
+                "/api/license/activate",
+                {
+                    "activationKey": f"NOPE-{n}",
+                    "hardwareId": "h",
+                    "productName": "P",
+                    "email": "a@b.c",
+                },
+            ),
+            id="activate",
+        ),
+        pytest.param(
+            lambda api, n: api.post(
+                "/api/license/deactivate", {"licenseKey": f"NOPE-{n}", "hardwareId": "h"}
+            ),
+            id="deactivate",
+        ),
+        pytest.param(
+            lambda api, n: api.post("/api/license/features/csv", {"activationKey": f"NOPE-{n}"}),
+            id="features",
+        ),
+        pytest.param(lambda api, n: api.get(f"/api/license/NOPE-{n}/usage"), id="usage"),
+    ],
+)
+async def test_every_failing_lookup_endpoint_counts(
+    seed: Seed, limited: Callable[[str], Any], call: Callable[[Api, int], Any]
+) -> None:
+    async with limited("192.0.2.10") as client:
+        api = seed.api_with(seed.api.token)
+        api.client = client
+        for n in range(PER_IP):
+            assert_error(await call(api, n), 404, "license_not_found")
+        _assert_limited(await call(api, 99))
+
+
+async def test_successful_lookups_write_no_counters(
+    seed: Seed, limited: Callable[[str], Any]
+) -> None:
+    product = await seed.product()
+    license = await seed.license(product, is_corporate=True, max_seats=3)
+    async with limited("192.0.2.20") as client:
+        api = seed.api_with(seed.api.token)
+        api.client = client
+        assert (
+            await api.post("/api/license/activate", activate_body(license, product))
+        ).status_code == 200
+        for _ in range(3 * PER_TOKEN):
+            assert (await api.post("/api/license/validate", validate_body(license))).json()[
+                "isValid"
+            ]
+    public_id = seed.api.token.split("_")[2]
+    async with seed.database.read() as connection:
+        count = await connection.scalar(
+            select(func.count())
+            .select_from(RateLimitCounter)
+            .where(RateLimitCounter.key.contains(public_id))
+        )
+    assert count == 0
+
+
+async def test_blocks_are_shared_by_every_app_on_the_database(
+    seed: Seed, limited: Callable[[str], Any]
+) -> None:
+    api = seed.api_with(seed.api.token)
+    async with limited("192.0.2.30") as first:
+        api.client = first
+        for n in range(PER_IP):
+            await _unknown(api, n)
+    async with limited("192.0.2.30") as second:  # a fresh limiter: knows only the database
+        api.client = second
+        _assert_limited(
+            await api.post(
+                "/api/license/validate", validate_body(None, activationKey="ZZZZ-2222-2222-2222")
+            )
+        )
+
+
+async def test_a_block_ends_with_its_window(database: Database) -> None:
+    now = [1_000_040.0]  # windows of 60 s start at 1_000_020 and 1_000_080
+    limiter = FailureLimiter(
+        lambda: database,
+        SecuritySettings(window_seconds=60, refresh_seconds=0, lookup_per_ip=2),
+        clock=lambda: now[0],
+    )
+    limits = limiter.limits("windowtest", "10.1.1.1")
+    await limiter.record_failure(limits)
+    assert await limiter.retry_after(limits) is None
+    await limiter.record_failure(limits)
+    assert await limiter.retry_after(limits) == 40
+    now[0] = 1_000_080.0
+    assert await limiter.retry_after(limits) is None
+
+
+async def test_failed_logins_are_limited_per_ip_and_per_email(database: Database) -> None:
+    settings = SecuritySettings(login_per_ip=4, login_per_email=3)
+    email, now = "Owner@Example.com", 2_000_000.0
+    for _ in range(3):
+        assert (
+            await login_retry_after(database, "10.9.9.9", email, settings=settings, now=now) is None
+        )
+        await record_login_failure(database, "10.9.9.9", email, settings=settings, now=now)
+    # the e-mail is blocked from any IP (case-insensitive) ...
+    wait = await login_retry_after(
+        database, "10.9.9.10", "owner@example.com", settings=settings, now=now
+    )
+    assert wait == 40
+    with pytest.raises(RateLimited) as raised:
+        await check_login(database, "10.9.9.10", email, settings=settings, now=now)
+    assert raised.value.status_code == 429 and raised.value.headers["Retry-After"] == "40"
+    # ... and the IP after its own limit, for any e-mail
+    assert (
+        await login_retry_after(database, "10.9.9.9", "x@example.com", settings=settings, now=now)
+        is None
+    )
+    await record_login_failure(database, "10.9.9.9", "y@example.com", settings=settings, now=now)
+    assert (
+        await login_retry_after(database, "10.9.9.9", "x@example.com", settings=settings, now=now)
+        == 40
+    )
+    # a new window starts over
+    assert (
+        await login_retry_after(database, "10.9.9.9", email, settings=settings, now=now + 60)
+        is None
+    )
+
+
+def test_limits_come_from_the_environment() -> None:
+    settings = SecuritySettings.from_env(
+        {
+            "EXISONE_RATE_LIMIT_WINDOW_SECONDS": "120",
+            "EXISONE_RATE_LIMIT_LOOKUP_PER_IP": "7",
+            "EXISONE_RATE_LIMIT_LOOKUP_PER_TOKEN": "0",
+            "EXISONE_MAX_BODY_BYTES": "4096",
+        }
+    )
+    assert (settings.window_seconds, settings.lookup_per_ip, settings.lookup_per_token) == (
+        120,
+        7,
+        0,
+    )
+    assert settings.max_body_bytes == 4096
+    with pytest.raises(ValueError, match="EXISONE_RATE_LIMIT_LOOKUP_PER_IP"):
+        SecuritySettings.from_env({"EXISONE_RATE_LIMIT_LOOKUP_PER_IP": "many"})
