@@ -107,7 +107,6 @@ async def scan_expirations(
                             event_type,
                             _payload(license, product_name),
                             idempotency_key=key,
-                            now=moment,
                             settings=settings,
                         )
                     written += emitted is not None
