@@ -157,8 +157,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
     )
     running.verify_token = token["token"]
-    with running.log_path.open("wb") as log:
-        running.process = subprocess.Popen(
+    running.process = _serve(running, port)
+    try:
+        _wait_until_up(running, running.process, running.base_url)
+        running.create_corporate_plan()
+        yield running
+    finally:
+        _stop(running.process)
+
+
+def _serve(running: Server, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """``exisone-server serve`` on 127.0.0.1:``port`` over the session's database."""
+    with running.log_path.open("ab") as log:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -168,25 +179,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 f"--port={port}",
                 "--no-migrate",
                 "--log-level=warning",
+                *extra,
             ],
-            env=env,
+            env=running.env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    try:
-        _wait_until_up(running)
-        running.create_corporate_plan()
-        yield running
-    finally:
-        _stop(running.process)
 
 
-def _wait_until_up(running: Server) -> None:
-    assert running.process is not None
+def _wait_until_up(
+    running: Server, process: subprocess.Popen[bytes], url: str, verify: Any = True
+) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    with httpx.Client(base_url=running.base_url, trust_env=False, timeout=5) as http:
+    with httpx.Client(base_url=url, trust_env=False, timeout=5, verify=verify) as http:
         while True:
-            if running.process.poll() is not None:
+            if process.poll() is not None:
                 pytest.fail(f"exisone-server serve exited early:\n{running.log_tail()}")
             try:
                 if http.get("/health").status_code == 200:
@@ -196,6 +203,37 @@ def _wait_until_up(running: Server) -> None:
             if time.monotonic() > deadline:
                 pytest.fail(f"exisone-server did not answer in time:\n{running.log_tail()}")
             time.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class TlsServer:
+    """The same database served over HTTPS with a throwaway CA's certificate."""
+
+    base_url: str
+    ca_path: Path
+
+
+@pytest.fixture(scope="session")
+def tls_server(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    import ssl
+
+    import trustme
+
+    folder = tmp_path_factory.mktemp("cli-tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca_path, cert_path, key_path = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    ca.cert_pem.write_to_path(str(ca_path))
+    cert_path.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(key_path))
+    port = _free_port()
+    process = _serve(server, port, f"--ssl-certfile={cert_path}", f"--ssl-keyfile={key_path}")
+    url = f"https://127.0.0.1:{port}"
+    try:
+        _wait_until_up(server, process, url, ssl.create_default_context(cafile=str(ca_path)))
+        yield TlsServer(url, ca_path)
+    finally:
+        _stop(process)
 
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from exisone._cli._app import cli as exisone_cli
 from exisone._cli._config import mask_token
 
-from .conftest import Cli, Server, new_hardware_id
+from .conftest import Cli, Server, TlsServer, new_hardware_id
 
 SECRET = "s3cr3t-Secret_value-0123456789abcdef"
 TOKEN = f"exo_at_abcdefgh12345678_{SECRET}"
@@ -187,3 +187,18 @@ def test_no_server_configured_is_a_usage_error(bare_cli: CliRunner) -> None:
     assert "missing --base-url (or set EXISONE_BASEURL, or `exisone config set base_url" in (
         result.stderr
     )
+
+
+def test_ca_bundle_for_a_private_ca(cli: Cli, server: Server, tls_server: TlsServer) -> None:
+    args = ["validate", "--product", server.product, "--hwid", new_hardware_id()]
+    https: dict[str, str | None] = {"EXISONE_BASEURL": tls_server.base_url}
+    untrusted = cli(*args, env=https)
+    assert untrusted.exit_code == 1
+    assert untrusted.stderr.startswith(f"error: cannot reach the server at {tls_server.base_url}")
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+    assert untrusted.stderr.count("\n") == 1
+    trusted = cli(*args, "--ca-bundle", str(tls_server.ca_path), "--json", env=https)
+    assert trusted.exit_code == 0, trusted.stderr
+    assert json.loads(trusted.stdout)["status"] == "trial"
+    from_env = cli(*args, env={**https, "EXISONE_CA_BUNDLE": str(tls_server.ca_path)})
+    assert from_env.exit_code == 0, from_env.stderr
