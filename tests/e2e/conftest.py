@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -42,7 +43,7 @@ OFFICIAL_DRIVER = Path(__file__).with_name("official_driver.py")
 POSTGRES_ADMIN_URL = os.environ.get(
     "EXISONE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-STARTUP_TIMEOUT_S = 30.0
+STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
 #: Inherited variables that would change where the subprocesses connect or which CA they trust.
 _UNWANTED_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
@@ -243,6 +244,16 @@ class Server:
         return asyncio.run(create())
 
     def start(self) -> None:
+        """Serve on a free port; another port if someone took this one in the meantime."""
+        for _ in range(3):
+            if self._serve():
+                return
+            self.port = free_port()
+            self.base_url = f"https://127.0.0.1:{self.port}"
+        pytest.fail(f"exisone-server found no free port:\n{self.log_tail()}")
+
+    def _serve(self) -> bool:
+        """Start ``serve`` and wait until it answers; False if its port was taken."""
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -265,13 +276,16 @@ class Server:
         with self.publisher() as http:
             while True:
                 if self.process.poll() is not None:
+                    if "address already in use" in self.log_tail().lower():
+                        return False
                     pytest.fail(f"exisone-server serve exited early:\n{self.log_tail()}")
                 try:
                     if http.get("/api/crypto/keys/public").status_code == 200:
-                        return
+                        return True
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline:
+                    self.stop()
                     pytest.fail(f"exisone-server did not answer in time:\n{self.log_tail()}")
                 time.sleep(0.1)
 
@@ -293,8 +307,6 @@ class Server:
 
     def publisher(self, token: str | None = None) -> httpx.Client:
         """An httpx client of the publisher API (demo token, test CA)."""
-        import ssl
-
         return httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"ExisOneApi {token or self.demo.token}"},
