@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, Router, get
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.enums import MediaType
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -157,7 +157,7 @@ async def crypto_rotate(
 
 @get("/tickets")
 async def tickets_page(
-    request: Request[Any, Any, Any], database: DatabaseDep, show: str = "open"
+    request: Request[Any, Any, Any], database: DatabaseDep, show: FromQuery[str] = "open"
 ) -> Template:
     user = await require_user(request, database)
     closed = {"open": False, "resolved": True}.get(show)

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from litestar import Request, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +46,12 @@ PAGE_SIZE = 25
 MAX_BATCH = 100
 
 
+def _number(text: str) -> int | None:
+    """A whole number from a query string, or None (blank or not a number)."""
+    text = text.strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
 def _key_url(activation_key: str) -> str:
     return f"{BASE}/keys/{quote(activation_key, safe='')}"
 
@@ -54,13 +60,15 @@ def _key_url(activation_key: str) -> str:
 async def keys_page(
     request: Request[Any, Any, Any],
     database: DatabaseDep,
-    q: str = "",
-    status: str = "",
-    product_id: int | None = None,
-    page_number: int = 1,
+    q: FromQuery[str] = "",
+    status: FromQuery[str] = "",
+    product: FromQuery[str] = "",
+    page_number: FromQuery[str] = "1",
 ) -> Template:
     """Search, filter and page through keys."""
     user = await require_user(request, database)
+    product_id = _number(product)
+    number = _number(page_number) or 1
     error = None
     async with database.read_session() as session:
         products = await list_products(session, user.tenant_id)
@@ -70,14 +78,14 @@ async def keys_page(
                 session,
                 user.tenant_id,
                 LicenseFilters(product_id=product_id, status=status or None, q=q or None),
-                PageRequest(max(page_number, 1), PAGE_SIZE),
+                PageRequest(max(number, 1), PAGE_SIZE),
                 utc_now(),
             )
         except ApiError as exc:
             error = exc.message
             found = LicensePage(items=[], page=1, page_size=PAGE_SIZE, total_count=0, total_pages=0)
     assert isinstance(found, LicensePage)
-    query = {"q": q, "status": status, "product_id": product_id or ""}
+    query = {"q": q, "status": status, "product": product_id or ""}
     return await page(
         request,
         database,
@@ -278,10 +286,11 @@ async def _issue(
 
 @get("/activity")
 async def activity_page(
-    request: Request[Any, Any, Any], database: DatabaseDep, product_id: int | None = None
+    request: Request[Any, Any, Any], database: DatabaseDep, product: FromQuery[str] = ""
 ) -> Template:
     """Devices holding seats and trials per product, with editable expirations."""
     user = await require_user(request, database)
+    product_id = _number(product)
     async with database.read_session() as session:
         devices = await list_devices(session, user.tenant_id)
         trials = await list_trials(session, user.tenant_id, product_id)
