@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -248,7 +248,9 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
     """Attach the server's log to the report of a failing test that used it."""
     outcome = yield
     report = outcome.get_result()
@@ -276,7 +278,7 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(
-        self, *args: str, input: str | None = None, env: dict[str, str | None] | None = None
+        self, *args: str, input: str | None = None, env: Mapping[str, str | None] | None = None
     ) -> Result:
         base: dict[str, str | None] = {
             "EXISONE_BASEURL": self.server.base_url,

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -25,10 +26,10 @@ def write_config(path: Path, **values: str) -> Path:
     return path
 
 
-def show(runner: CliRunner, *args: str, env: dict[str, str | None] | None = None) -> dict:
+def show(runner: CliRunner, *args: str, env: dict[str, str | None] | None = None) -> dict[str, Any]:
     result = runner.invoke(exisone_cli, ["config", "show", "--json", *args], env=env)
     assert result.exit_code == 0, result.stderr
-    data: dict = json.loads(result.stdout)
+    data: dict[str, Any] = json.loads(result.stdout)
     return data
 
 
