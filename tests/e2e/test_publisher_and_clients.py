@@ -103,3 +103,35 @@ def test_revoked_offline_code_stays_valid_offline_but_not_online(
     assert online["value"]["is_valid"] is False
     assert online["value"]["status"] == "invalid"
     assert ours.validate(code, device).status == "invalid"
+
+
+def test_expired_license_reaches_both_clients(
+    official: OfficialClient,
+    ours: ExisOneClient,
+    server: Server,
+    demo: Demo,
+    hardware_id: Callable[[], str],
+) -> None:
+    device, other = hardware_id(), hardware_id()
+    key, product = demo.corporate_key, demo.product_name
+    code = server.issue_offline_code(key, device)  # signed while the license runs until 2049
+    _license_action(server, key, "extend", {"expirationDate": "2020-01-01T00:00:00Z"})
+    validated, refused, local, synced = official.run(
+        ("validate", key, device, product),
+        ("activate", key, EMAIL, other, product),
+        ("validate_offline", code, device),
+        ("validate", code, device),
+        offline_public_key=demo.public_key,
+    )
+    assert validated["value"]["is_valid"] is False
+    assert validated["value"]["status"] == "expired"
+    assert validated["value"]["expiration_date"] == "2020-01-01T00:00:00"
+    mine = ours.validate(key, device, product)
+    assert (mine.is_valid, mine.status) == (False, "expired")
+    assert mine.expiration_date == datetime(2020, 1, 1, tzinfo=timezone.utc)
+    assert refused["value"]["error_code"] == "license_expired"
+    assert ours.activate(key, EMAIL, other, product).error_code == "license_expired"
+    # The code keeps its signed date offline; the server answers with the license as it is now.
+    assert local["value"]["is_valid"] is True
+    assert synced["value"]["status"] == "expired"
+    assert ours.validate(code, device).status == "expired"
