@@ -14,7 +14,6 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Protocol
-from weakref import WeakKeyDictionary
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -167,7 +166,9 @@ class PostgresReader:
             await self._pool.close()
 
 
-_READERS: WeakKeyDictionary[Database, FastReader | None] = WeakKeyDictionary()
+#: The attribute of a Database that holds its reader (a plain attribute: a dict lookup per
+#: request, where a WeakKeyDictionary made a weak reference on every call).
+_ATTRIBUTE = "_exisone_fast_reader"
 
 
 def _make_reader(database: Database) -> FastReader | None:
@@ -184,11 +185,12 @@ def _make_reader(database: Database) -> FastReader | None:
 def fast_reader(database: Database) -> FastReader | None:
     """The database's reader (made on first use), or None when there is none for its URL."""
     try:
-        return _READERS[database]
+        reader: FastReader | None = database.__dict__[_ATTRIBUTE]
+        return reader
     except KeyError:
         pass
     reader = _make_reader(database)
-    _READERS[database] = reader
+    setattr(database, _ATTRIBUTE, reader)
     if reader is not None:
         database.on_dispose(reader.close)
     return reader
