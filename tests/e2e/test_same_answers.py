@@ -10,7 +10,9 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from exisone import ExisOneClient, NotFoundError
+import pytest
+
+from exisone import AuthenticationError, ExisOneClient, NotFoundError
 
 from .conftest import Demo, OfficialClient, Server, free_port
 
@@ -260,3 +262,23 @@ def test_unreachable_server_answers_are_the_same(
             _as_official(ours.deactivate_smart(key, device, product), deactivation_fields)
             == deactivation["value"]
         )
+
+
+def test_rejected_token_in_validate_smart_differs_on_purpose(
+    official: OfficialClient, server: Server, demo: Demo, hardware_id: Callable[[], str]
+) -> None:
+    """The official client takes any HTTP error for "server unreachable" (reference §6.3); ours
+    raises the 401, which is not an offline situation."""
+    device, bad_token = hardware_id(), "exo_at_nosuchtoken_secret"
+    (theirs,) = official.run(
+        ("validate_smart", demo.single_key, device, demo.product_name), token=bad_token
+    )
+    assert (theirs["value"]["status"], theirs["value"]["was_offline"]) == ("offline", True)
+    with (
+        ExisOneClient(
+            base_url=server.base_url, access_token=bad_token, verify=str(server.tls.ca_path)
+        ) as ours,
+        pytest.raises(AuthenticationError) as raised,
+    ):
+        ours.validate_smart(demo.single_key, device, demo.product_name)
+    assert raised.value.status_code == 401
