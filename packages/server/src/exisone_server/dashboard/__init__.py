@@ -67,10 +67,10 @@ async def _root() -> Redirect:
 
 def dashboard_routers() -> list[ControllerRouterHandler]:
     """The dashboard's pages, its static files, and ``/`` redirecting to it."""
-    from . import admin_pages, auth_pages, catalog_pages, license_pages
+    from . import admin_pages, auth_pages, catalog_pages, license_pages, webhook_pages
 
     handlers: list[ControllerRouterHandler] = []
-    for module in (auth_pages, catalog_pages, license_pages, admin_pages):
+    for module in (auth_pages, catalog_pages, license_pages, admin_pages, webhook_pages):
         handlers.extend(getattr(module, name) for name in module.__all__)
     pages = Router(
         path=BASE,
