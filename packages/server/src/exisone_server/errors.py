@@ -130,6 +130,17 @@ def _http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[d
     return error_response(status, "invalid_request", str(exc.detail), headers=exc.headers)
 
 
+def _undecodable(_: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    """The JSON decoder meets bytes that are not UTF-8 (security: never a 500 for bad input)."""
+    return error_response(400, "invalid_json", "The request body is not valid UTF-8 JSON.")
+
+
+def _too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
+    """msgspec refuses JSON nested deeper than the interpreter's recursion limit."""
+    logger.warning("refused a request: %s", exc)
+    return error_response(400, "invalid_json", "The request body is nested too deeply.")
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Internal server error.")
@@ -141,5 +152,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         ApiError: _api_error,
         ValidationException: _validation_error,
         HTTPException: _http_exception,
+        UnicodeDecodeError: _undecodable,
+        RecursionError: _too_deep,
         Exception: _unexpected,
     }

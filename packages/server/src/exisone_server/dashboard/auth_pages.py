@@ -10,6 +10,7 @@ from litestar.enums import MediaType
 from litestar.response import Redirect, Template
 
 from ..deps import DatabaseDep
+from ..security import login_retry_after, record_login_failure
 from .accounts import SESSION_LIFETIME, LoginRefused, end_session, load_session, log_in
 from .web import (
     BASE,
@@ -64,6 +65,14 @@ async def login_submit(request: Request[Any, Any, Any], database: DatabaseDep) -
     password = form.get("password")
     if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
         return _login_page(request, error="Enter your email and password.", status_code=400)
+    ip = request.client.host if request.client else None
+    wait = await login_retry_after(database, ip, email)  # hook (security): per IP and e-mail
+    if wait is not None:
+        page = _login_page(
+            request, error=f"Too many failed logins; try again in {wait} s.", status_code=429
+        )
+        page.headers["Retry-After"] = str(wait)
+        return page
     async with database.write() as session:
         error: str | None = None
         try:
@@ -71,6 +80,7 @@ async def login_submit(request: Request[Any, Any, Any], database: DatabaseDep) -
         except LoginRefused as refused:
             error = refused.message  # leaving the block commits the failure count
     if error is not None:
+        await record_login_failure(database, ip, email)  # hook (security): shared counters
         return _login_page(request, error=error, status_code=401)
     response = Redirect(f"{BASE}/")
     response.cookies.append(
