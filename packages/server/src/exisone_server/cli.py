@@ -29,6 +29,7 @@ from .db import Database
 from .errors import ApiError
 from .licenses.import_command import license_group
 from .migrate import upgrade
+from .reuseport import reuse_port_available, run_workers
 from .security.cli_commands import rotate_master
 from .webhooks.cli import webhook as webhook_group
 
@@ -128,6 +129,12 @@ def migrate(context: click.Context, revision: str) -> None:
     help="Proxies whose X-Forwarded-For is trusted (uvicorn; default 127.0.0.1).",
 )
 @click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--app-factory",
+    default="exisone_server.asgi:app_from_env",
+    hidden=True,
+    help="module:function building the ASGI app (the benchmarks add a reference route).",
+)
 @click.pass_context
 def serve(
     context: click.Context,
@@ -139,6 +146,7 @@ def serve(
     run_migrations: bool,
     forwarded_allow_ips: str | None,
     log_level: str,
+    app_factory: str,
 ) -> None:
     """Run the HTTP(S) server (uvicorn)."""
     import uvicorn
@@ -159,8 +167,26 @@ def serve(
     # The workers build the app from the environment (asgi.app_from_env): hand them our settings.
     os.environ["EXISONE_DATA_DIR"] = str(settings.data_dir)
     os.environ["EXISONE_DATABASE_URL"] = settings.database_url
+    if workers > 1 and reuse_port_available():
+        # One SO_REUSEPORT socket per worker: the kernel balances keep-alive connections, which
+        # uvicorn's shared socket does not (issue 7; docs/benchmarks.md).
+        status = run_workers(
+            {
+                "app": app_factory,
+                "factory": True,
+                "host": host,
+                "port": port,
+                "ssl_certfile": ssl_certfile,
+                "ssl_keyfile": ssl_keyfile,
+                "log_level": log_level,
+                "proxy_headers": True,
+                "forwarded_allow_ips": forwarded_allow_ips,
+            },
+            workers,
+        )
+        raise SystemExit(status)
     uvicorn.run(
-        "exisone_server.asgi:app_from_env",
+        app_factory,
         factory=True,
         host=host,
         port=port,
