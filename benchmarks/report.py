@@ -51,10 +51,12 @@ def _row(case: CaseResult, note_limit: int | None = None) -> tuple[str, ...]:
     if note_limit is not None and len(note) > note_limit:
         note = note[: note_limit - 1] + "…"
     result = f"{case.status}: {note}" if note else case.status
+    # A group may show its figures in other units (e.g. requests/s): details["display"].
+    display: dict[str, str] = case.details.get("display", {})
     return (
         f"{case.group}: {case.case}",
-        _labelled(case.measured_label, case.measured),
-        _labelled(case.reference_label, case.reference),
+        display.get("measured") or _labelled(case.measured_label, case.measured),
+        display.get("reference") or _labelled(case.reference_label, case.reference),
         format_ratio(case.ratio),
         case.target.description if case.target else "— (for context)",
         result,

@@ -1,0 +1,417 @@
+"""The server group (issue 7): validate under wrk load, side by side with the stack's fixed
+answer and nginx, on SQLite and PostgreSQL, 1 and 2 workers; scale (1k vs 1M licenses);
+activation throughput; offline-code issuance vs a raw RSA sign; memory after the 1M run.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.registry import RunContext
+from benchmarks.results import CaseResult, Status, Target, error_case, skipped_case
+from benchmarks.server.dataset import (
+    ACTIVATION_LICENSES,
+    Deployment,
+    DeploymentError,
+    activation_key,
+    deployment,
+    license_key,
+)
+from benchmarks.server.fixed_app import FIXED_PATH
+from benchmarks.server.offline import measure_offline_issuance
+from benchmarks.server.processes import (
+    ServerError,
+    nginx_server,
+    resident_bytes,
+    serve,
+    worker_pids,
+)
+from benchmarks.server.scripts import activate_script, validate_script
+from benchmarks.server.wrk import SETUP_HINT, WrkResult, missing_tools, run_wrk
+from benchmarks.stats import interleaved_rounds, median
+
+__all__ = ["run_server_group"]
+
+GROUP = "server"
+CONNECTIONS = 64
+MAX_P99_S = 0.020
+MIN_RATE_2_WORKERS = 10_000.0
+RATIO_TARGET = {"sqlite": 0.5, "postgresql": 0.3}
+SCALE_TARGET = 1.3
+FIXED_FACTORY = "benchmarks.server.fixed_app:app_from_env"
+NGINX_BODY = '{"isValid":true,"status":"licensed","expirationDate":"2099-12-31T00:00:00Z"}'
+BACKEND_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+@dataclass
+class Contender:
+    """One load configuration: a URL and the script wrk runs against it."""
+
+    url: str
+    script: Callable[[], Path]
+    pid: int | None = None
+    results: list[WrkResult] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return median([r.requests_per_s for r in self.results])
+
+    @property
+    def p99(self) -> float:
+        return median([r.p99 for r in self.results])
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.results)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "requests_per_s": [r.requests_per_s for r in self.results],
+            "p50_s": [r.p50 for r in self.results],
+            "p99_s": [r.p99 for r in self.results],
+            "errors": [r.errors for r in self.results],
+        }
+
+
+def _rate_text(rate: float) -> str:
+    return f"{rate:,.0f} req/s"
+
+
+def _post(port: int, path: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(
+            "POST",
+            path,
+            json.dumps(body),
+            {"Content-Type": "application/json", "Authorization": f"ExisOneApi {token}"},
+        )
+        response = connection.getresponse()
+        data = response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise ServerError(f"POST {path} answered {response.status}: {data[:200]!r}")
+    answer: dict[str, Any] = json.loads(data)
+    return answer
+
+
+def _check_validate(port: int, dep: Deployment) -> None:
+    """The load is real: sampled licenses answer licensed, an unknown key does not."""
+    for index in {1, dep.licenses // 2 or 1, dep.licenses}:
+        body = {
+            "activationKey": license_key(index),
+            "hardwareId": f"HW{index}B",
+            "productName": dep.product_name,
+        }
+        answer = _post(port, "/api/license/validate", dep.token, body)
+        if answer.get("status") != "licensed":
+            raise ServerError(f"validate of license {index} answered {answer}")
+    wrong = {"activationKey": license_key(dep.licenses + 1), "hardwareId": "HW1A"}
+    if _post(port, "/api/license/validate", dep.token, wrong).get("isValid") is not False:
+        raise ServerError("validate of an unknown key was not refused")
+
+
+def _rows(
+    ctx: RunContext,
+    contenders: dict[str, Contender],
+    backends: list[str],
+    skipped: dict[str, str],
+) -> list[CaseResult]:
+    rows: list[CaseResult] = []
+    for workers in (1, 2):
+        fixed = contenders[f"fixed-w{workers}"]
+        for backend in ("sqlite", "postgresql"):
+            name = f"validate {BACKEND_LABEL[backend]} 1k licenses, {workers} worker(s)"
+            floor = RATIO_TARGET[backend]
+            absolute = MIN_RATE_2_WORKERS if backend == "sqlite" and workers == 2 else None
+            description = f"≥ {floor:.2f}× fixed, p99 ≤ 20 ms, 0 errors" + (
+                f", ≥ {absolute:,.0f} req/s" if absolute else ""
+            )
+            if backend not in backends:
+                rows.append(skipped_case(GROUP, name, Target(description), skipped[backend]))
+                continue
+            ours = contenders[f"{backend}-1k-w{workers}"]
+            rows.append(_load_row(name, ours, fixed, "fixed", floor, absolute, description))
+        nginx = contenders[f"nginx-w{workers}"]
+        rows.append(
+            _info_row(
+                f"stack fixed JSON ÷ nginx fixed body, {workers} worker(s)",
+                fixed,
+                nginx,
+                "nginx",
+            )
+        )
+    for backend in backends:
+        small = contenders[f"{backend}-1k-w2"]
+        big = contenders.get(f"{backend}-1m-w2")
+        if big is None:
+            continue
+        ratio = big.p99 / small.p99
+        ok = ratio <= SCALE_TARGET and big.errors == 0
+        rows.append(
+            CaseResult(
+                GROUP,
+                f"scale: validate p99, {BACKEND_LABEL[backend]}, {_count(big)} ÷ 1k licenses"
+                ", 2 workers",
+                f"{_count(big)} p99",
+                big.p99,
+                "1k p99",
+                small.p99,
+                ratio,
+                Target(f"≤ {SCALE_TARGET:.2f}×"),
+                Status.PASS if ok else Status.FAIL,
+                f"{_rate_text(big.rate)} vs {_rate_text(small.rate)}; {big.errors} errors",
+                {big.url: big.summary(), small.url: small.summary()},
+            )
+        )
+    for backend in backends:
+        act = contenders[f"{backend}-activate-w2"]
+        fixed = contenders["fixed-w2"]
+        rows.append(
+            _info_row(
+                f"activation throughput, {BACKEND_LABEL[backend]}, 2 workers (new device each)",
+                act,
+                fixed,
+                "fixed",
+            )
+        )
+    return rows
+
+
+def _count(contender: Contender) -> str:
+    return contender.url.rsplit("#", 1)[-1]
+
+
+def _load_row(
+    name: str,
+    ours: Contender,
+    reference: Contender,
+    reference_name: str,
+    floor: float,
+    absolute: float | None,
+    description: str,
+) -> CaseResult:
+    ratio = ours.rate / reference.rate
+    met = (
+        ratio >= floor
+        and ours.p99 <= MAX_P99_S
+        and ours.errors == 0
+        and (absolute is None or ours.rate >= absolute)
+    )
+    note = f"p99 {ours.p99 * 1e3:.1f} ms (fixed {reference.p99 * 1e3:.1f} ms), {ours.errors} errors"
+    return CaseResult(
+        GROUP,
+        name,
+        "validate",
+        1.0 / ours.rate,
+        reference_name,
+        1.0 / reference.rate,
+        ratio,
+        Target(description),
+        Status.PASS if met else Status.FAIL,
+        note,
+        {
+            "display": {
+                "measured": _rate_text(ours.rate),
+                "reference": f"{reference_name} {_rate_text(reference.rate)}",
+            },
+            "ours": ours.summary(),
+            "reference": reference.summary(),
+        },
+    )
+
+
+def _info_row(name: str, ours: Contender, reference: Contender, label: str) -> CaseResult:
+    return CaseResult(
+        GROUP,
+        name,
+        "",
+        1.0 / ours.rate,
+        label,
+        1.0 / reference.rate,
+        ours.rate / reference.rate,
+        None,
+        Status.INFO,
+        f"p99 {ours.p99 * 1e3:.1f} ms, {ours.errors} errors",
+        {
+            "display": {
+                "measured": _rate_text(ours.rate),
+                "reference": f"{label} {_rate_text(reference.rate)}",
+            },
+            "ours": ours.summary(),
+            "reference": reference.summary(),
+        },
+    )
+
+
+def run_server_group(ctx: RunContext) -> list[CaseResult]:
+    """Measure every server case; see docs/benchmarks.md for what each row means."""
+    missing = missing_tools()
+    if missing:
+        reason = f"{', '.join(missing)} missing: {SETUP_HINT}"
+        return [error_case(GROUP, "load tests", None, reason)]
+    executable = ctx.repo_root / ".venv" / "bin" / "exisone-server"
+    if not executable.exists():
+        return [error_case(GROUP, "load tests", None, f"{executable.name} is not installed")]
+    big = 20_000 if ctx.quick else 1_000_000
+    seconds, warmup = (3.0, 1.0) if ctx.quick else (8.0, 2.0)
+    rounds = ctx.rounds_or(3, 1)
+    env_extra = {"PYTHONPATH": str(ctx.repo_root)}
+    rows: list[CaseResult] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="exisone-bench-server-") as scratch,
+        ExitStack() as stack,
+    ):
+        folder = Path(scratch)
+        deployments: dict[str, Deployment] = {}
+        skipped: dict[str, str] = {}
+        for backend in ("sqlite", "postgresql"):
+            for size in (1_000, big):
+                label = f"{backend}-{'1k' if size == 1_000 else '1m'}"
+                ctx.log(f"server: loading {label} ({size:,} licenses, {2 * size:,} activations)")
+                try:
+                    deployments[label] = stack.enter_context(
+                        deployment(executable, folder / label, backend, size)
+                    )
+                except DeploymentError as exc:
+                    if backend == "postgresql" and os.environ.get("CI", "") != "true":
+                        skipped[backend] = str(exc)
+                        break
+                    return [error_case(GROUP, f"load {label}", None, str(exc))]
+        backends = [b for b in ("sqlite", "postgresql") if b not in skipped]
+        for dep in deployments.values():
+            rate = dep.imported_rows / dep.import_seconds
+            rows.append(
+                CaseResult(
+                    GROUP,
+                    f"bulk import {dep.licenses:,} licenses + {2 * dep.licenses:,} activations"
+                    f" ({BACKEND_LABEL[dep.backend]})",
+                    "import",
+                    dep.import_seconds,
+                    "",
+                    None,
+                    None,
+                    None,
+                    Status.INFO,
+                    f"{rate:,.0f} rows/s (license import CLI, one transaction)",
+                    {"seconds": dep.import_seconds, "rows": dep.imported_rows},
+                )
+            )
+
+        contenders: dict[str, Contender] = {}
+        log = folder / "servers.log"
+        validate_lua = validate_script(
+            folder / "fixed.lua", "unused", "DemoApp", 1_000
+        )  # same bodies for the references
+        for workers in (1, 2):
+            nginx_folder = folder / f"nginx-w{workers}"
+            port = stack.enter_context(nginx_server(nginx_folder, workers, NGINX_BODY))
+            contenders[f"nginx-w{workers}"] = Contender(
+                f"http://127.0.0.1:{port}/", _constant(validate_lua)
+            )
+            sqlite_env = {**deployments["sqlite-1k"].env, **env_extra}
+            port, process = stack.enter_context(
+                serve(executable, sqlite_env, workers, log, app_factory=FIXED_FACTORY)
+            )
+            contenders[f"fixed-w{workers}"] = Contender(
+                f"http://127.0.0.1:{port}{FIXED_PATH}", _constant(validate_lua), process.pid
+            )
+        for label, dep in deployments.items():
+            backend, tag = label.split("-")
+            worker_counts = (1, 2) if tag == "1k" else (2,)
+            for workers in worker_counts:
+                port, process = stack.enter_context(serve(executable, dep.env, workers, log))
+                try:
+                    _check_validate(port, dep)
+                except ServerError as exc:
+                    return [*rows, error_case(GROUP, f"validate {label}", None, str(exc))]
+                script = validate_script(
+                    folder / f"{label}-w{workers}.lua", dep.token, dep.product_name, dep.licenses
+                )
+                count = "1k" if tag == "1k" else f"{dep.licenses:,}"
+                url = f"http://127.0.0.1:{port}/api/license/validate#{count}"
+                contenders[f"{label}-w{workers}"] = Contender(url, _constant(script), process.pid)
+                if tag == "1k" and workers == 2:
+                    _post(
+                        port,
+                        "/api/license/activate",
+                        dep.token,
+                        {
+                            "activationKey": activation_key(1),
+                            "hardwareId": f"CHECK-{uuid.uuid4().hex}",
+                            "productName": dep.product_name,
+                        },
+                    )
+                    contenders[f"{backend}-activate-w2"] = Contender(
+                        f"http://127.0.0.1:{port}/api/license/activate",
+                        _fresh_activation_script(folder / f"{label}-activate.lua", dep),
+                        process.pid,
+                    )
+
+        def sampler(contender: Contender) -> Callable[[], float]:
+            def sample() -> float:
+                url = contender.url.split("#", 1)[0]
+                run_wrk(url, contender.script(), warmup, connections=CONNECTIONS)
+                result = run_wrk(url, contender.script(), seconds, connections=CONNECTIONS)
+                contender.results.append(result)
+                ctx.log(
+                    f"server: {contender.url} {result.requests_per_s:,.0f} req/s "
+                    f"p99 {result.p99 * 1e3:.1f} ms errors {result.errors}"
+                )
+                return 1.0 / result.requests_per_s
+
+            return sample
+
+        ctx.log(f"server: {len(contenders)} configurations × {rounds} round(s) of {seconds:.0f} s")
+        interleaved_rounds(
+            {name: sampler(c) for name, c in contenders.items()}, rounds, warmup_rounds=0
+        )
+        rows += _rows(ctx, contenders, backends, skipped)
+        for backend in backends:
+            big_run = contenders.get(f"{backend}-1m-w2")
+            if big_run is None or big_run.pid is None:
+                continue
+            sizes = [resident_bytes(pid) for pid in worker_pids(big_run.pid)]
+            rows.append(
+                CaseResult(
+                    GROUP,
+                    f"memory: RSS of one server process after the {_count(big_run)} run "
+                    f"({BACKEND_LABEL[backend]})",
+                    "RSS",
+                    None,
+                    "",
+                    None,
+                    None,
+                    None,
+                    Status.INFO,
+                    f"{max(sizes) / 2**20:.0f} MiB (largest of {len(sizes)} worker(s))",
+                    {"rss_bytes": sizes, "display": {"measured": f"{max(sizes) / 2**20:.0f} MiB"}},
+                )
+            )
+        rows += measure_offline_issuance(ctx, deployments["sqlite-1k"], GROUP)
+    return rows
+
+
+def _constant(path: Path) -> Callable[[], Path]:
+    return lambda: path
+
+
+def _fresh_activation_script(path: Path, dep: Deployment) -> Callable[[], Path]:
+    """Each wrk run gets new device IDs, so every request really takes a seat."""
+
+    def make() -> Path:
+        tag = uuid.uuid4().hex[:10]
+        return activate_script(path, dep.token, dep.product_name, ACTIVATION_LICENSES, tag)
+
+    return make

@@ -1,0 +1,60 @@
+"""wrk Lua scripts: POST validate or activate bodies for random licenses of a deployment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["activate_script", "validate_script"]
+
+_COMMON = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "ExisOneApi " .. {token}
+local product = {product}
+"""
+
+_VALIDATE = """
+local n = {licenses}
+request = function()
+  local i = math.random(1, n)
+  local key = string.format("BNCH-%04d-%04d-%04d",
+    math.floor(i / 100000000), math.floor(i / 10000) % 10000, i % 10000)
+  local device = (math.random(2) == 1) and "A" or "B"
+  local body = string.format('{{"activationKey":"%s","hardwareId":"HW%d%s","productName":"%s"}}',
+    key, i, device, product)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+_ACTIVATE = """
+local n = {licenses}
+local tag = {tag}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local i = math.random(1, n)
+  local body = string.format(
+    '{{"activationKey":"ACTV-0000-0000-%04d","hardwareId":"NEW%s-%d","productName":"%s"}}',
+    i, tag, counter, product)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def _lua(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid Lua string literal for these values
+
+
+def validate_script(path: Path, token: str, product: str, licenses: int) -> Path:
+    """A script validating random licenses ``1..licenses`` on one of their two devices."""
+    common = _COMMON.format(token=_lua(token), product=_lua(product))
+    path.write_text(common + _VALIDATE.format(licenses=licenses), "utf-8")
+    return path
+
+
+def activate_script(path: Path, token: str, product: str, licenses: int, tag: str) -> Path:
+    """A script activating new devices (unique per run ``tag``) on the activation licenses."""
+    common = _COMMON.format(token=_lua(token), product=_lua(product))
+    path.write_text(common + _ACTIVATE.format(licenses=licenses, tag=_lua(tag)), "utf-8")
+    return path
