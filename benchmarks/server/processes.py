@@ -144,9 +144,17 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _is_helper(pid: int) -> bool:
+    """multiprocessing's resource tracker, a child of the supervisor that serves nothing."""
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
 def worker_pids(pid: int) -> list[int]:
     """The processes that serve requests: the leaves under ``pid`` (``pid`` itself if none)."""
-    children = _children(pid)
+    children = [child for child in _children(pid) if not _is_helper(child)]
     if not children:
         return [pid]
     return [leaf for child in children for leaf in worker_pids(child)]
