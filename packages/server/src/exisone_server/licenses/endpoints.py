@@ -90,7 +90,8 @@ async def validate_license(
     client_ip = request.client.host if request.client else None
     check_hardware_id(data.hardware_id)
     answer = await validate(database, principal.tenant_id, data)
-    # hook (webhooks): license.validation.failed; no query unless the tenant subscribes to it.
+    # hook (webhooks): license.validation.failed; answered from a per-process 5 s cache of the
+    # tenant's subscriptions, writes only when subscribed.
     # Keep this call when reworking the hot path.
     await webhooks.after_validation(database, principal.tenant_id, data, answer, client_ip)
     return answer

@@ -258,7 +258,7 @@ async def _validate_trial(
             database, connection, row.id, hardware_id, now + timedelta(days=row.trial_days), now
         )
         # hook (webhooks): trial.started (first visit only; once per device by its idempotency
-        # key; no query unless the tenant subscribes). Keep this call when reworking this path.
+        # key; writes only when the tenant subscribes). Keep this call when reworking this path.
         await webhooks.trial_started(
             database,
             tenant_id,

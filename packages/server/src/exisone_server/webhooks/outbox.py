@@ -2,9 +2,9 @@
 
 ``emit`` first reads the tenant's active endpoints (one indexed query on
 ``webhook_endpoints.tenant_id``) and writes nothing when none subscribes to the event. Hot read
-paths (validation) use :func:`emit_detached`, which asks a small per-process cache first (no
-query at all when the tenant subscribes to nothing; an endpoint registered in another process is
-seen within :data:`CACHE_SECONDS`), then writes in its own transaction.
+paths (validation) use :func:`emit_detached`, which asks a small per-process cache first (at
+most one query per tenant every :data:`CACHE_SECONDS`; an endpoint registered in another
+process is seen within that time), then writes in its own transaction.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ async def emit_detached(
     *,
     idempotency_key: str | None = None,
 ) -> int | None:
-    """:func:`emit` in a transaction of its own, skipped (no query) for unsubscribed tenants."""
+    """:func:`emit` in a transaction of its own; for unsubscribed tenants only a cache lookup."""
     key = (id(database.engine), tenant_id)
     cached = _cache.get(key)
     if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
