@@ -1,0 +1,102 @@
+"""The server benchmark group's pure parts: wrk output parsing, key layout, scripts, display.
+
+No timings are asserted; the load runs are ``python -m benchmarks --only server``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from benchmarks.report import text_table
+from benchmarks.results import CaseResult, Status, Target
+from benchmarks.server.dataset import activation_key, license_key
+from benchmarks.server.processes import resident_bytes, worker_pids
+from benchmarks.server.scripts import activate_script, validate_script
+from benchmarks.server.wrk import parse_wrk
+
+WRK_OUTPUT = """\
+Running 8s test @ http://127.0.0.1:8000/api/license/validate
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.21ms    1.10ms  31.52ms   72.50%
+    Req/Sec    15.21k   612.33    16.10k    90.00%
+  Latency Distribution
+     50%    4.02ms
+     75%    4.60ms
+     90%    5.31ms
+     99%  850.00us
+  121032 requests in 8.00s, 30.12MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:  15128.40
+Transfer/sec:      3.76MB
+"""
+
+
+def test_parse_wrk_reads_rate_percentiles_and_errors() -> None:
+    result = parse_wrk(WRK_OUTPUT)
+
+    assert result.requests_per_s == pytest.approx(15128.40)
+    assert result.requests == 121032
+    assert result.p50 == pytest.approx(4.02e-3)  # not the stdev column's "72.50%"
+    assert result.p90 == pytest.approx(5.31e-3)
+    assert result.p99 == pytest.approx(850e-6)
+    assert (result.socket_errors, result.non_2xx, result.errors) == (3, 4, 7)
+
+
+def test_parse_wrk_without_errors_or_latency() -> None:
+    clean = WRK_OUTPUT.replace("  Socket errors: connect 0, read 2, write 0, timeout 1\n", "")
+    clean = clean.replace("  Non-2xx or 3xx responses: 4\n", "")
+    assert parse_wrk(clean).errors == 0
+    with pytest.raises(ValueError, match="latency"):
+        parse_wrk(WRK_OUTPUT.replace("99%", "98%"))
+    with pytest.raises(ValueError, match="Requests/sec"):
+        parse_wrk("wrk: connection refused")
+
+
+@pytest.mark.parametrize(
+    ("index", "key"),
+    [
+        (1, "BNCH-0000-0000-0001"),
+        (12_345, "BNCH-0000-0001-2345"),
+        (1_000_000, "BNCH-0000-0100-0000"),
+    ],
+)
+def test_license_keys_follow_the_layout_the_lua_script_builds(index: int, key: str) -> None:
+    assert license_key(index) == key
+    assert activation_key(7) == "ACTV-0000-0000-0007"
+
+
+def test_scripts_embed_token_product_and_count(tmp_path: Path) -> None:
+    validate = validate_script(tmp_path / "v.lua", 'exo_at_a_b"c', "My App", 1000).read_text()
+    activate = activate_script(tmp_path / "a.lua", "tok", "App", 50, "tag1").read_text()
+
+    assert '"ExisOneApi " .. "exo_at_a_b\\"c"' in validate
+    assert 'local product = "My App"' in validate and "local n = 1000" in validate
+    assert 'local tag = "tag1"' in activate and "local n = 50" in activate
+
+
+def test_text_table_shows_a_groups_own_units() -> None:
+    case = CaseResult(
+        "server",
+        "validate",
+        "validate",
+        1e-4,
+        "fixed",
+        5e-5,
+        0.5,
+        Target("≥ 0.50× fixed"),
+        Status.PASS,
+        details={"display": {"measured": "10,000 req/s", "reference": "fixed 20,000 req/s"}},
+    )
+
+    table = text_table([case])
+
+    assert "10,000 req/s" in table and "fixed 20,000 req/s" in table
+
+
+def test_worker_pids_and_resident_size_of_this_process() -> None:
+    assert worker_pids(os.getpid()) == [os.getpid()]
+    assert resident_bytes(os.getpid()) > 1_000_000
