@@ -29,6 +29,7 @@ PAYLOAD_KEYS = [
     "version",
     "activationKey",
     "issuedAt",
+    "kid",  # the signing key's fingerprint (key rotation; docs/resilience.md)
 ]
 
 
