@@ -16,7 +16,7 @@ from ..db import Database
 from ..kit.time import format_expiration, utc_now
 from ..licenses.schemas import LicenseValidate, LicenseValidation
 from ..models import Activation, License, Product
-from .outbox import emit, emit_detached
+from .outbox import emit, emit_detached, subscribed
 
 __all__ = [
     "after_validation",
@@ -127,7 +127,9 @@ async def validation_failed(
     ip_address: str | None,
     now: datetime | None = None,
 ) -> None:
-    """``license.validation.failed``; costs nothing when the tenant does not subscribe."""
+    """``license.validation.failed``; a cache lookup only when the tenant does not subscribe."""
+    if not await subscribed(database, tenant_id, "license.validation.failed"):
+        return
     await emit_detached(
         database,
         tenant_id,
@@ -154,6 +156,8 @@ async def trial_started(
     expires_at: datetime,
 ) -> None:
     """``trial.started``, once per product and device (idempotency key)."""
+    if not await subscribed(database, tenant_id, "trial.started"):
+        return
     await emit_detached(
         database,
         tenant_id,

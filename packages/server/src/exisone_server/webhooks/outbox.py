@@ -28,7 +28,14 @@ from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEv
 from .events import EVENT_TYPES
 from .settings import WebhookSettings
 
-__all__ = ["CACHE_SECONDS", "emit", "emit_detached", "forget_subscriptions", "on_new_deliveries"]
+__all__ = [
+    "CACHE_SECONDS",
+    "emit",
+    "emit_detached",
+    "forget_subscriptions",
+    "on_new_deliveries",
+    "subscribed",
+]
 
 #: How long a process trusts its cached view of a tenant's subscriptions (hot paths only).
 CACHE_SECONDS = 5.0
@@ -135,15 +142,8 @@ async def emit(
     return int(event_id)
 
 
-async def emit_detached(
-    database: Database,
-    tenant_id: int,
-    event_type: str,
-    data: Mapping[str, Any],
-    *,
-    idempotency_key: str | None = None,
-) -> int | None:
-    """:func:`emit` in a transaction of its own; for unsubscribed tenants only a cache lookup."""
+async def subscribed(database: Database, tenant_id: int, event_type: str) -> bool:
+    """Whether the tenant has an active endpoint for ``event_type``, per the per-process cache."""
     key = (id(database.engine), tenant_id)
     cached = _cache.get(key)
     if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
@@ -156,7 +156,19 @@ async def emit_detached(
             events = frozenset(name for listed in rows for name in (listed or []))
         cached = (time.monotonic(), events)
         _cache[key] = cached
-    if event_type not in cached[1]:
+    return event_type in cached[1]
+
+
+async def emit_detached(
+    database: Database,
+    tenant_id: int,
+    event_type: str,
+    data: Mapping[str, Any],
+    *,
+    idempotency_key: str | None = None,
+) -> int | None:
+    """:func:`emit` in a transaction of its own; for unsubscribed tenants only a cache lookup."""
+    if not await subscribed(database, tenant_id, event_type):
         return None
     async with database.write() as session:
         return await emit(session, tenant_id, event_type, data, idempotency_key=idempotency_key)
