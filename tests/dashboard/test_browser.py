@@ -67,7 +67,7 @@ class LiveServer:
     log: Path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """``exisone-server demo`` (for a login and a token), then ``serve`` on a free port."""
     data_dir = tmp_path_factory.mktemp("dashboard-server")
@@ -126,8 +126,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium, for this module only: Playwright's sync API keeps an event loop running in the
+    main thread while it is open, which would break later tests that call ``asyncio.run``."""
     if not CHROMIUM.exists():
         _skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from litestar import Request, Response
 from litestar.datastructures import Cookie
@@ -107,12 +108,16 @@ async def require_user(request: Request[Any, Any, Any], database: Database) -> S
 
 
 def check_origin(request: Request[Any, Any, Any]) -> None:
-    """Refuse a POST whose Origin (when the browser sends one) is not this server."""
+    """Refuse a POST whose Origin (when the browser sends one) names another host.
+
+    The host is compared, not the scheme: behind a TLS proxy the app may see ``http`` while the
+    browser says ``https``. A proxy must pass the ``Host`` header on (or ``X-Forwarded-Host``).
+    """
     origin = request.headers.get("origin")
     if origin is None:
         return
-    expected = f"{request.url.scheme}://{request.url.netloc}"
-    if origin != expected:
+    hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")}
+    if urlsplit(origin).netloc.lower() not in {host.lower() for host in hosts if host}:
         raise CsrfRefused
 
 
