@@ -187,8 +187,10 @@ class Guard:
             return
         asked = json.loads(answer.request_body)
         key, hwid = str(asked.get("activationKey") or ""), str(asked.get("hardwareId") or "")
-        if not key.strip():
-            return  # a trial check has no key to remember
+        from ._offline import is_offline_code
+
+        if not key.strip() or is_offline_code(key):
+            return  # a trial has no key; an offline code needs no grace (it is checked locally)
         try:
             if is_valid:
                 records.save(key, hwid, answer)
