@@ -149,6 +149,12 @@ async def test_posts_without_the_session_csrf_token_change_nothing(
         headers={"Origin": "http://testserver"},
     )
     assert same_site.status_code == 302
+    behind_tls_proxy = await client.post(
+        "/dashboard/products",
+        data={**fields, "name": "Proxied", "csrf_token": token},
+        headers={"Origin": "https://licensing.example", "X-Forwarded-Host": "licensing.example"},
+    )
+    assert behind_tls_proxy.status_code == 302
 
 
 async def test_expired_session_goes_back_to_login(seed: Seed, client: httpx.AsyncClient) -> None:

@@ -7,6 +7,7 @@ its own CSRF synchronizer token.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -51,8 +52,12 @@ SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 10
 
 _hasher = PasswordHasher()
-#: Verified against when the email is unknown, so both cases take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both cases take the same time."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class LoginRefused(Exception):
@@ -151,7 +156,7 @@ async def log_in(
     address = email.strip().lower()
     user = await session.scalar(select(DashboardUser).where(DashboardUser.email == address))
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         raise LoginRefused("Wrong email or password.")
     if user.locked_until is not None and user.locked_until > moment:
         raise LoginRefused("This account is locked after too many failed logins; try again later.")
