@@ -1,4 +1,4 @@
-"""The SDK keeps its state in a fresh folder for each test; the user's EXISONE_* settings are hidden."""
+"""Client state in a fresh folder for each test; the user's EXISONE_* settings are hidden."""
 
 from __future__ import annotations
 
