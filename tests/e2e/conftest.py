@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -367,14 +367,16 @@ def server(
         running.stop()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Attach the server's log to the report of a failing test that used it."""
-    outcome = yield
-    report = outcome.get_result()
+    report = yield
     running = getattr(item, "funcargs", {}).get("server")
     if report.failed and isinstance(running, Server):
         report.sections.append((f"exisone-server log ({running.backend})", running.log_tail()))
+    return report
 
 
 @pytest.fixture

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (type-checked here, `exisone` would be OUR package; this file runs against the official one)
 """Run calls of the official ``exisone-client`` 0.10.0 and print their outcomes as JSON.
 
 Runs ONLY under ``.venvs/official/bin/python`` (its ``exisone`` is the official package, not
