@@ -6,6 +6,8 @@ fresh tenant per test) and helpers.py. The browser tests (test_browser.py) start
 
 from __future__ import annotations
 
+import pytest
+
 from ..server.conftest import (  # noqa: F401  (fixtures)
     app,
     backend,
@@ -17,3 +19,10 @@ from ..server.conftest import (  # noqa: F401  (fixtures)
     seed,
     settings,
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_login_limit_per_ip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every in-process request comes from 127.0.0.1; the per-IP login limit (security module)
+    would count the failures of all tests together. The per-account lockout stays."""
+    monkeypatch.setenv("EXISONE_RATE_LIMIT_LOGIN_PER_IP", "0")
