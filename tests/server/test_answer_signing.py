@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from exisone._answer_signature import canonical_message, parse_signature_header, verify_answer
 from exisone._offline import load_public_keys, verify_offline_code
 from exisone_server.crypto.service import rotate_crypto_key
+from exisone_server.signing import keys as signing_keys
 
 from .seeding import Seed
 
@@ -122,7 +124,10 @@ async def test_other_paths_and_bad_nonces_and_401_are_not_signed(seed: Seed) -> 
         assert "ExisOne-Signature" not in response.headers
 
 
-async def test_rotation_signs_with_the_new_key_and_old_codes_keep_verifying(seed: Seed) -> None:
+async def test_rotation_signs_with_the_new_key_and_old_codes_keep_verifying(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(signing_keys, "CURRENT_KEY_TTL_S", 0.0)  # see the rotation at once
     key, hwid = await _activated(seed)
     old_pem, old_fingerprint = await _public_key(seed)
     issued = await seed.api.post(
