@@ -304,7 +304,9 @@ class ExisOneClient:
         version: str | None = None,
     ) -> SmartValidationResult:
         """Offline code: checked locally at once (a bounded server sync runs in the background).
-        Online key: checked by the server; status ``offline`` only when it is unreachable.
+        Online key: checked by the server; status ``offline`` only when it is unreachable. With
+        signed answers, an unreachable server (or a rejected signature) is answered from the last
+        verified check for ``grace_period``; a clock behind trusted time: ``clock_tampered``.
 
         Raises APIError (e.g. 401/403/404) and InvalidResponseError: they are not "offline".
         """
@@ -327,8 +329,9 @@ class ExisOneClient:
         self, activation_key_or_offline_code: str, hardware_id: str, product_name: str
     ) -> DeactivationResult:
         """Deactivate, telling a refusal (success False) from an unreachable server (success
-        True, server_notified False). Offline codes deactivate locally; telling the server is
-        one short best-effort attempt. Never raises for server or network failures."""
+        True, server_notified False: queued in the outbox, see :meth:`flush_outbox`). Offline
+        codes deactivate locally; telling the server is one short best-effort attempt. Never
+        raises for server or network failures."""
         from ._offline import is_offline_code
 
         key = activation_key_or_offline_code

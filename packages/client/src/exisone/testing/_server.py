@@ -8,13 +8,17 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
 
 from .._answer_signature import NONCE_HEADER, SIGNATURE_HEADER, is_valid_nonce, sign_answer
 from .._dates import format_datetime
 from ._keys import KeyPair
+
+if TYPE_CHECKING:
+    from .._async_client import AsyncExisOneClient
+    from .._client import ExisOneClient
 
 __all__ = ["FakeExisOneServer", "FakeLicense", "FakeProduct"]
 
@@ -107,13 +111,13 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def revoke(self, key: str) -> None:
         self.licenses[key].revoked = True
 
-    def client(self, **options: Any) -> Any:
+    def client(self, **options: Any) -> ExisOneClient:
         """An :class:`~exisone.ExisOneClient` wired to this server (options override)."""
         from .._client import ExisOneClient
 
         return ExisOneClient(**self._client_options(options))
 
-    def async_client(self, **options: Any) -> Any:
+    def async_client(self, **options: Any) -> AsyncExisOneClient:
         """An :class:`~exisone.AsyncExisOneClient` wired to this server."""
         from .._async_client import AsyncExisOneClient
 
