@@ -373,3 +373,20 @@ def test_phone_width(browser: Any, live_server: LiveServer) -> None:
         tab.screenshot(path=str(SCREENSHOTS / "test_phone_width.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_license_activity(page: Any, live_server: LiveServer) -> None:
+    device = f"TRIAL-PC-{uuid.uuid4().hex[:6].upper()}"
+    trial = httpx.post(
+        f"{live_server.base_url}/api/license/validate",
+        json={"hardwareId": device, "productName": live_server.product_name, "version": "1.2.0"},
+        headers={"Authorization": f"ExisOneApi {live_server.access_token}"},
+    )
+    assert trial.status_code == 200, trial.text
+    log_in(page, live_server)
+    page.get_by_role("link", name="License Activity").click()
+    row = page.locator("tr", has_text=device)
+    row.get_by_label("New end of the trial").fill("2031-01-15")
+    row.get_by_role("button", name="Save").click()
+    assert message(page) == "Trial now ends 2031-01-15T00:00:00Z."
+    assert "2031-01-15" in page.locator("tr", has_text=device).inner_text()
