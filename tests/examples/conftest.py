@@ -1,4 +1,4 @@
-"""One real ``exisone-server`` per test module (see live_server.py); client state in tmp folders."""
+"""One real ``exisone-server`` for all the examples' tests (live_server.py); fresh client state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from tests.examples.live_server import DemoServer, demo_server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     with demo_server(
         tmp_path_factory.mktemp("server"), {"EXISONE_WEBHOOKS_ALLOW_HTTP_LOOPBACK": "1"}
