@@ -256,3 +256,25 @@ async def test_async_client_grace_and_rollback(
         assert graced.is_valid and graced.grace_remaining == timedelta(days=6)
         clock.advance(days=-5)
         assert (await client.validate_smart(key, HWID)).status == "clock_tampered"
+
+
+def test_record_and_mark_are_rewritten_at_most_once_a_minute(
+    fake: FakeExisOneServer, client: ExisOneClient, clock: FakeClock, tmp_path: Path
+) -> None:
+    key = licensed(fake)
+    mark = tmp_path / "clock" / "trusted-time.json"
+
+    def saved() -> tuple[str, str]:
+        (path,) = records(tmp_path)
+        return json.loads(path.read_text())["nonce"], json.loads(mark.read_text())["trustedTime"]
+
+    assert client.validate_smart(key, HWID).is_valid
+    first = saved()
+    clock.advance(seconds=30)
+    assert client.validate_smart(key, HWID).is_valid
+    assert saved() == first
+    clock.advance(seconds=31)
+    assert client.validate_smart(key, HWID).is_valid
+    assert saved()[0] != first[0] and saved()[1] == "2026-03-01T12:01:01Z"
+    client.deactivate_smart(key, HWID, "App")  # forgets the record at once
+    assert records(tmp_path) == []

@@ -42,6 +42,9 @@ Clock = Callable[[], datetime]
 DEFAULT_ANSWER_TIME_TOLERANCE = timedelta(minutes=5)
 DEFAULT_GRACE_PERIOD = timedelta(days=7)
 DEFAULT_CLOCK_TOLERANCE = timedelta(hours=1)
+#: A client that validates often rewrites its record and mark at most this often (they serve
+#: day-long grace periods and an hour's tolerance; a write per call would cost an fsync each).
+REWRITE_INTERVAL = timedelta(seconds=60)
 
 MSG_CLOCK_TAMPERED = (
     "This computer's clock is behind the last trusted time ({trusted}); correct the date and "
@@ -75,6 +78,8 @@ class Guard:
         self.base_url = base_url
         self.public_keys = public_keys
         self._store: StateDir | bool | None = False  # False: not resolved yet
+        self._mark_written: datetime | None = None
+        self._saved: dict[tuple[str, str], datetime] = {}
 
     # -- time and state ------------------------------------------------------------------------
 
@@ -103,8 +108,12 @@ class Guard:
         return Outbox(store, self.base_url) if store else None
 
     def _trust(self, moment: datetime) -> None:
+        written = self._mark_written
+        if written is not None and moment < written + REWRITE_INTERVAL:
+            return
         mark = self._mark()
         if mark is not None:
+            self._mark_written = moment
             try:
                 mark.advance(moment)
             except OSError as error:
@@ -191,11 +200,16 @@ class Guard:
 
         if not key.strip() or is_offline_code(key):
             return  # a trial has no key; an offline code needs no grace (it is checked locally)
+        saved = self._saved.get(_slot(key, hwid))
+        if is_valid and saved is not None and answer.server_time < saved + REWRITE_INTERVAL:
+            return
         try:
             if is_valid:
                 records.save(key, hwid, answer)
+                self._saved[_slot(key, hwid)] = answer.server_time
             else:
                 records.forget(key, hwid)
+                self._saved.pop(_slot(key, hwid), None)
         except OSError as error:
             logger.debug("last-known-good record not saved: %s", error)
 
@@ -292,6 +306,7 @@ class Guard:
 
     def forget(self, activation_key: str, hardware_id: str) -> None:
         """A deactivated key gets no grace: drop its last known good."""
+        self._saved.pop(_slot(activation_key, hardware_id), None)
         records = self._records()
         if records is not None:
             try:
@@ -326,6 +341,10 @@ def _final_refusal(error: Exception) -> bool:
     if isinstance(error, APIError):
         return 400 <= error.status_code < 500 and error.status_code not in (401, 403, 408, 429)
     return False
+
+
+def _slot(activation_key: str, hardware_id: str) -> tuple[str, str]:
+    return activation_key.strip(), hardware_id.strip().upper()
 
 
 def _same_product(recorded: str | None, asked: str) -> bool:
