@@ -89,7 +89,7 @@ class TestSettings:
         assert (settings.host, settings.port, settings.sqlite_synchronous) == (
             "127.0.0.1",
             8000,
-            "NORMAL",
+            "FULL",
         )
         assert settings.master_key is None
 

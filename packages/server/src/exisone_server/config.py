@@ -10,7 +10,7 @@ EXISONE_DATABASE_URL        SQLAlchemy async URL (``sqlite+aiosqlite:///<data di
 EXISONE_MASTER_KEY          base64 of 32 random bytes; encrypts the tenants' private keys
                             (generated once into ``<data dir>/master.key`` when unset)
 EXISONE_HOST / EXISONE_PORT address ``serve`` binds to (127.0.0.1 / 8000)
-EXISONE_SQLITE_SYNCHRONOUS  SQLite ``synchronous`` pragma: NORMAL (default) or FULL
+EXISONE_SQLITE_SYNCHRONOUS  SQLite ``synchronous`` pragma: FULL (default) or NORMAL
 ==========================  ===========================================================
 """
 
@@ -37,7 +37,7 @@ class Settings:
     master_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
-    sqlite_synchronous: str = "NORMAL"
+    sqlite_synchronous: str = "FULL"  # docs/security.md, Durability
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous.upper() not in _SYNCHRONOUS_LEVELS:
@@ -66,7 +66,7 @@ class Settings:
             master_key=env.get("EXISONE_MASTER_KEY") or None,
             host=env.get("EXISONE_HOST") or "127.0.0.1",
             port=port,
-            sqlite_synchronous=(env.get("EXISONE_SQLITE_SYNCHRONOUS") or "NORMAL").upper(),
+            sqlite_synchronous=(env.get("EXISONE_SQLITE_SYNCHRONOUS") or "FULL").upper(),
         )
 
     def with_changes(self, **changes: object) -> Settings:

@@ -119,15 +119,10 @@ class SecurityMiddleware:
                 return
         actor = Actor("token", token_id, ip) if token_id else Actor("anonymous", "-", ip)
         with acting_as(actor):
-            if not limits:
+            if limits:
+                await self._call_watching(scope, receive, send, kind or "error", limits)
+            else:
                 await self.app(scope, receive, send)
-                return
-            failed = await self._call_watching(scope, receive, send, kind or "error")
-        if failed:
-            try:
-                await self.limiter.record_failure(limits)
-            except Exception:  # the answer is sent; a counting failure must not become a 500
-                logger.exception("could not record a failed key lookup")
 
     def _check_body_headers(self, scope: Scope, max_bytes: int) -> tuple[int, str, str] | None:
         length = _header(scope, b"content-length")
@@ -156,26 +151,32 @@ class SecurityMiddleware:
             f"Send the body as JSON (Content-Type: application/json), not {media_type or '?'}.",
         )
 
-    async def _call_watching(self, scope: Scope, receive: Receive, send: Send, kind: str) -> bool:
-        """Run the app; True when its answer says the key was not found."""
-        status = 0
-        body = bytearray()
+    async def _call_watching(
+        self, scope: Scope, receive: Receive, send: Send, kind: str, limits: list[Limit]
+    ) -> None:
+        """Run the app; count its answer as a failure BEFORE sending it when the key was not
+        found (so the next request, to any process, already sees the count)."""
         marker = _NOT_FOUND_REASON if kind == "reason" else _NOT_FOUND_ERROR
+        held: list[Message] = []
 
         async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif (
-                message["type"] == "http.response.body"
-                and status in (200, 404)
-                and len(body) < 4096
-            ):
-                body.extend(message.get("body", b""))
+            if message["type"] == "http.response.start" and message["status"] in (200, 404):
+                held.append(message)  # until the body says whether the lookup failed
+                return
+            if held and message["type"] == "http.response.body":
+                start = held.pop()
+                if not message.get("more_body", False) and marker in message.get("body", b""):
+                    await self._record(limits)
+                await send(start)
             await send(message)
 
         await self.app(scope, receive, watch)
-        return status in (200, 404) and marker in body
+
+    async def _record(self, limits: list[Limit]) -> None:
+        try:
+            await self.limiter.record_failure(limits)
+        except Exception:  # counting must never turn an answer into a 500
+            logger.exception("could not record a failed key lookup")
 
 
 def _limited(receive: Receive, max_bytes: int) -> Receive:
