@@ -1,8 +1,33 @@
-"""Client state in a fresh folder for each test; the user's EXISONE_* settings are hidden."""
+"""One real demo server for the docs' tests; client state in a fresh folder for each test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from tests.examples.live_server import DemoServer, demo_server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """The demo tenant, plus ``serverUrl`` and a 5-seat corporate plan (``corporatePlanId``)."""
+    with demo_server(tmp_path_factory.mktemp("docs-server")) as running:
+        running.demo["serverUrl"] = running.base_url
+        with running.publisher() as http:
+            plan = http.post(
+                "/api/plan",
+                json={
+                    "name": "Docs Team",
+                    "isCorporate": True,
+                    "maxSeats": 5,
+                    "features": ["Export", "Pro"],
+                    "productId": running.demo["productId"],
+                },
+            )
+        assert plan.status_code == 201, plan.text
+        running.demo["corporatePlanId"] = plan.json()["id"]
+        yield running
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.examples.live_server import DemoServer, demo_server
+from tests.examples.live_server import DemoServer
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "quickstart.md"
 TEXT = DOC.read_text(encoding="utf-8")
@@ -20,13 +19,6 @@ PLACEHOLDERS = {
     "346Q-P9DY-KBYN-CD3N": "corporateKey",
     "http://127.0.0.1:8000": "serverUrl",
 }
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    with demo_server(tmp_path_factory.mktemp("quickstart")) as running:
-        running.demo["serverUrl"] = running.base_url
-        yield running
 
 
 def test_the_page_shows_the_values_the_test_replaces() -> None:
