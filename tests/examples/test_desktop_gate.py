@@ -32,6 +32,7 @@ def load_example() -> ModuleType:
     return module
 
 
+pytest.importorskip("tkinter", reason="this Python has no Tkinter (apt install python3-tk)")
 desktop = load_example()
 
 
