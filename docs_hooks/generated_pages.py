@@ -107,8 +107,6 @@ def http_api_page(document: dict[str, Any]) -> str:
         "and [the error codes](../errors.md): every error answer is "
         '`{"error": code, "message": text}`.',
         "",
-        "## Endpoints",
-        "",
     ]
     by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for path, operations in document["paths"].items():
