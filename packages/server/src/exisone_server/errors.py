@@ -19,6 +19,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DataError
 
 __all__ = [
     "ApiError",
@@ -141,6 +142,12 @@ def _too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[s
     return error_response(400, "invalid_json", "The request body is nested too deeply.")
 
 
+def _out_of_range(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """A number too large for the database column (SQLite: OverflowError; PostgreSQL: DataError)."""
+    logger.info("refused a value the database cannot store: %s", type(exc).__name__)
+    return error_response(400, "invalid_request", "Invalid request: a value is out of range.")
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Internal server error.")
@@ -154,5 +161,7 @@ def exception_handlers() -> ExceptionHandlersMap:
         HTTPException: _http_exception,
         UnicodeDecodeError: _undecodable,
         RecursionError: _too_deep,
+        OverflowError: _out_of_range,
+        DataError: _out_of_range,
         Exception: _unexpected,
     }

@@ -21,6 +21,7 @@ from .limits import (
     record_login_failure,
 )
 from .middleware import SecurityMiddleware
+from .openapi import with_error_shape
 from .settings import SecuritySettings
 
 __all__ = [
@@ -36,7 +37,8 @@ __all__ = [
 
 
 class SecurityPlugin(InitPluginProtocol):
-    """Adds the security middleware (with one shared limiter) and the headers hook."""
+    """Adds the security middleware (with one shared limiter), the headers hook and the real
+    error shape in the OpenAPI document."""
 
     def __init__(self, limiter: FailureLimiter) -> None:
         self.limiter = limiter
@@ -45,6 +47,8 @@ class SecurityPlugin(InitPluginProtocol):
         limiter = self.limiter
         app_config.middleware.append(lambda app: SecurityMiddleware(app, limiter))
         app_config.before_send.append(add_security_headers)
+        if app_config.openapi_config is not None:
+            app_config.openapi_config = with_error_shape(app_config.openapi_config)
         return app_config
 
 
