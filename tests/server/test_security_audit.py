@@ -3,6 +3,8 @@ transaction; ``GET /api/audit`` lists it; no route and no SQL statement can chan
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from litestar import Litestar
 from sqlalchemy import delete, select, update
@@ -151,3 +153,37 @@ async def test_a_failed_action_leaves_no_audit_row(seed: Seed) -> None:
     assert_error(response, 409, "product_exists")
     events = await _events(seed, action="product.create")
     assert len(events) == 1
+
+
+async def test_dashboard_actions_are_attributed_to_the_logged_in_user(seed: Seed) -> None:
+    from exisone_server.dashboard.accounts import create_user
+
+    from .test_security_headers import _login
+
+    async with seed.database.write() as session:
+        await create_user(session, seed.tenant.id, "boss@example.com", "correct horse battery")
+    assert (await _login(seed.client, "boss@example.com", "correct horse battery")).status_code in (
+        302,
+        303,
+    )
+    page = await seed.client.get("/dashboard/products")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    created = await seed.client.post(
+        "/dashboard/products",
+        data={
+            "csrf_token": csrf.group(1),
+            "name": "FromDashboard",
+            "trial_days": "0",
+            "default_license_days": "0",
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code in (302, 303), created.text
+
+    events = await _events(seed, action="product.create")
+
+    assert [(e["actorType"], e["actor"], e["ipAddress"]) for e in events] == [
+        ("user", "boss@example.com", "127.0.0.1")
+    ]
+    assert events[0]["details"] == {"name": "FromDashboard"}

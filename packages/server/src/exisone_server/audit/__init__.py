@@ -6,7 +6,14 @@ dashboard for its users; the CLI's default actor is ``cli``). ``GET /api/audit``
 route changes it, and database triggers refuse UPDATE and DELETE.
 """
 
-from .context import Actor, acting_as, current_actor
+from .context import Actor, acting_as, current_actor, identify_user
 from .service import list_audit_events, record_audit
 
-__all__ = ["Actor", "acting_as", "current_actor", "list_audit_events", "record_audit"]
+__all__ = [
+    "Actor",
+    "acting_as",
+    "current_actor",
+    "identify_user",
+    "list_audit_events",
+    "record_audit",
+]

@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-__all__ = ["Actor", "acting_as", "current_actor"]
+__all__ = ["Actor", "acting_as", "current_actor", "identify_user"]
 
 
 @dataclass(frozen=True)
 class Actor:
-    """``kind`` is ``token`` (``name`` = the token's public id), ``user`` (e-mail) or ``cli``."""
+    """``kind`` is ``token`` (``name`` = the token's public id), ``user`` (e-mail), ``cli`` or
+    ``anonymous`` (a request whose caller is not known yet)."""
 
     kind: str
     name: str
@@ -28,19 +29,28 @@ def _cli_actor() -> Actor:
     return Actor("cli", user)
 
 
-_current: ContextVar[Actor | None] = ContextVar("exisone_audit_actor", default=None)
+#: One mutable slot per request (so :func:`identify_user` can fill in the user later).
+_current: ContextVar[list[Actor] | None] = ContextVar("exisone_audit_actor", default=None)
 
 
 def current_actor() -> Actor:
     """The actor set by :func:`acting_as`, else the command-line user."""
-    return _current.get() or _cli_actor()
+    slot = _current.get()
+    return slot[0] if slot else _cli_actor()
 
 
 @contextmanager
 def acting_as(actor: Actor) -> Iterator[Actor]:
     """Attribute the audit events recorded inside the block to ``actor``."""
-    token = _current.set(actor)
+    token = _current.set([actor])
     try:
         yield actor
     finally:
         _current.reset(token)
+
+
+def identify_user(email: str) -> None:
+    """The dashboard's hook: the request's caller is the logged-in user ``email``."""
+    slot = _current.get()
+    if slot:
+        slot[0] = Actor("user", email, slot[0].ip_address)

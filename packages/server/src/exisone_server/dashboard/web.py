@@ -23,6 +23,7 @@ from litestar.enums import MediaType
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..audit import identify_user
 from ..db import Database
 from ..errors import ApiError
 from .accounts import SessionView, load_session, pop_flash, set_flash
@@ -104,6 +105,7 @@ async def require_user(request: Request[Any, Any, Any], database: Database) -> S
         view = await load_session(session, token)
     if view is None:
         raise NotLoggedIn
+    identify_user(view.email)  # hook (security): the audit log names this user
     return view
 
 

@@ -90,8 +90,13 @@ class SecurityMiddleware:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or not scope["path"].startswith("/api"):
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
+            return
+        if not scope["path"].startswith("/api"):  # the dashboard names its user (identify_user)
+            client = scope.get("client")
+            with acting_as(Actor("anonymous", "-", client[0] if client else None)):
+                await self.app(scope, receive, send)
             return
         method = scope["method"]
         max_bytes = self.limiter.settings.max_body_bytes
