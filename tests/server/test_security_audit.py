@@ -187,3 +187,10 @@ async def test_dashboard_actions_are_attributed_to_the_logged_in_user(seed: Seed
         ("user", "boss@example.com", "127.0.0.1")
     ]
     assert events[0]["details"] == {"name": "FromDashboard"}
+    # the dashboard lists the log; it offers nothing that changes it
+    listing = await seed.client.get("/dashboard/audit")
+    assert listing.status_code == 200
+    assert "product.create" in listing.text and "boss@example.com" in listing.text
+    forms = re.findall(r'<form[^>]*action="([^"]*)"', listing.text)
+    assert not [action for action in forms if "audit" in action]
+    assert (await seed.client.post("/dashboard/audit", follow_redirects=False)).status_code == 405

@@ -67,10 +67,18 @@ async def _root() -> Redirect:
 
 def dashboard_routers() -> list[ControllerRouterHandler]:
     """The dashboard's pages, its static files, and ``/`` redirecting to it."""
-    from . import admin_pages, auth_pages, catalog_pages, license_pages, webhook_pages
+    from . import (
+        admin_pages,
+        audit_pages,  # issue 5: the audit log (read-only)
+        auth_pages,
+        catalog_pages,
+        license_pages,
+        webhook_pages,
+    )
 
     handlers: list[ControllerRouterHandler] = []
-    for module in (auth_pages, catalog_pages, license_pages, admin_pages, webhook_pages):
+    modules = (auth_pages, catalog_pages, license_pages, admin_pages, webhook_pages, audit_pages)
+    for module in modules:
         handlers.extend(getattr(module, name) for name in module.__all__)
     pages = Router(
         path=BASE,

@@ -8,6 +8,7 @@ from ``/schema/openapi.json`` and schema checkers (schemathesis) see the truth.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import fields
 from typing import Any
 
@@ -47,8 +48,13 @@ class _Config(OpenAPIConfig):
 
 
 def with_error_shape(config: OpenAPIConfig) -> OpenAPIConfig:
-    """A copy of ``config`` whose document uses :data:`ERROR_SCHEMA` for 400 answers."""
+    """A copy of ``config`` whose document uses :data:`ERROR_SCHEMA` for 400 answers.
+
+    A shallow copy with the subclass swapped in: calling the constructor again would re-run
+    ``__post_init__`` on values it already filled in (and warn about deprecated fields).
+    """
     if isinstance(config, _Config):
         return config
-    values = {field.name: getattr(config, field.name) for field in fields(config) if field.init}
-    return _Config(**values)
+    clone = copy.copy(config)
+    clone.__class__ = _Config
+    return clone
