@@ -3,7 +3,9 @@ transaction; ``GET /api/audit`` lists it; no route and no SQL statement can chan
 
 from __future__ import annotations
 
+import asyncio
 import re
+from pathlib import Path
 
 import pytest
 from litestar import Litestar
@@ -12,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from exisone_server.audit import Actor, acting_as, record_audit
 from exisone_server.auth import Permission, create_access_token
+from exisone_server.crypto.master_key import MasterKey
 from exisone_server.crypto.service import rotate_crypto_key
 from exisone_server.models import AuditEvent
 
@@ -194,3 +197,18 @@ async def test_dashboard_actions_are_attributed_to_the_logged_in_user(seed: Seed
     forms = re.findall(r'<form[^>]*action="([^"]*)"', listing.text)
     assert not [action for action in forms if "audit" in action]
     assert (await seed.client.post("/dashboard/audit", follow_redirects=False)).status_code == 405
+
+
+async def test_the_cli_records_token_revocation(seed: Seed, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from exisone_server.cli import main
+
+    token = await seed.token(Permission.VERIFY)
+    url = seed.database.engine.url.render_as_string(hide_password=False)
+    arguments = ["--data-dir", str(tmp_path), "--database-url", url, "token", "revoke", token]
+    environment = {"EXISONE_MASTER_KEY": MasterKey.generate_base64()}
+    result = await asyncio.to_thread(CliRunner().invoke, main, arguments, env=environment)
+    assert result.exit_code == 0, result.output
+    events = await _events(seed, action="token.revoke")
+    assert [(e["actorType"], e["target"]) for e in events] == [("cli", token.split("_")[2])]

@@ -363,9 +363,9 @@ def token_list(context: click.Context, tenant_ref: str, as_json: bool) -> None:
 @click.pass_context
 def token_revoke(context: click.Context, public_id: str) -> None:
     """Revoke a token by its public id (the part after ``exo_at_``) or the whole token."""
-    from sqlalchemy import update
+    from sqlalchemy import select
 
-    from .auth.tokens import parse_token
+    from .auth.tokens import parse_token, revoke_access_token
     from .models import AccessToken
 
     parsed = parse_token(public_id)
@@ -373,10 +373,13 @@ def token_revoke(context: click.Context, public_id: str) -> None:
 
     async def work(database: Database, _: MasterKey) -> int:
         async with database.write() as session:
-            result = await session.execute(
-                update(AccessToken).where(AccessToken.public_id == reference).values(revoked=True)
+            found = await session.scalar(
+                select(AccessToken).where(AccessToken.public_id == reference)
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            if found is None:
+                return 0
+            await revoke_access_token(session, found.tenant_id, found.id)  # in the audit log
+            return 1
 
     if _run(_settings(context), work) == 0:
         raise click.ClickException(f"No token with public id {reference!r}.")
