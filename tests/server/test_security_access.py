@@ -46,14 +46,14 @@ class Victim:
 
 def api_routes(app: Litestar) -> list[tuple[str, str, tuple[Permission, ...]]]:
     """(method, path template, needed permissions) of every /api endpoint."""
-    found = []
+    found: list[tuple[str, str, tuple[Permission, ...]]] = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
             for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
                 needed = tuple(handler.opt.get(PERMISSION_OPT, ()))
-                found.append((method, route.path, needed))
+                found.append((str(method), route.path, needed))
     return found
 
 

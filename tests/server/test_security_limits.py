@@ -47,7 +47,7 @@ def limited(
     @asynccontextmanager
     async def open_client(ip: str) -> AsyncIterator[httpx.AsyncClient]:
         app = create_app(settings, database=database, master_key=master_key)
-        transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+        transport = httpx.ASGITransport(app=app, client=(ip, 40000))  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
 
