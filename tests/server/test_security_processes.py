@@ -25,6 +25,10 @@ pytestmark = pytest.mark.slow
 
 PROCESSES = 4
 REQUESTS = 60
+#: Connections per process: 4 x 13 = 52 requests in flight at once (the rest queue). Each
+#: process may open 15 SQLAlchemy + 10 fast-path PostgreSQL connections; 4 x 25 stays within
+#: PostgreSQL's default max_connections of 100.
+PER_PROCESS = 13
 LOOKUP_LIMIT = 10
 
 
@@ -41,7 +45,7 @@ def servers(settings: Settings) -> Iterator[list[Server]]:
 
 @pytest.fixture
 async def clients(servers: list[Server]) -> AsyncIterator[list[httpx.AsyncClient]]:
-    limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
+    limits = httpx.Limits(max_connections=PER_PROCESS, max_keepalive_connections=PER_PROCESS)
     opened = [
         httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) for server in servers
     ]
@@ -98,7 +102,7 @@ async def _events(database: Database, license_id: int, action: HistoryAction) ->
     return int(count or 0)
 
 
-@pytest.mark.parametrize("seats", [1, 3, 7])
+@pytest.mark.parametrize("seats", [2, 5])
 async def test_corporate_seats_hold_across_processes(
     tenant: Seed, clients: list[httpx.AsyncClient], seats: int
 ) -> None:
@@ -126,7 +130,7 @@ async def test_a_single_device_key_has_exactly_one_winner(
     tenant: Seed, clients: list[httpx.AsyncClient]
 ) -> None:
     product = await tenant.product("Single")
-    for _ in range(3):
+    for _ in range(2):
         license = await tenant.license(product)
         calls = [
             _activate(license.activation_key, product.name, f"pc-{n}") for n in range(REQUESTS)
