@@ -266,6 +266,7 @@ async def _validate_trial(
             product_name=product_name,
             hardware_id=hardware_id,
             expires_at=expires_at,
+            connection=connection,  # this request's connection: no second one from the pool
         )
     if expires_at <= now:
         return _answer("expired", "trial_expired", expires_at, versions, remaining_days=0)

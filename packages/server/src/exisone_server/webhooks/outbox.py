@@ -20,7 +20,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..db import Database
 from ..kit.time import format_expiration, utc_now
@@ -142,18 +142,30 @@ async def emit(
     return int(event_id)
 
 
-async def subscribed(database: Database, tenant_id: int, event_type: str) -> bool:
-    """Whether the tenant has an active endpoint for ``event_type``, per the per-process cache."""
+async def subscribed(
+    database: Database,
+    tenant_id: int,
+    event_type: str,
+    *,
+    connection: AsyncConnection | None = None,
+) -> bool:
+    """Whether the tenant has an active endpoint for ``event_type``, per the per-process cache.
+
+    ``connection``: an open (AUTOCOMMIT) connection to query with on a cache miss, so a caller
+    holding one never waits for a second from the pool.
+    """
     key = (id(database.engine), tenant_id)
     cached = _cache.get(key)
     if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
-        async with database.read_session() as session:
-            rows = await session.scalars(
-                select(WebhookEndpoint.events).where(
-                    WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.is_active.is_(True)
-                )
-            )
-            events = frozenset(name for listed in rows for name in (listed or []))
+        statement = select(WebhookEndpoint.events).where(
+            WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.is_active.is_(True)
+        )
+        if connection is not None:
+            rows = list(await connection.scalars(statement))
+        else:
+            async with database.read() as own:
+                rows = list(await own.scalars(statement))
+        events = frozenset(name for listed in rows for name in (listed or []))
         cached = (time.monotonic(), events)
         _cache[key] = cached
     return event_type in cached[1]
@@ -166,9 +178,17 @@ async def emit_detached(
     data: Mapping[str, Any],
     *,
     idempotency_key: str | None = None,
+    connection: AsyncConnection | None = None,
 ) -> int | None:
-    """:func:`emit` in a transaction of its own; for unsubscribed tenants only a cache lookup."""
-    if not await subscribed(database, tenant_id, event_type):
+    """:func:`emit` in a transaction of its own; for unsubscribed tenants only a cache lookup.
+
+    With ``connection`` (an open AUTOCOMMIT connection of the caller) the rows are written on it,
+    statement by statement, instead of taking a second connection from the pool.
+    """
+    if not await subscribed(database, tenant_id, event_type, connection=connection):
         return None
+    if connection is not None:
+        async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+            return await emit(session, tenant_id, event_type, data, idempotency_key=idempotency_key)
     async with database.write() as session:
         return await emit(session, tenant_id, event_type, data, idempotency_key=idempotency_key)
