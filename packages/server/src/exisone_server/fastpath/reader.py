@@ -22,8 +22,10 @@ from .queries import ONLINE_KEY, TOKEN, for_sqlite
 
 __all__ = ["FastReader", "OnlineKeyRow", "TokenRow", "fast_reader"]
 
-#: Connections of one process's PostgreSQL pool (the SQLAlchemy pool is separate).
-POSTGRES_POOL_MAX = 10
+#: Connections of one process's PostgreSQL pool, on top of SQLAlchemy's (up to 15). Each read is
+#: one short round trip, so a few connections serve many concurrent requests; 10 made four
+#: processes exceed PostgreSQL's default max_connections (100) under concurrent activations.
+POSTGRES_POOL_MAX = 4
 #: A reader waits this long for a locked SQLite file (only during WAL recovery).
 SQLITE_BUSY_TIMEOUT_MS = 2_000
 
