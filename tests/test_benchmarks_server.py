@@ -6,6 +6,9 @@ No timings are asserted; the load runs are ``python -m benchmarks --only server`
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,6 +100,34 @@ def test_text_table_shows_a_groups_own_units() -> None:
     assert "10,000 req/s" in table and "fixed 20,000 req/s" in table
 
 
-def test_worker_pids_and_resident_size_of_this_process() -> None:
-    assert worker_pids(os.getpid()) == [os.getpid()]
-    assert resident_bytes(os.getpid()) > 1_000_000
+# A supervisor with two workers, shaped like ``serve --workers 2``: each worker prints its PID.
+_TREE = """
+import subprocess, sys, time
+worker = "import os, time; print(os.getpid(), flush=True); time.sleep(60)"
+workers = [subprocess.Popen([sys.executable, "-c", worker]) for _ in range(2)]
+time.sleep(60)
+"""
+
+
+def test_worker_pids_are_the_leaves_under_a_supervisor() -> None:
+    supervisor = subprocess.Popen([sys.executable, "-c", _TREE], stdout=subprocess.PIPE, text=True)
+    try:
+        assert supervisor.stdout is not None
+        workers = sorted(int(supervisor.stdout.readline()) for _ in range(2))
+
+        assert sorted(worker_pids(supervisor.pid)) == workers
+        assert all(resident_bytes(pid) > 1_000_000 for pid in workers)
+    finally:
+        for pid in worker_pids(supervisor.pid):
+            os.kill(pid, signal.SIGKILL)
+        supervisor.kill()
+        supervisor.communicate()
+
+
+def test_a_process_without_children_is_its_own_worker() -> None:
+    lone = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert worker_pids(lone.pid) == [lone.pid]
+    finally:
+        lone.kill()
+        lone.wait()
