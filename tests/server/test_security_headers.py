@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from exisone_server.dashboard.accounts import SESSION_LIFETIME, create_user
-from exisone_server.security.headers import API_CSP
+from exisone_server.security.headers import API_CSP, add_security_headers
 
 from .seeding import Seed
 
@@ -61,6 +61,22 @@ async def test_errors_and_refusals_carry_them_too(client: httpx.AsyncClient) -> 
     ):
         assert response.status_code in (401, 413)
         _assert_common(response)
+
+
+async def test_a_header_the_answer_already_has_is_kept_and_not_repeated() -> None:
+    message: dict[str, object] = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"Cache-Control", b"max-age=60"), (b"content-type", b"text/plain")],
+    }
+    await add_security_headers(message, {"type": "http", "path": "/api/x", "scheme": "http"})  # type: ignore[arg-type]
+
+    headers = message["headers"]
+    assert isinstance(headers, list)
+    names = [name.lower() for name, _ in headers]
+    assert names.count(b"cache-control") == 1 and (b"Cache-Control", b"max-age=60") in headers
+    assert (b"content-security-policy", API_CSP.encode()) in headers
+    assert len(names) == len(set(names))
 
 
 async def test_https_answers_add_hsts(app: object) -> None:

@@ -14,7 +14,6 @@ Headers a handler set itself are kept.
 
 from __future__ import annotations
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 __all__ = ["API_CSP", "DASHBOARD_CSP", "add_security_headers"]
@@ -35,6 +34,8 @@ _COMMON = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 
+RawHeaders = list[tuple[bytes, bytes]]
+
 
 def _policy(path: str) -> tuple[str, bool]:
     """(CSP, no-store) for a path."""
@@ -45,18 +46,30 @@ def _policy(path: str) -> tuple[str, bool]:
     return API_CSP, path.startswith(("/api", "/health"))
 
 
+def _raw(csp: str, no_store: bool, https: bool) -> RawHeaders:
+    headers = {**_COMMON, "Content-Security-Policy": csp}
+    if no_store:
+        headers["Cache-Control"] = "no-store"
+    if https:
+        headers["Strict-Transport-Security"] = HSTS
+    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+
+#: The headers of every (CSP, no-store, HTTPS) combination, encoded once.
+_PREBUILT = {
+    (csp, no_store, https): _raw(csp, no_store, https)
+    for csp in (API_CSP, DASHBOARD_CSP, SCHEMA_CSP)
+    for no_store in (False, True)
+    for https in (False, True)
+}
+
+
 async def add_security_headers(message: Message, scope: Scope) -> None:
-    """Add the headers to the start of every HTTP answer."""
+    """Add the headers to the start of every HTTP answer (one pass over its headers)."""
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)
-    for name, value in _COMMON.items():
-        if name not in headers:
-            headers[name] = value
     csp, no_store = _policy(scope.get("path", ""))
-    if "Content-Security-Policy" not in headers:
-        headers["Content-Security-Policy"] = csp
-    if no_store and "Cache-Control" not in headers:
-        headers["Cache-Control"] = "no-store"
-    if scope.get("scheme") == "https" and "Strict-Transport-Security" not in headers:
-        headers["Strict-Transport-Security"] = HSTS
+    wanted = _PREBUILT[csp, no_store, scope.get("scheme") == "https"]
+    present = list(message.get("headers") or ())
+    names = {bytes(name).lower() for name, _ in present}
+    message["headers"] = present + [pair for pair in wanted if pair[0] not in names]

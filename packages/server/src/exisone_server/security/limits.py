@@ -144,6 +144,9 @@ class FailureLimiter:
             return None
         now = self._clock()
         if now - self._refreshed_at >= self.settings.refresh_seconds:
+            # Marked before the await: requests arriving while this refresh waits for the
+            # database use the current view instead of starting refreshes of their own.
+            self._refreshed_at = now
             await self._refresh(now)
         for limit in limits:
             until = self._blocked.get(limit.key)
@@ -186,7 +189,6 @@ class FailureLimiter:
             ).all()
         end = window + self.settings.window_seconds
         self._blocked = {row.key: float(end) for row in rows if row.n >= self._allowed(row.key)}
-        self._refreshed_at = now
         if window != self._cleaned_window:
             self._cleaned_window = window
             async with database.write() as session:
