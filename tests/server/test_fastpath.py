@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from exisone_server.auth.dependencies import authenticate
-from exisone_server.auth.tokens import parse_token
+from exisone_server.auth.principal import Principal
+from exisone_server.auth.tokens import parse_token, revoke_access_token
 from exisone_server.db import Database
-from exisone_server.fastpath import fast_reader
+from exisone_server.errors import ApiError, Forbidden
+from exisone_server.fastpath import TokenRow, fast_reader
 from exisone_server.kit.time import utc_now
 from exisone_server.licenses.schemas import LicenseValidate, LicenseValidation
-from exisone_server.licenses.validate import validate
+from exisone_server.licenses.service import check_hardware_id
+from exisone_server.licenses.validate import validate, validate_with_token
 from exisone_server.models import LicenseStatus
 
 from .helpers import activate_body
+from .publisher_helpers import other_tenant
 from .seeding import Seed
 
 
@@ -22,6 +28,11 @@ async def _both(
 ) -> tuple[LicenseValidation, LicenseValidation]:
     fast = await validate(seed.database, seed.tenant.id, request, fast=True)
     general = await validate(seed.database, seed.tenant.id, request, fast=False)
+    principal, with_token = await validate_with_token(
+        seed.database, f"ExisOneApi {seed.api.token}", lambda _: None, request
+    )
+    assert principal.tenant_id == seed.tenant.id
+    assert with_token == fast, request  # token and key read together: the same answer
     return fast, general
 
 
@@ -118,3 +129,80 @@ async def test_token_rows_agree(seed: Seed) -> None:
     assert row.expires_at is not None and row.expires_at.tzinfo is not None
     assert row.revoked is False
     assert await reader.token("nosuchtoken") is None
+
+
+async def _token_row(seed: Seed, token: str) -> TokenRow:
+    parsed = parse_token(token)
+    reader = fast_reader(seed.database)
+    assert parsed is not None and reader is not None
+    row = await reader.token(parsed[0])
+    assert row is not None
+    return row
+
+
+async def _refusal(seed: Seed, authorization: str | None, request: LicenseValidate) -> str:
+    def deny_other_tenants(principal: Principal) -> None:
+        if principal.tenant_id != seed.tenant.id:
+            raise Forbidden("tenant_mismatch", "another tenant")
+
+    with pytest.raises(ApiError) as general:
+        principal = await authenticate(seed.database, authorization)
+        deny_other_tenants(principal)
+        check_hardware_id(request.hardware_id)
+    with pytest.raises(ApiError) as together:
+        await validate_with_token(seed.database, authorization, deny_other_tenants, request)
+    assert (together.value.status_code, together.value.code) == (
+        general.value.status_code,
+        general.value.code,
+    )
+    return f"{together.value.status_code} {together.value.code}"
+
+
+async def test_refusals_of_the_joint_read_match_the_general_path(seed: Seed) -> None:
+    product = await seed.product()
+    license = await seed.license(product)
+    request = LicenseValidate(hardware_id="DEVICE-1", activation_key=license.activation_key)
+    token = seed.api.token
+    parsed = parse_token(token)
+    assert parsed is not None
+    public_id = parsed[0]
+    expired = await seed.token(expires_in=timedelta(seconds=-1))
+    revoked = await seed.token()
+    revoked_row = await _token_row(seed, revoked)
+    async with seed.database.write() as session:
+        await revoke_access_token(session, seed.tenant.id, revoked_row.id)
+    other = await other_tenant(seed)
+
+    outcomes = [
+        await _refusal(seed, None, request),
+        await _refusal(seed, "Bearer x", request),
+        await _refusal(seed, f"ExisOneApi exo_at_{public_id}_wrongsecret", request),
+        await _refusal(seed, "ExisOneApi exo_at_nosuchid_secret", request),
+        await _refusal(seed, f"ExisOneApi {expired}", request),
+        await _refusal(seed, f"ExisOneApi {revoked}", request),
+        await _refusal(seed, f"ExisOneApi {other.api.token}", request),  # 403 before a read
+        await _refusal(
+            seed, f"ExisOneApi {token}", LicenseValidate(hardware_id=" ", activation_key="K")
+        ),
+    ]
+
+    assert outcomes[:2] == ["401 missing_token", "401 invalid_token"]
+    assert outcomes[2:4] == ["401 invalid_token"] * 2
+    assert outcomes[4:6] == ["401 token_expired", "401 token_revoked"]
+    assert outcomes[6:] == ["403 tenant_mismatch", "400 invalid_request"]
+
+
+async def test_another_tenants_token_never_reads_this_tenants_key(seed: Seed) -> None:
+    product = await seed.product()
+    license = await seed.license(product)
+    body = activate_body(license, product)
+    assert (await seed.api.post("/api/license/activate", body)).status_code == 200
+    request = LicenseValidate(hardware_id=body["hardwareId"], activation_key=license.activation_key)
+    other = await other_tenant(seed)
+
+    principal, answer = await validate_with_token(
+        seed.database, f"ExisOneApi {other.api.token}", lambda _: None, request
+    )
+
+    assert principal.tenant_id == other.tenant.id
+    assert (answer.is_valid, answer.reason) == (False, "license_not_found")

@@ -22,13 +22,19 @@ from .permissions import PERMISSION_OPT, Permission
 from .principal import Principal
 from .tokens import hash_secret, parse_token
 
-__all__ = ["authenticate", "provide_principal"]
+__all__ = [
+    "authenticate",
+    "check_route_access",
+    "parse_authorization",
+    "principal_of",
+    "provide_principal",
+]
 
 SCHEME = "ExisOneApi"
 
 
-async def authenticate(database: Database, authorization: str | None) -> Principal:
-    """The principal of an ``Authorization: ExisOneApi <token>`` header value, or 401."""
+def parse_authorization(authorization: str | None) -> tuple[str, str]:
+    """``(public id, secret)`` of an ``Authorization: ExisOneApi <token>`` value, or 401."""
     if not authorization or not authorization.strip():
         raise Unauthorized("missing_token", f"Send 'Authorization: {SCHEME} <access token>'.")
     scheme, _, token = authorization.strip().partition(" ")
@@ -41,8 +47,11 @@ async def authenticate(database: Database, authorization: str | None) -> Princip
         raise Unauthorized(
             "invalid_token", "Malformed access token (expected exo_at_<id>_<secret>)."
         )
-    public_id, secret = parsed
-    row = await _token_row(database, public_id)
+    return parsed
+
+
+def principal_of(row: TokenRow | None, secret: str) -> Principal:
+    """The principal of a token's stored row when ``secret`` is its secret, or 401."""
     if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
         raise Unauthorized("invalid_token", "Unknown access token.")
     if row.revoked:
@@ -55,6 +64,12 @@ async def authenticate(database: Database, authorization: str | None) -> Princip
         token_name=row.name,
         permissions=frozenset(row.permissions or ()),
     )
+
+
+async def authenticate(database: Database, authorization: str | None) -> Principal:
+    """The principal of an ``Authorization: ExisOneApi <token>`` header value, or 401."""
+    public_id, secret = parse_authorization(authorization)
+    return principal_of(await _token_row(database, public_id), secret)
 
 
 async def _token_row(database: Database, public_id: str) -> TokenRow | None:
@@ -87,11 +102,16 @@ def check_access(
         raise Forbidden("permission_denied", f"This access token lacks the {names} permission.")
 
 
+def check_route_access(request: Request[Any, Any, Any], principal: Principal) -> None:
+    """:func:`check_access` with the request's ``X-Tenant`` and its route's permissions."""
+    needed = tuple(request.route_handler.opt.get(PERMISSION_OPT, ()))
+    check_access(principal, request.headers.get("x-tenant"), needed)
+
+
 async def provide_principal(
     request: Request[Any, Any, Any], database: NamedDependency[Database]
 ) -> Principal:
     """Litestar dependency: authenticate, then enforce the route's ``opt`` permissions."""
     principal = await authenticate(database, request.headers.get("authorization"))
-    needed = tuple(request.route_handler.opt.get(PERMISSION_OPT, ()))
-    check_access(principal, request.headers.get("x-tenant"), needed)
+    check_route_access(request, principal)
     return principal

@@ -3,7 +3,7 @@ sqlite3). Each statement mirrors a SQLAlchemy statement of the general path."""
 
 from __future__ import annotations
 
-__all__ = ["ONLINE_KEY", "TOKEN", "for_sqlite"]
+__all__ = ["ONLINE_KEY", "TOKEN", "TOKEN_AND_ONLINE_KEY", "for_sqlite"]
 
 #: auth.dependencies.authenticate: the token by its public id.
 TOKEN = """
@@ -25,6 +25,32 @@ LEFT OUTER JOIN license_features lf ON lf.license_id = l.id
 LEFT OUTER JOIN features f ON f.id = lf.feature_id
 WHERE l.tenant_id = %s AND l.activation_key = %s
 ORDER BY f.name
+"""
+
+#: PostgreSQL: TOKEN and ONLINE_KEY in one round trip: the token's row, joined to the key's rows
+#: in the token's tenant (NULL columns when the key is unknown there; no row: unknown token).
+#: The license is read before the token's secret is checked, but nothing of it leaves the
+#: server unless the token then checks.
+TOKEN_AND_ONLINE_KEY = """
+SELECT t.id, t.tenant_id, t.name, t.secret_hash, t.permissions, t.expires_at, t.revoked,
+       k.status, k.expires_at, k.product_name, k.version, k.minimum_required_version,
+       k.enforce_version_check, k.is_active, k.bound, k.feature
+FROM access_tokens t
+LEFT JOIN LATERAL (
+    SELECT l.status, l.expires_at, p.name AS product_name, p.version, p.minimum_required_version,
+           p.enforce_version_check, p.is_active,
+           EXISTS (SELECT 1 FROM activations a
+                   WHERE a.license_id = l.id AND a.hardware_id = %s
+                     AND a.deactivated_at IS NULL) AS bound,
+           f.name AS feature
+    FROM licenses l
+    JOIN products p ON p.id = l.product_id
+    LEFT OUTER JOIN license_features lf ON lf.license_id = l.id
+    LEFT OUTER JOIN features f ON f.id = lf.feature_id
+    WHERE l.tenant_id = t.tenant_id AND l.activation_key = %s
+) k ON TRUE
+WHERE t.public_id = %s
+ORDER BY k.feature
 """
 
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol
 from psycopg_pool import AsyncConnectionPool
 
 from ..db import Database
-from .queries import ONLINE_KEY, TOKEN, for_sqlite
+from .queries import ONLINE_KEY, TOKEN, TOKEN_AND_ONLINE_KEY, for_sqlite
 
 __all__ = ["FastReader", "OnlineKeyRow", "TokenRow", "fast_reader"]
 
@@ -60,6 +60,12 @@ class FastReader(Protocol):
     async def online_key_rows(
         self, tenant_id: int, activation_key: str, hardware_id: str
     ) -> list[OnlineKeyRow]: ...
+
+    async def token_and_online_key(
+        self, public_id: str, activation_key: str, hardware_id: str
+    ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
+        """The token's row and the key's rows in the token's tenant (validate's reads)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -125,6 +131,14 @@ class SqliteReader:
         ).fetchall()
         return [_online_key(row) for row in rows]
 
+    async def token_and_online_key(
+        self, public_id: str, activation_key: str, hardware_id: str
+    ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
+        token = await self.token(public_id)
+        if token is None:
+            return None, []
+        return token, await self.online_key_rows(token.tenant_id, activation_key, hardware_id)
+
     async def close(self) -> None:
         self._connection.close()
 
@@ -162,6 +176,16 @@ class PostgresReader:
     ) -> list[OnlineKeyRow]:
         rows = await self._fetch(ONLINE_KEY, (hardware_id, tenant_id, activation_key))
         return [_online_key(row) for row in rows]
+
+    async def token_and_online_key(
+        self, public_id: str, activation_key: str, hardware_id: str
+    ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
+        """One round trip (TOKEN_AND_ONLINE_KEY)."""
+        rows = await self._fetch(TOKEN_AND_ONLINE_KEY, (hardware_id, activation_key, public_id))
+        if not rows:
+            return None, []
+        key_rows = [_online_key(row[7:]) for row in rows if row[7] is not None]
+        return _token(rows[0]), key_rows
 
     async def close(self) -> None:
         if self._opened:

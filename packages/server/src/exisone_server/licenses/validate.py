@@ -12,7 +12,7 @@ Statuses (reference §4.1): ``licensed``, ``trial``, ``expired``, ``invalid``,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -26,6 +26,8 @@ from exisone._dates import parse_datetime
 from exisone._exceptions import ExisOneError
 from exisone._offline import is_offline_code, load_public_keys, verify_offline_code
 
+from ..auth.dependencies import authenticate, parse_authorization, principal_of
+from ..auth.principal import Principal
 from ..db import Database
 from ..fastpath import OnlineKeyRow, fast_reader
 from ..kit.activation_keys import normalize_activation_key
@@ -36,8 +38,9 @@ from ..models import Activation, CryptoKey, Feature, License, LicenseStatus, Pro
 from ..models import license_features as license_features_table
 from ..webhooks import hooks as webhooks
 from .schemas import LicenseValidate, LicenseValidation
+from .service import check_hardware_id
 
-__all__ = ["validate"]
+__all__ = ["validate", "validate_with_token"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,36 @@ async def validate(
                 connection, tenant_id, request, key, hardware_id, moment
             )
         return await _validate_online_key(connection, tenant_id, request, key, hardware_id, moment)
+
+
+async def validate_with_token(
+    database: Database,
+    authorization: str | None,
+    check_access: Callable[[Principal], None],
+    request: LicenseValidate,
+) -> tuple[Principal, LicenseValidation]:
+    """Authenticate the token, ``check_access`` its principal (tenant, permission), validate.
+
+    The same answers and the same order of refusals (401, then 403, then 400) as
+    :func:`authenticate`, ``check_access`` and :func:`validate` one after the other; for an
+    online key on a database with a fast reader the token and the key are read together (one
+    round trip on PostgreSQL instead of two).
+    """
+    key = (request.activation_key or "").strip()
+    reader = fast_reader(database) if key and not is_offline_code(key) else None
+    if reader is None:
+        principal = await authenticate(database, authorization)
+        check_access(principal)
+        check_hardware_id(request.hardware_id)
+        return principal, await validate(database, principal.tenant_id, request)
+    public_id, secret = parse_authorization(authorization)
+    token, rows = await reader.token_and_online_key(
+        public_id, normalize_activation_key(key), normalize_hardware_id(request.hardware_id)
+    )
+    principal = principal_of(token, secret)
+    check_access(principal)
+    check_hardware_id(request.hardware_id)
+    return principal, _online_key_answer(rows, request, utc_now())
 
 
 async def _validate_online_key(
