@@ -261,8 +261,11 @@ def pytest_runtest_makereport(
 
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No EXISONE_* variable of the caller, no proxy, and a private XDG_CONFIG_HOME."""
+    """No EXISONE_* variable of the caller, no proxy, and a private XDG_CONFIG_HOME (the
+    per-test EXISONE_STATE_DIR of the root conftest stays)."""
     for name in list(os.environ):
+        if name == "EXISONE_STATE_DIR":
+            continue
         if name.startswith("EXISONE_") or name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
     config_home = tmp_path / "xdg-config"
