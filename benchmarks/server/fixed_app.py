@@ -13,6 +13,7 @@ from litestar import post
 from litestar.params import JSONBody
 
 from exisone_server.app import ExisOneApp, create_app
+from exisone_server.asgi import freeze_startup_heap
 from exisone_server.config import Settings
 from exisone_server.licenses.schemas import LicenseValidate, LicenseValidation
 
@@ -37,4 +38,6 @@ async def fixed_answer(data: JSONBody[LicenseValidate]) -> LicenseValidation:
 
 def app_from_env() -> ExisOneApp:
     """The server app from ``EXISONE_*`` plus the fixed route."""
-    return create_app(Settings.from_env(), extra_routers=[fixed_answer])
+    app = create_app(Settings.from_env(), extra_routers=[fixed_answer])
+    freeze_startup_heap()  # as the served app does (exisone_server.asgi.app_from_env)
+    return app

@@ -175,3 +175,31 @@ def test_several_workers_answer_as_one_server(empty_settings: Settings, workers:
 
     assert answers == [200] * 5 + [409] * 3
     assert usage == {"currentSeats": 5, "maxSeats": 5, "hasCapacity": False, "isUnlimited": False}
+
+
+def test_a_served_app_exempts_its_startup_objects_from_the_collector(
+    empty_settings: Settings,
+) -> None:
+    """Full garbage collections of the startup heap stalled the event loop for 50-100 ms under
+    load (the p99 of docs/benchmarks.md); the served app freezes that heap once built."""
+    script = (
+        "import gc, json\n"
+        "before = gc.get_freeze_count()\n"
+        "from exisone_server.asgi import app_from_env\n"
+        "app_from_env()\n"
+        "print(json.dumps([before, gc.get_freeze_count()]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={
+            **_environment(empty_settings),
+            "EXISONE_DATA_DIR": str(empty_settings.data_dir),
+            "EXISONE_DATABASE_URL": empty_settings.database_url,
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    before, after = json.loads(result.stdout)
+    assert before == 0 and after > 10_000  # modules, app, routes: the long-lived objects
