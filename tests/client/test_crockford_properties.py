@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,3 +38,20 @@ def test_strict_mode_accepts_only_canonical_text(symbols: str) -> None:
     except InvalidOfflineCode:
         return
     assert encode(decoded) == symbols
+
+
+_FROM_RFC_4648 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
+
+
+@given(st.binary(max_size=700))
+def test_encode_agrees_with_the_standard_librarys_base32(data: bytes) -> None:
+    """The column-wise encoder against an independent oracle: RFC 4648 base32 has the same
+    5-bit values under other letters."""
+    expected = base64.b32encode(data).decode("ascii").rstrip("=").translate(_FROM_RFC_4648)
+    assert encode(data) == expected
+
+
+@given(st.text(alphabet=ALPHABET, max_size=120), st.integers(min_value=1, max_value=12))
+def test_group_puts_a_dash_between_groups_of_size(symbols: str, size: int) -> None:
+    expected = "-".join(symbols[i : i + size] for i in range(0, len(symbols), size))
+    assert group(symbols, size) == expected

@@ -9,7 +9,6 @@ any other character is an error that names it, where the official SDKs silently 
 
 from __future__ import annotations
 
-import base64
 from typing import NoReturn
 
 from .._exceptions import InvalidOfflineCode
@@ -30,13 +29,45 @@ for _symbol, _value in _VALUES.items():
     _TABLE[ord(_symbol)] = _TABLE[ord(_symbol.lower())] = ord(_DIGITS[_value])
 _TO_DIGITS = bytes(_TABLE)
 _DELETE = _SEPARATORS.encode("ascii")
-# Encoding goes through the standard library's RFC 4648 codec (same values, other letters).
-_FROM_RFC = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
+
+
+# Encoding runs in C too, column by column: byte i of every 5-byte block (``padded[i::5]``) is
+# mapped through 256-entry tables to its share of each of the block's 8 symbols; two shares of
+# one symbol are ORed as big integers; the symbols' values are interleaved with slice
+# assignments and translated to the alphabet. No Python loop runs per byte or per symbol.
+def _shares(shift: int, mask: int) -> bytes:
+    """A table: each byte's bits selected by ``mask``, shifted left (or right, if negative)."""
+    return bytes(
+        ((b & mask) << shift if shift >= 0 else (b & mask) >> -shift) & 0x1F for b in range(256)
+    )
+
+
+#: Symbol j of a 5-byte block b0..b4 is the OR of these (column, table) shares.
+_SYMBOL_SHARES: tuple[tuple[tuple[int, bytes], ...], ...] = (
+    ((0, _shares(-3, 0xF8)),),
+    ((0, _shares(2, 0x07)), (1, _shares(-6, 0xC0))),
+    ((1, _shares(-1, 0x3E)),),
+    ((1, _shares(4, 0x01)), (2, _shares(-4, 0xF0))),
+    ((2, _shares(1, 0x0F)), (3, _shares(-7, 0x80))),
+    ((3, _shares(-2, 0x7C)),),
+    ((3, _shares(3, 0x03)), (4, _shares(-5, 0xE0))),
+    ((4, _shares(0, 0x1F)),),
+)
+_TO_SYMBOL = bytes(ord(ALPHABET[b & 0x1F]) for b in range(256))
 
 
 def encode(data: bytes) -> str:
     """Encode bytes as upper-case Crockford base32 symbols, without separators."""
-    return base64.b32encode(data).decode("ascii").rstrip("=").translate(_FROM_RFC)
+    blocks = -(-len(data) // 5)
+    padded = data + bytes(5 * blocks - len(data))
+    columns = [padded[i::5] for i in range(5)]
+    values = bytearray(8 * blocks)
+    for j, shares in enumerate(_SYMBOL_SHARES):
+        combined = 0
+        for column, table in shares:
+            combined |= int.from_bytes(columns[column].translate(table), "big")
+        values[j::8] = combined.to_bytes(blocks, "big")
+    return values[: (8 * len(data) + 4) // 5].translate(_TO_SYMBOL).decode("ascii")
 
 
 def decode(text: str, *, strict: bool = False) -> bytes:
@@ -76,4 +107,11 @@ def _raise_for_stray_character(text: str) -> NoReturn:
 
 def group(symbols: str, size: int = 5) -> str:
     """Insert a dash every ``size`` symbols, for people reading or typing the code."""
-    return "-".join(symbols[i : i + size] for i in range(0, len(symbols), size))
+    if len(symbols) <= size:
+        return symbols
+    groups = -(-len(symbols) // size)
+    source = symbols.encode("ascii").ljust(groups * size, b"-")
+    spaced = bytearray(b"-" * (groups * (size + 1)))
+    for j in range(size):  # symbol j of every group
+        spaced[j :: size + 1] = source[j::size]
+    return spaced[: len(symbols) + groups - 1].decode("ascii")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import logging
 import os
@@ -40,7 +41,7 @@ class MasterKey:
     def __repr__(self) -> str:
         return f"MasterKey(id={self.key_id!r})"
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
         """First 16 hex digits of SHA-256 over a label and the key: safe to store and log."""
         return hashlib.sha256(b"exisone-master-key-id:" + self.key).hexdigest()[:16]
