@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from litestar import Litestar, Request
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.types import (
@@ -31,6 +32,7 @@ from .crypto.master_key import MasterKey, load_master_key
 from .dashboard import template_config
 from .db import Database
 from .errors import exception_handlers
+from .licenses.fast_validate import DATABASE_STATE_KEY
 from .routers import domain_routers
 from .security import security_plugin
 from .signing import answer_signing
@@ -122,6 +124,7 @@ def create_app(
             path="/schema",
         ),
         signature_types=[Principal, Database, Settings, MasterKey],
+        state=State({DATABASE_STATE_KEY: provide_database}),  # for FastValidateMiddleware
         template_config=template_config(),
         # No global logging setup from a factory (tests and embedders keep theirs); errors are
         # logged by errors.py on the "exisone_server" logger, configured by asgi.app_from_env.

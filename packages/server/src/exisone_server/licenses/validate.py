@@ -40,7 +40,7 @@ from ..webhooks import hooks as webhooks
 from .schemas import LicenseValidate, LicenseValidation
 from .service import check_hardware_id
 
-__all__ = ["validate", "validate_with_token"]
+__all__ = ["answer_validation", "validate", "validate_with_token"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,21 @@ async def validate(
                 connection, tenant_id, request, key, hardware_id, moment
             )
         return await _validate_online_key(connection, tenant_id, request, key, hardware_id, moment)
+
+
+async def answer_validation(
+    database: Database,
+    authorization: str | None,
+    check_access: Callable[[Principal], None],
+    request: LicenseValidate,
+    client_ip: str | None,
+) -> LicenseValidation:
+    """The whole validate endpoint: :func:`validate_with_token`, then its webhook hook
+    (``license.validation.failed``; answered from a per-process 5 s cache of the tenant's
+    subscriptions, writes only when subscribed)."""
+    principal, answer = await validate_with_token(database, authorization, check_access, request)
+    await webhooks.after_validation(database, principal.tenant_id, request, answer, client_ip)
+    return answer
 
 
 async def validate_with_token(

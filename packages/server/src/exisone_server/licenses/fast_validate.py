@@ -1,0 +1,120 @@
+"""The validate endpoint's fast lane: a route middleware that answers well-formed requests itself.
+
+``POST /api/license/validate`` is the hot path (issue 7). Litestar's per-request machinery
+(request object, dependency injection, signature model, response object) cost more than the
+validation itself, so this middleware, installed on that route only, does the same work with
+plain ASGI calls: read the body, decode it with msgspec into :class:`LicenseValidate`,
+:func:`answer_validation`, encode the answer. It sits inside the app's middleware (security
+limits, answer signing and security headers see its answers as they see the handler's).
+
+Anything else goes to the route's Litestar handler, unchanged: a body that does not decode or
+does not arrive, and every refusal (401, 403, 400, or an error): the middleware then replays the
+body to the handler, which answers as it always did. The OpenAPI document, the
+route table and the error answers therefore stay the handler's;
+``tests/server/test_fast_validate.py`` checks that both lanes give byte-identical answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, cast
+
+import msgspec
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from ..auth.dependencies import check_access
+from ..auth.permissions import PERMISSION_OPT
+from ..auth.principal import Principal
+from ..db import Database
+from ..errors import ApiError
+from .schemas import LicenseValidate
+from .validate import answer_validation
+
+__all__ = ["DATABASE_STATE_KEY", "FastValidateMiddleware"]
+
+logger = logging.getLogger("exisone_server")
+
+#: Key of the app state entry holding the app's ``provide_database`` function.
+DATABASE_STATE_KEY = "provide_database"
+
+_decode = msgspec.json.Decoder(LicenseValidate).decode
+_encode = msgspec.json.Encoder().encode
+_JSON = (b"content-type", b"application/json")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+class FastValidateMiddleware:
+    """See the module docstring."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        messages: list[dict[str, Any]] = []
+        body = b""
+        more = True
+        while more:
+            message = cast("dict[str, Any]", await receive())
+            messages.append(message)
+            if message["type"] != "http.request":
+                break  # a disconnect: the handler path deals with it
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if not more:
+            content = await self._answer(scope, body)
+            if content is not None:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [_JSON, (b"content-length", str(len(content)).encode())],
+                    }
+                )
+                await send({"type": "http.response.body", "body": content, "more_body": False})
+                return
+        await self.app(scope, _replay(messages, receive), send)
+
+    async def _answer(self, scope: Scope, body: bytes) -> bytes | None:
+        """The encoded answer, or None to leave the request to the handler."""
+        try:
+            request = _decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError):
+            return None
+        provide_database = cast("Callable[[], Database]", scope["app"].state[DATABASE_STATE_KEY])
+        needed = tuple(scope["route_handler"].opt.get(PERMISSION_OPT, ()))
+        x_tenant = _header(scope, b"x-tenant")
+
+        def check(principal: Principal) -> None:
+            check_access(principal, x_tenant, needed)
+
+        client = scope.get("client")
+        try:
+            answer = await answer_validation(
+                provide_database(),
+                _header(scope, b"authorization"),
+                check,
+                request,
+                client[0] if client else None,
+            )
+        except ApiError:
+            return None  # refused: the handler refuses it again, with its own answer
+        except Exception:  # e.g. the database: the handler tries again and answers as usual
+            logger.warning("validate fast lane failed; the handler answers", exc_info=True)
+            return None
+        return _encode(answer)
+
+
+def _replay(messages: list[dict[str, Any]], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Any:
+        return pending.pop(0) if pending else await receive()
+
+    return cast("Receive", replay)
