@@ -319,3 +319,26 @@ async def test_activity_and_trial_expiration(seed: Seed, client: httpx.AsyncClie
     home = await client.get("/dashboard/")
     assert re.search(r'id="active-licenses">1<', home.text)
     assert home.text.count('<rect class="activations"') == 30
+
+
+async def test_home_counts_validations_per_day(seed: Seed, client: httpx.AsyncClient) -> None:
+    product = await seed.product()
+    license = await seed.license(product)
+    body = {
+        "activationKey": license.activation_key,
+        "hardwareId": "HOME-1",
+        "productName": product.name,
+    }
+    assert (await seed.api.post("/api/license/activate", body)).status_code == 200
+    for key in (license.activation_key, "AAAA-BBBB-CCCC-DDDD", license.activation_key):
+        answer = await seed.api.post("/api/license/validate", {**body, "activationKey": key})
+        assert answer.status_code == 200
+    other = await Seed.create(seed.database, seed.master_key, seed.client)  # not counted here
+    await other.api.post("/api/license/validate", {"hardwareId": "X", "activationKey": "K"})
+    await login(client, seed.database, seed.tenant.id)
+
+    page = (await client.get("/dashboard/")).text
+
+    assert _field(r'id="validations-total">(\d+)<', page) == "3"  # any outcome counts
+    today = utc_now().date().isoformat()
+    assert f"{today}: 3 validations" in page

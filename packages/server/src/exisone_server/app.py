@@ -33,6 +33,7 @@ from .dashboard import template_config
 from .db import Database
 from .errors import exception_handlers
 from .licenses.fast_validate import DATABASE_STATE_KEY
+from .licenses.validation_stats import validation_stats_lifespan
 from .routers import domain_routers
 from .security import security_plugin
 from .signing import answer_signing
@@ -117,7 +118,11 @@ def create_app(
         exception_handlers=exception_handlers(),
         plugins=[security_plugin(provide_database)],  # limits, body checks, headers (issue 5)
         middleware=[answer_signing(provide_database, key)],  # signs answers when asked (nonce)
-        lifespan=[lifespan, webhook_lifespan(provide_database, key)],
+        lifespan=[
+            lifespan,
+            webhook_lifespan(provide_database, key),
+            validation_stats_lifespan(provide_database),  # the dashboard's validation counts
+        ],
         openapi_config=OpenAPIConfig(
             title="ExisOne-compatible license server",
             version=__version__,

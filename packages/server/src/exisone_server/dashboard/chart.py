@@ -36,18 +36,19 @@ class Chart:
     baseline: float
 
 
-def daily_chart(days: Sequence[DailyCount]) -> Chart:
-    """Two bars per day (activations, new trials), scaled to the largest count."""
-    maximum = max([1, *(d.activations for d in days), *(d.trials for d in days)])
+def daily_chart(
+    days: Sequence[DailyCount], kinds: Sequence[str] = ("activations", "trials")
+) -> Chart:
+    """One bar per day for each of ``kinds`` (DailyCount fields), scaled to the largest count."""
+    values = [[int(getattr(day, kind)) for kind in kinds] for day in days]
+    maximum = max([1, *(value for row in values for value in row)])
     slot = WIDTH / max(len(days), 1)
-    bar = max(slot / 2 - 1, 1)
+    bar = max(slot / len(kinds) - 1, 1)
     usable = HEIGHT - _TOP - _BOTTOM
     baseline = HEIGHT - _BOTTOM
     bars: list[Bar] = []
-    for index, day in enumerate(days):
-        for offset, (kind, value) in enumerate(
-            (("activations", day.activations), ("trials", day.trials))
-        ):
+    for index, (day, row) in enumerate(zip(days, values)):
+        for offset, (kind, value) in enumerate(zip(kinds, row)):
             height = usable * value / maximum
             bars.append(
                 Bar(

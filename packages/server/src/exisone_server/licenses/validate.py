@@ -39,6 +39,7 @@ from ..models import license_features as license_features_table
 from ..webhooks import hooks as webhooks
 from .schemas import LicenseValidate, LicenseValidation
 from .service import check_hardware_id
+from .validation_stats import validation_stats
 
 __all__ = ["answer_validation", "validate", "validate_with_token"]
 
@@ -122,9 +123,11 @@ async def answer_validation(
 ) -> LicenseValidation:
     """The whole validate endpoint: :func:`validate_with_token`, then its webhook hook
     (``license.validation.failed``; answered from a per-process 5 s cache of the tenant's
-    subscriptions, writes only when subscribed)."""
+    subscriptions, writes only when subscribed), then the day's count (in memory, see
+    :mod:`.validation_stats`)."""
     principal, answer = await validate_with_token(database, authorization, check_access, request)
     await webhooks.after_validation(database, principal.tenant_id, request, answer, client_ip)
+    validation_stats(database).count(principal.tenant_id)
     return answer
 
 

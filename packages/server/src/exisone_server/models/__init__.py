@@ -14,6 +14,7 @@ from .rate_limit import RateLimitCounter
 from .support_ticket import SupportTicket
 from .tenant import Tenant
 from .trial import Trial
+from .validation_count import ValidationCount
 from .webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Tenant",
     "Trial",
     "UTCDateTime",
+    "ValidationCount",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",

@@ -24,6 +24,7 @@ from ..models import (
     Product,
     SupportTicket,
     Trial,
+    ValidationCount,
 )
 from .checks import parse_date
 from .service import LATEST_EXPIRATION
@@ -43,6 +44,7 @@ class DailyCount:
     day: date
     activations: int
     trials: int
+    validations: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,8 @@ async def home_numbers(
     days: int = 30,
     expiring_within: timedelta = timedelta(days=30),
 ) -> HomeNumbers:
-    """The home page's counts and the last ``days`` days of activations and new trials."""
+    """The home page's counts and the last ``days`` days of activations, new trials and
+    validations (as written so far: see :mod:`..licenses.validation_stats`)."""
     not_expired = or_(License.expires_at.is_(None), License.expires_at > now)
     active = and_(
         License.tenant_id == tenant_id, License.status == LicenseStatus.ACTIVE, not_expired
@@ -154,8 +157,16 @@ async def home_numbers(
         .where(Product.tenant_id == tenant_id, Trial.created_at >= since)
     ):
         trials[moment.date()] = trials.get(moment.date(), 0) + 1
+    validations = {
+        day: int(count)
+        for day, count in await session.execute(
+            select(ValidationCount.day, ValidationCount.count).where(
+                ValidationCount.tenant_id == tenant_id, ValidationCount.day >= first_day
+            )
+        )
+    }
     series = [
-        DailyCount(day, activations.get(day, 0), trials.get(day, 0))
+        DailyCount(day, activations.get(day, 0), trials.get(day, 0), validations.get(day, 0))
         for day in (first_day + timedelta(days=n) for n in range(days))
     ]
     return HomeNumbers(

@@ -1,0 +1,122 @@
+"""Validations answered per tenant and day: counted in memory, written in batches.
+
+Validate answers without writing to the database (it is the hot path), so each process adds its
+answers up in a dict (:meth:`ValidationStats.count`, a dict increment) and writes the sums every
+:data:`FLUSH_SECONDS` with an upsert (``count = count + n``): several processes add up on one
+database. The dashboard flushes its own process's sums before it reads. A process killed with
+``kill -9`` loses at most its last unwritten seconds: these are statistics, not records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import date, timedelta
+
+from litestar import Litestar
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..db import Database
+from ..kit.time import utc_now
+from ..models import ValidationCount
+
+__all__ = ["FLUSH_SECONDS", "ValidationStats", "validation_stats", "validation_stats_lifespan"]
+
+logger = logging.getLogger("exisone_server")
+
+#: How often a serving process writes its counts.
+FLUSH_SECONDS = 10.0
+_EPOCH = date(1970, 1, 1)
+_SECONDS_PER_DAY = 86_400
+
+
+class ValidationStats:
+    """One process's unwritten validation counts for one database."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._pending: Counter[tuple[int, int]] = Counter()  # (tenant, UTC day number) → n
+        self._flushing = asyncio.Lock()
+
+    def count(self, tenant_id: int) -> None:
+        """One validation answered for ``tenant_id`` now."""
+        self._pending[tenant_id, int(time.time()) // _SECONDS_PER_DAY] += 1
+
+    async def flush(self) -> None:
+        """Add the counts to the database; on failure they are kept for the next flush."""
+        async with self._flushing:
+            pending, self._pending = self._pending, Counter()
+            if not pending:
+                return
+            insert = sqlite_insert if self._database.dialect == "sqlite" else postgresql_insert
+            try:
+                async with self._database.write() as session:
+                    for (tenant_id, day_number), n in sorted(pending.items()):
+                        day = _EPOCH + timedelta(days=day_number)
+                        await session.execute(
+                            insert(ValidationCount)
+                            .values(tenant_id=tenant_id, day=day, count=n, created_at=utc_now())
+                            .on_conflict_do_update(
+                                index_elements=["tenant_id", "day"],
+                                set_={"count": ValidationCount.count + n},
+                            )
+                        )
+            except BaseException:
+                self._pending.update(pending)
+                raise
+
+
+#: The attribute of a Database that holds its counts (like the fast path's reader).
+_ATTRIBUTE = "_exisone_validation_stats"
+
+
+def validation_stats(database: Database) -> ValidationStats:
+    """The database's counts in this process (made on first use)."""
+    try:
+        stats: ValidationStats = database.__dict__[_ATTRIBUTE]
+        return stats
+    except KeyError:
+        stats = ValidationStats(database)
+        setattr(database, _ATTRIBUTE, stats)
+        return stats
+
+
+def validation_stats_lifespan(
+    database: Callable[[], Database], every: float = FLUSH_SECONDS
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """Writes the counts every ``every`` seconds while the app runs, and once at shutdown.
+
+    List it after the lifespan that opens the database: ``database()`` is called on startup.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        stats = validation_stats(database())
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    await stats.flush()
+                except Exception:
+                    logger.exception("could not write the validation counts")
+
+        task = asyncio.create_task(loop(), name="exisone-validation-stats")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            try:
+                await stats.flush()
+            except Exception:
+                logger.exception("could not write the validation counts at shutdown")
+
+    return lifespan

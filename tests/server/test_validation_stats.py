@@ -1,0 +1,83 @@
+"""Validation counts per tenant and day: in memory per process, added up in the database."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from exisone_server.db import Database
+from exisone_server.licenses.validation_stats import ValidationStats, validation_stats
+from exisone_server.models import ValidationCount
+
+from .seeding import Seed
+
+
+async def _counts(database: Database) -> dict[tuple[int, str], int]:
+    async with database.read_session() as session:
+        rows = await session.execute(
+            select(ValidationCount.tenant_id, ValidationCount.day, ValidationCount.count)
+        )
+        return {(tenant, day.isoformat()): count for tenant, day, count in rows}
+
+
+async def test_processes_add_up_and_nothing_is_written_twice(seed: Seed) -> None:
+    first, second = ValidationStats(seed.database), ValidationStats(seed.database)  # 2 processes
+    other = await Seed.create(seed.database, seed.master_key, seed.client)
+    for _ in range(5):
+        first.count(seed.tenant.id)
+    for _ in range(2):
+        second.count(seed.tenant.id)
+    second.count(other.tenant.id)
+
+    await first.flush()
+    await second.flush()
+    await first.flush()  # nothing new: no double counting
+
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    counts = await _counts(seed.database)
+    assert counts[seed.tenant.id, today] == 7
+    assert counts[other.tenant.id, today] == 1
+
+
+async def test_a_failed_write_keeps_the_counts_for_the_next_one(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stats = ValidationStats(seed.database)
+    stats.count(seed.tenant.id)
+    stats.count(seed.tenant.id)
+
+    def broken_write() -> None:
+        raise ConnectionError("database down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(seed.database, "write", broken_write)
+        with pytest.raises(ConnectionError):
+            await stats.flush()
+    await stats.flush()
+
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert (await _counts(seed.database))[seed.tenant.id, today] == 2
+
+
+async def test_each_validation_answered_is_counted_once(seed: Seed) -> None:
+    product = await seed.product()
+    license = await seed.license(product)
+    body = {
+        "activationKey": license.activation_key,
+        "hardwareId": "COUNT-1",
+        "productName": product.name,
+    }
+    assert (await seed.api.post("/api/license/activate", body)).status_code == 200
+    stats = validation_stats(seed.database)
+    await stats.flush()
+    before = sum((await _counts(seed.database)).values())
+
+    for _ in range(4):
+        assert (await seed.api.post("/api/license/validate", body)).status_code == 200
+    refused = await seed.api_with("exo_at_nope_nope").post("/api/license/validate", body)
+    assert refused.status_code == 401  # refused requests are not validations of a tenant
+    await stats.flush()
+
+    assert sum((await _counts(seed.database)).values()) - before == 4
