@@ -12,6 +12,7 @@ Used by :class:`~exisone._core.ClientCore`; both clients call it the same way.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 from dataclasses import dataclass, replace
@@ -62,6 +63,7 @@ class GuardSettings:
     verify_answers: bool = True
     require_signed_answers: bool = False
     state_dir: StateDirOption = None
+    use_keyring: bool = False
     grace_period: timedelta = DEFAULT_GRACE_PERIOD
     clock_tolerance: timedelta = DEFAULT_CLOCK_TOLERANCE
     answer_time_tolerance: timedelta = DEFAULT_ANSWER_TIME_TOLERANCE
@@ -100,8 +102,14 @@ class Guard:
         return TimeMark(store) if store else None
 
     def _records(self) -> RecordStore | None:
+        if not self.public_keys:
+            return None
+        if self.options.use_keyring:
+            from ._state._keyring import KeyringRecords
+
+            return RecordStore(KeyringRecords(), self.base_url)
         store = self.store
-        return RecordStore(store, self.base_url) if store and self.public_keys else None
+        return RecordStore(store, self.base_url) if store else None
 
     def outbox(self) -> Outbox | None:
         store = self.store
@@ -366,6 +374,7 @@ def guard_settings(
     grace_period: timedelta,
     clock_tolerance: timedelta,
     clock: Clock | None,
+    use_keyring: bool = False,
 ) -> GuardSettings:
     """Check the resilience options of a client constructor."""
     from ._exceptions import ConfigurationError
@@ -377,10 +386,15 @@ def guard_settings(
         raise ConfigurationError("require_signed_answers needs verify_answers=True")
     if clock is not None and not callable(clock):
         raise ConfigurationError("clock must be a callable returning an aware datetime")
+    if use_keyring and importlib.util.find_spec("keyring") is None:
+        raise ConfigurationError(
+            "use_keyring=True needs the keyring package: pip install 'exisone[keyring]'"
+        )
     return GuardSettings(
         verify_answers=verify_answers,
         require_signed_answers=require_signed_answers,
         state_dir=state_dir,
+        use_keyring=use_keyring,
         grace_period=grace_period,
         clock_tolerance=clock_tolerance,
         clock=clock,

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._exceptions import AnswerSignatureError, ExisOneError
 from .._models import ValidationResult
@@ -49,8 +49,17 @@ class LastKnownGood:
     product_name: str | None
 
 
+class Backend(Protocol):
+    """Where records live: :class:`~._store.StateDir` files or the OS keyring."""
+
+    def path(self, folder: str, name: str) -> Any: ...
+    def read(self, path: Any) -> dict[str, Any] | None: ...
+    def write(self, path: Any, data: dict[str, Any]) -> None: ...
+    def remove(self, path: Any) -> None: ...
+
+
 class RecordStore:
-    def __init__(self, store: StateDir, base_url: str) -> None:
+    def __init__(self, store: Backend | StateDir, base_url: str) -> None:
         self._store = store
         self._base_url = base_url
 
