@@ -80,6 +80,7 @@ class Guard:
         self.base_url = base_url
         self.public_keys = public_keys
         self._store: StateDir | bool | None = False  # False: not resolved yet
+        self._time_mark: TimeMark | None = None
         self._mark_written: datetime | None = None
         self._saved: dict[tuple[str, str], datetime] = {}
 
@@ -99,7 +100,11 @@ class Guard:
 
     def _mark(self) -> TimeMark | None:
         store = self.store
-        return TimeMark(store) if store else None
+        if store is None:
+            return None
+        if self._time_mark is None:
+            self._time_mark = TimeMark(store)  # one per client: it caches the file's value
+        return self._time_mark
 
     def _records(self) -> RecordStore | None:
         if not self.public_keys:

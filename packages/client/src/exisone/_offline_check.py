@@ -43,32 +43,40 @@ def check_offline_code(
         verified = verify_offline_code(code.strip(), public_keys)
     except InvalidOfflineCode as error:
         return OfflineValidationResult(False, error_message=str(error))
-    payload = payload_from_verified(verified.payload)
-    fields: dict[str, Any] = {
-        "product_name": payload.product_name,
-        "product_id": payload.product_id,
-        "expiration_date": payload.expiration_date,
-        "email": payload.email,
-        "features": payload.features,
-        "version": payload.version,
-        "tenant_id": payload.tenant_id,
-        "issued_at": optional_datetime(verified.payload.get("issuedAt")),
-    }
-    if product_name is not None and not _same_product(payload.product_name, product_name):
+    data = verified.payload
+    fields = _result_fields(data)
+    if product_name is not None and not _same_product(fields["product_name"], product_name):
         message = const.MSG_PRODUCT_MISMATCH.format(
-            actual=payload.product_name, expected=product_name
+            actual=fields["product_name"], expected=product_name
         )
         return OfflineValidationResult(False, message, product_mismatch=True, **fields)
-    if payload.hardware_id.strip().upper() != hardware_id.strip().upper():
+    if _str(data.get("hardwareId")).strip().upper() != hardware_id.strip().upper():
         return OfflineValidationResult(
             False, const.MSG_HARDWARE_MISMATCH, hardware_mismatch=True, **fields
         )
-    if payload.expiration_date is None:
+    expiration: datetime | None = fields["expiration_date"]
+    if expiration is None:
         return OfflineValidationResult(False, const.MSG_NO_EXPIRATION, **fields)
     moment = utc_now() if now is None else _aware(now)
-    if payload.expiration_date < moment:
+    if expiration < moment:
         return OfflineValidationResult(False, const.MSG_EXPIRED, is_expired=True, **fields)
     return OfflineValidationResult(True, **fields)
+
+
+def _result_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The result's fields from a verified payload (what :func:`payload_from_verified` reads,
+    plus ``issuedAt``), without building the intermediate payload object."""
+    get = data.get
+    return {
+        "product_name": _str(get("productName")),
+        "product_id": _int(get("productId")),
+        "expiration_date": optional_datetime(get("expirationDate")),
+        "email": _str(get("email")),
+        "features": features_list(get("features")),
+        "version": _str(get("version")),
+        "tenant_id": _int(get("tenantId")),
+        "issued_at": optional_datetime(get("issuedAt")),
+    }
 
 
 def payload_from_verified(data: Mapping[str, Any]) -> OfflineKeyPayload:
