@@ -17,7 +17,7 @@ import pytest
 from exisone_server.auth import Permission
 from exisone_server.kit.time import utc_now
 from exisone_server.licenses import endpoints
-from exisone_server.licenses.fast_validate import FastValidateMiddleware
+from exisone_server.licenses.fast_validate import MAX_FAST_BODY_BYTES, FastValidateMiddleware
 from exisone_server.licenses.validate import answer_validation
 from exisone_server.models import LicenseStatus
 
@@ -37,7 +37,7 @@ async def _both_lanes(
     seed: Seed, body: bytes, headers: dict[str, str]
 ) -> tuple[httpx.Response, httpx.Response]:
     headers = {"Content-Type": "application/json", **headers}
-    fast = await seed.client.post(PATH, content=_chunks(body), headers=headers)
+    fast = await seed.client.post(PATH, content=body, headers=headers)
     with pytest.MonkeyPatch.context() as patch:
 
         async def leave_to_the_handler(*_: Any) -> None:
@@ -142,3 +142,25 @@ async def test_signed_answers_come_from_both_lanes(seed: Seed) -> None:
 
     assert fast.json() == handler.json() and fast.json()["status"] == "licensed"
     assert fast.headers["exisone-signature"] and handler.headers["exisone-signature"]
+
+
+async def test_chunked_and_large_bodies_go_to_the_handler_unread(
+    seed: Seed, handler_calls: list[int]
+) -> None:
+    product = await seed.product()
+    license = await seed.license(product)
+    activation = activate_body(license, product)
+    assert (await seed.api.post("/api/license/activate", activation)).status_code == 200
+    headers = {"Content-Type": "application/json", "Authorization": f"ExisOneApi {seed.api.token}"}
+    body = {"activationKey": license.activation_key, "hardwareId": activation["hardwareId"]}
+    content = json.dumps(body).encode()
+    padded = json.dumps({**body, "padding": "x" * MAX_FAST_BODY_BYTES}).encode()
+
+    one_piece = await seed.client.post(PATH, content=content, headers=headers)
+    assert handler_calls == []
+    chunked = await seed.client.post(PATH, content=_chunks(content), headers=headers)
+    large = await seed.client.post(PATH, content=padded, headers=headers)
+
+    assert len(handler_calls) == 2  # the chunked and the large one
+    assert one_piece.content == chunked.content == large.content
+    assert one_piece.json()["status"] == "licensed"

@@ -7,9 +7,10 @@ plain ASGI calls: read the body, decode it with msgspec into :class:`LicenseVali
 :func:`answer_validation`, encode the answer. It sits inside the app's middleware (security
 limits, answer signing and security headers see its answers as they see the handler's).
 
-Anything else goes to the route's Litestar handler, unchanged: a body that does not decode or
-does not arrive, and every refusal (401, 403, 400, or an error): the middleware then replays the
-body to the handler, which answers as it always did. The OpenAPI document, the
+Anything else goes to the route's Litestar handler, unchanged: a body without a Content-Length
+or over :data:`MAX_FAST_BODY_BYTES` (not read here), a body that does not decode or does not
+arrive, and every refusal (401, 403, 400, or an error): the middleware then replays the body it
+read to the handler, which answers as it always did. The OpenAPI document, the
 route table and the error answers therefore stay the handler's;
 ``tests/server/test_fast_validate.py`` checks that both lanes give byte-identical answers.
 """
@@ -31,12 +32,16 @@ from ..errors import ApiError
 from .schemas import LicenseValidate
 from .validate import answer_validation
 
-__all__ = ["DATABASE_STATE_KEY", "FastValidateMiddleware"]
+__all__ = ["DATABASE_STATE_KEY", "MAX_FAST_BODY_BYTES", "FastValidateMiddleware"]
 
 logger = logging.getLogger("exisone_server")
 
 #: Key of the app state entry holding the app's ``provide_database`` function.
 DATABASE_STATE_KEY = "provide_database"
+
+#: Larger bodies (a validate body is ~150 bytes) and bodies without a Content-Length go to the
+#: handler unread, so the body limits apply to them exactly as on every other route.
+MAX_FAST_BODY_BYTES = 16 * 1024
 
 _decode = msgspec.json.Decoder(LicenseValidate).decode
 _encode = msgspec.json.Encoder().encode
@@ -57,6 +62,13 @@ class FastValidateMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        length = _header(scope, b"content-length")
+        if (
+            not (length and length.isascii() and length.isdigit())
+            or int(length) > MAX_FAST_BODY_BYTES
+        ):
+            await self.app(scope, receive, send)  # chunked or large: the handler reads it
+            return
         messages: list[dict[str, Any]] = []
         body = b""
         more = True
