@@ -16,7 +16,7 @@ import pytest
 
 from exisone_server.auth import Permission
 from exisone_server.kit.time import utc_now
-from exisone_server.licenses import endpoints
+from exisone_server.licenses import endpoints, fast_validate
 from exisone_server.licenses.fast_validate import MAX_FAST_BODY_BYTES, FastValidateMiddleware
 from exisone_server.licenses.validate import answer_validation
 from exisone_server.models import LicenseStatus
@@ -164,3 +164,22 @@ async def test_chunked_and_large_bodies_go_to_the_handler_unread(
     assert len(handler_calls) == 2  # the chunked and the large one
     assert one_piece.content == chunked.content == large.content
     assert one_piece.json()["status"] == "licensed"
+
+
+async def test_a_database_error_is_a_500_not_a_second_try(
+    seed: Seed, handler_calls: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def database_down(*_: Any) -> None:
+        raise ConnectionError("database down")
+
+    monkeypatch.setattr(fast_validate, "answer_validation", database_down)
+    headers = {"Content-Type": "application/json", "Authorization": f"ExisOneApi {seed.api.token}"}
+
+    response = await seed.client.post(
+        PATH, content=json.dumps({"hardwareId": "HW-1", "activationKey": "K"}), headers=headers
+    )
+
+    assert response.status_code == 500
+    assert response.json()["error"] == "internal_error"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert handler_calls == []  # the handler did not run the reads again

@@ -9,15 +9,16 @@ limits, answer signing and security headers see its answers as they see the hand
 
 Anything else goes to the route's Litestar handler, unchanged: a body without a Content-Length
 or over :data:`MAX_FAST_BODY_BYTES` (not read here), a body that does not decode or does not
-arrive, and every refusal (401, 403, 400, or an error): the middleware then replays the body it
-read to the handler, which answers as it always did. The OpenAPI document, the
+arrive, and every refusal (401, 403, 400): the middleware then replays the body it read to the
+handler, which answers as it always did (a refused request so reads its token twice; refusals
+are rare next to answers). Other errors (the database) are not retried: they reach the app's
+error handler, which answers 500 in the documented shape. The OpenAPI document, the
 route table and the error answers therefore stay the handler's;
 ``tests/server/test_fast_validate.py`` checks that both lanes give byte-identical answers.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -33,8 +34,6 @@ from .schemas import LicenseValidate
 from .validate import answer_validation
 
 __all__ = ["DATABASE_STATE_KEY", "MAX_FAST_BODY_BYTES", "FastValidateMiddleware"]
-
-logger = logging.getLogger("exisone_server")
 
 #: Key of the app state entry holding the app's ``provide_database`` function.
 DATABASE_STATE_KEY = "provide_database"
@@ -117,9 +116,6 @@ class FastValidateMiddleware:
             )
         except ApiError:
             return None  # refused: the handler refuses it again, with its own answer
-        except Exception:  # e.g. the database: the handler tries again and answers as usual
-            logger.warning("validate fast lane failed; the handler answers", exc_info=True)
-            return None
         return _encode(answer)
 
 

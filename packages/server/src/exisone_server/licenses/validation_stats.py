@@ -67,7 +67,9 @@ class ValidationStats:
                                 set_={"count": ValidationCount.count + n},
                             )
                         )
-            except BaseException:
+            except Exception:
+                # Not written: kept for the next flush. (A cancellation is not caught: counts
+                # that may already be committed are never added twice; these are statistics.)
                 self._pending.update(pending)
                 raise
 
