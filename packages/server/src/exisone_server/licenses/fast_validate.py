@@ -20,7 +20,7 @@ route table and the error answers therefore stay the handler's;
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 import msgspec
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -30,6 +30,7 @@ from ..auth.permissions import PERMISSION_OPT
 from ..auth.principal import Principal
 from ..db import Database
 from ..errors import ApiError
+from ..kit.asgi import body_of, header, read_body, replay
 from .schemas import LicenseValidate
 from .validate import answer_validation
 
@@ -47,13 +48,6 @@ _encode = msgspec.json.Encoder().encode
 _JSON = (b"content-type", b"application/json")
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
 class FastValidateMiddleware:
     """See the module docstring."""
 
@@ -61,25 +55,16 @@ class FastValidateMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        length = _header(scope, b"content-length")
+        length = header(scope, b"content-length")
         if (
             not (length and length.isascii() and length.isdigit())
             or int(length) > MAX_FAST_BODY_BYTES
         ):
             await self.app(scope, receive, send)  # chunked or large: the handler reads it
             return
-        messages: list[dict[str, Any]] = []
-        body = b""
-        more = True
-        while more:
-            message = cast("dict[str, Any]", await receive())
-            messages.append(message)
-            if message["type"] != "http.request":
-                break  # a disconnect: the handler path deals with it
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        if not more:
-            content = await self._answer(scope, body)
+        messages, complete = await read_body(receive, MAX_FAST_BODY_BYTES)
+        if complete:  # (not after a disconnect: the handler path deals with it)
+            content = await self._answer(scope, body_of(messages))
             if content is not None:
                 await send(
                     {
@@ -90,7 +75,7 @@ class FastValidateMiddleware:
                 )
                 await send({"type": "http.response.body", "body": content, "more_body": False})
                 return
-        await self.app(scope, _replay(messages, receive), send)
+        await self.app(scope, replay(messages, receive), send)
 
     async def _answer(self, scope: Scope, body: bytes) -> bytes | None:
         """The encoded answer, or None to leave the request to the handler."""
@@ -100,7 +85,7 @@ class FastValidateMiddleware:
             return None
         provide_database = cast("Callable[[], Database]", scope["app"].state[DATABASE_STATE_KEY])
         needed = tuple(scope["route_handler"].opt.get(PERMISSION_OPT, ()))
-        x_tenant = _header(scope, b"x-tenant")
+        x_tenant = header(scope, b"x-tenant")
 
         def check(principal: Principal) -> None:
             check_access(principal, x_tenant, needed)
@@ -109,7 +94,7 @@ class FastValidateMiddleware:
         try:
             answer = await answer_validation(
                 provide_database(),
-                _header(scope, b"authorization"),
+                header(scope, b"authorization"),
                 check,
                 request,
                 client[0] if client else None,
@@ -117,12 +102,3 @@ class FastValidateMiddleware:
         except ApiError:
             return None  # refused: the handler refuses it again, with its own answer
         return _encode(answer)
-
-
-def _replay(messages: list[dict[str, Any]], receive: Receive) -> Receive:
-    pending = list(messages)
-
-    async def replay() -> Any:
-        return pending.pop(0) if pending else await receive()
-
-    return cast("Receive", replay)

@@ -19,6 +19,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from ..audit.context import Actor, acting_as
 from ..auth.tokens import parse_token
 from ..errors import ApiError
+from ..kit.asgi import header
 from .limits import FailureLimiter, Limit
 
 __all__ = ["PayloadTooLarge", "SecurityMiddleware", "lookup_kind"]
@@ -55,15 +56,8 @@ def lookup_kind(method: str, path: str) -> str | None:
     return None
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
 def _token_id(scope: Scope) -> str | None:
-    authorization = _header(scope, b"authorization")
+    authorization = header(scope, b"authorization")
     if not authorization:
         return None
     _, _, token = authorization.strip().partition(" ")
@@ -130,7 +124,7 @@ class SecurityMiddleware:
                 await self.app(scope, receive, send)
 
     def _check_body_headers(self, scope: Scope, max_bytes: int) -> tuple[int, str, str] | None:
-        length = _header(scope, b"content-length")
+        length = header(scope, b"content-length")
         if length is not None:
             try:
                 size = int(length)
@@ -144,7 +138,7 @@ class SecurityMiddleware:
                 )
             if size == 0:
                 return None
-        content_type = _header(scope, b"content-type")
+        content_type = header(scope, b"content-type")
         if content_type is None:
             return None
         media_type = content_type.split(";", 1)[0].strip().lower()

@@ -29,6 +29,7 @@ from ..auth.dependencies import authenticate
 from ..crypto.master_key import MasterKey
 from ..db import Database
 from ..errors import ApiError
+from ..kit.asgi import body_of, header, read_body, replay
 from .keys import SigningKeys
 
 __all__ = ["AnswerSigningMiddleware", "answer_signing"]
@@ -68,19 +69,13 @@ class AnswerSigningMiddleware:
         if nonce is None:
             await self.app(scope, receive, send)
             return
-        raw_receive = cast("Callable[[], Awaitable[dict[str, Any]]]", receive)
         raw_send = cast("Callable[[dict[str, Any]], Awaitable[None]]", send)
-        buffered, complete = await _read_body(raw_receive)
-        replay = list(buffered)
-
-        async def replay_receive() -> dict[str, Any]:
-            return replay.pop(0) if replay else await raw_receive()
-
+        buffered, complete = await read_body(receive, MAX_SIGNED_REQUEST_BYTES)
+        replayed = replay(buffered, receive)
         if not complete:
-            await self.app(scope, cast("Receive", replay_receive), send)
+            await self.app(scope, replayed, send)
             return
-        body = b"".join(m.get("body", b"") for m in buffered if m["type"] == "http.request")
-        request_digest = hashlib.sha256(body).hexdigest()
+        request_digest = hashlib.sha256(body_of(buffered)).hexdigest()
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -102,7 +97,7 @@ class AnswerSigningMiddleware:
             await raw_send({**start, "headers": headers})
             await raw_send({"type": "http.response.body", "body": content, "more_body": False})
 
-        await self.app(scope, cast("Receive", replay_receive), cast("Send", signing_send))
+        await self.app(scope, replayed, cast("Send", signing_send))
 
     async def _signature(
         self,
@@ -112,7 +107,7 @@ class AnswerSigningMiddleware:
         start: dict[str, Any],
         content: bytes,
     ) -> str | None:
-        authorization = _header(scope, b"authorization")
+        authorization = header(scope, b"authorization")
         database = self.database()
         try:
             principal = await authenticate(database, authorization)
@@ -139,30 +134,5 @@ class AnswerSigningMiddleware:
 def _nonce(scope: Scope) -> str | None:
     if str(scope["type"]) != "http" or scope["path"] not in SIGNED_PATHS:
         return None
-    value = _header(scope, _NONCE_KEY)
+    value = header(scope, _NONCE_KEY)
     return value if value is not None and is_valid_nonce(value) else None
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
-async def _read_body(
-    receive: Callable[[], Awaitable[dict[str, Any]]],
-) -> tuple[list[dict[str, Any]], bool]:
-    """The request's messages up to the end of its body; False when over the size limit."""
-    messages: list[dict[str, Any]] = []
-    size = 0
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return messages, False
-        size += len(message.get("body", b""))
-        if size > MAX_SIGNED_REQUEST_BYTES:
-            return messages, False
-        if not message.get("more_body", False):
-            return messages, True
