@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Select, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -32,7 +33,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from .config import Settings
 
-__all__ = ["Database", "create_engine", "lock_for_update"]
+__all__ = ["Database", "create_engine", "insert_for", "lock_for_update"]
 
 #: Execution option that makes the SQLite "begin" hook emit nothing (see Database.read).
 _SQLITE_NO_BEGIN = "exisone_no_begin"
@@ -77,6 +78,11 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
 def lock_for_update(statement: Select[Any]) -> Select[Any]:
     """Add ``FOR UPDATE`` (PostgreSQL); SQLite ignores it and relies on BEGIN IMMEDIATE."""
     return statement.with_for_update()
+
+
+def insert_for(dialect: str) -> Callable[[Any], sqlite.Insert | postgresql.Insert]:
+    """``insert`` of the dialect (SQLite or PostgreSQL): the one with ``ON CONFLICT`` clauses."""
+    return sqlite.insert if dialect == "sqlite" else postgresql.insert
 
 
 class Database:

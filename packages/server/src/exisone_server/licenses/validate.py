@@ -18,8 +18,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import exists, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exisone._dates import parse_datetime
@@ -28,7 +26,7 @@ from exisone._offline import is_offline_code, load_public_keys, verify_offline_c
 
 from ..auth.dependencies import authenticate, parse_authorization, principal_of
 from ..auth.principal import Principal
-from ..db import Database
+from ..db import Database, insert_for
 from ..fastpath import OnlineKeyRow, fast_reader
 from ..kit.activation_keys import normalize_activation_key
 from ..kit.hardware import normalize_hardware_id
@@ -336,7 +334,7 @@ async def _start_trial(
     now: datetime,
 ) -> datetime:
     """Insert the device's trial unless a concurrent request did; return the stored expiry."""
-    insert = sqlite_insert if database.dialect == "sqlite" else postgresql_insert
+    insert = insert_for(database.dialect)
     values: dict[str, Any] = {
         "product_id": product_id,
         "hardware_id": hardware_id,

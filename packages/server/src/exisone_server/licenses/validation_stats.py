@@ -19,10 +19,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, timedelta
 
 from litestar import Litestar
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..db import Database
+from ..db import Database, insert_for
 from ..kit.time import utc_now
 from ..models import ValidationCount
 
@@ -54,7 +52,7 @@ class ValidationStats:
             pending, self._pending = self._pending, Counter()
             if not pending:
                 return
-            insert = sqlite_insert if self._database.dialect == "sqlite" else postgresql_insert
+            insert = insert_for(self._database.dialect)
             try:
                 async with self._database.write() as session:
                     for (tenant_id, day_number), n in sorted(pending.items()):

@@ -22,10 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..db import Database
+from ..db import Database, insert_for
 from ..errors import ApiError
 from ..kit.time import utc_now
 from ..models import RateLimitCounter
@@ -80,7 +78,7 @@ async def record_failures(
     database: Database, scope: str, keys: Sequence[str], window_start: int
 ) -> dict[str, int]:
     """Count one failure for each key in the window; the new counts, by key."""
-    insert = sqlite_insert if database.dialect == "sqlite" else postgresql_insert
+    insert = insert_for(database.dialect)
     counts: dict[str, int] = {}
     async with database.write() as session:
         for key in keys:

@@ -18,11 +18,9 @@ from typing import Any
 
 from sqlalchemy import event as orm_event
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from ..db import Database
+from ..db import Database, insert_for
 from ..kit.time import format_expiration, utc_now
 from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .events import EVENT_TYPES
@@ -115,8 +113,7 @@ async def emit(
         "idempotency_key": idempotency_key,
         "created_at": moment,
     }
-    dialect = session.get_bind().dialect.name
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    insert = insert_for(session.get_bind().dialect.name)
     statement = insert(WebhookEvent).values(**values)
     if idempotency_key is not None:
         statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
