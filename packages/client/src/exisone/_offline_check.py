@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from . import _constants as const
 from ._dates import utc_now
 from ._exceptions import InvalidOfflineCode
-from ._models import OfflineKeyPayload, OfflineValidationResult
+from ._models import OfflineValidationResult
 from ._parsing import features_list, optional_datetime
 
 if TYPE_CHECKING:
@@ -64,8 +64,8 @@ def check_offline_code(
 
 
 def _result_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The result's fields from a verified payload (what :func:`payload_from_verified` reads,
-    plus ``issuedAt``), without building the intermediate payload object."""
+    """The result's fields from a payload whose signature was checked; wrong types read as
+    defaults."""
     get = data.get
     return {
         "product_name": _str(get("productName")),
@@ -77,20 +77,6 @@ def _result_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         "tenant_id": _int(get("tenantId")),
         "issued_at": optional_datetime(get("issuedAt")),
     }
-
-
-def payload_from_verified(data: Mapping[str, Any]) -> OfflineKeyPayload:
-    """Read the fields of a payload whose signature was checked; wrong types read as defaults."""
-    return OfflineKeyPayload(
-        product_id=_int(data.get("productId")),
-        product_name=_str(data.get("productName")),
-        hardware_id=_str(data.get("hardwareId")),
-        expiration_date=optional_datetime(data.get("expirationDate")),
-        email=_str(data.get("email")),
-        features=features_list(data.get("features")),
-        tenant_id=_int(data.get("tenantId")),
-        version=_str(data.get("version")),
-    )
 
 
 def _same_product(actual: str, expected: str) -> bool:

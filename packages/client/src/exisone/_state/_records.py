@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._exceptions import AnswerSignatureError, ExisOneError
 from .._models import ValidationResult
-from ._store import StateDir, file_name
+from ._store import file_name
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -59,7 +59,7 @@ class Backend(Protocol):
 
 
 class RecordStore:
-    def __init__(self, store: Backend | StateDir, base_url: str) -> None:
+    def __init__(self, store: Backend, base_url: str) -> None:
         self._store = store
         self._base_url = base_url
 
