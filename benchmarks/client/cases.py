@@ -33,6 +33,7 @@ SIDES = ("ours", "official")
 CA_BUNDLE_VARIABLES = frozenset({"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"})
 OFFLINE_CASE = "validate_offline ÷ raw RSA verify"
 OFFLINE_OFFICIAL_CASE = "validate_offline ÷ raw RSA verify, official SDK"
+OFFLINE_FIRST_CASE = "validate_offline, first check of a code ÷ raw RSA verify"
 HWID_CASE = "generate_hardware_id() warm"
 IMPORT_CASE = "import exisone (fresh process)"
 VALIDATE_CASE = "validate() round trip, local server"
@@ -156,20 +157,23 @@ def offline_cases(ctx: RunContext, workers: Workers) -> list[CaseResult]:
     for name, worker in ready.items():
         contenders[f"{name} sdk"] = (worker, "offline_sdk")
         contenders[f"{name} raw"] = (worker, "offline_raw")
+    if "ours" in ready:
+        contenders["ours first"] = (ready["ours"], "offline_sdk_first")
     rounds = ctx.rounds_or(full=21, quick=3)
     samples: dict[str, list[float]] = {}
     if contenders:
         ctx.log(f"client: validate_offline, {rounds} rounds")
         samples = time_in_workers(contenders, rounds, 0.01 if ctx.quick else 0.05)
     rows = []
-    for name, case, target in (
-        ("ours", OFFLINE_CASE, OFFLINE_TARGET),
-        ("official", OFFLINE_OFFICIAL_CASE, None),
+    for name, timer, case, target in (
+        ("ours", "sdk", OFFLINE_CASE, OFFLINE_TARGET),
+        ("ours", "first", OFFLINE_FIRST_CASE, OFFLINE_TARGET),
+        ("official", "sdk", OFFLINE_OFFICIAL_CASE, None),
     ):
         if name in failures:
             rows.append(error_case(GROUP, case, target, failures[name]))
             continue
-        sdk, raw = median(samples[f"{name} sdk"]), median(samples[f"{name} raw"])
+        sdk, raw = median(samples[f"{name} {timer}"]), median(samples[f"{name} raw"])
         share = ratio(sdk, raw)
         rows.append(
             CaseResult(

@@ -246,11 +246,85 @@ def test_code_signed_by_an_untrusted_key(
 def test_without_now_the_current_utc_time_is_used(
     offline_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import exisone._offline_check as check
-
     after = datetime(2050, 1, 1, tzinfo=timezone.utc)
-    monkeypatch.setattr(check, "utc_now", lambda: after)
+    monkeypatch.setattr(offline_client._core.guard, "now", lambda: after)  # "this moment"
     assert offline_client.validate_offline(CODE, HWID) == offline_client.validate_offline(
         CODE, HWID, now=after
     )
     assert offline_client.validate_offline(CODE, HWID).is_expired
+
+
+# -- the verified-code memory: a repeat check skips the RSA verify, never the other checks ----
+
+
+@pytest.fixture
+def verify_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every real signature check the offline path makes."""
+    import exisone._offline_check as check
+    from exisone._offline import verify_offline_code
+
+    calls: list[str] = []
+
+    def counting(code: str, keys: Any) -> Any:
+        calls.append(code)
+        return verify_offline_code(code, keys)
+
+    monkeypatch.setattr(check, "_verify", counting)
+    return calls
+
+
+def test_a_repeat_check_of_a_code_does_not_verify_again(
+    offline_client: Any, verify_calls: list[str]
+) -> None:
+    first = offline_client.validate_offline(CODE, HWID, now=IN_2026)
+    again = offline_client.validate_offline(f"  {CODE}\n", HWID, now=IN_2026)
+    assert first == again == OfflineValidationResult(True, **FULL)
+    assert verify_calls == [CODE]
+    first.features.append("mutated by the caller")
+    assert offline_client.validate_offline(CODE, HWID, now=IN_2026).features == ["Pro", "Export"]
+
+
+def test_a_remembered_code_is_still_checked_for_expiry_machine_and_product(
+    offline_client: Any, verify_calls: list[str]
+) -> None:
+    assert offline_client.validate_offline(CODE, HWID, now=IN_2026).is_valid
+    later = offline_client.validate_offline(CODE, HWID, now=datetime(2050, 1, 1))
+    assert later.is_expired and not later.is_valid
+    other_machine = offline_client.validate_offline(CODE, "OTHER-HW", now=IN_2026)
+    assert other_machine.hardware_mismatch and not other_machine.is_valid
+    other_product = offline_client.validate_offline(CODE, HWID, product_name="Another", now=IN_2026)
+    assert other_product.product_mismatch and not other_product.is_valid
+    assert verify_calls == [CODE]
+
+
+def test_a_rejected_code_is_never_remembered(
+    make_client: Callable[..., Any], key_2048: rsa.RSAPrivateKey, verify_calls: list[str]
+) -> None:
+    client = make_client(FakeServer(), offline_public_key=VECTOR["public_key_pem"])
+    foreign = issue_offline_code(payload(), key_2048)
+    for _ in range(2):
+        result = client.validate_offline(foreign, "HW-2048", now=IN_2026)
+        assert result.error_message == "Invalid or tampered offline activation code"
+    assert len(verify_calls) == 2
+
+
+def test_what_one_client_verified_another_with_other_keys_does_not_trust(
+    make_client: Callable[..., Any], key_2048: rsa.RSAPrivateKey
+) -> None:
+    code = issue_offline_code(payload(), key_2048)
+    trusting = make_client(FakeServer(), offline_public_key=pem(key_2048))
+    assert trusting.validate_offline(code, "HW-2048", now=IN_2026).is_valid
+    other = make_client(FakeServer(), offline_public_key=VECTOR["public_key_pem"])
+    assert not other.validate_offline(code, "HW-2048", now=IN_2026).is_valid
+
+
+def test_the_memory_is_bounded(key_2048: rsa.RSAPrivateKey) -> None:
+    from exisone._offline import load_public_keys
+    from exisone._offline_check import VerifiedCodes
+
+    memory, keys = VerifiedCodes(kept=3), load_public_keys(pem(key_2048))
+    codes = [issue_offline_code(payload(email=f"u{n}@b.example"), key_2048) for n in range(7)]
+    for code in codes:
+        assert memory.payload(code, keys)["hardwareId"] == "HW-2048"
+        assert len(memory._payloads) <= 3
+    assert codes[-1] in memory._payloads

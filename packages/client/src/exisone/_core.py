@@ -40,7 +40,7 @@ from ._models import (
     SmartValidationResult,
     ValidationResult,
 )
-from ._offline_check import check_offline_code
+from ._offline_check import VerifiedCodes, check_offline_code
 from ._options import (
     ExisOneClientOptions,
     TimeoutTypes,
@@ -175,6 +175,7 @@ class ClientCore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.guard = Guard(settings.guard, settings.base_url, settings.public_keys)
+        self.verified_codes = VerifiedCodes()  # for settings.public_keys, which never change
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -379,15 +380,17 @@ class ClientCore:
         product_name: str | None,
         now: datetime | None,
     ) -> OfflineValidationResult:
+        moment = now if now is not None else self.guard.now()
         result = check_offline_code(
             offline_code,
             hardware_id,
             self.settings.public_keys,
             product_name=product_name,
-            now=now if now is not None or not self.settings.guard.clock else self.guard.now(),
+            now=moment,
+            verified=self.verified_codes,
         )
         # An explicit ``now`` asks about another moment; the clock check is about this one.
-        return result if now is not None else self.guard.check_offline_clock(result)
+        return result if now is not None else self.guard.check_offline_clock(result, moment)
 
 
 def _ok_object(reply: parse.Reply) -> dict[str, Any]:

@@ -286,12 +286,19 @@ class Guard:
 
     # -- offline codes -------------------------------------------------------------------------
 
-    def check_offline_clock(self, result: OfflineValidationResult) -> OfflineValidationResult:
-        """A valid code checked at "now" while the clock is behind trusted time: not valid."""
+    def check_offline_clock(
+        self, result: OfflineValidationResult, now: datetime
+    ) -> OfflineValidationResult:
+        """A valid code checked at ``now`` (this moment) while the clock is behind trusted
+        time: not valid. A code's signed issue time that is not in the future moves the mark."""
         if not result.is_valid or self.store is None:
             return result
-        now = self.now()
-        trusted = self._tampered(now, result.issued_at)
+        issued = result.issued_at
+        mark = self._mark()
+        stored = mark.load() if mark else None
+        if stored is None and issued is None:
+            return result  # no trusted time to compare with, none to keep
+        trusted = rolled_back(now, [stored, issued], self.options.clock_tolerance)
         if trusted is not None:
             return replace(
                 result,
@@ -299,8 +306,8 @@ class Guard:
                 clock_tampered=True,
                 error_message=MSG_CLOCK_TAMPERED.format(trusted=_iso(trusted)),
             )
-        if result.issued_at is not None and result.issued_at <= now:
-            self._trust(result.issued_at)
+        if issued is not None and issued <= now:
+            self._trust(issued)
         return result
 
     # -- outbox --------------------------------------------------------------------------------

@@ -198,9 +198,9 @@ def features_list(value: Any) -> list[str]:
 
 def optional_datetime(value: Any) -> datetime | None:
     """An aware UTC datetime, or ``None`` when absent or unreadable."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
         return None
-    try:
+    try:  # a blank string is not a date either
         return parse_datetime(value)
     except ValueError:
         return None

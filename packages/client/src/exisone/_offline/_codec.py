@@ -13,9 +13,8 @@ The verifier checks the signature before it parses a single field of the payload
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Union
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,11 +44,17 @@ MAX_PAYLOAD_BYTES = 0xFFFF
 #: Smallest RSA modulus accepted. Production keys are 2048 bits; the reference's vectors use 1024.
 MIN_RSA_BITS = 1024
 
+#: Built once: the padding and hash objects are immutable and the verify path is hot.
+_PKCS1V15 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+#: The C scanner under ``json.loads``, without its Python wrapper (two regex calls a parse).
+_scan_json: Callable[[str, int], tuple[Any, int]]
+_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
 PublicKeys = Union[str, bytes, rsa.RSAPublicKey, Sequence[Union[str, bytes, rsa.RSAPublicKey]]]
 
 
-@dataclass(frozen=True)
-class VerifiedCode:
+class VerifiedCode(NamedTuple):
     """A code whose signature checked: its payload, and the key (by position) that signed it."""
 
     payload: dict[str, Any]
@@ -137,7 +142,7 @@ def verify_offline_code(code: str, public_keys: Sequence[rsa.RSAPublicKey]) -> V
         if len(signature) != (key.key_size + 7) // 8:
             continue
         try:
-            key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
+            key.verify(signature, body, _PKCS1V15, _SHA256)
         except InvalidSignature:
             continue
         return VerifiedCode(_parse_verified_payload(body), index)
@@ -146,7 +151,13 @@ def verify_offline_code(code: str, public_keys: Sequence[rsa.RSAPublicKey]) -> V
 
 def _parse_verified_payload(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body.decode("utf-8"))
+        text = body.decode("utf-8")
+        try:
+            payload, end = _scan_json(text, 0)
+        except StopIteration:  # no JSON value at index 0 (white space first, say)
+            end = -1
+        if end != len(text):  # let json.loads accept white space or name the error
+            payload = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidOfflineCode("Offline code payload is not valid JSON") from exc
     if not isinstance(payload, dict):

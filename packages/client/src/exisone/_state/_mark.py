@@ -73,8 +73,8 @@ def rolled_back(
     now: datetime, trusted: list[datetime | None], tolerance: timedelta
 ) -> datetime | None:
     """The newest trusted time if ``now`` is behind it by more than ``tolerance``, else None."""
-    known = [moment for moment in trusted if moment is not None]
-    if not known:
-        return None
-    newest = max(known)
-    return newest if now < newest - tolerance else None
+    newest = None
+    for moment in trusted:  # a plain loop: this runs on every offline check
+        if moment is not None and (newest is None or moment > newest):
+            newest = moment
+    return newest if newest is not None and now < newest - tolerance else None
