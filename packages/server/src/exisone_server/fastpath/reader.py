@@ -18,7 +18,13 @@ from typing import Any, NamedTuple, Protocol
 from psycopg_pool import AsyncConnectionPool
 
 from ..db import Database
-from .queries import ONLINE_KEY, TOKEN, TOKEN_AND_ONLINE_KEY, for_sqlite
+from .queries import (
+    ONLINE_KEY,
+    TOKEN,
+    TOKEN_AND_ONLINE_KEY,
+    TOKEN_AND_ONLINE_KEY_SQLITE,
+    for_sqlite,
+)
 
 __all__ = ["FastReader", "OnlineKeyRow", "TokenRow", "fast_reader"]
 
@@ -110,6 +116,15 @@ def _online_key(row: Sequence[Any]) -> OnlineKeyRow:
     )
 
 
+def _token_and_key_rows(
+    rows: Sequence[Sequence[Any]],
+) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
+    """Split the joined rows: no row is an unknown token; a NULL status, an unknown key."""
+    if not rows:
+        return None, []
+    return _token(rows[0]), [_online_key(row[7:]) for row in rows if row[7] is not None]
+
+
 class SqliteReader:
     """Synchronous ``sqlite3`` calls on the event loop: microseconds, no thread hand-off."""
 
@@ -134,10 +149,11 @@ class SqliteReader:
     async def token_and_online_key(
         self, public_id: str, activation_key: str, hardware_id: str
     ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
-        token = await self.token(public_id)
-        if token is None:
-            return None, []
-        return token, await self.online_key_rows(token.tenant_id, activation_key, hardware_id)
+        """One statement (TOKEN_AND_ONLINE_KEY_SQLITE)."""
+        rows = self._connection.execute(
+            TOKEN_AND_ONLINE_KEY_SQLITE, (hardware_id, activation_key, public_id)
+        ).fetchall()
+        return _token_and_key_rows(rows)
 
     async def close(self) -> None:
         self._connection.close()
@@ -182,10 +198,7 @@ class PostgresReader:
     ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
         """One round trip (TOKEN_AND_ONLINE_KEY)."""
         rows = await self._fetch(TOKEN_AND_ONLINE_KEY, (hardware_id, activation_key, public_id))
-        if not rows:
-            return None, []
-        key_rows = [_online_key(row[7:]) for row in rows if row[7] is not None]
-        return _token(rows[0]), key_rows
+        return _token_and_key_rows(rows)
 
     async def close(self) -> None:
         if self._opened:
