@@ -66,6 +66,7 @@ def test_format_is_the_protocol_form() -> None:
         datetime(2026, 1, 2, 1, 59, 59, tzinfo=timezone(timedelta(hours=2)))
     ) == ("2026-01-01T23:59:59Z")
     assert format_datetime(datetime(2026, 1, 1, 23, 59, 59)) == "2026-01-01T23:59:59Z"
+    assert format_datetime(datetime(5, 1, 1, tzinfo=timezone.utc)) == "0005-01-01T00:00:00Z"
 
 
 def test_utc_now_is_aware() -> None:

@@ -203,3 +203,30 @@ def test_a_served_app_exempts_its_startup_objects_from_the_collector(
     )
     before, after = json.loads(result.stdout)
     assert before == 0 and after > 10_000  # modules, app, routes: the long-lived objects
+
+
+@pytest.mark.parametrize(("level", "logged"), [("info", True), ("warning", False)])
+def test_the_access_log_follows_the_log_level(
+    empty_settings: Settings, level: str, logged: bool
+) -> None:
+    """uvicorn logs each request at INFO; above INFO the access log is off (not built)."""
+    port = _free_port()
+    process = subprocess.Popen(
+        _cli(empty_settings, "serve", "--port", str(port), "--log-level", level),
+        env=_environment(empty_settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        httpx.get(f"http://127.0.0.1:{port}/health?marker=1", timeout=5)
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+    assert ("/health?marker=1" in output.decode()) is logged

@@ -111,6 +111,14 @@ def migrate(context: click.Context, revision: str) -> None:
     errors.print(f"[green]Database at {_safe_url(settings.database_url)} is at {revision}.[/]")
 
 
+def logs_access(log_level: str) -> bool:
+    """Whether uvicorn's access log can print anything at ``log_level`` (it logs at INFO).
+
+    Off above INFO: uvicorn would otherwise build each line's arguments for nothing.
+    """
+    return log_level.lower() in ("trace", "debug", "info")
+
+
 @main.command()
 @click.option("--host", help="Address to bind (EXISONE_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (EXISONE_PORT, default 8000).")
@@ -179,6 +187,7 @@ def serve(
                 "ssl_certfile": ssl_certfile,
                 "ssl_keyfile": ssl_keyfile,
                 "log_level": log_level,
+                "access_log": logs_access(log_level),
                 "proxy_headers": True,
                 "forwarded_allow_ips": forwarded_allow_ips,
             },
@@ -194,6 +203,7 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         log_level=log_level,
+        access_log=logs_access(log_level),
         proxy_headers=True,
         forwarded_allow_ips=forwarded_allow_ips,
     )
