@@ -15,7 +15,7 @@ import pytest
 from benchmarks.report import text_table
 from benchmarks.results import CaseResult, Status, Target
 from benchmarks.server.dataset import activation_key, license_key
-from benchmarks.server.processes import resident_bytes, worker_pids
+from benchmarks.server.processes import resident_bytes, resident_parts, worker_pids
 from benchmarks.server.scripts import activate_script, validate_script
 from benchmarks.server.wrk import parse_wrk
 
@@ -131,3 +131,26 @@ def test_a_process_without_children_is_its_own_worker() -> None:
     finally:
         lone.kill()
         lone.wait()
+
+
+def test_resident_parts_tell_mapped_file_pages_from_the_process_s_own(tmp_path: Path) -> None:
+    """A process that maps and reads a 64 MiB file: its RSS grows by file-backed pages only."""
+    data = tmp_path / "pages.bin"
+    data.write_bytes(os.urandom(1 << 20) * 64)
+    script = (
+        "import mmap, sys\n"
+        f"f = open({str(data)!r}, 'rb'); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)\n"
+        "print(sum(m[i] for i in range(0, len(m), 4096)), flush=True); sys.stdin.read()\n"
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert reader.stdout is not None
+        reader.stdout.readline()  # every page of the file touched
+        parts = resident_parts(reader.pid)
+        assert parts["RssFile"] >= 64 << 20 > parts["RssAnon"]
+        assert parts["VmRSS"] == parts["RssAnon"] + parts["RssFile"] + parts["RssShmem"]
+    finally:
+        reader.kill()
+        reader.communicate()

@@ -11,7 +11,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["ServerError", "free_port", "nginx_server", "resident_bytes", "serve", "worker_pids"]
+__all__ = [
+    "ServerError",
+    "free_port",
+    "nginx_server",
+    "resident_bytes",
+    "resident_parts",
+    "serve",
+    "worker_pids",
+]
 
 STARTUP_TIMEOUT_S = 60.0
 
@@ -162,7 +170,18 @@ def worker_pids(pid: int) -> list[int]:
 
 def resident_bytes(pid: int) -> int:
     """Resident set size of one process (``VmRSS``)."""
+    return resident_parts(pid)["VmRSS"]
+
+
+def resident_parts(pid: int) -> dict[str, int]:
+    """``VmRSS`` and its parts in bytes: ``RssAnon`` (the process's own memory), ``RssFile``
+    (mapped files, such as the database pages SQLite maps: shared with the OS page cache)
+    and ``RssShmem``."""
+    parts = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise ServerError(f"no VmRSS for process {pid}")
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+            parts[name] = int(value.split()[0]) * 1024
+    if "VmRSS" not in parts:
+        raise ServerError(f"no VmRSS for process {pid}")
+    return parts

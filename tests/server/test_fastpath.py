@@ -12,6 +12,7 @@ from exisone_server.auth.tokens import parse_token, revoke_access_token
 from exisone_server.db import Database
 from exisone_server.errors import ApiError, Forbidden
 from exisone_server.fastpath import TokenRow, fast_reader
+from exisone_server.fastpath.reader import SQLITE_MMAP_BYTES, SqliteReader
 from exisone_server.kit.time import utc_now
 from exisone_server.licenses.schemas import LicenseValidate, LicenseValidation
 from exisone_server.licenses.service import check_hardware_id
@@ -39,6 +40,15 @@ async def _both(
 async def test_every_database_has_a_fast_reader(database: Database) -> None:
     assert fast_reader(database) is not None
     assert fast_reader(database) is fast_reader(database)
+
+
+async def test_the_sqlite_reader_maps_the_database_file(database: Database) -> None:
+    """Reads from the mapped file, not pread copies: the 1M-license p99 (docs/benchmarks.md)."""
+    reader = fast_reader(database)
+    if not isinstance(reader, SqliteReader):
+        pytest.skip("PostgreSQL: no file to map")
+    setting = reader._connection.execute("PRAGMA mmap_size").fetchone()[0]
+    assert setting == SQLITE_MMAP_BYTES
 
 
 async def test_online_key_answers_agree(seed: Seed) -> None:
