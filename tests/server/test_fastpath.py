@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from exisone_server.auth.tokens import parse_token, revoke_access_token
 from exisone_server.db import Database
 from exisone_server.errors import ApiError, Forbidden
 from exisone_server.fastpath import TokenRow, fast_reader
-from exisone_server.fastpath.reader import SQLITE_MMAP_BYTES, SqliteReader
+from exisone_server.fastpath.reader import SQLITE_MMAP_BYTES, PostgresReader, SqliteReader
 from exisone_server.kit.time import utc_now
 from exisone_server.licenses.schemas import LicenseValidate, LicenseValidation
 from exisone_server.licenses.service import check_hardware_id
@@ -216,3 +217,54 @@ async def test_another_tenants_token_never_reads_this_tenants_key(seed: Seed) ->
 
     assert principal.tenant_id == other.tenant.id
     assert (answer.is_valid, answer.reason) == (False, "license_not_found")
+
+
+def _postgres_reader(database: Database) -> PostgresReader:
+    reader = fast_reader(database)
+    if not isinstance(reader, PostgresReader):
+        pytest.skip("SQLite: no server connections")
+    return reader
+
+
+async def test_a_postgres_reader_replaces_connections_the_server_closed(
+    database: Database,
+) -> None:
+    """After a PostgreSQL restart (here: its backends terminated) reads go on, no error."""
+    import psycopg
+
+    reader = _postgres_reader(database)
+    assert await reader.token("no-such-token") is None
+    old = {connection.info.backend_pid for connection in reader._open}
+    conninfo = database.engine.url.set(drivername="postgresql").render_as_string(False)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
+        for pid in old:
+            await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    assert await reader.token("no-such-token") is None
+    assert not old & {connection.info.backend_pid for connection in reader._open}
+
+
+async def test_a_read_after_a_cancelled_one_gets_its_own_answer(database: Database) -> None:
+    """A request cancelled mid-read (client gone) leaves no stray result on the connection:
+    psycopg cancels the query server-side, or the reader drops the connection."""
+    reader = _postgres_reader(database)
+    slow = asyncio.create_task(reader._fetch("SELECT pg_sleep(5), 'slow'", ()))
+    await asyncio.sleep(0.3)
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    started = asyncio.get_running_loop().time()
+    assert await reader._fetch("SELECT 'next'", ()) == [("next",)]
+    assert asyncio.get_running_loop().time() - started < 2  # did not wait for the sleep
+    assert all(c.info.transaction_status.name == "IDLE" for c in reader._open)
+
+
+async def test_a_postgres_reader_opens_at_most_its_maximum_of_connections(
+    database: Database,
+) -> None:
+    from exisone_server.fastpath.reader import POSTGRES_CONNECTIONS
+
+    reader = _postgres_reader(database)
+    reads = [reader._fetch("SELECT pg_sleep(0.05)", ()) for _ in range(3 * POSTGRES_CONNECTIONS)]
+    assert len(await asyncio.gather(*reads)) == 3 * POSTGRES_CONNECTIONS
+    assert len(reader._open) == POSTGRES_CONNECTIONS

@@ -3,7 +3,8 @@
 ``fast_reader(database)`` makes it on first use, in the process and event loop that use it, and
 ``Database.dispose`` closes it. SQLite: one ``sqlite3`` connection in autocommit mode with
 ``query_only`` on; each statement reads the latest committed data (WAL readers never wait for
-the writer). PostgreSQL: a psycopg pool of autocommit connections (one round trip per read).
+the writer). PostgreSQL: a few autocommit psycopg connections in a queue (one round trip per
+read).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Protocol
 
-from psycopg_pool import AsyncConnectionPool
+import psycopg
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg.pq import TransactionStatus
 
 from ..db import Database
 from .queries import (
@@ -28,10 +31,10 @@ from .queries import (
 
 __all__ = ["FastReader", "OnlineKeyRow", "TokenRow", "fast_reader"]
 
-#: Connections of one process's PostgreSQL pool, on top of SQLAlchemy's (up to 15). Each read is
-#: one short round trip, so a few connections serve many concurrent requests; 10 made four
-#: processes exceed PostgreSQL's default max_connections (100) under concurrent activations.
-POSTGRES_POOL_MAX = 4
+#: PostgreSQL connections of one process's fast reader, on top of SQLAlchemy's (up to 15). Each
+#: read is one short round trip, so a few connections serve many concurrent requests; 10 made
+#: four processes exceed PostgreSQL's default max_connections (100) under concurrent activations.
+POSTGRES_CONNECTIONS = 4
 #: A reader waits this long for a locked SQLite file (only during WAL recovery).
 SQLITE_BUSY_TIMEOUT_MS = 2_000
 #: The fast reader maps up to this much of the database file: page reads become memory reads
@@ -165,28 +168,61 @@ class SqliteReader:
 
 
 class PostgresReader:
-    """A pool of autocommit psycopg connections, opened on first use."""
+    """Up to :data:`POSTGRES_CONNECTIONS` autocommit psycopg connections in a plain queue,
+    opened on demand, each with one cursor that is reused and prepared statements.
+
+    A queue instead of psycopg_pool's check-out (which checks, times and resets each
+    connection) and a kept cursor halve the client-side cost of a read (docs/benchmarks.md).
+    A connection that is broken, or left mid-query by a cancelled request, is closed and
+    replaced by a new one on a later read.
+    """
 
     def __init__(self, conninfo: str) -> None:
-        self._pool: AsyncConnectionPool = AsyncConnectionPool(
-            conninfo,
-            min_size=1,
-            max_size=POSTGRES_POOL_MAX,
-            kwargs={"autocommit": True},
-            open=False,
-        )
-        self._opened = False
-        self._opening = asyncio.Lock()
+        self._conninfo = conninfo
+        self._slots = asyncio.Semaphore(POSTGRES_CONNECTIONS)
+        self._idle: list[tuple[AsyncConnection[Any], AsyncCursor[Any]]] = []
+        self._open: set[AsyncConnection[Any]] = set()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    async def _acquire(self) -> tuple[AsyncConnection[Any], AsyncCursor[Any]]:
+        """An idle connection, or a new one while fewer than the maximum are open (a slot is
+        held from here until :meth:`_release`)."""
+        await self._slots.acquire()
+        if self._idle:
+            return self._idle.pop()
+        try:
+            connection = await AsyncConnection.connect(self._conninfo, autocommit=True)
+        except BaseException:
+            self._slots.release()
+            raise
+        self._open.add(connection)
+        return connection, connection.cursor()
+
+    def _release(self, connection: AsyncConnection[Any], cursor: AsyncCursor[Any]) -> None:
+        self._slots.release()
+        if connection.closed or connection.info.transaction_status != TransactionStatus.IDLE:
+            self._open.discard(connection)  # broken, or cancelled mid-query: not reusable
+            if not connection.closed:
+                closing = asyncio.get_running_loop().create_task(connection.close())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+            return
+        self._idle.append((connection, cursor))
 
     async def _fetch(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        if not self._opened:
-            async with self._opening:
-                if not self._opened:
-                    await self._pool.open(wait=True)
-                    self._opened = True
-        async with self._pool.connection() as connection:
-            cursor = await connection.execute(statement, params)
-            return await cursor.fetchall()
+        """Run a read; once more on a new connection if the server closed this one (after a
+        PostgreSQL restart, say: reads are safe to repeat)."""
+        for attempt in (1, 2):
+            connection, cursor = await self._acquire()
+            try:
+                await cursor.execute(statement, params, prepare=True)
+                return await cursor.fetchall()
+            except psycopg.OperationalError:
+                if attempt == 2 or not connection.broken:
+                    raise
+            finally:
+                self._release(connection, cursor)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def token(self, public_id: str) -> TokenRow | None:
         rows = await self._fetch(TOKEN, (public_id,))
@@ -206,8 +242,9 @@ class PostgresReader:
         return _token_and_key_rows(rows)
 
     async def close(self) -> None:
-        if self._opened:
-            await self._pool.close()
+        connections, self._open = self._open, set()
+        for connection in connections:
+            await connection.close()
 
 
 #: The attribute of a Database that holds its reader (a plain attribute: a dict lookup per
