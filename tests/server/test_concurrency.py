@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 from exisone_server.models import Activation, Trial
@@ -72,3 +73,43 @@ async def test_concurrent_first_trial_visits_make_one_trial(seed: Seed) -> None:
             select(func.count()).select_from(Trial).where(Trial.product_id == product.id)
         )
     assert count == 1
+
+
+async def test_sqlite_write_transactions_take_turns_in_order(seed: Seed) -> None:
+    """One SQLite write transaction at a time per process, in arrival order: none waits in
+    SQLite's sleeping busy handler, none fails with "database is locked"."""
+    if seed.database.dialect != "sqlite":
+        pytest.skip("PostgreSQL writers run side by side (row locks)")
+    order: list[int] = []
+
+    async def write(n: int) -> None:
+        async with seed.database.write() as session:
+            order.append(n)
+            await session.execute(select(1))
+            await asyncio.sleep(0.01)  # hold the transaction across an await
+            order.append(n)
+
+    started = asyncio.get_running_loop().time()
+    await asyncio.gather(*(write(n) for n in range(30)))
+    elapsed = asyncio.get_running_loop().time() - started
+
+    assert order == [n for n in range(30) for _ in (0, 1)]  # never two at once, FIFO
+    assert elapsed < 3  # 30 x 10 ms plus overhead, no busy-handler sleeps
+
+
+async def test_a_sqlite_writer_waits_no_longer_than_the_busy_timeout(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy.exc
+
+    from exisone_server import db
+
+    if seed.database.dialect != "sqlite":
+        pytest.skip("PostgreSQL has no database-wide write lock")
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    async with seed.database.write():
+        with pytest.raises(sqlalchemy.exc.OperationalError, match="database is locked"):
+            async with seed.database.write():
+                pass  # pragma: no cover
+    async with seed.database.write() as session:  # the lock was not left taken
+        assert (await session.execute(select(1))).scalar() == 1

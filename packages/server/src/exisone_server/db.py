@@ -15,10 +15,13 @@ Transactions:
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy.exc
 from sqlalchemy import Select, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -92,6 +95,7 @@ class Database:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._sqlite_writer = asyncio.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -124,9 +128,29 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session in one transaction: committed on success, rolled back on any exception."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """A session in one transaction: committed on success, rolled back on any exception.
+
+        On SQLite, one write transaction at a time per process: the others wait their turn
+        here, in order, instead of in SQLite's busy handler, which sleeps in growing steps
+        (up to 100 ms) and let concurrent activations wait seconds. Waiting here is bounded
+        by the same busy timeout, then fails as SQLite would ("database is locked").
+        """
+        if self.dialect != "sqlite":
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        try:
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                await self._sqlite_writer.acquire()
+        except TimeoutError:
+            raise sqlalchemy.exc.OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            ) from None
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        finally:
+            self._sqlite_writer.release()
 
     def on_dispose(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Run ``closer`` when the database is disposed of (e.g. the fast path's connections)."""
