@@ -79,6 +79,12 @@ def test_scripts_embed_token_product_and_count(tmp_path: Path) -> None:
     assert '"ExisOneApi " .. "exo_at_a_b\\"c"' in validate
     assert 'local product = "My App"' in validate and "local n = 1000" in validate
     assert 'local tag = "tag1"' in activate and "local n = 50" in activate
+    assert "delay" not in validate
+
+
+def test_a_paced_script_waits_between_requests(tmp_path: Path) -> None:
+    paced = validate_script(tmp_path / "p.lua", "tok", "App", 10, think_ms=12.5).read_text()
+    assert "function delay()\n  return 12.500\nend" in paced
 
 
 def test_text_table_shows_a_groups_own_units() -> None:

@@ -47,6 +47,9 @@ MAX_P99_S = 0.020
 MIN_RATE_2_WORKERS = 10_000.0
 RATIO_TARGET = {"sqlite": 0.5, "postgresql": 0.3}
 SCALE_TARGET = 1.3
+#: Paced runs offer at most this share of the rate a configuration reached saturated: latency
+#: as clients see it under a heavy but sustainable load (wrk cannot send at a fixed rate).
+PACED_SHARE = 0.5
 FIXED_FACTORY = "benchmarks.server.fixed_app:app_from_env"
 NGINX_BODY = '{"isValid":true,"status":"licensed","expirationDate":"2099-12-31T00:00:00Z"}'
 BACKEND_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
@@ -187,6 +190,59 @@ def _rows(
             )
         )
     return rows
+
+
+def _paced_contenders(
+    contenders: dict[str, Contender],
+    deployments: dict[str, Deployment],
+    backends: list[str],
+    folder: Path,
+) -> dict[str, Contender]:
+    """The 1k validate configurations again, each connection pausing between requests so that
+    the offered rate is at most :data:`PACED_SHARE` of the rate it reached saturated."""
+    paced = {}
+    for backend in backends:
+        dep = deployments[f"{backend}-1k"]
+        for workers in (1, 2):
+            name = f"{backend}-1k-w{workers}"
+            saturated = contenders[name]
+            think_ms = 1e3 * CONNECTIONS / (PACED_SHARE * saturated.rate)
+            script = validate_script(
+                folder / f"{name}-paced.lua",
+                dep.token,
+                dep.product_name,
+                dep.licenses,
+                think_ms=think_ms,
+            )
+            paced[name] = Contender(saturated.url, _constant(script), saturated.pid)
+    return paced
+
+
+def _paced_row(name: str, paced: Contender, saturated: Contender) -> CaseResult:
+    backend, _, workers = name.split("-")
+    ok = paced.p99 <= MAX_P99_S and paced.errors == 0
+    return CaseResult(
+        GROUP,
+        f"validate {BACKEND_LABEL[backend]} 1k licenses, {workers[1:]} worker(s), "
+        f"paced to ≤ {PACED_SHARE:.0%} of its saturated rate",
+        "p99",
+        paced.p99,
+        "saturated p99",
+        saturated.p99,
+        paced.p99 / saturated.p99,
+        Target("p99 ≤ 20 ms, 0 errors"),
+        Status.PASS if ok else Status.FAIL,
+        f"{_rate_text(paced.rate)} (saturated {_rate_text(saturated.rate)}); "
+        f"p50 {median([r.p50 for r in paced.results]) * 1e3:.1f} ms; {paced.errors} errors",
+        {
+            "display": {
+                "measured": f"p99 {paced.p99 * 1e3:.1f} ms",
+                "reference": f"saturated p99 {saturated.p99 * 1e3:.1f} ms",
+            },
+            "ours": paced.summary(),
+            "reference": saturated.summary(),
+        },
+    )
 
 
 def _count(contender: Contender) -> str:
@@ -378,6 +434,10 @@ def run_server_group(ctx: RunContext) -> list[CaseResult]:
             {name: sampler(c) for name, c in contenders.items()}, rounds, warmup_rounds=0
         )
         rows += _rows(ctx, contenders, backends, skipped)
+        paced = _paced_contenders(contenders, deployments, backends, folder)
+        ctx.log(f"server: {len(paced)} paced configurations × {rounds} round(s)")
+        interleaved_rounds({name: sampler(c) for name, c in paced.items()}, rounds, warmup_rounds=0)
+        rows += [_paced_row(name, paced[name], contenders[name]) for name in paced]
         for backend in backends:
             big_run = contenders.get(f"{backend}-1m-w2")
             if big_run is None or big_run.pid is None:

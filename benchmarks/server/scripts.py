@@ -46,10 +46,25 @@ def _lua(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid Lua string literal for these values
 
 
-def validate_script(path: Path, token: str, product: str, licenses: int) -> Path:
-    """A script validating random licenses ``1..licenses`` on one of their two devices."""
+_PACED = """
+function delay()
+  return {think_ms}
+end
+"""
+
+
+def validate_script(
+    path: Path, token: str, product: str, licenses: int, *, think_ms: float | None = None
+) -> Path:
+    """A script validating random licenses ``1..licenses`` on one of their two devices.
+
+    With ``think_ms``, each connection waits that long after an answer before its next request
+    (wrk's ``delay()``), like clients that do something between checks: the offered rate is
+    then at most connections ÷ think time, below the server's saturation.
+    """
     common = _COMMON.format(token=_lua(token), product=_lua(product))
-    path.write_text(common + _VALIDATE.format(licenses=licenses), "utf-8")
+    paced = _PACED.format(think_ms=f"{think_ms:.3f}") if think_ms is not None else ""
+    path.write_text(common + _VALIDATE.format(licenses=licenses) + paced, "utf-8")
     return path
 
 
