@@ -232,9 +232,13 @@ async def test_a_postgres_reader_replaces_connections_the_server_closed(
     """After a PostgreSQL restart (here: its backends terminated) reads go on, no error."""
     import psycopg
 
+    from exisone_server.fastpath.reader import POSTGRES_CONNECTIONS
+
     reader = _postgres_reader(database)
-    assert await reader.token("no-such-token") is None
+    busy = [reader._fetch("SELECT pg_sleep(0.05)", ()) for _ in range(POSTGRES_CONNECTIONS)]
+    await asyncio.gather(*busy)  # every connection open, all idle now
     old = {connection.info.backend_pid for connection in reader._open}
+    assert len(old) == POSTGRES_CONNECTIONS
     conninfo = database.engine.url.set(drivername="postgresql").render_as_string(False)
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
         for pid in old:

@@ -203,9 +203,7 @@ class PostgresReader:
         if connection.closed or connection.info.transaction_status != TransactionStatus.IDLE:
             self._open.discard(connection)  # broken, or cancelled mid-query: not reusable
             if not connection.closed:
-                closing = asyncio.get_running_loop().create_task(connection.close())
-                self._closing.add(closing)
-                closing.add_done_callback(self._closing.discard)
+                self._close_later(connection)
             return
         self._idle.append((connection, cursor))
 
@@ -220,9 +218,21 @@ class PostgresReader:
             except psycopg.OperationalError:
                 if attempt == 2 or not connection.broken:
                     raise
+                self._drop_idle()  # the server went away: its other connections are dead too
             finally:
                 self._release(connection, cursor)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _drop_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection, _ in idle:
+            self._open.discard(connection)
+            self._close_later(connection)
+
+    def _close_later(self, connection: AsyncConnection[Any]) -> None:
+        closing = asyncio.get_running_loop().create_task(connection.close())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def token(self, public_id: str) -> TokenRow | None:
         rows = await self._fetch(TOKEN, (public_id,))
