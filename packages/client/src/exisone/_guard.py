@@ -294,11 +294,7 @@ class Guard:
         if not result.is_valid or self.store is None:
             return result
         issued = result.issued_at
-        mark = self._mark()
-        stored = mark.load() if mark else None
-        if stored is None and issued is None:
-            return result  # no trusted time to compare with, none to keep
-        trusted = rolled_back(now, [stored, issued], self.options.clock_tolerance)
+        trusted = self._tampered(now, issued)
         if trusted is not None:
             return replace(
                 result,

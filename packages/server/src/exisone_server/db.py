@@ -135,9 +135,14 @@ class Database:
         (up to 100 ms) and let concurrent activations wait seconds. Waiting here is bounded
         by the same busy timeout, then fails as SQLite would ("database is locked").
         """
+        async with self._write_turn(), self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        """This process's turn to write on SQLite (see :meth:`write`); at once on PostgreSQL."""
         if self.dialect != "sqlite":
-            async with self._sessions() as session, session.begin():
-                yield session
+            yield
             return
         try:
             async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
@@ -147,8 +152,7 @@ class Database:
                 "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
             ) from None
         try:
-            async with self._sessions() as session, session.begin():
-                yield session
+            yield
         finally:
             self._sqlite_writer.release()
 
