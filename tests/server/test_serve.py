@@ -209,7 +209,7 @@ def test_a_served_app_exempts_its_startup_objects_from_the_collector(
 def test_the_access_log_follows_the_log_level(
     empty_settings: Settings, level: str, logged: bool
 ) -> None:
-    """uvicorn logs each request at INFO; above INFO the access log is off (not built)."""
+    """The access log writes each request at INFO; above INFO it is off (not built)."""
     port = _free_port()
     process = subprocess.Popen(
         _cli(empty_settings, "serve", "--port", str(port), "--log-level", level),
@@ -225,8 +225,41 @@ def test_the_access_log_follows_the_log_level(
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        httpx.get(f"http://127.0.0.1:{port}/health?marker=1", timeout=5)
+        httpx.get(f"http://127.0.0.1:{port}/access-log-marker", timeout=5)
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=15)
-    assert ("/health?marker=1" in output.decode()) is logged
+    assert ("/access-log-marker" in output.decode()) is logged
+
+
+def _audited_addresses(url: str, token: str, forwarded: dict[str, str]) -> list[object]:
+    """Create a product with ``forwarded`` headers; the IPs the audit log recorded for it."""
+    headers = {"Authorization": f"ExisOneApi {token}"}
+    created = httpx.post(
+        f"{url}/api/product",
+        json={"name": "Behind a proxy"},
+        headers={**headers, **forwarded},
+        timeout=10,
+    )
+    assert created.status_code in (200, 201), created.text
+    events = httpx.get(
+        f"{url}/api/audit", params={"action": "product.create"}, headers=headers, timeout=10
+    ).json()["items"]
+    return [e["ipAddress"] for e in events if e["target"] == str(created.json()["id"])]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "recorded"), [(None, "203.0.113.7"), ("192.0.2.1", "127.0.0.1")]
+)
+def test_forwarded_for_counts_only_from_a_trusted_proxy(
+    empty_settings: Settings, allowed: str | None, recorded: str
+) -> None:
+    """The client IP the app records is the proxy's X-Forwarded-For only when the connection
+    comes from an address in --forwarded-allow-ips (default 127.0.0.1, where the test is)."""
+    demo = _demo(empty_settings)
+    extra = ("--forwarded-allow-ips", allowed) if allowed else ()
+    with running_server(empty_settings, *extra) as url:
+        addresses = _audited_addresses(
+            url, str(demo["accessToken"]), {"X-Forwarded-For": "203.0.113.7, 127.0.0.1"}
+        )
+    assert addresses == [recorded]

@@ -1,4 +1,4 @@
-"""ASGI entry point for servers: ``uvicorn --factory exisone_server.asgi:app_from_env``."""
+"""ASGI entry point: ``granian --interface asgi --factory exisone_server.asgi:app_from_env``."""
 
 from __future__ import annotations
 

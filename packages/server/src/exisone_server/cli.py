@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from . import __version__
+from . import __version__, serving
 from .auth import Permission, create_access_token
 from .config import Settings
 from .crypto.master_key import MasterKey, load_master_key
@@ -29,7 +29,6 @@ from .db import Database
 from .errors import ApiError
 from .licenses.import_command import license_group
 from .migrate import upgrade
-from .reuseport import reuse_port_available, run_workers
 from .security.cli_commands import rotate_master
 from .webhooks.cli import webhook as webhook_group
 
@@ -111,20 +110,20 @@ def migrate(context: click.Context, revision: str) -> None:
     errors.print(f"[green]Database at {_safe_url(settings.database_url)} is at {revision}.[/]")
 
 
-def logs_access(log_level: str) -> bool:
-    """Whether uvicorn's access log can print anything at ``log_level`` (it logs at INFO).
-
-    Off above INFO: uvicorn would otherwise build each line's arguments for nothing.
-    """
-    return log_level.lower() in ("trace", "debug", "info")
-
-
 @main.command()
 @click.option("--host", help="Address to bind (EXISONE_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (EXISONE_PORT, default 8000).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
-@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="TLS cert.")
-@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS key.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
+)
+@click.option(
+    "--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="TLS cert (PEM)."
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TLS key (PEM, unencrypted).",
+)
 @click.option(
     "--migrate/--no-migrate",
     "run_migrations",
@@ -134,9 +133,16 @@ def logs_access(log_level: str) -> bool:
 )
 @click.option(
     "--forwarded-allow-ips",
-    help="Proxies whose X-Forwarded-For is trusted (uvicorn; default 127.0.0.1).",
+    help="Proxies whose X-Forwarded-For/-Proto are trusted (EXISONE_FORWARDED_ALLOW_IPS, "
+    "default 127.0.0.1).",
 )
-@click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="Above info, the access log is off.",
+)
 @click.option(
     "--app-factory",
     default="exisone_server.asgi:app_from_env",
@@ -156,12 +162,12 @@ def serve(
     log_level: str,
     app_factory: str,
 ) -> None:
-    """Run the HTTP(S) server (uvicorn)."""
-    import uvicorn
-
+    """Run the HTTP(S) server (granian)."""
     settings = _settings(context)
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
+    if ssl_keyfile and (problem := serving.tls_key_problem(ssl_keyfile)):
+        raise click.UsageError(problem)
     if run_migrations:
         upgrade(settings)
     _master_key(settings)  # check it, and generate the key file once before workers start
@@ -172,40 +178,20 @@ def serve(
         f"exisone-server {__version__} on {scheme}://{host}:{port} "
         f"(database {_safe_url(settings.database_url)}, {workers} worker(s))"
     )
-    # The workers build the app from the environment (asgi.app_from_env): hand them our settings.
+    # The workers build the app from the environment (serving.load_app): hand them our settings.
     os.environ["EXISONE_DATA_DIR"] = str(settings.data_dir)
     os.environ["EXISONE_DATABASE_URL"] = settings.database_url
-    if workers > 1 and reuse_port_available():
-        # One SO_REUSEPORT socket per worker: the kernel balances keep-alive connections, which
-        # uvicorn's shared socket does not (issue 7; docs/benchmarks.md).
-        status = run_workers(
-            {
-                "app": app_factory,
-                "factory": True,
-                "host": host,
-                "port": port,
-                "ssl_certfile": ssl_certfile,
-                "ssl_keyfile": ssl_keyfile,
-                "log_level": log_level,
-                "access_log": logs_access(log_level),
-                "proxy_headers": True,
-                "forwarded_allow_ips": forwarded_allow_ips,
-            },
-            workers,
+    os.environ["EXISONE_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips or settings.forwarded_allow_ips
+    serving.run(
+        serving.ServeOptions(
+            app_factory=app_factory,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level.lower(),
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
         )
-        raise SystemExit(status)
-    uvicorn.run(
-        app_factory,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-        log_level=log_level,
-        access_log=logs_access(log_level),
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
     )
 
 

@@ -11,6 +11,8 @@ EXISONE_MASTER_KEY          base64 of 32 random bytes; encrypts the tenants' pri
                             (generated once into ``<data dir>/master.key`` when unset)
 EXISONE_HOST / EXISONE_PORT address ``serve`` binds to (127.0.0.1 / 8000)
 EXISONE_SQLITE_SYNCHRONOUS  SQLite ``synchronous`` pragma: FULL (default) or NORMAL
+EXISONE_FORWARDED_ALLOW_IPS proxies (addresses, networks, ``*``) whose ``X-Forwarded-For`` and
+                            ``X-Forwarded-Proto`` are trusted (127.0.0.1)
 ==========================  ===========================================================
 """
 
@@ -38,6 +40,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     sqlite_synchronous: str = "FULL"  # docs/security.md, Durability
+    forwarded_allow_ips: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous.upper() not in _SYNCHRONOUS_LEVELS:
@@ -67,6 +70,7 @@ class Settings:
             host=env.get("EXISONE_HOST") or "127.0.0.1",
             port=port,
             sqlite_synchronous=(env.get("EXISONE_SQLITE_SYNCHRONOUS") or "FULL").upper(),
+            forwarded_allow_ips=env.get("EXISONE_FORWARDED_ALLOW_IPS") or "127.0.0.1",
         )
 
     def with_changes(self, **changes: object) -> Settings:

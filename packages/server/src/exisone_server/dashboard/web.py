@@ -79,7 +79,7 @@ def security_headers(response: Response[Any]) -> Response[Any]:
 
 
 def is_secure(request: Request[Any, Any, Any]) -> bool:
-    """True when the browser talks HTTPS to us (uvicorn applies trusted X-Forwarded-Proto)."""
+    """True when the browser talks HTTPS to us (or a trusted proxy says so: X-Forwarded-Proto)."""
     return request.url.scheme == "https"
 
 

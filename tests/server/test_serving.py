@@ -1,0 +1,66 @@
+"""``serve``'s checks before granian starts, and the app each worker builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trustme
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from exisone_server import serving
+
+
+def _key_file(tmp_path: Path, encryption: serialization.KeySerializationEncryption) -> Path:
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / "key.pem"
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    )
+    return path
+
+
+def test_unencrypted_pem_keys_of_every_common_form_are_accepted(tmp_path: Path) -> None:
+    certificate = trustme.CA().issue_cert("127.0.0.1")  # SEC1 "EC PRIVATE KEY"
+    sec1 = tmp_path / "sec1.pem"
+    certificate.private_key_pem.write_to_path(str(sec1))
+    assert serving.tls_key_problem(str(sec1)) is None
+    assert serving.tls_key_problem(str(_key_file(tmp_path, serialization.NoEncryption()))) is None
+
+
+def test_an_encrypted_key_is_refused_with_the_reason(tmp_path: Path) -> None:
+    path = _key_file(tmp_path, serialization.BestAvailableEncryption(b"secret"))
+    assert "is encrypted" in str(serving.tls_key_problem(str(path)))
+
+
+def test_a_file_that_is_no_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cert.pem"
+    trustme.CA().issue_cert("127.0.0.1").cert_chain_pems[0].write_to_path(str(path))
+    assert "not a PEM private key" in str(serving.tls_key_problem(str(path)))
+    assert "cannot read" in str(serving.tls_key_problem(str(tmp_path / "missing.pem")))
+
+
+@pytest.mark.parametrize(
+    ("level", "on"), [("debug", True), ("info", True), ("warning", False), ("error", False)]
+)
+def test_the_access_log_is_on_up_to_info(level: str, on: bool) -> None:
+    assert serving.logs_access(level) is on
+
+
+async def test_the_loaded_app_trusts_forwarded_headers_only_from_allowed_proxies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[object, object]] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        seen.append((scope["client"], scope["scheme"]))
+
+    monkeypatch.setattr(serving, "_test_app", lambda: app, raising=False)
+    monkeypatch.setenv("EXISONE_FORWARDED_ALLOW_IPS", "10.0.0.0/8")
+    loaded = serving.load_app("exisone_server.serving:_test_app")
+    headers = [(b"x-forwarded-for", b"198.51.100.9"), (b"x-forwarded-proto", b"https")]
+    for client in ("10.1.2.3", "192.0.2.1"):
+        scope = {"type": "http", "client": (client, 5000), "scheme": "http", "headers": headers}
+        await loaded(scope, None, None)
+    assert seen == [(("198.51.100.9", 0), "https"), (("192.0.2.1", 5000), "http")]
