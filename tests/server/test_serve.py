@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -175,6 +175,59 @@ def test_several_workers_answer_as_one_server(empty_settings: Settings, workers:
 
     assert answers == [200] * 5 + [409] * 3
     assert usage == {"currentSeats": 5, "maxSeats": 5, "hasCapacity": False, "isUnlimited": False}
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl are Linux's")
+def test_workers_die_with_a_killed_supervisor(empty_settings: Settings) -> None:
+    """SIGKILL to `serve` (a crash, the OOM killer) takes its workers down too: none is left
+    serving the port with no supervisor."""
+    port = _free_port()
+    process = subprocess.Popen(
+        _cli(empty_settings, "serve", "--port", str(port), "--workers", "2"),
+        env=_environment(empty_settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(_children(process.pid)) < 2 or not _answers(port):
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        workers = _children(process.pid)
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(worker) for worker in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(worker) for worker in workers)
+        assert not _answers(port)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_a_served_app_exempts_its_startup_objects_from_the_collector(

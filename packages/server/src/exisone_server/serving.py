@@ -11,19 +11,32 @@ comes from a trusted proxy (``EXISONE_FORWARDED_ALLOW_IPS``, read in the worker)
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
+import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServeOptions", "load_app", "logs_access", "run", "tls_key_problem"]
+__all__ = [
+    "ServeOptions",
+    "die_with_supervisor",
+    "load_app",
+    "logs_access",
+    "run",
+    "tls_key_problem",
+]
 
 #: The oldest TLS version offered (granian's default is 1.3 only; 1.2 keeps older clients).
 TLS_MINIMUM = "tls1.2"
 #: Seconds a worker has to finish its requests after SIGTERM before it is killed.
 STOP_TIMEOUT_S = 30
+#: Set by :func:`run` for its workers: the process that supervises them.
+SUPERVISOR_PID = "EXISONE_SUPERVISOR_PID"
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -61,14 +74,32 @@ def load_app(target: str) -> Callable[..., Any]:
     """Build the app in a worker: call the ``module:function`` factory, trust only our proxies."""
     from granian.utils.proxies import wrap_asgi_with_proxy_headers
 
+    die_with_supervisor()
     module_name, _, function_name = target.partition(":")
     factory = getattr(importlib.import_module(module_name), function_name or "app")
     trusted = os.environ.get("EXISONE_FORWARDED_ALLOW_IPS") or "127.0.0.1"
     return wrap_asgi_with_proxy_headers(factory(), trusted_hosts=trusted)  # type: ignore[no-any-return]
 
 
+def die_with_supervisor() -> None:
+    """In a worker of :func:`run` on Linux: be killed when the supervisor dies.
+
+    Without this a worker outlives a supervisor killed with SIGKILL (or by the OOM killer),
+    still serving and holding the port, with nothing left to stop it.
+    """
+    supervisor = os.environ.get(SUPERVISOR_PID)
+    if not supervisor or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != int(supervisor):  # it died before the line above took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def run(options: ServeOptions) -> None:
     """Serve until SIGTERM or SIGINT; granian supervises the worker processes."""
+    os.environ[SUPERVISOR_PID] = str(os.getpid())
     from granian.constants import Interfaces, SSLProtocols
     from granian.log import LogLevels
     from granian.server import Server
