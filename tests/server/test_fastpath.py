@@ -272,3 +272,101 @@ async def test_a_postgres_reader_opens_at_most_its_maximum_of_connections(
     reads = [reader._fetch("SELECT pg_sleep(0.05)", ()) for _ in range(3 * POSTGRES_CONNECTIONS)]
     assert len(await asyncio.gather(*reads)) == 3 * POSTGRES_CONNECTIONS
     assert len(reader._open) == POSTGRES_CONNECTIONS
+
+
+async def _seeded_keys(seed: Seed) -> tuple[str, list[tuple[str, str]]]:
+    """The token's public id and (activation key, hardware ID) pairs covering every row shape:
+    bound with features, unbound, unknown key, another product's key without features."""
+    product = await seed.product()
+    plan = await seed.plan(features=("Pro", "Export", "Beta"))
+    featured, bare = await seed.license(product, plan=plan), await seed.license(product)
+    body = activate_body(featured, product)
+    assert (await seed.api.post("/api/license/activate", body)).status_code == 200
+    hardware = body["hardwareId"]
+    pairs = [
+        (featured.activation_key, hardware),
+        (featured.activation_key, "another-device"),
+        (bare.activation_key, hardware),
+        ("AAAA-BBBB-CCCC-DDDD", hardware),
+    ]
+    parsed = parse_token(seed.api.token)
+    assert parsed is not None
+    return parsed[0], pairs
+
+
+async def _occupy(reader: PostgresReader, seconds: float) -> list[asyncio.Task[object]]:
+    """Hold every connection of the reader for ``seconds``: later reads must wait."""
+    from exisone_server.fastpath.reader import POSTGRES_CONNECTIONS
+
+    busy = [
+        asyncio.create_task(reader._fetch("SELECT pg_sleep(%s)", (seconds,)))
+        for _ in range(POSTGRES_CONNECTIONS)
+    ]
+    while not reader._slots.locked():
+        await asyncio.sleep(0.01)
+    return busy  # type: ignore[return-value]
+
+
+async def test_validations_that_wait_share_one_statement_and_get_their_own_rows(
+    seed: Seed,
+) -> None:
+    reader = _postgres_reader(seed.database)
+    public_id, pairs = await _seeded_keys(seed)
+    requests = [(public_id, key, device) for key, device in pairs] * 5
+    requests += [("no-such-token", pairs[0][0], pairs[0][1]), (public_id, "", "")]
+    alone = [await reader.token_and_online_key(*request) for request in requests]
+    assert reader.batches == 0  # a free connection each time: no batch
+
+    busy = await _occupy(reader, 0.3)
+    together = await asyncio.gather(*(reader.token_and_online_key(*r) for r in requests))
+    await asyncio.gather(*busy)
+
+    assert together == alone
+    assert reader.batches >= 1 and reader.batched_validations == len(requests)
+    assert (
+        alone[-2] == (None, [])
+        and alone[0][1]
+        and {row.feature for row in alone[0][1]}
+        == {
+            "Beta",
+            "Export",
+            "Pro",
+        }
+    )
+
+
+async def test_a_validation_postgresql_would_refuse_fails_alone(seed: Seed) -> None:
+    """A NUL in one request's text must not fail the validations batched with it."""
+    import psycopg
+
+    reader = _postgres_reader(seed.database)
+    public_id, pairs = await _seeded_keys(seed)
+    busy = await _occupy(reader, 0.3)
+    reads = [reader.token_and_online_key(public_id, key, device) for key, device in pairs]
+    reads.insert(1, reader.token_and_online_key(public_id, "BAD\x00KEY", "device"))
+    results = await asyncio.gather(*reads, return_exceptions=True)
+    await asyncio.gather(*busy)
+
+    assert isinstance(results[1], psycopg.DataError)
+    good = [r for i, r in enumerate(results) if i != 1]
+    assert all(isinstance(r, tuple) and r[0] is not None for r in good)
+    assert reader.batched_validations == len(pairs)
+
+
+async def test_a_cancelled_waiting_validation_leaves_the_batch_whole(seed: Seed) -> None:
+    """A client gone while its validation waits in a batch: the others get their rows."""
+    reader = _postgres_reader(seed.database)
+    public_id, pairs = await _seeded_keys(seed)
+    busy = await _occupy(reader, 0.3)
+    tasks = [
+        asyncio.create_task(reader.token_and_online_key(public_id, key, device))
+        for key, device in pairs
+    ]
+    await asyncio.sleep(0.05)
+    tasks[0].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*busy)
+
+    assert isinstance(results[0], asyncio.CancelledError)
+    expected = [await reader.token_and_online_key(public_id, k, d) for k, d in pairs[1:]]
+    assert results[1:] == expected  # its place in the statement was read, its answer dropped

@@ -7,6 +7,7 @@ __all__ = [
     "ONLINE_KEY",
     "TOKEN",
     "TOKEN_AND_ONLINE_KEY",
+    "TOKEN_AND_ONLINE_KEYS",
     "TOKEN_AND_ONLINE_KEY_SQLITE",
     "for_sqlite",
 ]
@@ -57,6 +58,36 @@ LEFT JOIN LATERAL (
 ) k ON TRUE
 WHERE t.public_id = %s
 ORDER BY k.feature
+"""
+
+#: PostgreSQL: TOKEN_AND_ONLINE_KEY for several validations in one round trip. The parameters
+#: are three arrays (hardware IDs, activation keys, token public ids), one element per
+#: validation; each row starts with the validation's position (from 1), rows in order of
+#: position, then feature. A validation whose token is unknown has no row, as alone.
+TOKEN_AND_ONLINE_KEYS = """
+SELECT r.n, t.id, t.tenant_id, t.name, t.secret_hash, t.permissions, t.expires_at, t.revoked,
+       k.status, k.expires_at, k.product_name, k.version, k.minimum_required_version,
+       k.enforce_version_check, k.is_active, k.bound, k.feature
+FROM unnest(%s::text[], %s::text[], %s::text[])
+         WITH ORDINALITY AS r(hardware_id, activation_key, public_id, n)
+JOIN LATERAL (
+    SELECT id, tenant_id, name, secret_hash, permissions, expires_at, revoked
+    FROM access_tokens WHERE public_id = r.public_id
+) t ON TRUE
+LEFT JOIN LATERAL (
+    SELECT l.status, l.expires_at, p.name AS product_name, p.version, p.minimum_required_version,
+           p.enforce_version_check, p.is_active,
+           EXISTS (SELECT 1 FROM activations a
+                   WHERE a.license_id = l.id AND a.hardware_id = r.hardware_id
+                     AND a.deactivated_at IS NULL) AS bound,
+           f.name AS feature
+    FROM licenses l
+    JOIN products p ON p.id = l.product_id
+    LEFT OUTER JOIN license_features lf ON lf.license_id = l.id
+    LEFT OUTER JOIN features f ON f.id = lf.feature_id
+    WHERE l.tenant_id = t.tenant_id AND l.activation_key = r.activation_key
+) k ON TRUE
+ORDER BY r.n, k.feature
 """
 
 #: SQLite: the same in one statement, with plain LEFT JOINs (SQLite has no LATERAL); the

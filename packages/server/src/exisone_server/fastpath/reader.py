@@ -4,7 +4,7 @@
 ``Database.dispose`` closes it. SQLite: one ``sqlite3`` connection in autocommit mode with
 ``query_only`` on; each statement reads the latest committed data (WAL readers never wait for
 the writer). PostgreSQL: a few autocommit psycopg connections in a queue (one round trip per
-read).
+read; when every connection is busy, the validations that wait share one).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .queries import (
     TOKEN,
     TOKEN_AND_ONLINE_KEY,
     TOKEN_AND_ONLINE_KEY_SQLITE,
+    TOKEN_AND_ONLINE_KEYS,
     for_sqlite,
 )
 
@@ -41,6 +42,11 @@ SQLITE_BUSY_TIMEOUT_MS = 2_000
 #: instead of a ``pread`` and a copy into SQLite's 2 MB page cache each. The pages are the OS
 #: page cache's own (file-backed, shared by the workers), not memory of the process.
 SQLITE_MMAP_BYTES = 1 << 30
+#: Most validations one batched statement reads (the waiting ones beyond wait for the next).
+POSTGRES_BATCH = 64
+
+_ValidationArgs = tuple[str, str, str]  # hardware ID, activation key, token public id
+_Waiting = tuple[_ValidationArgs, "asyncio.Future[list[tuple[Any, ...]]]"]
 
 
 class TokenRow(NamedTuple):
@@ -132,6 +138,30 @@ def _token_and_key_rows(
     return _token(rows[0]), [_online_key(row[7:]) for row in rows if row[7] is not None]
 
 
+def _batchable(args: _ValidationArgs) -> bool:
+    """Whether a validation may share a statement: one whose text PostgreSQL would refuse
+    (a NUL) or the client could not encode (a lone surrogate) must fail alone."""
+    return all(value.isascii() and "\x00" not in value for value in args)
+
+
+def _settle(batch: Sequence[_Waiting], outcome: list[tuple[Any, ...]] | Exception | None) -> None:
+    """Hand each validation still waiting its rows (without the position column), the error,
+    or (None) a cancellation."""
+    rows_of: dict[int, list[tuple[Any, ...]]] = {}
+    if isinstance(outcome, list):
+        for row in outcome:
+            rows_of.setdefault(row[0], []).append(row[1:])
+    for position, (_, waiting) in enumerate(batch, start=1):
+        if waiting.done():
+            continue
+        if outcome is None:
+            waiting.cancel()
+        elif isinstance(outcome, Exception):
+            waiting.set_exception(outcome)
+        else:
+            waiting.set_result(rows_of.get(position, []))
+
+
 class SqliteReader:
     """Synchronous ``sqlite3`` calls on the event loop: microseconds, no thread hand-off."""
 
@@ -175,6 +205,11 @@ class PostgresReader:
     connection) and a kept cursor halve the client-side cost of a read (docs/benchmarks.md).
     A connection that is broken, or left mid-query by a cancelled request, is closed and
     replaced by a new one on a later read.
+
+    Validations (:meth:`token_and_online_key`) that find every connection busy wait in a list;
+    one task reads them, up to :data:`POSTGRES_BATCH` at a time, with one statement
+    (TOKEN_AND_ONLINE_KEYS) on the next free connection: under load a worker pays one round
+    trip, and PostgreSQL one statement, for many validations (docs/benchmarks.md).
     """
 
     def __init__(self, conninfo: str) -> None:
@@ -183,6 +218,11 @@ class PostgresReader:
         self._idle: list[tuple[AsyncConnection[Any], AsyncCursor[Any]]] = []
         self._open: set[AsyncConnection[Any]] = set()
         self._closing: set[asyncio.Task[None]] = set()
+        self._waiting: list[_Waiting] = []
+        self._batcher: asyncio.Task[None] | None = None
+        #: Batched statements run so far, and the validations they read (tests, statistics).
+        self.batches = 0
+        self.batched_validations = 0
 
     async def _acquire(self) -> tuple[AsyncConnection[Any], AsyncCursor[Any]]:
         """An idle connection, or a new one while fewer than the maximum are open (a slot is
@@ -247,11 +287,47 @@ class PostgresReader:
     async def token_and_online_key(
         self, public_id: str, activation_key: str, hardware_id: str
     ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
-        """One round trip (TOKEN_AND_ONLINE_KEY)."""
-        rows = await self._fetch(TOKEN_AND_ONLINE_KEY, (hardware_id, activation_key, public_id))
-        return _token_and_key_rows(rows)
+        """One round trip (TOKEN_AND_ONLINE_KEY), or a place in the next batch when every
+        connection is busy."""
+        args = (hardware_id, activation_key, public_id)
+        if not self._slots.locked() or not _batchable(args):
+            rows = await self._fetch(TOKEN_AND_ONLINE_KEY, args)
+            return _token_and_key_rows(rows)
+        loop = asyncio.get_running_loop()
+        waiting: asyncio.Future[list[tuple[Any, ...]]] = loop.create_future()
+        self._waiting.append((args, waiting))
+        if self._batcher is None:
+            self._batcher = loop.create_task(self._read_batches())
+        return _token_and_key_rows(await waiting)
+
+    async def _read_batches(self) -> None:
+        """Read the waiting validations, a batch per round trip, until none waits."""
+        try:
+            while self._waiting:
+                batch = self._waiting[:POSTGRES_BATCH]
+                del self._waiting[:POSTGRES_BATCH]
+                batch = [item for item in batch if not item[1].done()]  # cancelled requests
+                if not batch:
+                    continue
+                self.batches += 1
+                self.batched_validations += len(batch)
+                columns = tuple([args[i] for args, _ in batch] for i in range(3))
+                try:
+                    rows = await self._fetch(TOKEN_AND_ONLINE_KEYS, columns)
+                except Exception as exc:
+                    _settle(batch, exc)
+                else:
+                    _settle(batch, rows)
+                finally:
+                    _settle(batch, None)  # cancelled (the reader is closing): cancel them too
+        finally:
+            self._batcher = None
+            failed, self._waiting = self._waiting, []
+            _settle(failed, None)
 
     async def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.cancel()
         connections, self._open = self._open, set()
         for connection in connections:
             await connection.close()
