@@ -369,4 +369,25 @@ async def test_a_cancelled_waiting_validation_leaves_the_batch_whole(seed: Seed)
 
     assert isinstance(results[0], asyncio.CancelledError)
     expected = [await reader.token_and_online_key(public_id, k, d) for k, d in pairs[1:]]
-    assert results[1:] == expected  # its place in the statement was read, its answer dropped
+    assert results[1:] == expected
+
+
+async def test_closing_the_reader_fails_the_validations_still_waiting(seed: Seed) -> None:
+    """A worker shutting down: every waiting request gets an error, none waits forever, and
+    the reader's connections close."""
+    from exisone_server.fastpath.reader import ReaderClosed
+
+    reader = _postgres_reader(seed.database)
+    public_id, pairs = await _seeded_keys(seed)
+    busy = await _occupy(reader, 0.3)
+    waiting = [
+        asyncio.create_task(reader.token_and_online_key(public_id, key, device))
+        for key, device in pairs
+    ]
+    await asyncio.sleep(0)  # queued, the batcher not yet run
+    await reader.close()
+    results = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 5)
+    await asyncio.gather(*busy, return_exceptions=True)
+
+    assert all(isinstance(result, ReaderClosed) for result in results)
+    assert not reader._open and reader._batcher is None

@@ -316,3 +316,15 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(
             url, str(demo["accessToken"]), {"X-Forwarded-For": "203.0.113.7, 127.0.0.1"}
         )
     assert addresses == [recorded]
+
+
+def test_a_proxy_setting_that_names_no_address_is_refused(empty_settings: Settings) -> None:
+    result = subprocess.run(
+        _cli(empty_settings, "serve", "--no-migrate", "--forwarded-allow-ips", "proxy.local"),
+        env=_environment(empty_settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--forwarded-allow-ips" in result.stderr and "proxy.local" in result.stderr

@@ -48,19 +48,85 @@ def test_the_access_log_is_on_up_to_info(level: str, on: bool) -> None:
     assert serving.logs_access(level) is on
 
 
-async def test_the_loaded_app_trusts_forwarded_headers_only_from_allowed_proxies(
+async def _seen_through(
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+    trusted: str,
+    client: str,
+    headers: list[tuple[bytes, bytes]],
+    kind: str = "http",
+) -> tuple[object, object]:
+    """What the app built by ``load_app`` sees as client and scheme behind ``trusted``."""
     seen: list[tuple[object, object]] = []
 
     async def app(scope: dict[str, object], receive: object, send: object) -> None:
         seen.append((scope["client"], scope["scheme"]))
 
+    monkeypatch.delenv(serving.SUPERVISOR_PID, raising=False)  # never prctl the test process
     monkeypatch.setattr(serving, "_test_app", lambda: app, raising=False)
-    monkeypatch.setenv("EXISONE_FORWARDED_ALLOW_IPS", "10.0.0.0/8")
+    monkeypatch.setenv("EXISONE_FORWARDED_ALLOW_IPS", trusted)
     loaded = serving.load_app("exisone_server.serving:_test_app")
-    headers = [(b"x-forwarded-for", b"198.51.100.9"), (b"x-forwarded-proto", b"https")]
-    for client in ("10.1.2.3", "192.0.2.1"):
-        scope = {"type": "http", "client": (client, 5000), "scheme": "http", "headers": headers}
-        await loaded(scope, None, None)
-    assert seen == [(("198.51.100.9", 0), "https"), (("192.0.2.1", 5000), "http")]
+    scheme = "ws" if kind == "websocket" else "http"
+    await loaded(
+        {"type": kind, "client": (client, 5000), "scheme": scheme, "headers": headers}, None, None
+    )
+    return seen[0]
+
+
+FORWARDED = [(b"x-forwarded-for", b"198.51.100.9"), (b"x-forwarded-proto", b"https")]
+
+
+@pytest.mark.parametrize(
+    ("trusted", "client", "headers", "expected"),
+    [
+        ("10.0.0.0/8", "10.1.2.3", FORWARDED, (("198.51.100.9", 0), "https")),
+        ("10.0.0.0/8", "192.0.2.1", FORWARDED, (("192.0.2.1", 5000), "http")),
+        (
+            "127.0.0.1",
+            "127.0.0.1",
+            [(b"x-forwarded-proto", b"https")],
+            (("127.0.0.1", 5000), "https"),
+        ),
+        ("10.0.0.1, *", "192.0.2.1", FORWARDED, (("198.51.100.9", 0), "https")),
+        (
+            "127.0.0.1, 10.0.0.0/8",
+            "127.0.0.1",
+            [(b"x-forwarded-for", b"6.6.6.6, 203.0.113.7, 10.0.0.5")],
+            (("203.0.113.7", 0), "http"),
+        ),
+        (
+            "127.0.0.1",
+            "127.0.0.1",
+            [(b"x-forwarded-proto", b"javascript")],
+            (("127.0.0.1", 5000), "http"),
+        ),
+    ],
+    ids=[
+        "trusted",
+        "untrusted",
+        "proto-alone",
+        "star-in-list",
+        "nearest-untrusted-hop",
+        "bad-proto",
+    ],
+)
+async def test_forwarded_headers_count_only_from_trusted_proxies(
+    monkeypatch: pytest.MonkeyPatch,
+    trusted: str,
+    client: str,
+    headers: list[tuple[bytes, bytes]],
+    expected: tuple[object, object],
+) -> None:
+    assert await _seen_through(monkeypatch, trusted, client, headers) == expected
+
+
+async def test_a_websocket_behind_a_tls_proxy_is_wss(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = await _seen_through(monkeypatch, "127.0.0.1", "127.0.0.1", FORWARDED, "websocket")
+    assert seen == (("198.51.100.9", 0), "wss")
+
+
+def test_a_supervisor_that_is_this_process_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Free-threaded granian runs workers as threads: the supervisor must not kill itself."""
+    import os
+
+    monkeypatch.setenv(serving.SUPERVISOR_PID, str(os.getpid()))
+    serving.die_with_supervisor()  # returns; the test process is still here

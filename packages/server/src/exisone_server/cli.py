@@ -27,6 +27,7 @@ from .crypto.service import list_crypto_keys, rotate_crypto_key
 from .dashboard.cli import demo_dashboard_user, user_group
 from .db import Database
 from .errors import ApiError
+from .kit.proxy_headers import TrustedProxies
 from .licenses.import_command import license_group
 from .migrate import upgrade
 from .security.cli_commands import rotate_master
@@ -168,6 +169,11 @@ def serve(
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
     if ssl_keyfile and (problem := serving.tls_key_problem(ssl_keyfile)):
         raise click.UsageError(problem)
+    trusted_proxies = forwarded_allow_ips or settings.forwarded_allow_ips
+    try:
+        TrustedProxies(trusted_proxies)
+    except ValueError as exc:
+        raise click.UsageError(f"--forwarded-allow-ips: {exc} (addresses, networks or *)") from exc
     if run_migrations:
         upgrade(settings)
     _master_key(settings)  # check it, and generate the key file once before workers start
@@ -181,7 +187,7 @@ def serve(
     # The workers build the app from the environment (serving.load_app): hand them our settings.
     os.environ["EXISONE_DATA_DIR"] = str(settings.data_dir)
     os.environ["EXISONE_DATABASE_URL"] = settings.database_url
-    os.environ["EXISONE_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips or settings.forwarded_allow_ips
+    os.environ["EXISONE_FORWARDED_ALLOW_IPS"] = trusted_proxies
     serving.run(
         serving.ServeOptions(
             app_factory=app_factory,

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .kit.proxy_headers import TrustedProxies, with_proxy_headers
+
 __all__ = [
     "ServeOptions",
     "die_with_supervisor",
@@ -72,13 +74,11 @@ def tls_key_problem(keyfile: str) -> str | None:
 
 def load_app(target: str) -> Callable[..., Any]:
     """Build the app in a worker: call the ``module:function`` factory, trust only our proxies."""
-    from granian.utils.proxies import wrap_asgi_with_proxy_headers
-
     die_with_supervisor()
     module_name, _, function_name = target.partition(":")
     factory = getattr(importlib.import_module(module_name), function_name or "app")
-    trusted = os.environ.get("EXISONE_FORWARDED_ALLOW_IPS") or "127.0.0.1"
-    return wrap_asgi_with_proxy_headers(factory(), trusted_hosts=trusted)  # type: ignore[no-any-return]
+    trusted = TrustedProxies(os.environ.get("EXISONE_FORWARDED_ALLOW_IPS") or "127.0.0.1")
+    return with_proxy_headers(factory(), trusted)
 
 
 def die_with_supervisor() -> None:
@@ -89,6 +89,8 @@ def die_with_supervisor() -> None:
     """
     supervisor = os.environ.get(SUPERVISOR_PID)
     if not supervisor or not sys.platform.startswith("linux"):
+        return
+    if os.getpid() == int(supervisor):  # free-threaded granian: workers are threads of it
         return
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:

@@ -73,6 +73,8 @@ FROM unnest(%s::text[], %s::text[], %s::text[])
 JOIN LATERAL (
     SELECT id, tenant_id, name, secret_hash, permissions, expires_at, revoked
     FROM access_tokens WHERE public_id = r.public_id
+    LIMIT 1  -- public_id is unique; the LIMIT keeps it an index lookup per element (not
+             -- flattened into a hash join over every token)
 ) t ON TRUE
 LEFT JOIN LATERAL (
     SELECT l.status, l.expires_at, p.name AS product_name, p.version, p.minimum_required_version,

@@ -144,9 +144,13 @@ def _batchable(args: _ValidationArgs) -> bool:
     return all(value.isascii() and "\x00" not in value for value in args)
 
 
-def _settle(batch: Sequence[_Waiting], outcome: list[tuple[Any, ...]] | Exception | None) -> None:
-    """Hand each validation still waiting its rows (without the position column), the error,
-    or (None) a cancellation."""
+class ReaderClosed(RuntimeError):
+    """The fast reader closed (the worker shuts down) while a validation waited for it."""
+
+
+def _settle(batch: Sequence[_Waiting], outcome: list[tuple[Any, ...]] | Exception) -> None:
+    """Hand each validation still waiting its rows (without the position column) or the
+    error."""
     rows_of: dict[int, list[tuple[Any, ...]]] = {}
     if isinstance(outcome, list):
         for row in outcome:
@@ -154,9 +158,7 @@ def _settle(batch: Sequence[_Waiting], outcome: list[tuple[Any, ...]] | Exceptio
     for position, (_, waiting) in enumerate(batch, start=1):
         if waiting.done():
             continue
-        if outcome is None:
-            waiting.cancel()
-        elif isinstance(outcome, Exception):
+        if isinstance(outcome, Exception):
             waiting.set_exception(outcome)
         else:
             waiting.set_result(rows_of.get(position, []))
@@ -290,7 +292,7 @@ class PostgresReader:
         """One round trip (TOKEN_AND_ONLINE_KEY), or a place in the next batch when every
         connection is busy."""
         args = (hardware_id, activation_key, public_id)
-        if not self._slots.locked() or not _batchable(args):
+        if (not self._slots.locked() and not self._waiting) or not _batchable(args):
             rows = await self._fetch(TOKEN_AND_ONLINE_KEY, args)
             return _token_and_key_rows(rows)
         loop = asyncio.get_running_loop()
@@ -319,15 +321,21 @@ class PostgresReader:
                 else:
                     _settle(batch, rows)
                 finally:
-                    _settle(batch, None)  # cancelled (the reader is closing): cancel them too
+                    _settle(batch, ReaderClosed())  # only if cancelled: the reader closes
         finally:
             self._batcher = None
-            failed, self._waiting = self._waiting, []
-            _settle(failed, None)
+            self._fail_waiting()
+
+    def _fail_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        _settle(waiting, ReaderClosed())
 
     async def close(self) -> None:
-        if self._batcher is not None:
-            self._batcher.cancel()
+        batcher, self._batcher = self._batcher, None
+        self._fail_waiting()  # also when the batcher is cancelled before it ever ran
+        if batcher is not None:
+            batcher.cancel()
+            await asyncio.gather(batcher, return_exceptions=True)
         connections, self._open = self._open, set()
         for connection in connections:
             await connection.close()
