@@ -10,12 +10,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 import trustme
+from benchmarks.server.processes import worker_pids
 
 from exisone import ExisOneClient
 from exisone_server.config import Settings
@@ -177,14 +178,6 @@ def test_several_workers_answer_as_one_server(empty_settings: Settings, workers:
     assert usage == {"currentSeats": 5, "maxSeats": 5, "hasCapacity": False, "isUnlimited": False}
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with suppress(OSError):
-            found += [int(child) for child in (task / "children").read_text().split()]
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -206,10 +199,10 @@ def test_workers_die_with_a_killed_supervisor(empty_settings: Settings) -> None:
     )
     try:
         deadline = time.monotonic() + 30
-        while len(_children(process.pid)) < 2 or not _answers(port):
+        while len(worker_pids(process.pid)) < 2 or not _answers(port):
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.1)
-        workers = _children(process.pid)
+        workers = worker_pids(process.pid)
         process.kill()
         process.wait()
         deadline = time.monotonic() + 10

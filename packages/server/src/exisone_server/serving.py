@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import Settings
 from .kit.proxy_headers import TrustedProxies, with_proxy_headers
 
 __all__ = [
@@ -49,7 +50,7 @@ class ServeOptions:
     host: str
     port: int
     workers: int = 1
-    log_level: str = "info"
+    log_level: str = "info"  # critical, error, warning, info or debug (granian's names)
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
 
@@ -77,7 +78,7 @@ def load_app(target: str) -> Callable[..., Any]:
     die_with_supervisor()
     module_name, _, function_name = target.partition(":")
     factory = getattr(importlib.import_module(module_name), function_name or "app")
-    trusted = TrustedProxies(os.environ.get("EXISONE_FORWARDED_ALLOW_IPS") or "127.0.0.1")
+    trusted = TrustedProxies(Settings.from_env().forwarded_allow_ips)
     return with_proxy_headers(factory(), trusted)
 
 
@@ -106,23 +107,17 @@ def run(options: ServeOptions) -> None:
     from granian.log import LogLevels
     from granian.server import Server
 
-    tls = bool(options.ssl_certfile)
     server = Server(
         options.app_factory,
         address=options.host,
         port=options.port,
         interface=Interfaces.ASGI,
         workers=options.workers,
-        log_level=LogLevels(_granian_level(options.log_level)),
+        log_level=LogLevels(options.log_level),
         log_access=logs_access(options.log_level),
-        ssl_cert=Path(options.ssl_certfile) if tls and options.ssl_certfile else None,
-        ssl_key=Path(options.ssl_keyfile) if tls and options.ssl_keyfile else None,
+        ssl_cert=Path(options.ssl_certfile) if options.ssl_certfile else None,
+        ssl_key=Path(options.ssl_keyfile) if options.ssl_keyfile else None,
         ssl_protocol_min=SSLProtocols(TLS_MINIMUM),
         workers_kill_timeout=STOP_TIMEOUT_S,
     )
     server.serve(target_loader=load_app)
-
-
-def _granian_level(log_level: str) -> str:
-    level = log_level.lower()
-    return {"trace": "debug", "warn": "warning"}.get(level, level)

@@ -318,10 +318,11 @@ class PostgresReader:
                     rows = await self._fetch(TOKEN_AND_ONLINE_KEYS, columns)
                 except Exception as exc:
                     _settle(batch, exc)
+                except BaseException:  # cancelled: the reader closes
+                    _settle(batch, ReaderClosed())
+                    raise
                 else:
                     _settle(batch, rows)
-                finally:
-                    _settle(batch, ReaderClosed())  # only if cancelled: the reader closes
         finally:
             self._batcher = None
             self._fail_waiting()
