@@ -1,7 +1,9 @@
-"""The validate endpoint's fast lane (FastValidateMiddleware) answers exactly as its handler.
+"""The validate endpoint's fast lanes (ValidateEdge, FastValidateMiddleware) answer exactly as
+its handler.
 
-Every case below is sent twice, through the fast lane and with the lane switched off (so the
-route's Litestar handler answers), and must give the same status, headers and bytes.
+Every case below is sent three times: to the edge (ahead of the framework), to the route's lane
+(the edge switched off) and to the route's Litestar handler (both lanes switched off); all must
+give the same status, headers and bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ import pytest
 from exisone_server.auth import Permission
 from exisone_server.kit.time import utc_now
 from exisone_server.licenses import endpoints, fast_validate
-from exisone_server.licenses.fast_validate import MAX_FAST_BODY_BYTES, FastValidateMiddleware
+from exisone_server.licenses.fast_validate import (
+    MAX_FAST_BODY_BYTES,
+    FastValidateMiddleware,
+    ValidateEdge,
+)
 from exisone_server.licenses.validate import answer_validation
 from exisone_server.models import LicenseStatus
 
@@ -33,19 +39,26 @@ async def _chunks(body: bytes) -> AsyncIterator[bytes]:
         yield body[start : start + 7]
 
 
-async def _both_lanes(
+async def _three_lanes(
     seed: Seed, body: bytes, headers: dict[str, str]
-) -> tuple[httpx.Response, httpx.Response]:
+) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+    """The answers of the edge, of the route's lane and of the handler."""
     headers = {"Content-Type": "application/json", **headers}
-    fast = await seed.client.post(PATH, content=body, headers=headers)
+    edge = await seed.client.post(PATH, content=body, headers=headers)
     with pytest.MonkeyPatch.context() as patch:
+
+        async def to_the_framework(self: ValidateEdge, *args: Any) -> None:
+            await self.framework(*args)
+
+        patch.setattr(ValidateEdge, "__call__", to_the_framework)
+        route = await seed.client.post(PATH, content=body, headers=headers)
 
         async def leave_to_the_handler(*_: Any) -> None:
             return None
 
-        patch.setattr(FastValidateMiddleware, "_answer", leave_to_the_handler)
+        patch.setattr(fast_validate, "fast_answer", leave_to_the_handler)
         handler = await seed.client.post(PATH, content=body, headers=headers)
-    return fast, handler
+    return edge, route, handler
 
 
 def _comparable(response: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -55,6 +68,20 @@ def _comparable(response: httpx.Response) -> tuple[int, list[tuple[str, str]], b
         if name not in _VARYING and name != "transfer-encoding"
     )
     return response.status_code, headers, response.content
+
+
+@pytest.fixture
+def route_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How often a request reached the route's stack (the edge left it to the framework)."""
+    calls: list[int] = []
+    real = FastValidateMiddleware.__call__
+
+    async def counted(self: FastValidateMiddleware, *args: Any) -> None:
+        calls.append(1)
+        await real(self, *args)
+
+    monkeypatch.setattr(FastValidateMiddleware, "__call__", counted)
+    return calls
 
 
 @pytest.fixture
@@ -71,7 +98,9 @@ def handler_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-async def test_both_lanes_answer_byte_for_byte_alike(seed: Seed, handler_calls: list[int]) -> None:
+async def test_the_lanes_answer_byte_for_byte_as_the_handler(
+    seed: Seed, route_calls: list[int], handler_calls: list[int]
+) -> None:
     product = await seed.product(
         version="2.0.0", minimum_required_version="1.5.0", enforce_version_check=True, trial_days=5
     )
@@ -118,18 +147,19 @@ async def test_both_lanes_answer_byte_for_byte_alike(seed: Seed, handler_calls: 
         (b"", token),
     ]
     for content, headers in answered:
-        before = len(handler_calls)
-        fast, handler = await _both_lanes(seed, content, headers)
-        assert _comparable(fast) == _comparable(handler), (content, headers)
-        assert fast.status_code == 200
-        assert len(handler_calls) == before + 1  # the fast lane answered the first one itself
+        routed, handled = len(route_calls), len(handler_calls)
+        edge, route, handler = await _three_lanes(seed, content, headers)
+        assert _comparable(edge) == _comparable(route) == _comparable(handler), (content, headers)
+        assert edge.status_code == 200
+        assert len(route_calls) == routed + 2  # the edge answered the first itself, the route
+        assert len(handler_calls) == handled + 1  # lane the second: the handler only the third
     for content, headers in refused:
-        fast, handler = await _both_lanes(seed, content, headers)
-        assert _comparable(fast) == _comparable(handler), (content, headers)
-        assert fast.status_code in (400, 401, 403), (content, fast.text)
+        edge, route, handler = await _three_lanes(seed, content, headers)
+        assert _comparable(edge) == _comparable(route) == _comparable(handler), (content, headers)
+        assert edge.status_code in (400, 401, 403), (content, edge.text)
 
 
-async def test_signed_answers_come_from_both_lanes(seed: Seed) -> None:
+async def test_signed_answers_come_from_the_route(seed: Seed, route_calls: list[int]) -> None:
     product = await seed.product()
     license = await seed.license(product)
     assert (
@@ -138,10 +168,12 @@ async def test_signed_answers_come_from_both_lanes(seed: Seed) -> None:
     headers = {"Authorization": f"ExisOneApi {seed.api.token}", "ExisOne-Nonce": "n" * 32}
     content = json.dumps({"activationKey": license.activation_key, "hardwareId": "HW-1"}).encode()
 
-    fast, handler = await _both_lanes(seed, content, headers)
+    edge, route, handler = await _three_lanes(seed, content, headers)
 
-    assert fast.json() == handler.json() and fast.json()["status"] == "licensed"
-    assert fast.headers["exisone-signature"] and handler.headers["exisone-signature"]
+    assert edge.json() == route.json() == handler.json()
+    assert edge.json()["status"] == "licensed"
+    assert edge.headers["exisone-signature"] and handler.headers["exisone-signature"]
+    assert len(route_calls) == 3  # the edge leaves a nonce to the framework (answer signing)
 
 
 async def test_chunked_and_large_bodies_go_to_the_handler_unread(
@@ -166,20 +198,25 @@ async def test_chunked_and_large_bodies_go_to_the_handler_unread(
     assert one_piece.json()["status"] == "licensed"
 
 
+@pytest.mark.parametrize("lane", ["edge", "route"])
 async def test_a_database_error_is_a_500_not_a_second_try(
-    seed: Seed, handler_calls: list[int], monkeypatch: pytest.MonkeyPatch
+    seed: Seed, handler_calls: list[int], monkeypatch: pytest.MonkeyPatch, lane: str
 ) -> None:
     async def database_down(*_: Any) -> None:
         raise ConnectionError("database down")
 
     monkeypatch.setattr(fast_validate, "answer_validation", database_down)
     headers = {"Content-Type": "application/json", "Authorization": f"ExisOneApi {seed.api.token}"}
+    if lane == "route":
+        headers["ExisOne-Nonce"] = "n" * 32  # the edge leaves it to the route's lane
 
     response = await seed.client.post(
         PATH, content=json.dumps({"hardwareId": "HW-1", "activationKey": "K"}), headers=headers
     )
 
     assert response.status_code == 500
-    assert response.json()["error"] == "internal_error"
+    assert response.json() == {"error": "internal_error", "message": "Internal server error."}
+    assert response.headers["content-type"] == "application/json"
     assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
     assert handler_calls == []  # the handler did not run the reads again

@@ -14,8 +14,10 @@ from typing import Any, cast
 from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.types import (
+    ASGIApp,
     ControllerRouterHandler,
     LifeSpanReceive,
     LifeSpanScope,
@@ -27,12 +29,14 @@ from litestar.types import (
 
 from . import __version__
 from .auth import Principal, provide_principal
+from .auth.permissions import PERMISSION_OPT
 from .config import Settings
 from .crypto.master_key import MasterKey, load_master_key
 from .dashboard import template_config
 from .db import Database
 from .errors import exception_handlers
-from .licenses.fast_validate import DATABASE_STATE_KEY
+from .licenses.endpoints import VALIDATE_PATH, validate_license
+from .licenses.fast_validate import DATABASE_STATE_KEY, ValidateEdge
 from .licenses.validation_stats import validation_stats_lifespan
 from .routers import domain_routers
 from .security import security_plugin
@@ -45,7 +49,11 @@ _REPEATED_SLASHES = re.compile(r"/{2,}")
 
 
 class ExisOneApp(Litestar):
-    """Litestar, plus collapsing ``//api/...`` (sent by clients whose base URL ends in ``/``)."""
+    """Litestar, plus collapsing ``//api/...`` (sent by clients whose base URL ends in ``/``)
+    and the validate endpoint's lane ahead of the framework (:class:`ValidateEdge`)."""
+
+    #: Receives ``POST /api/license/validate`` before Litestar does (set by create_app).
+    validate_edge: ASGIApp | None = None
 
     async def __call__(
         self,
@@ -53,9 +61,22 @@ class ExisOneApp(Litestar):
         receive: Receive | LifeSpanReceive,
         send: Send | LifeSpanSend,
     ) -> None:
-        if scope["type"] != "lifespan" and "//" in scope["path"]:
-            path = _REPEATED_SLASHES.sub("/", scope["path"])
-            scope = cast("Scope", {**scope, "path": path, "raw_path": path.encode("latin-1")})
+        if scope["type"] != "lifespan":
+            if "//" in scope["path"]:
+                path = _REPEATED_SLASHES.sub("/", scope["path"])
+                scope = cast("Scope", {**scope, "path": path, "raw_path": path.encode("latin-1")})
+            if (
+                self.validate_edge is not None
+                and scope["path"] == VALIDATE_PATH
+                and scope["type"] == ScopeType.HTTP
+                and scope["method"] == "POST"
+            ):
+                await self.validate_edge(scope, cast("Receive", receive), cast("Send", send))
+                return
+        await super().__call__(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Litestar's handling of a request (what the validate edge leaves to it)."""
         await super().__call__(scope, receive, send)
 
 
@@ -106,7 +127,8 @@ def create_app(
     def provide_master_key() -> MasterKey:
         return key
 
-    return ExisOneApp(
+    security = security_plugin(provide_database)
+    app = ExisOneApp(
         route_handlers=[*domain_routers(), *extra_routers],
         dependencies={
             "database": Provide(provide_database, sync_to_thread=False),
@@ -116,7 +138,7 @@ def create_app(
             "client_ip": Provide(_client_ip, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
-        plugins=[security_plugin(provide_database)],  # limits, body checks, headers (issue 5)
+        plugins=[security],  # limits, body checks, headers (issue 5)
         middleware=[answer_signing(provide_database, key)],  # signs answers when asked (nonce)
         lifespan=[
             lifespan,
@@ -136,3 +158,10 @@ def create_app(
         logging_config=None,
         debug=debug,
     )
+    app.validate_edge = ValidateEdge(
+        app.framework,
+        database=provide_database,
+        limiter=security.limiter,
+        permissions=validate_license.opt[PERMISSION_OPT],
+    )
+    return app

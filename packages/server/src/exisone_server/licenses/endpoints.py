@@ -37,7 +37,13 @@ from .service import (
 )
 from .validate import answer_validation
 
-__all__ = ["router"]
+__all__ = ["VALIDATE_PATH", "router", "validate_license"]
+
+
+_PREFIX = "/api"
+_VALIDATE_ROUTE = "/license/validate"
+#: The validate endpoint's path (the app's ValidateEdge receives it ahead of the framework).
+VALIDATE_PATH = _PREFIX + _VALIDATE_ROUTE
 
 
 @post("/license/activate", status_code=200)
@@ -80,7 +86,7 @@ async def activate_license(
 
 
 @post(
-    "/license/validate",
+    _VALIDATE_ROUTE,
     status_code=200,
     opt=requires(Permission.VERIFY),
     middleware=[FastValidateMiddleware],  # answers well-formed requests itself (issue 7)
@@ -171,7 +177,7 @@ async def seat_usage(
 
 
 router = Router(
-    path="/api",
+    path=_PREFIX,
     route_handlers=[
         activate_license,
         validate_license,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from litestar.types import Message, Scope
 
-__all__ = ["API_CSP", "DASHBOARD_CSP", "add_security_headers"]
+__all__ = ["API_CSP", "DASHBOARD_CSP", "add_security_headers", "security_headers"]
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 DASHBOARD_CSP = (
@@ -64,12 +64,17 @@ _PREBUILT = {
 }
 
 
+def security_headers(scope: Scope) -> RawHeaders:
+    """The security headers of an answer to ``scope`` (encoded once; do not mutate)."""
+    csp, no_store = _policy(scope.get("path", ""))
+    return _PREBUILT[csp, no_store, scope.get("scheme") == "https"]
+
+
 async def add_security_headers(message: Message, scope: Scope) -> None:
     """Add the headers to the start of every HTTP answer (one pass over its headers)."""
     if message["type"] != "http.response.start":
         return
-    csp, no_store = _policy(scope.get("path", ""))
-    wanted = _PREBUILT[csp, no_store, scope.get("scheme") == "https"]
+    wanted = security_headers(scope)
     present = list(message.get("headers") or ())
     names = {bytes(name).lower() for name, _ in present}
     message["headers"] = present + [pair for pair in wanted if pair[0] not in names]

@@ -22,7 +22,15 @@ from ..errors import ApiError
 from ..kit.asgi import header
 from .limits import FailureLimiter, Limit
 
-__all__ = ["PayloadTooLarge", "SecurityMiddleware", "lookup_kind"]
+__all__ = [
+    "PayloadTooLarge",
+    "SecurityMiddleware",
+    "body_refusal",
+    "failed_lookup",
+    "lookup_kind",
+    "record_failure",
+    "request_token_id",
+]
 
 logger = logging.getLogger("exisone_server")
 
@@ -56,7 +64,14 @@ def lookup_kind(method: str, path: str) -> str | None:
     return None
 
 
-def _token_id(scope: Scope) -> str | None:
+def failed_lookup(kind: str, body: bytes) -> bool:
+    """Whether an answer body of a ``kind`` endpoint (:func:`lookup_kind`) says the key was
+    not found."""
+    return (_NOT_FOUND_REASON if kind == "reason" else _NOT_FOUND_ERROR) in body
+
+
+def request_token_id(scope: Scope) -> str | None:
+    """The public id of the request's access token, when its Authorization header has one."""
     authorization = header(scope, b"authorization")
     if not authorization:
         return None
@@ -74,6 +89,36 @@ async def _answer(send: Send, status: int, code: str, message: str, **headers: s
     raw += [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def body_refusal(scope: Scope, max_bytes: int) -> tuple[int, str, str] | None:
+    """(status, error code, message) when the body headers of a POST/PUT/PATCH are refused:
+    a bad or too large Content-Length, a media type that is not JSON; else None."""
+    length = header(scope, b"content-length")
+    if length is not None:
+        try:
+            size = int(length)
+        except ValueError:
+            return 400, "invalid_request", "Invalid Content-Length header."
+        if size > max_bytes:
+            return (
+                413,
+                "payload_too_large",
+                f"The request body is larger than {max_bytes} bytes.",
+            )
+        if size == 0:
+            return None
+    content_type = header(scope, b"content-type")
+    if content_type is None:
+        return None
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in _JSON_TYPES or media_type.endswith("+json"):
+        return None
+    return (
+        415,
+        "unsupported_media_type",
+        f"Send the body as JSON (Content-Type: application/json), not {media_type or '?'}.",
+    )
 
 
 class SecurityMiddleware:
@@ -95,14 +140,14 @@ class SecurityMiddleware:
         method = scope["method"]
         max_bytes = self.limiter.settings.max_body_bytes
         if method in _BODY_METHODS:
-            refusal = self._check_body_headers(scope, max_bytes)
+            refusal = body_refusal(scope, max_bytes)
             if refusal is not None:
                 await _answer(send, *refusal)
                 return
             receive = _limited(receive, max_bytes)
         client = scope.get("client")
         ip = client[0] if client else None
-        token_id = _token_id(scope)
+        token_id = request_token_id(scope)
         kind = lookup_kind(method, scope["path"]) if token_id else None
         limits: list[Limit] = self.limiter.limits(token_id, ip) if kind and token_id else []
         if limits:
@@ -123,39 +168,11 @@ class SecurityMiddleware:
             else:
                 await self.app(scope, receive, send)
 
-    def _check_body_headers(self, scope: Scope, max_bytes: int) -> tuple[int, str, str] | None:
-        length = header(scope, b"content-length")
-        if length is not None:
-            try:
-                size = int(length)
-            except ValueError:
-                return 400, "invalid_request", "Invalid Content-Length header."
-            if size > max_bytes:
-                return (
-                    413,
-                    "payload_too_large",
-                    f"The request body is larger than {max_bytes} bytes.",
-                )
-            if size == 0:
-                return None
-        content_type = header(scope, b"content-type")
-        if content_type is None:
-            return None
-        media_type = content_type.split(";", 1)[0].strip().lower()
-        if media_type in _JSON_TYPES or media_type.endswith("+json"):
-            return None
-        return (
-            415,
-            "unsupported_media_type",
-            f"Send the body as JSON (Content-Type: application/json), not {media_type or '?'}.",
-        )
-
     async def _call_watching(
         self, scope: Scope, receive: Receive, send: Send, kind: str, limits: list[Limit]
     ) -> None:
         """Run the app; count its answer as a failure BEFORE sending it when the key was not
         found (so the next request, to any process, already sees the count)."""
-        marker = _NOT_FOUND_REASON if kind == "reason" else _NOT_FOUND_ERROR
         held: list[Message] = []
 
         async def watch(message: Message) -> None:
@@ -164,18 +181,22 @@ class SecurityMiddleware:
                 return
             if held and message["type"] == "http.response.body":
                 start = held.pop()
-                if not message.get("more_body", False) and marker in message.get("body", b""):
-                    await self._record(limits)
+                if not message.get("more_body", False) and failed_lookup(
+                    kind, message.get("body", b"")
+                ):
+                    await record_failure(self.limiter, limits)
                 await send(start)
             await send(message)
 
         await self.app(scope, receive, watch)
 
-    async def _record(self, limits: list[Limit]) -> None:
-        try:
-            await self.limiter.record_failure(limits)
-        except Exception:  # counting must never turn an answer into a 500
-            logger.exception("could not record a failed key lookup")
+
+async def record_failure(limiter: FailureLimiter, limits: list[Limit]) -> None:
+    """Count a failed key lookup; an error is logged, never turned into a 500."""
+    try:
+        await limiter.record_failure(limits)
+    except Exception:
+        logger.exception("could not record a failed key lookup")
 
 
 def _limited(receive: Receive, max_bytes: int) -> Receive:
