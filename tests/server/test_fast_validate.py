@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from exisone_server.app import ExisOneApp
 from exisone_server.auth import Permission
 from exisone_server.kit.time import utc_now
 from exisone_server.licenses import endpoints, fast_validate
@@ -40,24 +42,24 @@ async def _chunks(body: bytes) -> AsyncIterator[bytes]:
 
 
 async def _three_lanes(
-    seed: Seed, body: bytes, headers: dict[str, str]
+    seed: Seed, body: bytes, headers: dict[str, str], url: str = PATH
 ) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
     """The answers of the edge, of the route's lane and of the handler."""
     headers = {"Content-Type": "application/json", **headers}
-    edge = await seed.client.post(PATH, content=body, headers=headers)
+    edge = await seed.client.post(url, content=body, headers=headers)
     with pytest.MonkeyPatch.context() as patch:
 
         async def to_the_framework(self: ValidateEdge, *args: Any) -> None:
             await self.framework(*args)
 
         patch.setattr(ValidateEdge, "__call__", to_the_framework)
-        route = await seed.client.post(PATH, content=body, headers=headers)
+        route = await seed.client.post(url, content=body, headers=headers)
 
         async def leave_to_the_handler(*_: Any) -> None:
             return None
 
         patch.setattr(fast_validate, "fast_answer", leave_to_the_handler)
-        handler = await seed.client.post(PATH, content=body, headers=headers)
+        handler = await seed.client.post(url, content=body, headers=headers)
     return edge, route, handler
 
 
@@ -157,6 +159,10 @@ async def test_the_lanes_answer_byte_for_byte_as_the_handler(
         edge, route, handler = await _three_lanes(seed, content, headers)
         assert _comparable(edge) == _comparable(route) == _comparable(handler), (content, headers)
         assert edge.status_code in (400, 401, 403), (content, edge.text)
+    content, headers = answered[0]
+    edge, route, handler = await _three_lanes(seed, content, headers, "https://testserver" + PATH)
+    assert _comparable(edge) == _comparable(route) == _comparable(handler)
+    assert edge.headers["strict-transport-security"].startswith("max-age=")
 
 
 async def test_signed_answers_come_from_the_route(seed: Seed, route_calls: list[int]) -> None:
@@ -200,9 +206,16 @@ async def test_chunked_and_large_bodies_go_to_the_handler_unread(
 
 @pytest.mark.parametrize("lane", ["edge", "route"])
 async def test_a_database_error_is_a_500_not_a_second_try(
-    seed: Seed, handler_calls: list[int], monkeypatch: pytest.MonkeyPatch, lane: str
+    seed: Seed,
+    route_calls: list[int],
+    handler_calls: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    lane: str,
 ) -> None:
+    tries: list[int] = []
+
     async def database_down(*_: Any) -> None:
+        tries.append(1)
         raise ConnectionError("database down")
 
     monkeypatch.setattr(fast_validate, "answer_validation", database_down)
@@ -214,9 +227,77 @@ async def test_a_database_error_is_a_500_not_a_second_try(
         PATH, content=json.dumps({"hardwareId": "HW-1", "activationKey": "K"}), headers=headers
     )
 
+    _assert_internal_error(response)
+    assert tries == [1]  # neither the route's lane nor the handler ran the reads again
+    assert len(route_calls) == (0 if lane == "edge" else 1)
+    assert handler_calls == []
+
+
+async def test_a_failing_limit_check_is_a_500_in_the_documented_shape(
+    seed: Seed, app: ExisOneApp, route_calls: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def database_down(*_: Any) -> None:
+        raise ConnectionError("database down")
+
+    assert app.validate_edge is not None
+    monkeypatch.setattr(app.validate_edge.limiter, "_refresh", database_down)
+    headers = {"Content-Type": "application/json", "Authorization": f"ExisOneApi {seed.api.token}"}
+
+    response = await seed.client.post(
+        PATH, content=json.dumps({"hardwareId": "HW-1", "activationKey": "K"}), headers=headers
+    )
+
+    _assert_internal_error(response)
+    assert route_calls == []
+
+
+async def test_the_edge_reads_no_more_than_the_body_limit(
+    seed: Seed, app: ExisOneApp, route_calls: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body longer than its Content-Length said and than the limit goes to the framework,
+    which refuses it (413), as it would without the edge."""
+    assert app.validate_edge is not None
+    limiter = app.validate_edge.limiter
+    monkeypatch.setattr(limiter, "settings", replace(limiter.settings, max_body_bytes=1024))
+    body = json.dumps({"hardwareId": "HW-1", "activationKey": "K", "pad": "x" * 2000}).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": PATH,
+        "raw_path": PATH.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"100"),  # says less than it sends
+            (b"authorization", f"ExisOneApi {seed.api.token}".encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    incoming = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["error"] == "payload_too_large"
+    assert route_calls == [1]
+
+
+def _assert_internal_error(response: httpx.Response) -> None:
     assert response.status_code == 500
     assert response.json() == {"error": "internal_error", "message": "Internal server error."}
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["cache-control"] == "no-store"
-    assert handler_calls == []  # the handler did not run the reads again

@@ -17,7 +17,6 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.types import (
-    ASGIApp,
     ControllerRouterHandler,
     LifeSpanReceive,
     LifeSpanScope,
@@ -52,8 +51,8 @@ class ExisOneApp(Litestar):
     """Litestar, plus collapsing ``//api/...`` (sent by clients whose base URL ends in ``/``)
     and the validate endpoint's lane ahead of the framework (:class:`ValidateEdge`)."""
 
-    #: Receives ``POST /api/license/validate`` before Litestar does (set by create_app).
-    validate_edge: ASGIApp | None = None
+    #: Receives ``POST`` to its path before Litestar does (set by create_app).
+    validate_edge: ValidateEdge | None = None
 
     async def __call__(
         self,
@@ -67,7 +66,7 @@ class ExisOneApp(Litestar):
                 scope = cast("Scope", {**scope, "path": path, "raw_path": path.encode("latin-1")})
             if (
                 self.validate_edge is not None
-                and scope["path"] == VALIDATE_PATH
+                and scope["path"] == self.validate_edge.path
                 and scope["type"] == ScopeType.HTTP
                 and scope["method"] == "POST"
             ):
@@ -160,6 +159,7 @@ def create_app(
     )
     app.validate_edge = ValidateEdge(
         app.framework,
+        path=VALIDATE_PATH,
         database=provide_database,
         limiter=security.limiter,
         permissions=validate_license.opt[PERMISSION_OPT],

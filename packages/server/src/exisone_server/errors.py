@@ -22,6 +22,7 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DataError
 
 __all__ = [
+    "INTERNAL_ERROR",
     "ApiError",
     "BadRequest",
     "Conflict",
@@ -30,9 +31,13 @@ __all__ = [
     "Unauthorized",
     "error_response",
     "exception_handlers",
+    "log_unexpected",
 ]
 
 logger = logging.getLogger("exisone_server")
+
+#: The body of every 500 answer: it says nothing about the error (the log does).
+INTERNAL_ERROR = {"error": "internal_error", "message": "Internal server error."}
 
 
 class ApiError(Exception):
@@ -127,7 +132,7 @@ def _http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[d
     status = exc.status_code
     if status >= 500:
         logger.error("server error: %s", exc.detail)
-        return error_response(status, "internal_error", "Internal server error.")
+        return error_response(status, INTERNAL_ERROR["error"], INTERNAL_ERROR["message"])
     return error_response(status, "invalid_request", str(exc.detail), headers=exc.headers)
 
 
@@ -148,9 +153,14 @@ def _out_of_range(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[st
     return error_response(400, "invalid_request", "Invalid request: a value is out of range.")
 
 
+def log_unexpected(method: str, path: str, exc: BaseException) -> None:
+    """Log an error no handler expected, with its traceback."""
+    logger.error("unhandled error on %s %s", method, path, exc_info=exc)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "Internal server error.")
+    log_unexpected(request.method, request.url.path, exc)
+    return error_response(500, INTERNAL_ERROR["error"], INTERNAL_ERROR["message"])
 
 
 def exception_handlers() -> ExceptionHandlersMap:

@@ -23,8 +23,8 @@ the handler give byte-identical answers.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -36,11 +36,17 @@ from ..auth.dependencies import check_access
 from ..auth.permissions import PERMISSION_OPT, Permission
 from ..auth.principal import Principal
 from ..db import Database
-from ..errors import ApiError
+from ..errors import INTERNAL_ERROR, ApiError, log_unexpected
 from ..kit.asgi import body_of, header, read_body, replay
 from ..security.headers import RawHeaders, security_headers
 from ..security.limits import FailureLimiter
-from ..security.middleware import body_refusal, failed_lookup, record_failure, request_token_id
+from ..security.middleware import (
+    body_refusal,
+    failed_lookup,
+    lookup_kind,
+    record_failure,
+    request_token_id,
+)
 from .schemas import LicenseValidate
 from .validate import answer_validation
 
@@ -63,9 +69,7 @@ _decode = msgspec.json.Decoder(LicenseValidate).decode
 _encode = msgspec.json.Encoder().encode
 _JSON = (b"content-type", b"application/json")
 _NONCE_KEY = NONCE_HEADER.lower().encode("latin-1")
-_INTERNAL_ERROR = _encode({"error": "internal_error", "message": "Internal server error."})
-
-logger = logging.getLogger("exisone_server")
+_INTERNAL_ERROR = _encode(INTERNAL_ERROR)
 
 
 class FastValidateMiddleware:
@@ -109,49 +113,60 @@ class ValidateEdge:
         self,
         framework: ASGIApp,
         *,
+        path: str,
         database: Callable[[], Database],
         limiter: FailureLimiter,
         permissions: tuple[Permission, ...],
     ) -> None:
         self.framework = framework
+        self.path = path
         self.database = database
         self.limiter = limiter
         self.permissions = permissions
+        self._lookup_kind = lookup_kind("POST", path) or "error"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        max_bytes = self.limiter.settings.max_body_bytes
         if (
             not _fits(scope)
             or header(scope, _NONCE_KEY) is not None
-            or body_refusal(scope, self.limiter.settings.max_body_bytes) is not None
+            or body_refusal(scope, max_bytes) is not None
         ):
             await self.framework(scope, receive, send)
             return
+        try:
+            content, messages = await self._answer(
+                scope, receive, min(max_bytes, MAX_FAST_BODY_BYTES)
+            )
+        except Exception as exc:  # as the app's error handler does; not tried again
+            log_unexpected("POST", scope["path"], exc)
+            await _send_json(send, 500, _INTERNAL_ERROR, security_headers(scope))
+            return
+        if content is None:
+            await self.framework(scope, replay(messages, receive), send)
+            return
+        await _send_json(send, 200, content, security_headers(scope))
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, max_bytes: int
+    ) -> tuple[bytes | None, list[dict[str, Any]]]:
+        """The answer (failed lookups counted) and the messages read, or no answer: the
+        caller is blocked (429 there), the body is incomplete or too large, or refused."""
         client = scope.get("client")
         ip = client[0] if client else None
         token_id = request_token_id(scope)
         limits = self.limiter.limits(token_id, ip) if token_id else []
         if limits and await self.limiter.retry_after(limits) is not None:
-            await self.framework(scope, receive, send)  # answered 429 there
-            return
-        messages, complete = await read_body(receive, MAX_FAST_BODY_BYTES)
-        content = None
-        if complete:
-            actor = Actor("token", token_id, ip) if token_id else Actor("anonymous", "-", ip)
-            with acting_as(actor):
-                try:
-                    content = await fast_answer(
-                        self.database(), self.permissions, scope, body_of(messages)
-                    )
-                except Exception:
-                    logger.exception("unhandled error on POST %s", scope["path"])
-                    await _send_json(send, 500, _INTERNAL_ERROR, security_headers(scope))
-                    return
-        if content is None:
-            await self.framework(scope, replay(messages, receive), send)
-            return
-        if limits and failed_lookup("reason", content):
+            return None, []
+        messages, complete = await read_body(receive, max_bytes)
+        if not complete:
+            return None, messages
+        actor = Actor("token", token_id, ip) if token_id else Actor("anonymous", "-", ip)
+        with acting_as(actor):
+            content = await fast_answer(self.database(), self.permissions, scope, body_of(messages))
+        if content is not None and limits and failed_lookup(self._lookup_kind, content):
             await record_failure(self.limiter, limits)
-        await _send_json(send, 200, content, security_headers(scope))
+        return content, messages
 
 
 def _fits(scope: Scope) -> bool:
