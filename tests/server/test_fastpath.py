@@ -335,6 +335,24 @@ async def test_validations_that_wait_share_one_statement_and_get_their_own_rows(
     )
 
 
+async def test_validations_join_the_batch_while_any_read_is_in_flight(seed: Seed) -> None:
+    """One read in flight, connections to spare: the validations still share one statement
+    (each reading alone would cost the worker and PostgreSQL a statement per validation)."""
+    reader = _postgres_reader(seed.database)
+    public_id, pairs = await _seeded_keys(seed)
+    requests = [(public_id, key, device) for key, device in pairs]
+    alone = [await reader.token_and_online_key(*request) for request in requests]
+    assert reader.batches == 0  # nothing in flight each time: each read alone
+
+    slow = asyncio.create_task(reader._fetch("SELECT pg_sleep(0.3)", ()))
+    await asyncio.sleep(0.05)  # the slow read holds one connection of the reader's maximum
+    together = await asyncio.gather(*(reader.token_and_online_key(*r) for r in requests))
+    await slow
+
+    assert together == alone
+    assert reader.batches == 1 and reader.batched_validations == len(requests)
+
+
 async def test_a_validation_postgresql_would_refuse_fails_alone(seed: Seed) -> None:
     """A NUL in one request's text must not fail the validations batched with it."""
     import psycopg

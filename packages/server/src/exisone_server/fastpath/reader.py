@@ -4,7 +4,7 @@
 ``Database.dispose`` closes it. SQLite: one ``sqlite3`` connection in autocommit mode with
 ``query_only`` on; each statement reads the latest committed data (WAL readers never wait for
 the writer). PostgreSQL: a few autocommit psycopg connections in a queue (one round trip per
-read; when every connection is busy, the validations that wait share one).
+read; while a read is in flight, the validations that arrive share the next one).
 """
 
 from __future__ import annotations
@@ -208,10 +208,11 @@ class PostgresReader:
     A connection that is broken, or left mid-query by a cancelled request, is closed and
     replaced by a new one on a later read.
 
-    Validations (:meth:`token_and_online_key`) that find every connection busy wait in a list;
-    one task reads them, up to :data:`POSTGRES_BATCH` at a time, with one statement
-    (TOKEN_AND_ONLINE_KEYS) on the next free connection: under load a worker pays one round
-    trip, and PostgreSQL one statement, for many validations (docs/benchmarks.md).
+    A validation (:meth:`token_and_online_key`) reads alone only when no other read is in
+    flight; otherwise it waits in a list, and one task reads the list, up to
+    :data:`POSTGRES_BATCH` at a time, with one statement (TOKEN_AND_ONLINE_KEYS): under load a
+    worker pays one round trip, and PostgreSQL one statement, for many validations; at low load
+    nothing waits (docs/benchmarks.md).
     """
 
     def __init__(self, conninfo: str) -> None:
@@ -222,6 +223,7 @@ class PostgresReader:
         self._closing: set[asyncio.Task[None]] = set()
         self._waiting: list[_Waiting] = []
         self._batcher: asyncio.Task[None] | None = None
+        self._reading = 0  # reads in flight (holding or waiting for a connection)
         #: Batched statements run so far, and the validations they read (tests, statistics).
         self.batches = 0
         self.batched_validations = 0
@@ -252,17 +254,21 @@ class PostgresReader:
     async def _fetch(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Run a read; once more on a new connection if the server closed this one (after a
         PostgreSQL restart, say: reads are safe to repeat)."""
-        for attempt in (1, 2):
-            connection, cursor = await self._acquire()
-            try:
-                await cursor.execute(statement, params, prepare=True)
-                return await cursor.fetchall()
-            except psycopg.OperationalError:
-                if attempt == 2 or not connection.broken:
-                    raise
-                self._drop_idle()  # the server went away: its other connections are dead too
-            finally:
-                self._release(connection, cursor)
+        self._reading += 1
+        try:
+            for attempt in (1, 2):
+                connection, cursor = await self._acquire()
+                try:
+                    await cursor.execute(statement, params, prepare=True)
+                    return await cursor.fetchall()
+                except psycopg.OperationalError:
+                    if attempt == 2 or not connection.broken:
+                        raise
+                    self._drop_idle()  # the server went away: its other connections are dead
+                finally:
+                    self._release(connection, cursor)
+        finally:
+            self._reading -= 1
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _drop_idle(self) -> None:
@@ -289,10 +295,10 @@ class PostgresReader:
     async def token_and_online_key(
         self, public_id: str, activation_key: str, hardware_id: str
     ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
-        """One round trip (TOKEN_AND_ONLINE_KEY), or a place in the next batch when every
-        connection is busy."""
+        """One round trip (TOKEN_AND_ONLINE_KEY) when no other read is in flight, else a place
+        in the next batch."""
         args = (hardware_id, activation_key, public_id)
-        if (not self._slots.locked() and not self._waiting) or not _batchable(args):
+        if (self._reading == 0 and not self._waiting) or not _batchable(args):
             rows = await self._fetch(TOKEN_AND_ONLINE_KEY, args)
             return _token_and_key_rows(rows)
         loop = asyncio.get_running_loop()
