@@ -125,11 +125,29 @@ def test_demo_is_idempotent_with_fresh_keys_each_run(empty_settings: Settings) -
     asyncio.run(check())
 
 
-def test_demo_human_output_shows_the_whole_token(empty_settings: Settings) -> None:
+def test_demo_human_output_shows_the_whole_token_on_one_line(empty_settings: Settings) -> None:
+    """The table folds long values at the terminal's width; the token's own line must not."""
+    import sqlalchemy as sa
+
+    from exisone_server.auth.tokens import hash_secret, parse_token
+    from exisone_server.cli import TOKEN_LINE
+
     result = _invoke(empty_settings, "demo")
     assert result.exit_code == 0, result.output
-    assert "exo_at_" in result.output
     assert "-----BEGIN PUBLIC KEY-----" in result.output
+    line = next(line for line in result.output.splitlines() if line.startswith(TOKEN_LINE))
+    parsed = parse_token(line.removeprefix(TOKEN_LINE))
+    assert parsed is not None, line
+    engine = sa.create_engine(empty_settings.database_url.replace("+aiosqlite", ""))
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(
+                sa.text("SELECT secret_hash FROM access_tokens WHERE public_id = :id"),
+                {"id": parsed[0]},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert stored == hash_secret(parsed[1])  # the whole secret, not the table's first fold
 
 
 def test_generated_master_key_file_is_private(tmp_path) -> None:  # type: ignore[no-untyped-def]

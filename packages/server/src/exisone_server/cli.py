@@ -37,6 +37,9 @@ __all__ = ["main"]
 
 T = TypeVar("T")
 
+#: ``demo`` prints the access token once more on a line of its own, after this label.
+TOKEN_LINE = "Access token, to copy: "
+
 console = Console()
 errors = Console(stderr=True)
 
@@ -514,6 +517,7 @@ def demo(
     ]:
         table.add_row(label, value)
     console.print(table)
+    click.echo(f"{TOKEN_LINE}{data.access_token}")  # the table may fold it; this line does not
     console.print("Public key for offline codes (offline_public_key):")
     click.echo(data.public_key_pem, nl=False)
 
