@@ -409,3 +409,20 @@ async def test_closing_the_reader_fails_the_validations_still_waiting(seed: Seed
 
     assert all(isinstance(result, ReaderClosed) for result in results)
     assert not reader._open and reader._batcher is None
+
+
+async def test_a_connection_made_while_the_reader_closes_is_closed_too(database: Database) -> None:
+    """Shutdown while a read is still connecting: the read fails, no connection stays open."""
+    from exisone_server.fastpath.reader import ReaderClosed
+
+    reader = _postgres_reader(database)
+    connecting = asyncio.create_task(reader._fetch("SELECT 1", ()))
+    await asyncio.sleep(0)  # the read holds a slot and waits for its new connection
+    assert reader._reading == 1 and not reader._open
+    await reader.close()
+
+    with pytest.raises(ReaderClosed):
+        await connecting
+    assert not reader._open
+    with pytest.raises(ReaderClosed):
+        await reader.token_and_online_key("id", "KEY", "device")  # and none opens later

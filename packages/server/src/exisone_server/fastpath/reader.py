@@ -224,6 +224,7 @@ class PostgresReader:
         self._waiting: list[_Waiting] = []
         self._batcher: asyncio.Task[None] | None = None
         self._reading = 0  # reads in flight (holding or waiting for a connection)
+        self._closed = False
         #: Batched statements run so far, and the validations they read (tests, statistics).
         self.batches = 0
         self.batched_validations = 0
@@ -231,6 +232,8 @@ class PostgresReader:
     async def _acquire(self) -> tuple[AsyncConnection[Any], AsyncCursor[Any]]:
         """An idle connection, or a new one while fewer than the maximum are open (a slot is
         held from here until :meth:`_release`)."""
+        if self.is_closed():
+            raise ReaderClosed()
         await self._slots.acquire()
         if self._idle:
             return self._idle.pop()
@@ -239,12 +242,24 @@ class PostgresReader:
         except BaseException:
             self._slots.release()
             raise
+        if self.is_closed():  # the reader closed while this connection was being made
+            self._slots.release()
+            await connection.close()
+            raise ReaderClosed()
         self._open.add(connection)
         return connection, connection.cursor()
 
+    def is_closed(self) -> bool:
+        """Whether :meth:`close` ran (reads then fail with :class:`ReaderClosed`)."""
+        return self._closed
+
     def _release(self, connection: AsyncConnection[Any], cursor: AsyncCursor[Any]) -> None:
         self._slots.release()
-        if connection.closed or connection.info.transaction_status != TransactionStatus.IDLE:
+        if (
+            self._closed
+            or connection.closed
+            or connection.info.transaction_status != TransactionStatus.IDLE
+        ):
             self._open.discard(connection)  # broken, or cancelled mid-query: not reusable
             if not connection.closed:
                 self._close_later(connection)
@@ -338,6 +353,8 @@ class PostgresReader:
         _settle(waiting, ReaderClosed())
 
     async def close(self) -> None:
+        self._closed = True  # later reads fail; connections still being made are closed
+        self._idle = []
         batcher, self._batcher = self._batcher, None
         self._fail_waiting()  # also when the batcher is cancelled before it ever ran
         if batcher is not None:
