@@ -307,6 +307,19 @@ async def _occupy(reader: PostgresReader, seconds: float) -> list[asyncio.Task[o
     return busy  # type: ignore[return-value]
 
 
+async def _waiting_validations(
+    reader: PostgresReader, public_id: str, pairs: list[tuple[str, str]]
+) -> tuple[list[asyncio.Task[object]], list[asyncio.Task[object]]]:
+    """Every connection held for 0.3 s (the busy reads), then one validation task per pair,
+    which must wait for a batch."""
+    busy = await _occupy(reader, 0.3)
+    validations: list[asyncio.Task[object]] = [
+        asyncio.create_task(reader.token_and_online_key(public_id, key, device))
+        for key, device in pairs
+    ]
+    return busy, validations
+
+
 async def test_validations_that_wait_share_one_statement_and_get_their_own_rows(
     seed: Seed,
 ) -> None:
@@ -375,11 +388,7 @@ async def test_a_cancelled_waiting_validation_leaves_the_batch_whole(seed: Seed)
     """A client gone while its validation waits in a batch: the others get their rows."""
     reader = _postgres_reader(seed.database)
     public_id, pairs = await _seeded_keys(seed)
-    busy = await _occupy(reader, 0.3)
-    tasks = [
-        asyncio.create_task(reader.token_and_online_key(public_id, key, device))
-        for key, device in pairs
-    ]
+    busy, tasks = await _waiting_validations(reader, public_id, pairs)
     await asyncio.sleep(0.05)
     tasks[0].cancel()
     results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -397,11 +406,7 @@ async def test_closing_the_reader_fails_the_validations_still_waiting(seed: Seed
 
     reader = _postgres_reader(seed.database)
     public_id, pairs = await _seeded_keys(seed)
-    busy = await _occupy(reader, 0.3)
-    waiting = [
-        asyncio.create_task(reader.token_and_online_key(public_id, key, device))
-        for key, device in pairs
-    ]
+    busy, waiting = await _waiting_validations(reader, public_id, pairs)
     await asyncio.sleep(0)  # queued, the batcher not yet run
     await reader.close()
     results = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 5)

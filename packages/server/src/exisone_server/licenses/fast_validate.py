@@ -29,9 +29,7 @@ from typing import Any
 import msgspec
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from exisone._answer_signature import NONCE_HEADER
-
-from ..audit.context import Actor, acting_as
+from ..audit.context import acting_as
 from ..auth.dependencies import check_access
 from ..auth.permissions import PERMISSION_OPT, Permission
 from ..auth.principal import Principal
@@ -45,8 +43,10 @@ from ..security.middleware import (
     failed_lookup,
     lookup_kind,
     record_failure,
+    request_actor,
     request_token_id,
 )
+from ..signing.middleware import NONCE_KEY
 from .schemas import LicenseValidate
 from .validate import answer_validation
 
@@ -68,7 +68,6 @@ MAX_FAST_BODY_BYTES = 16 * 1024
 _decode = msgspec.json.Decoder(LicenseValidate).decode
 _encode = msgspec.json.Encoder().encode
 _JSON = (b"content-type", b"application/json")
-_NONCE_KEY = NONCE_HEADER.lower().encode("latin-1")
 _INTERNAL_ERROR = _encode(INTERNAL_ERROR)
 
 
@@ -129,7 +128,7 @@ class ValidateEdge:
         max_bytes = self.limiter.settings.max_body_bytes
         if (
             not _fits(scope)
-            or header(scope, _NONCE_KEY) is not None
+            or header(scope, NONCE_KEY) is not None
             or body_refusal(scope, max_bytes) is not None
         ):
             await self.framework(scope, receive, send)
@@ -161,8 +160,7 @@ class ValidateEdge:
         messages, complete = await read_body(receive, max_bytes)
         if not complete:
             return None, messages
-        actor = Actor("token", token_id, ip) if token_id else Actor("anonymous", "-", ip)
-        with acting_as(actor):
+        with acting_as(request_actor(token_id, ip)):
             content = await fast_answer(self.database(), self.permissions, scope, body_of(messages))
         if content is not None and limits and failed_lookup(self._lookup_kind, content):
             await record_failure(self.limiter, limits)

@@ -29,6 +29,7 @@ __all__ = [
     "failed_lookup",
     "lookup_kind",
     "record_failure",
+    "request_actor",
     "request_token_id",
 ]
 
@@ -78,6 +79,11 @@ def request_token_id(scope: Scope) -> str | None:
     _, _, token = authorization.strip().partition(" ")
     parsed = parse_token(token.strip())
     return parsed[0] if parsed else None
+
+
+def request_actor(token_id: str | None, ip: str | None) -> Actor:
+    """The audit actor of an API request: its token's public id, else anonymous."""
+    return Actor("token", token_id, ip) if token_id else Actor("anonymous", "-", ip)
 
 
 async def _answer(send: Send, status: int, code: str, message: str, **headers: str) -> None:
@@ -161,8 +167,7 @@ class SecurityMiddleware:
                     Retry_After=str(wait),
                 )
                 return
-        actor = Actor("token", token_id, ip) if token_id else Actor("anonymous", "-", ip)
-        with acting_as(actor):
+        with acting_as(request_actor(token_id, ip)):
             if limits:
                 await self._call_watching(scope, receive, send, kind or "error", limits)
             else:

@@ -32,13 +32,14 @@ from ..errors import ApiError
 from ..kit.asgi import body_of, header, read_body, replay
 from .keys import SigningKeys
 
-__all__ = ["AnswerSigningMiddleware", "answer_signing"]
+__all__ = ["NONCE_KEY", "AnswerSigningMiddleware", "answer_signing"]
 
 logger = logging.getLogger("exisone_server.signing")
 
 #: Requests with a larger body are answered unsigned (the middleware buffers the body).
 MAX_SIGNED_REQUEST_BYTES = 64 * 1024
-_NONCE_KEY = NONCE_HEADER.lower().encode("latin-1")
+#: The ASGI (lower-case, bytes) name of the nonce header.
+NONCE_KEY = NONCE_HEADER.lower().encode("latin-1")
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode("latin-1")
 
 
@@ -134,5 +135,5 @@ class AnswerSigningMiddleware:
 def _nonce(scope: Scope) -> str | None:
     if str(scope["type"]) != "http" or scope["path"] not in SIGNED_PATHS:
         return None
-    value = header(scope, _NONCE_KEY)
+    value = header(scope, NONCE_KEY)
     return value if value is not None and is_valid_nonce(value) else None
