@@ -106,10 +106,11 @@ def test_text_table_shows_a_groups_own_units() -> None:
     assert "10,000 req/s" in table and "fixed 20,000 req/s" in table
 
 
-# A supervisor with two workers, shaped like ``serve --workers 2``: each worker prints its PID.
+# A supervisor with two workers, shaped like ``serve --workers 2``: each worker prints its PID
+# in one write (print makes two when PYTHONUNBUFFERED is set, and the workers' lines interleave).
 _TREE = """
 import subprocess, sys, time
-worker = "import os, time; print(os.getpid(), flush=True); time.sleep(60)"
+worker = "import os, time; os.write(1, b'%d\\\\n' % os.getpid()); time.sleep(60)"
 workers = [subprocess.Popen([sys.executable, "-c", worker]) for _ in range(2)]
 time.sleep(60)
 """
