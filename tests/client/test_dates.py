@@ -53,6 +53,9 @@ def test_every_server_form_parses_to_aware_utc(text: str, expected: datetime) ->
         "2026-01-01T23:59:59+24:00",
         "2026-01-01T23:59:59.Z",
         "20260101",
+        "2026-02-30T00:00:00Z",
+        "2026-01-01T23:60:00Z",
+        "2026-01-01T23:59.59Z",
     ],
 )
 def test_non_dates_raise_value_error(text: str) -> None:
@@ -99,3 +102,18 @@ def test_fractions_of_any_length_truncate_to_microseconds(moment: datetime, digi
     text = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction}Z"
     expected = int(fraction.ljust(6, "0")[:6])
     assert parse_datetime(text).microsecond == expected
+
+
+@given(st.text(alphabet="0123456789", min_size=14, max_size=14))
+def test_the_protocol_shape_reads_the_same_on_every_python(digits: str) -> None:
+    """From 3.11 the protocol's shape takes a faster path; it must accept and reject alike."""
+    d = digits
+    text = f"{d[:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:]}Z"
+    try:
+        expected = datetime.fromisoformat(text[:19] + "+00:00")
+    except ValueError:
+        with pytest.raises(ValueError):
+            parse_datetime(text)
+    else:
+        parsed = parse_datetime(text)
+        assert parsed == expected and parsed.tzinfo is timezone.utc

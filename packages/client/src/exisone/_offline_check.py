@@ -67,12 +67,13 @@ def check_offline_code(
     check the product, hardware ID and expiry (at ``now``)."""
     if not public_keys:
         return OfflineValidationResult(False, error_message=const.MSG_OFFLINE_NOT_CONFIGURED)
-    if not code or not code.strip():
+    code = code.strip() if code else ""
+    if not code:
         return OfflineValidationResult(False, error_message=const.MSG_CODE_REQUIRED)
-    if not hardware_id or not hardware_id.strip():
+    machine = hardware_id.strip().upper() if hardware_id else ""
+    if not machine:
         return OfflineValidationResult(False, error_message=const.MSG_HARDWARE_ID_REQUIRED)
     try:
-        code = code.strip()
         if verified is not None:
             data = verified.payload(code, public_keys)
         else:
@@ -85,7 +86,7 @@ def check_offline_code(
             actual=result.product_name, expected=product_name
         )
         return replace(result, is_valid=False, error_message=message, product_mismatch=True)
-    if _str(data.get("hardwareId")).strip().upper() != hardware_id.strip().upper():
+    if _str(data.get("hardwareId")).strip().upper() != machine:
         return replace(
             result,
             is_valid=False,
