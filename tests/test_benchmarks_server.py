@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from benchmarks.report import text_table
 from benchmarks.results import CaseResult, Status, Target
-from benchmarks.server.dataset import activation_key, license_key
+from benchmarks.server.dataset import Deployment, activation_key, license_key, settle
 from benchmarks.server.processes import resident_bytes, resident_parts, worker_pids
 from benchmarks.server.scripts import activate_script, validate_script
 from benchmarks.server.wrk import parse_wrk
@@ -161,3 +161,35 @@ def test_resident_parts_tell_mapped_file_pages_from_the_process_s_own(tmp_path: 
     finally:
         reader.kill()
         reader.communicate()
+
+
+def _checkpoints_requested(admin_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as connection:
+        row = connection.execute("SELECT checkpoints_req FROM pg_stat_bgwriter").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_settle_checkpoints_each_postgresql_deployment() -> None:
+    """Before the timed runs, PostgreSQL writes the imports out (a CHECKPOINT per database)."""
+    import psycopg
+
+    admin = os.environ.get(
+        "EXISONE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    try:
+        before = _checkpoints_requested(admin)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL is required under CI: {exc}")
+        pytest.skip(f"PostgreSQL not reachable ({exc})")
+    url = admin.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def made(env: dict[str, str]) -> Deployment:
+        return Deployment("x", 1, env, "token", 1, "App", 0.0, 0)
+
+    settle([made({"EXISONE_DATABASE_URL": url}), made({})])  # PostgreSQL, then SQLite
+
+    assert _checkpoints_requested(admin) >= before + 1

@@ -25,6 +25,7 @@ from benchmarks.server.dataset import (
     activation_key,
     deployment,
     license_key,
+    settle,
 )
 from benchmarks.server.fixed_app import FIXED_PATH
 from benchmarks.server.offline import measure_offline_issuance
@@ -429,14 +430,21 @@ def run_server_group(ctx: RunContext) -> list[CaseResult]:
 
             return sample
 
-        ctx.log(f"server: {len(contenders)} configurations × {rounds} round(s) of {seconds:.0f} s")
-        interleaved_rounds(
-            {name: sampler(c) for name, c in contenders.items()}, rounds, warmup_rounds=0
-        )
-        rows += _rows(ctx, contenders, backends, skipped)
+        def measure(what: str, group: dict[str, Contender]) -> None:
+            ctx.log(f"server: {len(group)} {what} × {rounds} round(s) of {seconds:.0f} s")
+            samplers = {name: sampler(c) for name, c in group.items()}
+            interleaved_rounds(samplers, rounds, warmup_rounds=0)
+
+        # The reads first, the writes last: an activation run leaves work behind (fsyncs,
+        # PostgreSQL's dirty buffers and WAL) that would slow whichever run came next.
+        writes = {name: c for name, c in contenders.items() if "-activate-" in name}
+        ctx.log("server: flushing the imports' writes (PostgreSQL CHECKPOINT, sync)")
+        settle(deployments.values())
+        measure("configurations", {n: c for n, c in contenders.items() if n not in writes})
         paced = _paced_contenders(contenders, deployments, backends, folder)
-        ctx.log(f"server: {len(paced)} paced configurations × {rounds} round(s)")
-        interleaved_rounds({name: sampler(c) for name, c in paced.items()}, rounds, warmup_rounds=0)
+        measure("paced configurations", paced)
+        measure("activation configurations", writes)
+        rows += _rows(ctx, contenders, backends, skipped)
         rows += [_paced_row(name, paced[name], contenders[name]) for name in paced]
         for backend in backends:
             big_run = contenders.get(f"{backend}-1m-w2")
