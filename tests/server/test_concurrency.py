@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from sqlalchemy import func, select
@@ -112,4 +113,78 @@ async def test_a_sqlite_writer_waits_no_longer_than_the_busy_timeout(
             async with seed.database.write():
                 pass  # pragma: no cover
     async with seed.database.write() as session:  # the lock was not left taken
+        assert (await session.execute(select(1))).scalar() == 1
+
+
+# Another server process on the same SQLite file, reduced to its write turn: it takes the
+# writer lock file, says so, and keeps it until told to let go.
+_OTHER_PROCESS = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.readline()
+"""
+
+
+async def _other_process_writing(seed: Seed) -> asyncio.subprocess.Process:
+    if seed.database.dialect != "sqlite":
+        pytest.skip("PostgreSQL has no database-wide write lock")
+    lock_path = f"{seed.database.engine.url.database}-writer.lock"
+    other = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _OTHER_PROCESS,
+        lock_path,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert other.stdout is not None
+    assert await other.stdout.readline() == b"locked\n"
+    return other
+
+
+async def _let_go(other: asyncio.subprocess.Process) -> None:
+    assert other.stdin is not None
+    other.stdin.write(b"\n")
+    await other.stdin.drain()
+    await other.wait()
+
+
+async def test_a_sqlite_writer_waits_for_another_server_process_s_turn(seed: Seed) -> None:
+    other = await _other_process_writing(seed)
+    try:
+
+        async def write() -> int:
+            async with seed.database.write() as session:
+                return int((await session.execute(select(1))).scalar_one())
+
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not writing.done()  # the other process's turn
+    finally:
+        await _let_go(other)
+    assert await asyncio.wait_for(writing, 5) == 1
+
+
+async def test_a_turn_given_up_on_timeout_is_not_kept_once_it_comes(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy.exc
+
+    from exisone_server import db
+
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    other = await _other_process_writing(seed)
+    try:
+        with pytest.raises(sqlalchemy.exc.OperationalError, match="database is locked"):
+            async with seed.database.write():
+                pass  # pragma: no cover
+    finally:
+        await _let_go(other)
+    # The abandoned wait gets the lock when the other process lets go, and drops it at once:
+    # a third process takes it, then this one writes again.
+    third = await _other_process_writing(seed)
+    await _let_go(third)
+    async with seed.database.write() as session:
         assert (await session.execute(select(1))).scalar() == 1

@@ -16,6 +16,7 @@ Transactions:
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -88,6 +89,53 @@ def insert_for(dialect: str) -> Callable[[Any], sqlite.Insert | postgresql.Inser
     return sqlite.insert if dialect == "sqlite" else postgresql.insert
 
 
+class WriterLockFile:
+    """The server processes' turns to write one SQLite file: an ``flock`` on a file beside it.
+
+    SQLite's busy handler sleeps in growing steps (up to 100 ms) while the process that just
+    committed takes the lock again at once, so with two workers one of them could wait
+    seconds. A process blocked in ``flock`` is woken when the lock is released instead.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    async def acquire(self) -> int:
+        """Wait for the lock (in a thread); return the file descriptor that holds it. When
+        the wait is cancelled (a timeout), the lock is dropped as soon as it is obtained."""
+        import fcntl  # POSIX; elsewhere no lock file is made (see _writer_lock_file)
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        waiting = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
+        try:
+            await asyncio.shield(waiting)
+        except BaseException:
+            waiting.add_done_callback(lambda done: _close_after(done, fd))
+            raise
+        return fd
+
+    @staticmethod
+    def release(fd: int) -> None:
+        os.close(fd)  # closing the file drops its lock
+
+
+def _close_after(waiting: asyncio.Future[None], fd: int) -> None:
+    if not waiting.cancelled():
+        waiting.exception()  # retrieved: an abandoned wait that failed is not an error to log
+    os.close(fd)
+
+
+def _writer_lock_file(engine: AsyncEngine) -> WriterLockFile | None:
+    """The lock file of a SQLite database file; none for PostgreSQL, an in-memory database, or
+    a system without ``flock`` (there SQLite's busy handler alone orders the processes)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or os.name != "posix":
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return WriterLockFile(f"{database}-writer.lock")
+
+
 class Database:
     """The engine plus the two ways of using it."""
 
@@ -96,6 +144,7 @@ class Database:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._sqlite_writer = asyncio.Lock()
+        self._writer_lock_file = _writer_lock_file(engine)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -130,10 +179,11 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on any exception.
 
-        On SQLite, one write transaction at a time per process: the others wait their turn
-        here, in order, instead of in SQLite's busy handler, which sleeps in growing steps
-        (up to 100 ms) and let concurrent activations wait seconds. Waiting here is bounded
-        by the same busy timeout, then fails as SQLite would ("database is locked").
+        On SQLite, one write transaction at a time: the others wait their turn here, in
+        order within a process and through :class:`WriterLockFile` between processes, instead
+        of in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and let
+        concurrent activations wait seconds. Waiting here is bounded by the same busy
+        timeout, then fails as SQLite would ("database is locked").
         """
         async with self._write_turn(), self._sessions() as session, session.begin():
             yield session
@@ -144,9 +194,15 @@ class Database:
         if self.dialect != "sqlite":
             yield
             return
+        lock_file, fd = self._writer_lock_file, None
         try:
             async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
                 await self._sqlite_writer.acquire()
+                try:
+                    fd = await lock_file.acquire() if lock_file else None
+                except BaseException:
+                    self._sqlite_writer.release()
+                    raise
         except TimeoutError:
             raise sqlalchemy.exc.OperationalError(
                 "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
@@ -154,6 +210,8 @@ class Database:
         try:
             yield
         finally:
+            if fd is not None:
+                WriterLockFile.release(fd)
             self._sqlite_writer.release()
 
     def on_dispose(self, closer: Callable[[], Awaitable[None]]) -> None:
