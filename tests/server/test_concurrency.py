@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 import sys
 
 import pytest
@@ -120,16 +122,22 @@ async def test_a_sqlite_writer_waits_no_longer_than_the_busy_timeout(
 # writer lock file, says so, and keeps it until told to let go.
 _OTHER_PROCESS = """
 import fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_CREAT, 0o600)
 fcntl.flock(fd, fcntl.LOCK_EX)
 print("locked", flush=True)
 sys.stdin.readline()
 """
 
 
-async def _other_process_writing(seed: Seed) -> asyncio.subprocess.Process:
+def _sqlite_on_posix(seed: Seed) -> None:
     if seed.database.dialect != "sqlite":
         pytest.skip("PostgreSQL has no database-wide write lock")
+    if os.name != "posix":
+        pytest.skip("the writer lock file needs flock (POSIX)")
+
+
+async def _other_process_writing(seed: Seed) -> asyncio.subprocess.Process:
+    _sqlite_on_posix(seed)
     lock_path = f"{seed.database.engine.url.database}-writer.lock"
     other = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -140,7 +148,7 @@ async def _other_process_writing(seed: Seed) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE,
     )
     assert other.stdout is not None
-    assert await other.stdout.readline() == b"locked\n"
+    assert await asyncio.wait_for(other.stdout.readline(), 10) == b"locked\n"
     return other
 
 
@@ -148,7 +156,7 @@ async def _let_go(other: asyncio.subprocess.Process) -> None:
     assert other.stdin is not None
     other.stdin.write(b"\n")
     await other.stdin.drain()
-    await other.wait()
+    await asyncio.wait_for(other.wait(), 10)
 
 
 async def test_a_sqlite_writer_waits_for_another_server_process_s_turn(seed: Seed) -> None:
@@ -186,5 +194,38 @@ async def test_a_turn_given_up_on_timeout_is_not_kept_once_it_comes(
     # a third process takes it, then this one writes again.
     third = await _other_process_writing(seed)
     await _let_go(third)
-    async with seed.database.write() as session:
+    async with asyncio.timeout(10), seed.database.write() as session:
         assert (await session.execute(select(1))).scalar() == 1
+
+
+async def test_the_writer_lock_file_takes_the_database_file_s_mode(seed: Seed) -> None:
+    _sqlite_on_posix(seed)
+    database = seed.database.engine.url.database
+    assert database is not None
+    lock_path = f"{database}-writer.lock"
+    if os.path.exists(lock_path):
+        os.remove(lock_path)
+    os.chmod(database, 0o640)
+
+    async with seed.database.write() as session:
+        await session.execute(select(1))
+
+    assert stat.S_IMODE(os.stat(lock_path).st_mode) == 0o640
+
+
+async def test_a_writer_lock_file_that_cannot_be_made_does_not_stop_writes(
+    seed: Seed, caplog: pytest.LogCaptureFixture
+) -> None:
+    _sqlite_on_posix(seed)
+    database = seed.database.engine.url.database
+    assert database is not None
+    lock_path = f"{database}-writer.lock"
+    if os.path.exists(lock_path):
+        os.remove(lock_path)
+    os.symlink(f"{database}-no-such-folder/lock", lock_path)  # open and create both fail
+    try:
+        async with asyncio.timeout(10), seed.database.write() as session:
+            assert (await session.execute(select(1))).scalar() == 1
+    finally:
+        os.remove(lock_path)
+    assert "writer lock file" in caplog.text and "not usable" in caplog.text

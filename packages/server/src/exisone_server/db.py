@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from .config import Settings
+from .writer_lock import WriterLockFile
 
 __all__ = ["Database", "create_engine", "insert_for", "lock_for_update"]
 
@@ -89,42 +90,6 @@ def insert_for(dialect: str) -> Callable[[Any], sqlite.Insert | postgresql.Inser
     return sqlite.insert if dialect == "sqlite" else postgresql.insert
 
 
-class WriterLockFile:
-    """The server processes' turns to write one SQLite file: an ``flock`` on a file beside it.
-
-    SQLite's busy handler sleeps in growing steps (up to 100 ms) while the process that just
-    committed takes the lock again at once, so with two workers one of them could wait
-    seconds. A process blocked in ``flock`` is woken when the lock is released instead.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    async def acquire(self) -> int:
-        """Wait for the lock (in a thread); return the file descriptor that holds it. When
-        the wait is cancelled (a timeout), the lock is dropped as soon as it is obtained."""
-        import fcntl  # POSIX; elsewhere no lock file is made (see _writer_lock_file)
-
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        waiting = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
-        try:
-            await asyncio.shield(waiting)
-        except BaseException:
-            waiting.add_done_callback(lambda done: _close_after(done, fd))
-            raise
-        return fd
-
-    @staticmethod
-    def release(fd: int) -> None:
-        os.close(fd)  # closing the file drops its lock
-
-
-def _close_after(waiting: asyncio.Future[None], fd: int) -> None:
-    if not waiting.cancelled():
-        waiting.exception()  # retrieved: an abandoned wait that failed is not an error to log
-    os.close(fd)
-
-
 def _writer_lock_file(engine: AsyncEngine) -> WriterLockFile | None:
     """The lock file of a SQLite database file; none for PostgreSQL, an in-memory database, or
     a system without ``flock`` (there SQLite's busy handler alone orders the processes)."""
@@ -133,7 +98,7 @@ def _writer_lock_file(engine: AsyncEngine) -> WriterLockFile | None:
         return None
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    return WriterLockFile(f"{database}-writer.lock")
+    return WriterLockFile(database)
 
 
 class Database:
@@ -180,7 +145,7 @@ class Database:
         """A session in one transaction: committed on success, rolled back on any exception.
 
         On SQLite, one write transaction at a time: the others wait their turn here, in
-        order within a process and through :class:`WriterLockFile` between processes, instead
+        order within a process and through :mod:`.writer_lock` between processes, instead
         of in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and let
         concurrent activations wait seconds. Waiting here is bounded by the same busy
         timeout, then fails as SQLite would ("database is locked").
@@ -210,8 +175,7 @@ class Database:
         try:
             yield
         finally:
-            if fd is not None:
-                WriterLockFile.release(fd)
+            WriterLockFile.release(fd)
             self._sqlite_writer.release()
 
     def on_dispose(self, closer: Callable[[], Awaitable[None]]) -> None:
