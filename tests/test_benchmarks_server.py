@@ -167,7 +167,13 @@ def _checkpoints_requested(admin_url: str) -> int:
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as connection:
-        row = connection.execute("SELECT checkpoints_req FROM pg_stat_bgwriter").fetchone()
+        # PostgreSQL 17 moved the counter from pg_stat_bgwriter to pg_stat_checkpointer.
+        query = (
+            "SELECT num_requested FROM pg_stat_checkpointer"
+            if connection.info.server_version >= 170000
+            else "SELECT checkpoints_req FROM pg_stat_bgwriter"
+        )
+        row = connection.execute(query).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -190,6 +196,14 @@ def test_settle_checkpoints_each_postgresql_deployment() -> None:
     def made(env: dict[str, str]) -> Deployment:
         return Deployment("x", 1, env, "token", 1, "App", 0.0, 0)
 
-    settle([made({"EXISONE_DATABASE_URL": url}), made({})])  # PostgreSQL, then SQLite
+    problems = settle([made({"EXISONE_DATABASE_URL": url}), made({})])  # PostgreSQL, SQLite
 
+    assert problems == []
     assert _checkpoints_requested(admin) >= before + 1
+
+
+def test_settle_reports_a_server_it_cannot_checkpoint_and_goes_on() -> None:
+    unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    env = {"EXISONE_DATABASE_URL": unreachable}
+    problems = settle([Deployment("x", 1, env, "token", 1, "App", 0.0, 0)])
+    assert len(problems) == 1 and problems[0].startswith("CHECKPOINT failed")

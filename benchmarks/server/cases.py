@@ -439,7 +439,8 @@ def run_server_group(ctx: RunContext) -> list[CaseResult]:
         # PostgreSQL's dirty buffers and WAL) that would slow whichever run came next.
         writes = {name: c for name, c in contenders.items() if "-activate-" in name}
         ctx.log("server: flushing the imports' writes (PostgreSQL CHECKPOINT, sync)")
-        settle(deployments.values())
+        for problem in settle(deployments.values()):
+            ctx.log(f"server: {problem} (the runs go on; the first ones may be slower)")
         measure("configurations", {n: c for n, c in contenders.items() if n not in writes})
         paced = _paced_contenders(contenders, deployments, backends, folder)
         measure("paced configurations", paced)
