@@ -198,13 +198,19 @@ async def test_a_turn_given_up_on_timeout_is_not_kept_once_it_comes(
         assert (await session.execute(select(1))).scalar() == 1
 
 
-async def test_the_writer_lock_file_takes_the_database_file_s_mode(seed: Seed) -> None:
+def _database_without_lock_file(seed: Seed) -> tuple[str, str]:
+    """The SQLite database's path and its writer lock file's, the lock file removed."""
     _sqlite_on_posix(seed)
     database = seed.database.engine.url.database
     assert database is not None
     lock_path = f"{database}-writer.lock"
     if os.path.exists(lock_path):
         os.remove(lock_path)
+    return database, lock_path
+
+
+async def test_the_writer_lock_file_takes_the_database_file_s_mode(seed: Seed) -> None:
+    database, lock_path = _database_without_lock_file(seed)
     os.chmod(database, 0o640)
 
     async with seed.database.write() as session:
@@ -216,12 +222,7 @@ async def test_the_writer_lock_file_takes_the_database_file_s_mode(seed: Seed) -
 async def test_a_writer_lock_file_that_cannot_be_made_does_not_stop_writes(
     seed: Seed, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _sqlite_on_posix(seed)
-    database = seed.database.engine.url.database
-    assert database is not None
-    lock_path = f"{database}-writer.lock"
-    if os.path.exists(lock_path):
-        os.remove(lock_path)
+    database, lock_path = _database_without_lock_file(seed)
     os.symlink(f"{database}-no-such-folder/lock", lock_path)  # open and create both fail
     try:
         async with asyncio.timeout(10), seed.database.write() as session:
