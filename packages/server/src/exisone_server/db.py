@@ -38,7 +38,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from .config import Settings
 from .writer_lock import WriterLockFile
 
-__all__ = ["Database", "create_engine", "insert_for", "lock_for_update"]
+__all__ = ["Database", "create_engine", "insert_for", "lock_for_update", "sqlite_file"]
 
 #: Execution option that makes the SQLite "begin" hook emit nothing (see Database.read).
 _SQLITE_NO_BEGIN = "exisone_no_begin"
@@ -90,15 +90,20 @@ def insert_for(dialect: str) -> Callable[[Any], sqlite.Insert | postgresql.Inser
     return sqlite.insert if dialect == "sqlite" else postgresql.insert
 
 
+def sqlite_file(engine: AsyncEngine) -> str | None:
+    """The path of the engine's SQLite database file; None for PostgreSQL and for in-memory
+    or URI (``file:``) SQLite databases."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else database
+
+
 def _writer_lock_file(engine: AsyncEngine) -> WriterLockFile | None:
     """The lock file of a SQLite database file; none for PostgreSQL, an in-memory database, or
     a system without ``flock`` (there SQLite's busy handler alone orders the processes)."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or os.name != "posix":
-        return None
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return WriterLockFile(database)
+    database = sqlite_file(engine)
+    return WriterLockFile(database) if database and os.name == "posix" else None
 
 
 class Database:

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.pq import TransactionStatus
 
-from ..db import Database
+from ..db import Database, sqlite_file
 from .queries import (
     ONLINE_KEY,
     TOKEN,
@@ -373,9 +373,9 @@ _ATTRIBUTE = "_exisone_fast_reader"
 def _make_reader(database: Database) -> FastReader | None:
     url = database.engine.url
     if database.dialect == "sqlite":
-        if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
-            return None  # in-memory or URI databases: the general path sees the same data
-        return SqliteReader(url.database)
+        path = sqlite_file(database.engine)
+        # In-memory or URI databases: no reader; the general path sees the same data.
+        return SqliteReader(path) if path else None
     if database.dialect == "postgresql":
         return PostgresReader(url.set(drivername="postgresql").render_as_string(False))
     return None
