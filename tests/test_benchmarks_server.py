@@ -178,8 +178,8 @@ def _checkpoints_requested(admin_url: str) -> int:
     return int(row[0])
 
 
-def test_settle_checkpoints_each_postgresql_deployment() -> None:
-    """Before the timed runs, PostgreSQL writes the imports out (a CHECKPOINT per database)."""
+def test_settle_checkpoints_the_postgresql_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the timed runs, PostgreSQL writes the imports out (one CHECKPOINT)."""
     import psycopg
 
     admin = os.environ.get(
@@ -191,19 +191,21 @@ def test_settle_checkpoints_each_postgresql_deployment() -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"PostgreSQL is required under CI: {exc}")
         pytest.skip(f"PostgreSQL not reachable ({exc})")
-    url = admin.replace("postgresql://", "postgresql+psycopg://", 1)
+    monkeypatch.setenv("EXISONE_BENCH_POSTGRES_URL", admin)
 
-    def made(env: dict[str, str]) -> Deployment:
-        return Deployment("x", 1, env, "token", 1, "App", 0.0, 0)
-
-    problems = settle([made({"EXISONE_DATABASE_URL": url}), made({})])  # PostgreSQL, SQLite
+    problems = settle([_deployment("postgresql"), _deployment("sqlite")])
 
     assert problems == []
     assert _checkpoints_requested(admin) >= before + 1
 
 
-def test_settle_reports_a_server_it_cannot_checkpoint_and_goes_on() -> None:
-    unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/none"
-    env = {"EXISONE_DATABASE_URL": unreachable}
-    problems = settle([Deployment("x", 1, env, "token", 1, "App", 0.0, 0)])
+def test_settle_reports_a_server_it_cannot_checkpoint_and_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EXISONE_BENCH_POSTGRES_URL", "postgresql://nobody@127.0.0.1:1/none")
+    problems = settle([_deployment("postgresql")])
     assert len(problems) == 1 and problems[0].startswith("CHECKPOINT failed")
+
+
+def _deployment(backend: str) -> Deployment:
+    return Deployment(backend, 1, {}, "token", 1, "App", 0.0, 0)

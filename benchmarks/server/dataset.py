@@ -166,21 +166,16 @@ def settle(deployments: Iterable[Deployment]) -> list[str]:
     A bulk import leaves hundreds of MB for PostgreSQL's next checkpoint and the kernel's
     write-back, which otherwise land, a minute later, in whichever run is then being timed
     (a 1M PostgreSQL run dropped from ~12k to ~9k req/s while 290 MiB were written back).
-    One ``CHECKPOINT`` per PostgreSQL server (it covers all its databases; it needs a
-    superuser or ``pg_checkpoint``), then ``sync``.
+    One ``CHECKPOINT`` on the server the PostgreSQL deployments were made on (it covers all
+    its databases; it needs a superuser or ``pg_checkpoint``), then ``sync``.
     """
     import psycopg
 
-    servers = {
-        url.replace("postgresql+psycopg://", "postgresql://", 1)
-        for dep in deployments
-        if (url := dep.env.get("EXISONE_DATABASE_URL"))
-    }
     problems = []
-    for url in sorted(servers):
+    if any(dep.backend == "postgresql" for dep in deployments):
         try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=5) as connection:
-                connection.execute("CHECKPOINT")
+            with psycopg.connect(postgres_admin_url(), autocommit=True, connect_timeout=5) as db:
+                db.execute("CHECKPOINT")
         except psycopg.Error as exc:
             problems.append(f"CHECKPOINT failed: {str(exc).strip()[:200]}")
     os.sync()
