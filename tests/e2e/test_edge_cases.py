@@ -70,25 +70,33 @@ def test_keys_and_hardware_ids_are_case_insensitive(
     assert outcomes[4]["value"]["current_seats"] == 1
 
 
-def test_offline_code_takes_a_seat_and_deactivate_smart_frees_it(
+def test_an_offline_seat_is_freed_by_the_publisher_not_by_deactivate_smart(
     official: OfficialClient,
     ours: ExisOneClient,
     server: Server,
     demo: Demo,
     hardware_id: Callable[[], str],
 ) -> None:
+    """The official client sends the offline code as licenseKey; the server refuses to free a
+    seat that backs a signed code (409 offline_seat), which both clients report as deactivated
+    locally without the server; the publisher frees it, and the code then fails online."""
     key, product = demo.corporate_key, demo.product_name
     first, second = hardware_id(), hardware_id()
     first_code = server.issue_offline_code(key, first)
     second_code = server.issue_offline_code(key, second)
     assert ours.get_seat_usage(key).current_seats == 2
-    # The official client sends the offline code as licenseKey (reference §6.4).
-    (done,) = official.run(("deactivate_smart", first_code, first, product))
-    assert done["value"] == {"success": True, "server_notified": True, "error_message": None}
-    assert ours.get_seat_usage(key).current_seats == 1
+
+    (theirs,) = official.run(("deactivate_smart", first_code, first, product))
     mine = ours.deactivate_smart(second_code, second, product)
-    assert (mine.success, mine.server_notified) == (True, True)
-    assert ours.get_seat_usage(key).current_seats == 0
+
+    assert (theirs["value"]["success"], theirs["value"]["server_notified"]) == (True, False)
+    assert (mine.success, mine.server_notified, mine.error_code) == (True, False, "offline_seat")
+    assert ours.get_seat_usage(key).current_seats == 2
+    with server.publisher() as http:
+        freed = http.post(f"/api/license/{key}/free-device", json={"hardwareId": first})
+    assert freed.status_code == 200, freed.text
+    assert ours.get_seat_usage(key).current_seats == 1
+    assert ours.validate(first_code, first).status == "invalid"
 
 
 def test_base_url_with_a_trailing_slash(

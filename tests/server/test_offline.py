@@ -197,13 +197,66 @@ class TestValidateWithCode:
         assert json.dumps(listing).count("PRIVATE") == 0
 
 
-async def test_deactivate_accepts_the_offline_code_as_license_key(seed: Seed) -> None:
-    _, license = await _licensed(seed)
+async def test_an_application_cannot_free_a_seat_that_backs_an_offline_code(
+    seed: Seed,
+) -> None:
+    """A released offline seat would leave its signed code valid on the first device while a
+    second one takes the seat: only the publisher frees it (rules.may_release)."""
+    product, license = await _licensed(seed)
     issued = await _issue(seed, license)
 
-    response = await seed.api.post(
+    for key in (issued.code, license.activation_key):  # the code, or the key behind it
+        refused = await seed.api.post(
+            "/api/license/deactivate", {"licenseKey": key, "hardwareId": "dev-1"}
+        )
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"] == "offline_seat"
+    second = activate_body(license, product)
+    second["hardwareId"] = "dev-2"
+    taken = await seed.api.post("/api/license/activate", second)
+    validated = await seed.api.post(
+        "/api/license/validate", {"activationKey": issued.code, "hardwareId": "dev-1"}
+    )
+
+    assert taken.status_code == 409 and taken.json()["error"] == "license_in_use"
+    assert validated.json()["status"] == "licensed"
+    async with seed.database.read_session() as session:
+        assert await count_active_seats(session, license.id) == 1
+
+
+async def test_an_offline_code_makes_an_online_seat_offline_bound(seed: Seed) -> None:
+    product, license = await _licensed(seed)
+    body = activate_body(license, product)
+    assert (await seed.api.post("/api/license/activate", body)).status_code == 200
+    await _issue(seed, license, body["hardwareId"])
+
+    refused = await seed.api.post(
+        "/api/license/deactivate",
+        {"licenseKey": license.activation_key, "hardwareId": body["hardwareId"]},
+    )
+
+    assert refused.status_code == 409 and refused.json()["error"] == "offline_seat"
+
+
+async def test_a_code_whose_seat_the_publisher_freed_fails_online(seed: Seed) -> None:
+    product, license = await _licensed(seed)
+    issued = await _issue(seed, license)
+
+    freed = await seed.api.post(
+        f"/api/license/{license.activation_key}/free-device", {"hardwareId": "dev-1"}
+    )
+    validated = await seed.api.post(
+        "/api/license/validate", {"activationKey": issued.code, "hardwareId": "dev-1"}
+    )
+    second = activate_body(license, product)
+    second["hardwareId"] = "dev-2"
+    moved = await seed.api.post("/api/license/activate", second)
+    repeated = await seed.api.post(
         "/api/license/deactivate", {"licenseKey": issued.code, "hardwareId": "dev-1"}
     )
 
-    assert response.status_code == 200
-    assert response.json()["wasActive"] is True
+    assert freed.status_code == 200, freed.text
+    assert (validated.json()["status"], validated.json()["reason"]) == ("invalid", "not_activated")
+    assert moved.status_code == 200, moved.text
+    assert repeated.status_code == 200  # the code still names its key; no seat to free
+    assert repeated.json()["wasActive"] is False

@@ -25,6 +25,7 @@ from exisone_server.security import (
     login_retry_after,
     record_login_failure,
 )
+from exisone_server.security.lookups import LookupLedger, lookup_route
 
 from .helpers import activate_body, assert_error, validate_body
 from .seeding import Api, Seed
@@ -201,9 +202,9 @@ async def test_a_block_ends_with_its_window(database: Database) -> None:
         clock=lambda: now[0],
     )
     limits = limiter.limits("windowtest", "10.1.1.1")
-    await limiter.record_failure(limits)
+    assert await limiter.settle(limits, LookupLedger(missed=1), writes=False) is None
     assert await limiter.retry_after(limits) is None
-    await limiter.record_failure(limits)
+    assert await limiter.settle(limits, LookupLedger(missed=1), writes=False) is None
     assert await limiter.retry_after(limits) == 40
     now[0] = 1_000_080.0
     assert await limiter.retry_after(limits) is None
@@ -286,3 +287,196 @@ def test_limits_come_from_the_environment() -> None:
     assert settings.max_body_bytes == 4096
     with pytest.raises(ValueError, match="EXISONE_RATE_LIMIT_LOOKUP_PER_IP"):
         SecuritySettings.from_env({"EXISONE_RATE_LIMIT_LOOKUP_PER_IP": "many"})
+
+
+#: Request fields and path parameters whose values a caller could guess to find licenses.
+GUESSABLE = {"activation_key", "license_key", "activation_keys", "emails", "hardware_ids"}
+UNKNOWN_KEY = "ZZZZ-9999-9999-9999"
+
+#: A request to each route that looks licenses up, for a key (device, e-mail) that does not exist.
+FAILING_LOOKUPS: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
+    ("POST", "/api/license/activate"): (
+        "/api/license/activate",
+        {"activationKey": UNKNOWN_KEY, "hardwareId": "h", "productName": "P", "email": "a@b.c"},
+    ),
+    ("POST", "/api/license/validate"): (
+        "/api/license/validate",
+        {"activationKey": UNKNOWN_KEY, "hardwareId": "h"},
+    ),
+    ("POST", "/api/license/deactivate"): (
+        "/api/license/deactivate",
+        {"licenseKey": UNKNOWN_KEY, "hardwareId": "h"},
+    ),
+    ("POST", "/api/license/features/csv"): (
+        "/api/license/features/csv",
+        {"activationKey": UNKNOWN_KEY},
+    ),
+    ("GET", "/api/license/{activation_key:str}/usage"): (
+        f"/api/license/{UNKNOWN_KEY}/usage",
+        None,
+    ),
+    ("GET", "/api/license/device-history/{hardware_id:str}"): (
+        "/api/license/device-history/NO-SUCH-DEVICE",
+        None,
+    ),
+    ("GET", "/api/license/{activation_key:str}"): (f"/api/license/{UNKNOWN_KEY}", None),
+    ("GET", "/api/license/{activation_key:str}/history"): (
+        f"/api/license/{UNKNOWN_KEY}/history",
+        None,
+    ),
+    ("PATCH", "/api/license/{activation_key:str}"): (
+        f"/api/license/{UNKNOWN_KEY}",
+        {"note": "x"},
+    ),
+    **{
+        ("POST", f"/api/license/{{activation_key:str}}/{action}"): (
+            f"/api/license/{UNKNOWN_KEY}/{action}",
+            body,
+        )
+        for action, body in [
+            ("revoke", {}),
+            ("suspend", {}),
+            ("resume", {}),
+            ("extend", {"days": 1}),
+            ("free-device", {"hardwareId": "h"}),
+        ]
+    },
+    ("POST", "/api/license/offline-code"): (
+        "/api/license/offline-code",
+        {"activationKey": UNKNOWN_KEY, "hardwareId": "h"},
+    ),
+    ("POST", "/api/license/validate-bulk"): (
+        "/api/license/validate-bulk",
+        {"licenses": [{"activationKey": UNKNOWN_KEY, "hardwareId": "h"}]},
+    ),
+    ("POST", "/api/license/bulk-info"): (
+        "/api/license/bulk-info",
+        {"activationKeys": [UNKNOWN_KEY]},
+    ),
+    ("POST", "/api/license/bulk-by-email"): ("/api/license/bulk-by-email", {"emails": ["n@o.pe"]}),
+    ("POST", "/api/license/bulk-by-hardware"): (
+        "/api/license/bulk-by-hardware",
+        {"hardwareIds": ["NO-SUCH-DEVICE"]},
+    ),
+}
+
+
+def _takes_guessable_values(path_parameters: Any, body_type: Any) -> bool:
+    names = {p if isinstance(p, str) else p.name for p in path_parameters}
+    names |= set(getattr(body_type, "__struct_fields__", ()))
+    if "licenses" in names:  # validate-bulk: a list of key/device pairs
+        return True
+    return bool(names & GUESSABLE)
+
+
+def _api_routes(app: Any) -> dict[tuple[str, str], tuple[bool, str | None]]:
+    """(method, path) → (takes a guessable value, its lookups mark) for every API route."""
+    found = {}
+    for route in app.routes:
+        if not route.path.startswith("/api"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            data = handler.parsed_fn_signature.parameters.get("data")
+            takes = _takes_guessable_values(
+                route.path_parameters, data.annotation if data is not None else None
+            )
+            for method in handler.http_methods - {"OPTIONS", "HEAD"}:
+                found[method, route.path] = (takes, lookup_route(handler.opt))
+    return found
+
+
+def test_every_route_that_takes_a_key_counts_its_failed_lookups(
+    settings: Settings, database: Database, master_key: MasterKey
+) -> None:
+    """Each route whose path or body carries a key, offline code, e-mail or hardware ID is
+    marked looks_up, and this test knows a failing request for it (tested below)."""
+    routes = _api_routes(create_app(settings, database=database, master_key=master_key))
+    taking = {route for route, (takes, _) in routes.items() if takes}
+    marked = {route for route, (_, mark) in routes.items() if mark is not None}
+
+    assert taking - marked == set(), "routes that take a key but do not count failed lookups"
+    assert marked == set(FAILING_LOOKUPS)
+
+
+@pytest.mark.parametrize("route", sorted(FAILING_LOOKUPS), ids=lambda r: f"{r[0]} {r[1]}")
+async def test_each_lookup_route_counts_and_refuses(
+    seed: Seed, limited: Callable[[str], Any], route: tuple[str, str]
+) -> None:
+    url, body = FAILING_LOOKUPS[route]
+    async with limited("192.0.2.77") as client:
+        headers = {"Authorization": f"ExisOneApi {seed.api.token}"}
+
+        async def call() -> httpx.Response:
+            return await client.request(route[0], url, json=body, headers=headers)
+
+        for _ in range(PER_IP):
+            answered = await call()
+            assert answered.status_code in (200, 404), answered.text
+        _assert_limited(await call())
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "value"),
+    [
+        ("/api/license/bulk-info", "activationKeys", UNKNOWN_KEY),
+        ("/api/license/bulk-by-email", "emails", "n@o.pe"),
+        ("/api/license/bulk-by-hardware", "hardwareIds", "NO-SUCH-DEVICE"),
+    ],
+)
+async def test_bulk_lookups_count_every_entry(
+    seed: Seed, limited: Callable[[str], Any], path: str, field: str, value: str
+) -> None:
+    """A bulk request of more unknown entries than the limit allows reveals none of them."""
+    async with limited("192.0.2.78") as client:
+        headers = {"Authorization": f"ExisOneApi {seed.api.token}"}
+        within = await client.post(path, json={field: [value] * PER_IP}, headers=headers)
+        past = await client.post(path, json={field: [value]}, headers=headers)
+    async with limited("192.0.2.79") as client:
+        too_many = await client.post(path, json={field: [value] * (PER_IP + 1)}, headers=headers)
+
+    assert within.status_code == 200, within.text
+    _assert_limited(past)
+    _assert_limited(too_many)
+
+
+async def test_validate_bulk_counts_every_entry(seed: Seed, limited: Callable[[str], Any]) -> None:
+    product = await seed.product()
+    license = await seed.license(product)
+    good = {"activationKey": license.activation_key, "hardwareId": "h"}
+    bad = {"activationKey": UNKNOWN_KEY, "hardwareId": "h"}
+    async with limited("192.0.2.80") as client:
+        headers = {"Authorization": f"ExisOneApi {seed.api.token}"}
+        found = await client.post(
+            "/api/license/validate-bulk", json={"licenses": [good] * 20}, headers=headers
+        )
+        guessed = await client.post(
+            "/api/license/validate-bulk",
+            json={"licenses": [good, *[bad] * (PER_IP + 1)]},
+            headers=headers,
+        )
+
+    assert found.status_code == 200 and found.json()["totalProcessed"] == 20
+    _assert_limited(guessed)  # the real key in it is not revealed either
+
+
+async def test_a_found_read_is_withheld_once_the_limit_is_reached(
+    seed: Seed, limited: Callable[[str], Any]
+) -> None:
+    """A process that learned of a count near the limit checks it again before answering a
+    read that found its key: a caller at the limit learns nothing from a lucky guess."""
+    product = await seed.product()
+    license = await seed.license(product)
+    async with limited("192.0.2.81") as first, limited("192.0.2.81") as second:
+        headers = {"Authorization": f"ExisOneApi {seed.api.token}"}
+        for n in range(PER_IP - 1):  # near the limit, seen by the first process
+            body = {"activationKey": f"ZZZZ-8888-8888-{n:04d}", "hardwareId": "h"}
+            await first.post("/api/license/validate", json=body, headers=headers)
+        body = {"activationKey": "ZZZZ-8888-8888-9999", "hardwareId": "h"}
+        await second.post("/api/license/validate", json=body, headers=headers)  # reaches it
+        # the first process has not refreshed its view (its refresh is due only later)
+        first_limiter = first._transport.app.validate_seam.limiter  # type: ignore[attr-defined]
+        first_limiter._refreshed_at = float("inf")
+        guess = {"activationKey": license.activation_key, "hardwareId": "h"}
+        lucky = await first.post("/api/license/validate", json=guess, headers=headers)
+
+    _assert_limited(lucky)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from exisone_server.auth import Permission
 from exisone_server.config import Settings
 from exisone_server.crypto.master_key import MasterKey
 from exisone_server.db import Database
@@ -249,3 +250,40 @@ async def test_failed_lookups_are_limited_across_processes(
         assert response.status_code == 429, response.text
         assert response.json()["error"] == "rate_limited"
         assert int(response.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["validate", "bulk-info"])
+async def test_the_failed_lookup_limit_is_exact_across_processes(
+    tenant: Seed, clients: list[httpx.AsyncClient], bulk: bool
+) -> None:
+    """52 guesses in flight at once over 4 processes: exactly the limit's worth of them are
+    answered 'not found', every other one 429 (counted before the answer leaves)."""
+    for _ in range(2):  # repeated runs, a fresh token (fresh counters) each
+        token = await tenant.token(Permission.ADMIN)
+        if bulk:  # three guesses per request: whole requests are answered or refused
+            calls = [
+                ("/api/license/bulk-info", {"activationKeys": [f"GUES-{n:04d}-{i}" for i in "ABC"]})
+                for n in range(PER_PROCESS * PROCESSES)
+            ]
+        else:
+            calls = [
+                ("/api/license/validate", {"activationKey": f"GUES-{n:04d}", "hardwareId": "h"})
+                for n in range(PER_PROCESS * PROCESSES)
+            ]
+
+        responses = await _fan_out(clients, token, calls)
+
+        statuses = sorted({r.status_code for r in responses})
+        assert set(statuses) <= {200, 429}, [r.text for r in responses if r.status_code >= 500]
+        if bulk:
+            revealed = sum(len(r.json()["licenses"]) for r in responses if r.status_code == 200)
+            assert revealed == 3 * (LOOKUP_LIMIT // 3)
+        else:
+            revealed = sum(1 for r in responses if r.status_code == 200)
+            assert all(
+                r.json()["reason"] == "license_not_found" for r in responses if r.status_code == 200
+            )
+            assert revealed == LOOKUP_LIMIT
+        print(
+            f"{len(calls)} requests in flight, limit {LOOKUP_LIMIT}: {revealed} not-found answers"
+        )

@@ -2,6 +2,12 @@
 
 Every answer depends only on the database, so any number of processes on one PostgreSQL
 database behave as one server.
+
+``POST /api/license/validate`` does not go through the framework: :class:`ExisOneApp` hands it
+to the validate seam (:mod:`.licenses.validate_seam`), which does itself what the app-wide layers
+listed in :data:`SEAM_STANDS_IN_FOR` do for every other route. A layer added to the app must be
+added there too, and done by the seam: ``tests/server/test_validate_seam.py`` compares the list
+with the app's layers.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from litestar import Litestar, Request
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
@@ -35,24 +40,44 @@ from .dashboard import template_config
 from .db import Database
 from .errors import exception_handlers
 from .licenses.endpoints import VALIDATE_PATH, validate_license
-from .licenses.fast_validate import DATABASE_STATE_KEY, ValidateEdge
+from .licenses.validate_seam import ValidateSeam
 from .licenses.validation_stats import validation_stats_lifespan
 from .routers import domain_routers
 from .security import security_plugin
 from .signing import answer_signing
+from .signing.keys import SigningKeys
 from .webhooks import webhook_lifespan
 
-__all__ = ["ExisOneApp", "create_app"]
+__all__ = ["SEAM_STANDS_IN_FOR", "ExisOneApp", "create_app"]
 
 _REPEATED_SLASHES = re.compile(r"/{2,}")
+
+#: What the validate seam does in place of the framework's app-wide layers: (kind of layer,
+#: name) → what the seam does instead. Kinds: middleware, before_send (hooks), plugin (init
+#: plugins), exception_handler, guard, before_request / after_request / after_response.
+SEAM_STANDS_IN_FOR: dict[tuple[str, str], str] = {
+    ("middleware", "AnswerSigningMiddleware"): "signs the answer when the request sends a nonce",
+    ("middleware", "SecurityMiddleware"): "body checks, failed-lookup limits, audit actor",
+    ("before_send", "add_security_headers"): "adds security.headers.security_headers",
+    ("plugin", "SecurityPlugin"): "the middleware and hook above; the OpenAPI error shape",
+    ("plugin", "OpenAPIPlugin"): "nothing: the route stays in the OpenAPI document",
+    ("exception_handler", "ApiError"): "answers it in the same shape",
+    ("exception_handler", "Exception"): "answers 500 internal_error, logged",
+    ("exception_handler", "ValidationException"): "a body that does not decode: framework",
+    ("exception_handler", "UnicodeDecodeError"): "a body that does not decode: framework",
+    ("exception_handler", "RecursionError"): "a body that does not decode: framework",
+    ("exception_handler", "HTTPException"): "raised by routing and decoding only: framework",
+    ("exception_handler", "OverflowError"): "numbers out of range: validate reads none",
+    ("exception_handler", "DataError"): "numbers out of range: validate reads none",
+}
 
 
 class ExisOneApp(Litestar):
     """Litestar, plus collapsing ``//api/...`` (sent by clients whose base URL ends in ``/``)
-    and the validate endpoint's lane ahead of the framework (:class:`ValidateEdge`)."""
+    and the validate seam ahead of the framework (:class:`ValidateSeam`)."""
 
     #: Receives ``POST`` to its path before Litestar does (set by create_app).
-    validate_edge: ValidateEdge | None = None
+    validate_seam: ValidateSeam | None = None
 
     async def __call__(
         self,
@@ -65,17 +90,17 @@ class ExisOneApp(Litestar):
                 path = _REPEATED_SLASHES.sub("/", scope["path"])
                 scope = cast("Scope", {**scope, "path": path, "raw_path": path.encode("latin-1")})
             if (
-                self.validate_edge is not None
-                and scope["path"] == self.validate_edge.path
+                self.validate_seam is not None
+                and scope["path"] == self.validate_seam.path
                 and scope["type"] == ScopeType.HTTP
                 and scope["method"] == "POST"
             ):
-                await self.validate_edge(scope, cast("Receive", receive), cast("Send", send))
+                await self.validate_seam(scope, cast("Receive", receive), cast("Send", send))
                 return
         await super().__call__(scope, receive, send)
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Litestar's handling of a request (what the validate edge leaves to it)."""
+        """Litestar's handling of a request (what the validate seam leaves to it)."""
         await super().__call__(scope, receive, send)
 
 
@@ -127,6 +152,7 @@ def create_app(
         return key
 
     security = security_plugin(provide_database)
+    signing_keys = SigningKeys(key)
     app = ExisOneApp(
         route_handlers=[*domain_routers(), *extra_routers],
         dependencies={
@@ -138,7 +164,7 @@ def create_app(
         },
         exception_handlers=exception_handlers(),
         plugins=[security],  # limits, body checks, headers (issue 5)
-        middleware=[answer_signing(provide_database, key)],  # signs answers when asked (nonce)
+        middleware=[answer_signing(provide_database, signing_keys)],  # when asked (nonce)
         lifespan=[
             lifespan,
             webhook_lifespan(provide_database, key),
@@ -150,18 +176,18 @@ def create_app(
             path="/schema",
         ),
         signature_types=[Principal, Database, Settings, MasterKey],
-        state=State({DATABASE_STATE_KEY: provide_database}),  # for FastValidateMiddleware
         template_config=template_config(),
         # No global logging setup from a factory (tests and embedders keep theirs); errors are
         # logged by errors.py on the "exisone_server" logger, configured by asgi.app_from_env.
         logging_config=None,
         debug=debug,
     )
-    app.validate_edge = ValidateEdge(
+    app.validate_seam = ValidateSeam(
         app.framework,
         path=VALIDATE_PATH,
         database=provide_database,
         limiter=security.limiter,
+        signing_keys=signing_keys,
         permissions=validate_license.opt[PERMISSION_OPT],
     )
     return app

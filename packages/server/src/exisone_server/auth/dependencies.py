@@ -11,13 +11,11 @@ from typing import Any
 
 from litestar import Request
 from litestar.di import NamedDependency
-from sqlalchemy import select
 
 from ..db import Database
 from ..errors import Forbidden, Unauthorized
 from ..fastpath import TokenRow, fast_reader
 from ..kit.time import utc_now
-from ..models import AccessToken
 from .permissions import PERMISSION_OPT, Permission
 from .principal import Principal
 from .tokens import hash_secret, parse_token
@@ -69,26 +67,7 @@ def principal_of(row: TokenRow | None, secret: str) -> Principal:
 async def authenticate(database: Database, authorization: str | None) -> Principal:
     """The principal of an ``Authorization: ExisOneApi <token>`` header value, or 401."""
     public_id, secret = parse_authorization(authorization)
-    return principal_of(await _token_row(database, public_id), secret)
-
-
-async def _token_row(database: Database, public_id: str) -> TokenRow | None:
-    """The token's row: through the raw-driver fast path when the database has one."""
-    reader = fast_reader(database)
-    if reader is not None:
-        return await reader.token(public_id)
-    statement = select(
-        AccessToken.id,
-        AccessToken.tenant_id,
-        AccessToken.name,
-        AccessToken.secret_hash,
-        AccessToken.permissions,
-        AccessToken.expires_at,
-        AccessToken.revoked,
-    ).where(AccessToken.public_id == public_id)
-    async with database.read() as connection:
-        row = (await connection.execute(statement)).one_or_none()
-    return None if row is None else TokenRow(*row)
+    return principal_of(await fast_reader(database).token(public_id), secret)
 
 
 def check_access(

@@ -1,6 +1,9 @@
 """POST /api/license/validate-bulk (``verify``), /bulk-info, /bulk-by-email, /bulk-by-hardware
 (``generate``: they disclose customers' e-mail addresses and devices, so a ``verify`` token
-shipped inside an application cannot read them)."""
+shipped inside an application cannot read them).
+
+Each entry is a lookup: an entry that finds nothing counts against the caller's failed-lookup
+limits like a request would (:mod:`..security.lookups`)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from litestar.params import JSONBody
 from ..auth import Permission, requires
 from ..deps import DatabaseDep, PrincipalDep
 from ..kit.time import utc_now
+from ..security.lookups import looks_up
 from . import service
 from .schemas import (
     BulkByEmail,
@@ -24,8 +28,11 @@ from .schemas import (
 
 __all__ = ["router"]
 
+_VERIFY_LOOKUP = {**requires(Permission.VERIFY), **looks_up()}
+_GENERATE_LOOKUP = {**requires(Permission.GENERATE), **looks_up()}
 
-@post("/license/validate-bulk", status_code=200, opt=requires(Permission.VERIFY))
+
+@post("/license/validate-bulk", status_code=200, opt=_VERIFY_LOOKUP)
 async def validate_bulk(
     data: JSONBody[BulkValidate], principal: PrincipalDep, database: DatabaseDep
 ) -> BulkValidateRead:
@@ -40,7 +47,7 @@ async def validate_bulk(
     )
 
 
-@post("/license/bulk-info", status_code=200, opt=requires(Permission.GENERATE))
+@post("/license/bulk-info", status_code=200, opt=_GENERATE_LOOKUP)
 async def bulk_info(
     data: JSONBody[BulkInfo], principal: PrincipalDep, database: DatabaseDep
 ) -> BulkInfoRead:
@@ -50,7 +57,9 @@ async def bulk_info(
     return BulkInfoRead(licenses=licenses)
 
 
-@post("/license/bulk-by-email", status_code=200, opt=requires(Permission.GENERATE))
+@post(
+    "/license/bulk-by-email", status_code=200, opt={**requires(Permission.GENERATE), **looks_up()}
+)
 async def bulk_by_email(
     data: JSONBody[BulkByEmail], principal: PrincipalDep, database: DatabaseDep
 ) -> BulkByEmailRead:
@@ -62,7 +71,11 @@ async def bulk_by_email(
     return BulkByEmailRead(results=results)
 
 
-@post("/license/bulk-by-hardware", status_code=200, opt=requires(Permission.GENERATE))
+@post(
+    "/license/bulk-by-hardware",
+    status_code=200,
+    opt={**requires(Permission.GENERATE), **looks_up()},
+)
 async def bulk_by_hardware(
     data: JSONBody[BulkByHardware], principal: PrincipalDep, database: DatabaseDep
 ) -> BulkByHardwareRead:

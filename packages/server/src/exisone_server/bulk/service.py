@@ -23,6 +23,7 @@ from ..licenses.validate import validate
 from ..models import Activation, License
 from ..publisher.queries import license_read, license_rows
 from ..publisher.schemas import LicenseRead
+from ..security.lookups import lookup_found, lookup_missed
 from .schemas import (
     BulkInfoItem,
     BulkValidateItem,
@@ -51,6 +52,15 @@ def check_count(name: str, items: Sequence[object]) -> None:
             "too_many_items",
             f"{name} holds {len(items)} entries; at most {MAX_ITEMS} are allowed per request.",
         )
+
+
+def _count_lookups(found: Sequence[bool]) -> None:
+    """Report each entry's lookup (found or not) to the failed-lookup limits."""
+    hits = sum(found)
+    if hits:
+        lookup_found(hits)
+    if len(found) > hits:
+        lookup_missed(len(found) - hits)
 
 
 async def validate_many(
@@ -107,6 +117,7 @@ async def info(
     wanted = {normalize_activation_key(key) for key in keys}
     rows = await session.execute(license_rows(tenant_id).where(License.activation_key.in_(wanted)))
     found = {row.License.activation_key: license_read(row, now) for row in rows}
+    _count_lookups([normalize_activation_key(key) in found for key in keys])
     answer = []
     for key in keys:
         view = found.get(normalize_activation_key(key))
@@ -129,6 +140,7 @@ async def licenses_by_email(
     by_email: dict[str, list[LicenseRead]] = {}
     for row in rows:
         by_email.setdefault(row.License.email.lower(), []).append(license_read(row, now))
+    _count_lookups([email.strip().lower() in by_email for email in emails])
     return [
         EmailLicenses(email=email.strip(), licenses=by_email.get(email.strip().lower(), []))
         for email in emails
@@ -150,6 +162,9 @@ async def licenses_by_hardware(
     by_device: dict[str, list[LicenseRead]] = {}
     for row in await session.execute(statement):
         by_device.setdefault(row.device, []).append(license_read(row, now))
+    _count_lookups(
+        [normalize_hardware_id(hardware_id) in by_device for hardware_id in hardware_ids]
+    )
     return [
         HardwareLicenses(
             hardware_id=hardware_id.strip(),

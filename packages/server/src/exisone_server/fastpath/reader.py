@@ -4,7 +4,9 @@
 ``Database.dispose`` closes it. SQLite: one ``sqlite3`` connection in autocommit mode with
 ``query_only`` on; each statement reads the latest committed data (WAL readers never wait for
 the writer). PostgreSQL: a few autocommit psycopg connections in a queue (one round trip per
-read; while a read is in flight, the validations that arrive share the next one).
+read; while a read is in flight, the validations that arrive share the next one). A SQLite
+database that a second connection cannot open (in memory) is read through its engine, with the
+same statements.
 """
 
 from __future__ import annotations
@@ -21,14 +23,7 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg.pq import TransactionStatus
 
 from ..db import Database, sqlite_file
-from .queries import (
-    ONLINE_KEY,
-    TOKEN,
-    TOKEN_AND_ONLINE_KEY,
-    TOKEN_AND_ONLINE_KEY_SQLITE,
-    TOKEN_AND_ONLINE_KEYS,
-    for_sqlite,
-)
+from .queries import KEY_ROWS, TOKEN, TOKEN_AND_ONLINE_KEY, TOKEN_AND_ONLINE_KEYS, for_sqlite
 
 __all__ = ["FastReader", "OnlineKeyRow", "TokenRow", "fast_reader"]
 
@@ -173,7 +168,8 @@ class SqliteReader:
         self._connection.execute("PRAGMA query_only=ON")
         self._connection.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         self._token_sql = for_sqlite(TOKEN)
-        self._online_key_sql = for_sqlite(ONLINE_KEY)
+        self._key_rows_sql = for_sqlite(KEY_ROWS)
+        self._token_and_key_sql = for_sqlite(TOKEN_AND_ONLINE_KEY)
 
     async def token(self, public_id: str) -> TokenRow | None:
         return _token(self._connection.execute(self._token_sql, (public_id,)).fetchone())
@@ -182,16 +178,15 @@ class SqliteReader:
         self, tenant_id: int, activation_key: str, hardware_id: str
     ) -> list[OnlineKeyRow]:
         rows = self._connection.execute(
-            self._online_key_sql, (hardware_id, tenant_id, activation_key)
+            self._key_rows_sql, (hardware_id, tenant_id, activation_key)
         ).fetchall()
         return [_online_key(row) for row in rows]
 
     async def token_and_online_key(
         self, public_id: str, activation_key: str, hardware_id: str
     ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
-        """One statement (TOKEN_AND_ONLINE_KEY_SQLITE)."""
         rows = self._connection.execute(
-            TOKEN_AND_ONLINE_KEY_SQLITE, (hardware_id, activation_key, public_id)
+            self._token_and_key_sql, (hardware_id, activation_key, public_id)
         ).fetchall()
         return _token_and_key_rows(rows)
 
@@ -304,7 +299,7 @@ class PostgresReader:
     async def online_key_rows(
         self, tenant_id: int, activation_key: str, hardware_id: str
     ) -> list[OnlineKeyRow]:
-        rows = await self._fetch(ONLINE_KEY, (hardware_id, tenant_id, activation_key))
+        rows = await self._fetch(KEY_ROWS, (hardware_id, tenant_id, activation_key))
         return [_online_key(row) for row in rows]
 
     async def token_and_online_key(
@@ -365,31 +360,59 @@ class PostgresReader:
             await connection.close()
 
 
+class EngineReader:
+    """The same statements through the database's SQLAlchemy engine: for the SQLite databases
+    a second connection cannot open (in memory, ``file:`` URIs)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def _fetch(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        async with self._database.read() as connection:
+            result = await connection.exec_driver_sql(for_sqlite(statement), params)
+            return [tuple(row) for row in result.all()]
+
+    async def token(self, public_id: str) -> TokenRow | None:
+        rows = await self._fetch(TOKEN, (public_id,))
+        return _token(rows[0] if rows else None)
+
+    async def online_key_rows(
+        self, tenant_id: int, activation_key: str, hardware_id: str
+    ) -> list[OnlineKeyRow]:
+        rows = await self._fetch(KEY_ROWS, (hardware_id, tenant_id, activation_key))
+        return [_online_key(row) for row in rows]
+
+    async def token_and_online_key(
+        self, public_id: str, activation_key: str, hardware_id: str
+    ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
+        rows = await self._fetch(TOKEN_AND_ONLINE_KEY, (hardware_id, activation_key, public_id))
+        return _token_and_key_rows(rows)
+
+    async def close(self) -> None:
+        return None
+
+
 #: The attribute of a Database that holds its reader (a plain attribute: a dict lookup per
 #: request, where a WeakKeyDictionary made a weak reference on every call).
 _ATTRIBUTE = "_exisone_fast_reader"
 
 
-def _make_reader(database: Database) -> FastReader | None:
-    url = database.engine.url
-    if database.dialect == "sqlite":
-        path = sqlite_file(database.engine)
-        # In-memory or URI databases: no reader; the general path sees the same data.
-        return SqliteReader(path) if path else None
+def _make_reader(database: Database) -> FastReader:
     if database.dialect == "postgresql":
+        url = database.engine.url
         return PostgresReader(url.set(drivername="postgresql").render_as_string(False))
-    return None
+    path = sqlite_file(database.engine)
+    return SqliteReader(path) if path else EngineReader(database)
 
 
-def fast_reader(database: Database) -> FastReader | None:
-    """The database's reader (made on first use), or None when there is none for its URL."""
+def fast_reader(database: Database) -> FastReader:
+    """The database's reader, made on first use (in the process and event loop using it)."""
     try:
-        reader: FastReader | None = database.__dict__[_ATTRIBUTE]
+        reader: FastReader = database.__dict__[_ATTRIBUTE]
         return reader
     except KeyError:
         pass
     reader = _make_reader(database)
     setattr(database, _ATTRIBUTE, reader)
-    if reader is not None:
-        database.on_dispose(reader.close)
+    database.on_dispose(reader.close)
     return reader

@@ -1,4 +1,9 @@
-"""The client-facing license endpoints (reference §3.1–§3.3, §3.5, §3.7)."""
+"""The client-facing license endpoints: activate, validate, deactivate, features, seat usage.
+
+``POST /api/license/validate`` is answered by the validate seam ahead of the framework
+(:mod:`.validate_seam`); its handler here answers what the seam leaves to the framework (a body
+that does not decode) and is the route the OpenAPI document describes.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ from ..auth.dependencies import check_route_access
 from ..deps import ClientIpDep, DatabaseDep, PrincipalDep
 from ..errors import Conflict, NotFound
 from ..kit.time import format_expiration
-from .fast_validate import FastValidateMiddleware
+from ..models import Product
+from ..security.lookups import looks_up
+from . import rules
 from .schemas import (
     LicenseActivate,
     LicenseActivated,
@@ -29,7 +36,6 @@ from .service import (
     check_hardware_id,
     count_active_seats,
     deactivate_device,
-    find_product,
     get_license,
     license_feature_names,
     resolve_activation_key,
@@ -42,11 +48,11 @@ __all__ = ["VALIDATE_PATH", "router", "validate_license"]
 
 _PREFIX = "/api"
 _VALIDATE_ROUTE = "/license/validate"
-#: The validate endpoint's path (the app's ValidateEdge receives it ahead of the framework).
+#: The validate endpoint's path (the app's validate seam receives it ahead of the framework).
 VALIDATE_PATH = _PREFIX + _VALIDATE_ROUTE
 
 
-@post("/license/activate", status_code=200)
+@post("/license/activate", status_code=200, opt=looks_up(writes=True))
 async def activate_license(
     data: JSONBody[LicenseActivate],
     principal: PrincipalDep,
@@ -85,29 +91,24 @@ async def activate_license(
     )
 
 
-@post(
-    _VALIDATE_ROUTE,
-    status_code=200,
-    opt=requires(Permission.VERIFY),
-    middleware=[FastValidateMiddleware],  # answers well-formed requests itself (issue 7)
-)
+@post(_VALIDATE_ROUTE, status_code=200, opt={**requires(Permission.VERIFY), **looks_up()})
 async def validate_license(
     data: JSONBody[LicenseValidate], request: Request[Any, Any, Any], database: DatabaseDep
 ) -> LicenseValidation:
     """Check a key (or trial, or offline code) for a device: always 200 with isValid/status."""
-    # Reached only for what FastValidateMiddleware leaves to it: refusals, malformed or
-    # chunked bodies. Same work; the principal is made by validate_with_token, with the route's
-    # permission check, not by Litestar's DI.
-    return await answer_validation(
+    # The principal is made by validate_with_token (token and key read together), with the
+    # route's permission check, not by Litestar's DI: the same work as the seam's.
+    _, answer = await answer_validation(
         database,
         request.headers.get("authorization"),
         lambda principal: check_route_access(request, principal),
         data,
         request.client.host if request.client else None,
     )
+    return answer
 
 
-@post("/license/deactivate", status_code=200)
+@post("/license/deactivate", status_code=200, opt=looks_up(writes=True))
 async def deactivate_license(
     data: JSONBody[LicenseDeactivate],
     principal: PrincipalDep,
@@ -122,16 +123,19 @@ async def deactivate_license(
     async with database.write() as session:  # one transaction: seat freed + history, or neither
         key = await resolve_activation_key(session, principal.tenant_id, key)
         license = await get_license(session, principal.tenant_id, key, lock=True)
-        if data.product_name and data.product_name.strip():
-            product = await find_product(session, principal.tenant_id, data.product_name.strip())
-            if product is None or product.id != license.product_id:
+        if data.product_name and data.product_name.strip():  # blank: any product
+            product = await session.get(Product, license.product_id)
+            assert product is not None  # foreign key
+            if not rules.product_named(data.product_name, product.name):
                 raise Conflict(
-                    "product_mismatch", "This activation key belongs to another product."
+                    rules.Reason.PRODUCT_MISMATCH,
+                    "This activation key belongs to another product.",
                 )
         outcome = await deactivate_device(
             session,
             license,
             data.hardware_id,
+            by_publisher=False,
             ip_address=client_ip,
             access_token_id=principal.token_id,
         )
@@ -143,7 +147,7 @@ async def deactivate_license(
     )
 
 
-@post("/license/features/csv", status_code=200)
+@post("/license/features/csv", status_code=200, opt=looks_up())
 async def license_features_csv(
     data: JSONBody[LicenseFeaturesCsv], principal: PrincipalDep, database: DatabaseDep
 ) -> LicenseFeaturesCsvRead:
@@ -157,7 +161,7 @@ async def license_features_csv(
     return LicenseFeaturesCsvRead(features=",".join(features))
 
 
-@get("/license/{activation_key:str}/usage")
+@get("/license/{activation_key:str}/usage", opt=looks_up())
 async def seat_usage(
     activation_key: FromPath[str], principal: PrincipalDep, database: DatabaseDep
 ) -> SeatUsageRead:

@@ -17,7 +17,12 @@ from ..crypto.service import current_crypto_key
 from ..kit.time import format_expiration, utc_now
 from ..models import HistoryAction, License, Product
 from .history import record_history
-from .service import bind_device, check_hardware_id, ensure_usable, license_feature_names
+from .service import (
+    bind_device,
+    check_hardware_id,
+    ensure_activatable,
+    license_feature_names,
+)
 
 __all__ = ["OfflineActivation", "build_offline_payload", "issue_offline_activation"]
 
@@ -70,8 +75,8 @@ async def issue_offline_activation(
     normalized = check_hardware_id(hardware_id)
     product = await session.get(Product, license.product_id)
     assert product is not None  # foreign key
-    ensure_usable(license, product, moment)
-    _, created, seats = await bind_device(
+    ensure_activatable(license, product, moment)
+    activation, created, seats = await bind_device(
         session,
         license,
         normalized,
@@ -81,6 +86,9 @@ async def issue_offline_activation(
         access_token_id=access_token_id,
         now=moment,
     )
+    # The device's seat now backs a signed code that works without the server: only the
+    # publisher may free it (rules.may_release), also when it was activated online before.
+    activation.is_offline = True
     features = await license_feature_names(session, license.id)
     crypto_key = await current_crypto_key(session, license.tenant_id)
     payload = build_offline_payload(license, product, normalized, features, moment)

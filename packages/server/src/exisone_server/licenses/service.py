@@ -22,21 +22,22 @@ from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..kit.activation_keys import generate_activation_key, normalize_activation_key
 from ..kit.hardware import MAX_HARDWARE_ID_LENGTH, normalize_hardware_id
 from ..kit.time import utc_now
-from ..kit.versions import is_older
 from ..models import (
     Activation,
     CryptoKey,
     Feature,
     HistoryAction,
     License,
-    LicenseStatus,
     Plan,
     Product,
     license_features,
     plan_features,
 )
+from ..security.lookups import lookup_found, lookup_missed
 from ..webhooks import hooks as webhooks
+from . import rules
 from .history import record_history
+from .rules import KeyFacts, Reason
 
 __all__ = [
     "ActivationOutcome",
@@ -47,10 +48,11 @@ __all__ = [
     "count_active_seats",
     "create_license",
     "deactivate_device",
-    "ensure_usable",
+    "ensure_activatable",
     "find_license",
     "find_product",
     "get_license",
+    "key_facts",
     "license_feature_names",
     "resolve_activation_key",
     "seat_limit",
@@ -90,13 +92,8 @@ def check_hardware_id(hardware_id: str) -> str:
 
 
 def seat_limit(license: License) -> int | None:
-    """Devices the license may hold at once: 1 for single-device, None for unlimited.
-
-    A corporate license with ``max_seats`` None or 0 is unlimited (0 as in ExisOne's MCP tool).
-    """
-    if not license.is_corporate:
-        return 1
-    return license.max_seats if license.max_seats and license.max_seats > 0 else None
+    """:func:`.rules.seat_limit` of a license."""
+    return rules.seat_limit(license.is_corporate, license.max_seats)
 
 
 async def find_product(session: AsyncSession, tenant_id: int, name: str) -> Product | None:
@@ -110,15 +107,20 @@ async def find_license(
     session: AsyncSession, tenant_id: int, activation_key: str, *, lock: bool = False
 ) -> License | None:
     """The tenant's license with this key (case-insensitive); ``lock`` = ``FOR UPDATE``."""
-    if "\x00" in activation_key:
-        return None  # cannot be stored, so cannot exist (and PostgreSQL refuses it)
-    statement = select(License).where(
-        License.tenant_id == tenant_id,
-        License.activation_key == normalize_activation_key(activation_key),
-    )
-    if lock:
-        statement = statement.with_for_update()
-    return await session.scalar(statement)
+    license = None
+    if "\x00" not in activation_key:  # else it cannot be stored, so cannot exist
+        statement = select(License).where(
+            License.tenant_id == tenant_id,
+            License.activation_key == normalize_activation_key(activation_key),
+        )
+        if lock:
+            statement = statement.with_for_update()
+        license = await session.scalar(statement)
+    if license is None:
+        lookup_missed()
+    else:
+        lookup_found()
+    return license
 
 
 async def get_license(
@@ -163,15 +165,9 @@ def version_info(product: Product) -> dict[str, str]:
 
 
 def is_version_outdated(product: Product, client_version: str | None) -> bool:
-    """True when the product enforces a minimum and the client sent an older version.
-
-    A client that sends no version is not refused (the SDKs' smart validation never sends one).
-    """
-    return bool(
-        product.enforce_version_check
-        and product.minimum_required_version
-        and client_version
-        and is_older(client_version, product.minimum_required_version)
+    """:func:`.rules.version_outdated` for the product."""
+    return rules.version_outdated(
+        product.enforce_version_check, product.minimum_required_version, client_version
     )
 
 
@@ -184,17 +180,44 @@ def version_outdated_error(product: Product, client_version: str) -> ApiError:
     )
 
 
-def ensure_usable(license: License, product: Product, now: datetime) -> None:
-    """409 when the license or its product cannot be activated right now."""
-    extra = version_info(product)
-    if license.status is LicenseStatus.REVOKED:
-        raise Conflict("license_revoked", "This license has been revoked.", extra=extra)
-    if license.status is LicenseStatus.SUSPENDED:
-        raise Conflict("license_suspended", "This license is suspended.", extra=extra)
-    if license.expires_at is not None and license.expires_at <= now:
-        raise Conflict("license_expired", "This license has expired.", extra=extra)
-    if not product.is_active:
-        raise Conflict("product_inactive", "This product is not active.", extra=extra)
+_REFUSAL_MESSAGES = {
+    Reason.PRODUCT_MISMATCH: "This activation key belongs to another product.",
+    Reason.LICENSE_REVOKED: "This license has been revoked.",
+    Reason.LICENSE_SUSPENDED: "This license is suspended.",
+    Reason.LICENSE_EXPIRED: "This license has expired.",
+    Reason.PRODUCT_INACTIVE: "This product is not active.",
+}
+
+
+def key_facts(license: License, product: Product) -> KeyFacts:
+    """What :mod:`.rules` reads of a license and its product."""
+    return KeyFacts(
+        status=license.status,
+        expires_at=license.expires_at,
+        product_name=product.name,
+        product_active=product.is_active,
+        enforce_version_check=product.enforce_version_check,
+        minimum_required_version=product.minimum_required_version,
+    )
+
+
+def ensure_activatable(
+    license: License,
+    product: Product,
+    now: datetime,
+    *,
+    product_name: str | None = None,
+    client_version: str | None = None,
+) -> None:
+    """409 when :func:`.rules.activation_refusal` refuses binding a device to the license."""
+    refusal = rules.activation_refusal(
+        key_facts(license, product), product_name=product_name, version=client_version, now=now
+    )
+    if refusal is Reason.VERSION_OUTDATED:
+        assert client_version is not None
+        raise version_outdated_error(product, client_version)
+    if refusal is not None:
+        raise Conflict(refusal, _REFUSAL_MESSAGES[refusal], extra=version_info(product))
 
 
 async def bind_device(
@@ -226,8 +249,9 @@ async def bind_device(
     if existing is not None:
         return existing, False, seats
     limit = seat_limit(license)
-    if limit is not None and seats >= limit:
-        if license.is_corporate:
+    refusal = rules.seat_refusal(license.is_corporate, limit, seats)
+    if refusal is not None:
+        if refusal is Reason.SEAT_LIMIT_REACHED:
             raise Conflict(
                 "seat_limit_reached",
                 f"All {limit} seats of this corporate license are in use; "
@@ -284,15 +308,9 @@ async def activate_device(
     license = await get_license(session, tenant_id, activation_key, lock=True)
     product = await session.get(Product, license.product_id)
     assert product is not None  # foreign key
-    if product_name.strip() != product.name:
-        raise Conflict(
-            "product_mismatch",
-            "This activation key belongs to another product.",
-            extra=version_info(product),
-        )
-    ensure_usable(license, product, moment)
-    if client_version and is_version_outdated(product, client_version):
-        raise version_outdated_error(product, client_version)
+    ensure_activatable(
+        license, product, moment, product_name=product_name, client_version=client_version
+    )
     activation, created, seats = await bind_device(
         session,
         license,
@@ -311,11 +329,16 @@ async def deactivate_device(
     license: License,
     hardware_id: str,
     *,
+    by_publisher: bool,
     ip_address: str | None = None,
     access_token_id: int | None = None,
     now: datetime | None = None,
 ) -> DeactivationOutcome:
-    """Free the device's seat on a locked ``license``; a device without one is a no-op."""
+    """Free the device's seat on a locked ``license``; a device without one is a no-op.
+
+    409 ``offline_seat`` when :func:`.rules.may_release` refuses the caller (a seat taken by
+    an offline code, freed by an application rather than the publisher).
+    """
     moment = now or utc_now()
     normalized = check_hardware_id(hardware_id)
     activation = await session.scalar(
@@ -325,6 +348,14 @@ async def deactivate_device(
             Activation.deactivated_at.is_(None),
         )
     )
+    if activation is not None and not rules.may_release(
+        activation.is_offline, by_publisher=by_publisher
+    ):
+        raise Conflict(
+            Reason.OFFLINE_SEAT,
+            "This device was activated with an offline code; only the publisher can release "
+            "its seat.",
+        )
     if activation is not None:
         activation.deactivated_at = moment
         await session.flush()
@@ -433,8 +464,10 @@ async def resolve_activation_key(session: AsyncSession, tenant_id: int, key: str
     try:
         payload = verify_offline_code(key, load_public_keys(pems)).payload
     except ExisOneError:
+        lookup_missed()
         raise NotFound("license_not_found", "This offline code is not valid here.") from None
     activation_key = payload.get("activationKey")
     if not isinstance(activation_key, str) or not activation_key:
+        lookup_missed()
         raise NotFound("license_not_found", "This offline code names no activation key.")
     return activation_key

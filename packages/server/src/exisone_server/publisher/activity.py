@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import BadRequest, NotFound
+from ..licenses.rules import LicenseState, license_state_is
 from ..models import (
     Activation,
     HistoryAction,
     License,
     LicenseHistory,
-    LicenseStatus,
     Product,
     SupportTicket,
     Trial,
@@ -117,10 +117,7 @@ async def home_numbers(
 ) -> HomeNumbers:
     """The home page's counts and the last ``days`` days of activations, new trials and
     validations (as written so far: see :mod:`..licenses.validation_stats`)."""
-    not_expired = or_(License.expires_at.is_(None), License.expires_at > now)
-    active = and_(
-        License.tenant_id == tenant_id, License.status == LicenseStatus.ACTIVE, not_expired
-    )
+    active = and_(License.tenant_id == tenant_id, license_state_is(LicenseState.ACTIVE, now))
     active_licenses = await session.scalar(select(func.count(License.id)).where(active))
     expiring = await session.scalar(
         select(func.count(License.id)).where(

@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..auth import Permission, requires
 from ..deps import ClientIpDep, DatabaseDep, MasterKeyDep, PrincipalDep
 from ..kit.time import format_expiration, utc_now
+from ..licenses.rules import seat_limit
 from ..licenses.service import get_license, license_feature_names
 from ..models import License
+from ..security.lookups import looks_up
 from . import service
 from .queries import (
     LicenseFilters,
@@ -51,6 +53,10 @@ DEFAULT_PAGE_SIZE = 50
 _READ = requires(Permission.GENERATE)
 _WRITE = requires(Permission.ADMIN)
 _GENERATE = requires(Permission.GENERATE)
+#: The routes that look a license up by its key (or a device by its ID): failed lookups count.
+_READ_BY_KEY = {**_READ, **looks_up()}
+_WRITE_BY_KEY = {**_WRITE, **looks_up(writes=True)}
+_GENERATE_BY_KEY = {**_GENERATE, **looks_up(writes=True)}
 
 
 async def _read(session: AsyncSession, tenant_id: int, license: License) -> LicenseDetailRead:
@@ -83,7 +89,9 @@ async def generate_key(
         product_name=data.product_name.strip(),
         email=license.email,
         features=features,
-        max_seats=license.max_seats if license.is_corporate and license.max_seats else None,
+        max_seats=seat_limit(license.is_corporate, license.max_seats)
+        if license.is_corporate
+        else None,
         plan_id=license.plan_id,
     )
 
@@ -117,7 +125,7 @@ async def list_all_licenses(
         return await list_licenses(session, principal.tenant_id, filters, paging, utc_now())
 
 
-@get("/license/device-history/{hardware_id:str}", opt=_READ)
+@get("/license/device-history/{hardware_id:str}", opt=_READ_BY_KEY)
 async def read_device_history(
     hardware_id: FromPath[str],
     principal: PrincipalDep,
@@ -131,7 +139,7 @@ async def read_device_history(
         return await device_history(session, principal.tenant_id, hardware_id, paging)
 
 
-@get("/license/{activation_key:str}", opt=_READ)
+@get("/license/{activation_key:str}", opt=_READ_BY_KEY)
 async def read_license(
     activation_key: FromPath[str], principal: PrincipalDep, database: DatabaseDep
 ) -> LicenseDetailRead:
@@ -141,7 +149,7 @@ async def read_license(
         return await _read(session, principal.tenant_id, license)
 
 
-@get("/license/{activation_key:str}/history", opt=_READ)
+@get("/license/{activation_key:str}/history", opt=_READ_BY_KEY)
 async def read_license_history(
     activation_key: FromPath[str], principal: PrincipalDep, database: DatabaseDep
 ) -> list[LicenseHistoryRead]:
@@ -151,7 +159,7 @@ async def read_license_history(
         return await license_history(session, license.id)
 
 
-@patch("/license/{activation_key:str}", opt=_WRITE)
+@patch("/license/{activation_key:str}", opt=_WRITE_BY_KEY)
 async def update_license(
     activation_key: FromPath[str],
     data: JSONBody[LicenseUpdate],
@@ -185,7 +193,7 @@ async def _status_action(
         return await _read(session, principal.tenant_id, license)
 
 
-@post("/license/{activation_key:str}/revoke", status_code=200, opt=_WRITE)
+@post("/license/{activation_key:str}/revoke", status_code=200, opt=_WRITE_BY_KEY)
 async def revoke_license(
     activation_key: FromPath[str],
     principal: PrincipalDep,
@@ -196,7 +204,7 @@ async def revoke_license(
     return await _status_action("revoke", activation_key, data, principal, database)
 
 
-@post("/license/{activation_key:str}/suspend", status_code=200, opt=_WRITE)
+@post("/license/{activation_key:str}/suspend", status_code=200, opt=_WRITE_BY_KEY)
 async def suspend_license(
     activation_key: FromPath[str],
     principal: PrincipalDep,
@@ -207,7 +215,7 @@ async def suspend_license(
     return await _status_action("suspend", activation_key, data, principal, database)
 
 
-@post("/license/{activation_key:str}/resume", status_code=200, opt=_WRITE)
+@post("/license/{activation_key:str}/resume", status_code=200, opt=_WRITE_BY_KEY)
 async def resume_license(
     activation_key: FromPath[str],
     principal: PrincipalDep,
@@ -218,7 +226,7 @@ async def resume_license(
     return await _status_action("resume", activation_key, data, principal, database)
 
 
-@post("/license/{activation_key:str}/extend", status_code=200, opt=_WRITE)
+@post("/license/{activation_key:str}/extend", status_code=200, opt=_WRITE_BY_KEY)
 async def extend_license(
     activation_key: FromPath[str],
     data: JSONBody[LicenseExtend],
@@ -233,7 +241,7 @@ async def extend_license(
         return await _read(session, principal.tenant_id, license)
 
 
-@post("/license/{activation_key:str}/free-device", status_code=200, opt=_WRITE)
+@post("/license/{activation_key:str}/free-device", status_code=200, opt=_WRITE_BY_KEY)
 async def free_device(
     activation_key: FromPath[str],
     data: JSONBody[LicenseDeviceFree],
@@ -254,7 +262,7 @@ async def free_device(
         return await _read(session, principal.tenant_id, license)
 
 
-@post("/license/offline-code", status_code=200, opt=_GENERATE)
+@post("/license/offline-code", status_code=200, opt=_GENERATE_BY_KEY)
 async def generate_offline_code(
     data: JSONBody[OfflineCodeGenerate],
     principal: PrincipalDep,

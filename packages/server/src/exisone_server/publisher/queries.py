@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..errors import BadRequest
 from ..kit.hardware import normalize_hardware_id
 from ..kit.time import format_expiration
+from ..licenses.rules import LicenseState, license_state, license_state_is, seat_limit
 from ..models import Activation, License, LicenseHistory, LicenseStatus, Product
+from ..security.lookups import lookup_found, lookup_missed
 from .schemas import (
     ActivationRead,
     DeviceHistoryItem,
@@ -49,7 +51,7 @@ __all__ = [
 MAX_PAGE_SIZE = 100
 
 #: Values of the ``status`` filter and of ``LicenseRead.status``.
-STATUSES = ("active", "expired", "suspended", "revoked")
+STATUSES = tuple(state.value for state in LicenseState)
 
 
 @dataclass(frozen=True)
@@ -128,18 +130,13 @@ def _contains(column: Any, text: str) -> ColumnElement[bool]:
 
 
 def _status_condition(status: str, now: datetime) -> ColumnElement[bool]:
-    not_expired = or_(License.expires_at.is_(None), License.expires_at > now)
-    if status == "active":
-        return and_(License.status == LicenseStatus.ACTIVE, not_expired)
-    if status == "expired":
-        return and_(License.status == LicenseStatus.ACTIVE, License.expires_at <= now)
-    if status == "suspended":
-        return License.status == LicenseStatus.SUSPENDED
-    if status == "revoked":
-        return License.status == LicenseStatus.REVOKED
-    raise BadRequest(
-        "invalid_request", f"Invalid request: status must be one of {', '.join(STATUSES)}."
-    )
+    try:
+        state = LicenseState(status)
+    except ValueError:
+        raise BadRequest(
+            "invalid_request", f"Invalid request: status must be one of {', '.join(STATUSES)}."
+        ) from None
+    return license_state_is(state, now)
 
 
 def license_rows(tenant_id: int) -> Select[Any]:
@@ -168,12 +165,8 @@ def license_rows(tenant_id: int) -> Select[Any]:
 
 
 def license_status(license: License, now: datetime) -> str:
-    """``revoked`` / ``suspended`` / ``expired`` / ``active``."""
-    if license.status is not LicenseStatus.ACTIVE:
-        return license.status.value
-    if license.expires_at is not None and license.expires_at <= now:
-        return "expired"
-    return "active"
+    """``revoked`` / ``suspended`` / ``expired`` / ``active`` (:func:`.rules.license_state`)."""
+    return license_state(license.status, license.expires_at, now).value
 
 
 def _fields(
@@ -198,7 +191,9 @@ def _fields(
         ),
         "version": license.version,
         "note": license.note,
-        "max_seats": (license.max_seats if license.is_corporate and license.max_seats else None),
+        "max_seats": seat_limit(license.is_corporate, license.max_seats)
+        if license.is_corporate
+        else None,
         "corporate_name": license.corporate_name,
         "offline_code": license.offline_code,
         "plan_id": license.plan_id,
@@ -283,6 +278,10 @@ async def device_history(
         )
         or 0
     )
+    if total:
+        lookup_found()
+    else:
+        lookup_missed()
     rows = (
         await session.execute(
             select(LicenseHistory, License.activation_key, License.product_id, Product.name)

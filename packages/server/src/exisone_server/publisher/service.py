@@ -268,6 +268,7 @@ async def free_device(
         session,
         license,
         hardware_id,
+        by_publisher=True,
         ip_address=ip_address,
         access_token_id=access_token_id,
     )

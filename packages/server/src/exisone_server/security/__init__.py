@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from litestar.config.app import AppConfig
+from litestar.middleware import DefineMiddleware
 from litestar.plugins import InitPluginProtocol
 
 from ..db import Database
@@ -45,7 +46,7 @@ class SecurityPlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         limiter = self.limiter
-        app_config.middleware.append(lambda app: SecurityMiddleware(app, limiter))
+        app_config.middleware.append(DefineMiddleware(SecurityMiddleware, limiter=limiter))
         app_config.before_send.append(add_security_headers)
         if app_config.openapi_config is not None:
             app_config.openapi_config = with_error_shape(app_config.openapi_config)

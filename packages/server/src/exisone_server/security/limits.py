@@ -3,12 +3,18 @@
 Fixed windows of ``window_seconds``: a counter row per (scope, key, window). Only failures write
 (an upsert that returns the new count); successful requests never touch the table. Checking
 whether a key is blocked is a dict lookup in the process's :class:`FailureLimiter`, whose view
-of the blocks recorded by other processes is refreshed from the database at most every
+of the counts recorded by other processes is refreshed from the database at most every
 ``refresh_seconds`` (and immediately for the process that recorded the failure).
+
+The limit on failed lookups is exact across processes: a request's failed lookups are counted
+before its answer leaves (:meth:`FailureLimiter.settle`), and an answer whose count passes the
+limit is replaced by 429. So at most ``allowed`` answers a window say that something was not
+found, however many processes answer at once.
 
 Scopes and keys:
 
-* ``lookup`` — failed license-key lookups (``license_not_found``) on the client endpoints:
+* ``lookup`` — lookups that found nothing (:mod:`.lookups`) on the routes that look licenses up
+  by a key, offline code, e-mail address or hardware ID:
   ``ip:<token public id>:<client ip>`` and ``token:<token public id>``.
 * ``login`` — failed dashboard logins: ``ip:<client ip>`` and ``email:<e-mail>``
   (:func:`login_retry_after`, :func:`record_login_failure`, :func:`check_login`).
@@ -16,6 +22,7 @@ Scopes and keys:
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +34,7 @@ from ..db import Database, insert_for
 from ..errors import ApiError
 from ..kit.time import utc_now
 from ..models import RateLimitCounter
+from .lookups import LookupLedger
 from .settings import SecuritySettings
 
 __all__ = [
@@ -40,6 +48,8 @@ __all__ = [
 ]
 
 Clock = Callable[[], float]
+
+logger = logging.getLogger("exisone_server")
 
 
 class RateLimited(ApiError):
@@ -75,9 +85,10 @@ def retry_after(now: float, window_seconds: int) -> int:
 
 
 async def record_failures(
-    database: Database, scope: str, keys: Sequence[str], window_start: int
+    database: Database, scope: str, keys: Sequence[str], window_start: int, amount: int = 1
 ) -> dict[str, int]:
-    """Count one failure for each key in the window; the new counts, by key."""
+    """Count ``amount`` failures for each key in the window; the new counts, by key (each the
+    count right after this addition: concurrent callers never see the same one)."""
     insert = insert_for(database.dialect)
     counts: dict[str, int] = {}
     async with database.write() as session:
@@ -85,11 +96,15 @@ async def record_failures(
             statement = (
                 insert(RateLimitCounter)
                 .values(
-                    scope=scope, key=key, window_start=window_start, count=1, created_at=utc_now()
+                    scope=scope,
+                    key=key,
+                    window_start=window_start,
+                    count=amount,
+                    created_at=utc_now(),
                 )
                 .on_conflict_do_update(
                     index_elements=["scope", "key", "window_start"],
-                    set_={"count": RateLimitCounter.count + 1},
+                    set_={"count": RateLimitCounter.count + amount},
                 )
                 .returning(RateLimitCounter.count)
             )
@@ -112,7 +127,7 @@ async def _counts(
 
 
 class FailureLimiter:
-    """One process's view of the ``lookup`` blocks (shared by every route of an app)."""
+    """One process's view of the ``lookup`` counts (shared by every route of an app)."""
 
     scope = "lookup"
 
@@ -125,7 +140,8 @@ class FailureLimiter:
         self._database = database
         self.settings = settings
         self._clock = clock
-        self._blocked: dict[str, float] = {}  # key → end of its window (Unix seconds)
+        self._counts: dict[str, int] = {}  # key → failures in the window ``_window``
+        self._window = 0
         self._refreshed_at = -math.inf
         self._cleaned_window = 0
 
@@ -146,27 +162,63 @@ class FailureLimiter:
             # database use the current view instead of starting refreshes of their own.
             self._refreshed_at = now
             await self._refresh(now)
-        for limit in limits:
-            until = self._blocked.get(limit.key)
-            if until is not None and until > now:
-                return max(1, math.ceil(until - now))
+        if self._known(limits, now, lambda count, allowed: count >= allowed):
+            return retry_after(now, self.settings.window_seconds)
         return None
 
-    async def record_failure(self, limits: Sequence[Limit]) -> None:
-        """Count a failed lookup; a key whose count reaches its limit is blocked at once."""
-        if not limits:
-            return
+    async def settle(
+        self, limits: Sequence[Limit], ledger: LookupLedger, *, writes: bool
+    ) -> int | None:
+        """Count the request's failed lookups before its answer leaves; the seconds to wait
+        when the answer must be replaced by 429, else None.
+
+        * a request with failed lookups is replaced when its count passes a limit: the
+          failures of the window up to the limit are answered, none after;
+        * a read whose lookups all succeeded is replaced when a limit is already reached,
+          which is checked in the database only when this process knows a count near it
+          (half the limit or more); a write's answer is never replaced (it happened).
+
+        A count that cannot be written is logged and the answer goes out unchanged.
+        """
+        if not limits or not (ledger.missed or ledger.found):
+            return None
         now = self._clock()
         window = window_of(now, self.settings.window_seconds)
-        counts = await record_failures(
-            self._database(), self.scope, [limit.key for limit in limits], window
-        )
-        for limit in limits:
-            if counts.get(limit.key, 0) >= limit.allowed:
-                self._blocked[limit.key] = window + self.settings.window_seconds
+        try:
+            if ledger.missed:
+                keys = [limit.key for limit in limits]
+                counts = await record_failures(
+                    self._database(), self.scope, keys, window, ledger.missed
+                )
+                self._learn(counts, window)
+                over = any(counts.get(limit.key, 0) > limit.allowed for limit in limits)
+            elif writes or not self._known(limits, now, lambda n, allowed: 2 * n >= allowed):
+                return None
+            else:
+                keys = [limit.key for limit in limits]
+                counts = await _counts(self._database(), self.scope, keys, window)
+                self._learn(counts, window)
+                over = any(counts.get(limit.key, 0) >= limit.allowed for limit in limits)
+        except Exception:
+            logger.exception("could not count failed key lookups")
+            return None
+        return retry_after(now, self.settings.window_seconds) if over else None
+
+    def _known(self, limits: Sequence[Limit], now: float, test: Callable[[int, int], bool]) -> bool:
+        """Whether this process knows a count of the current window for which ``test(count,
+        allowed)`` holds."""
+        if self._window != window_of(now, self.settings.window_seconds):
+            return False
+        return any(test(self._counts.get(limit.key, 0), limit.allowed) for limit in limits)
+
+    def _learn(self, counts: dict[str, int], window: int) -> None:
+        if window != self._window:
+            self._counts, self._window = {}, window
+        self._counts.update(counts)
 
     async def _refresh(self, now: float) -> None:
-        """Load the blocks of the current window (recorded by any process); drop old windows."""
+        """Load the counts of the current window that are near a limit (recorded by any
+        process); drop old windows."""
         database = self._database()
         window = window_of(now, self.settings.window_seconds)
         smallest = min(
@@ -181,23 +233,21 @@ class FailureLimiter:
                     select(RateLimitCounter.key, RateLimitCounter.count.label("n")).where(
                         RateLimitCounter.scope == self.scope,
                         RateLimitCounter.window_start == window,
-                        RateLimitCounter.count >= smallest,
+                        RateLimitCounter.count >= max(1, smallest // 2),
                     )
                 )
             ).all()
-        end = window + self.settings.window_seconds
-        self._blocked = {row.key: float(end) for row in rows if row.n >= self._allowed(row.key)}
+        fresh = {row.key: int(row.n) for row in rows}
+        if window == self._window:  # keep what this process learned meanwhile
+            for key, count in self._counts.items():
+                fresh[key] = max(fresh.get(key, 0), count)
+        self._counts, self._window = fresh, window
         if window != self._cleaned_window:
             self._cleaned_window = window
             async with database.write() as session:
                 await session.execute(
                     delete(RateLimitCounter).where(RateLimitCounter.window_start < window)
                 )
-
-    def _allowed(self, key: str) -> int:
-        if key.startswith("token:"):
-            return self.settings.lookup_per_token or 2**62
-        return self.settings.lookup_per_ip or 2**62
 
 
 def _login_limits(settings: SecuritySettings, ip: str | None, email: str) -> list[Limit]:

@@ -2,15 +2,17 @@
 and the audit actor of the request.
 
 One instance per route (Litestar builds the stack per route); they share one
-:class:`~.limits.FailureLimiter`. Successful requests cost a few string operations and a dict
-lookup; only a failed key lookup writes to the database.
+:class:`~.limits.FailureLimiter`. On a route marked :func:`.lookups.looks_up`, a caller past
+its failed-lookup limit is refused before the handler runs, and the handler's failed lookups
+are counted before its answer is sent (:meth:`~.limits.FailureLimiter.settle`), which may
+replace the answer by 429. Successful requests cost a few string operations and a dict lookup;
+only a failed lookup writes to the database.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 from litestar.enums import ScopeType
@@ -21,14 +23,13 @@ from ..auth.tokens import parse_token
 from ..errors import ApiError
 from ..kit.asgi import header
 from .limits import FailureLimiter, Limit
+from .lookups import LookupLedger, counting_lookups, lookup_route
 
 __all__ = [
     "PayloadTooLarge",
     "SecurityMiddleware",
     "body_refusal",
-    "failed_lookup",
-    "lookup_kind",
-    "record_failure",
+    "rate_limited_answer",
     "request_actor",
     "request_token_id",
 ]
@@ -37,15 +38,6 @@ logger = logging.getLogger("exisone_server")
 
 _JSON_TYPES = frozenset({"application/json", "text/json"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_USAGE_PATH = re.compile(r"^/api/license/[^/]+/usage$")
-_LOOKUP_PATHS = {
-    "/api/license/activate": "error",
-    "/api/license/deactivate": "error",
-    "/api/license/features/csv": "error",
-    "/api/license/validate": "reason",
-}
-_NOT_FOUND_ERROR = b'"error":"license_not_found"'
-_NOT_FOUND_REASON = b'"reason":"license_not_found"'
 
 
 class PayloadTooLarge(ApiError):
@@ -53,22 +45,6 @@ class PayloadTooLarge(ApiError):
 
     def __init__(self, limit: int) -> None:
         super().__init__("payload_too_large", f"The request body is larger than {limit} bytes.")
-
-
-def lookup_kind(method: str, path: str) -> str | None:
-    """``error`` / ``reason`` for the client endpoints that look a key up, else None."""
-    path = path.rstrip("/") or "/"
-    if method == "POST":
-        return _LOOKUP_PATHS.get(path)
-    if method == "GET" and _USAGE_PATH.match(path):
-        return "error"
-    return None
-
-
-def failed_lookup(kind: str, body: bytes) -> bool:
-    """Whether an answer body of a ``kind`` endpoint (:func:`lookup_kind`) says the key was
-    not found."""
-    return (_NOT_FOUND_REASON if kind == "reason" else _NOT_FOUND_ERROR) in body
 
 
 def request_token_id(scope: Scope) -> str | None:
@@ -86,14 +62,32 @@ def request_actor(token_id: str | None, ip: str | None) -> Actor:
     return Actor("token", token_id, ip) if token_id else Actor("anonymous", "-", ip)
 
 
-async def _answer(send: Send, status: int, code: str, message: str, **headers: str) -> None:
+def error_answer(
+    status: int, code: str, message: str, **headers: str
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """(status, headers, body) of an error answer in the documented shape."""
     body = json.dumps({"error": code, "message": message}).encode()
     raw: list[tuple[bytes, bytes]] = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
     raw += [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
+    return status, raw, body
+
+
+def rate_limited_answer(wait: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The 429 of a caller past its failed-lookup limit."""
+    return error_answer(
+        429,
+        "rate_limited",
+        f"Too many failed key lookups; try again in {wait} seconds.",
+        Retry_After=str(wait),
+    )
+
+
+async def _send_answer(send: Send, answer: tuple[int, list[tuple[bytes, bytes]], bytes]) -> None:
+    status, headers, body = answer
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
@@ -148,60 +142,62 @@ class SecurityMiddleware:
         if method in _BODY_METHODS:
             refusal = body_refusal(scope, max_bytes)
             if refusal is not None:
-                await _answer(send, *refusal)
+                await _send_answer(send, error_answer(*refusal))
                 return
             receive = _limited(receive, max_bytes)
         client = scope.get("client")
         ip = client[0] if client else None
         token_id = request_token_id(scope)
-        kind = lookup_kind(method, scope["path"]) if token_id else None
+        handler = scope.get("route_handler")
+        kind = lookup_route(handler.opt) if handler is not None and token_id else None
         limits: list[Limit] = self.limiter.limits(token_id, ip) if kind and token_id else []
         if limits:
             wait = await self.limiter.retry_after(limits)
             if wait is not None:
-                await _answer(
-                    send,
-                    429,
-                    "rate_limited",
-                    f"Too many failed key lookups; try again in {wait} seconds.",
-                    Retry_After=str(wait),
-                )
+                await _send_answer(send, rate_limited_answer(wait))
                 return
         with acting_as(request_actor(token_id, ip)):
             if limits:
-                await self._call_watching(scope, receive, send, kind or "error", limits)
+                with counting_lookups() as ledger:
+                    await self._call_counting(
+                        scope, receive, send, ledger, limits, writes=kind == "write"
+                    )
             else:
                 await self.app(scope, receive, send)
 
-    async def _call_watching(
-        self, scope: Scope, receive: Receive, send: Send, kind: str, limits: list[Limit]
+    async def _call_counting(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        ledger: LookupLedger,
+        limits: list[Limit],
+        *,
+        writes: bool,
     ) -> None:
-        """Run the app; count its answer as a failure BEFORE sending it when the key was not
-        found (so the next request, to any process, already sees the count)."""
+        """Run the app; settle its lookups BEFORE sending its answer (so the next request, to
+        any process, already sees the count), which may replace the answer by 429."""
         held: list[Message] = []
+        replaced = False
 
-        async def watch(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] in (200, 404):
-                held.append(message)  # until the body says whether the lookup failed
+        async def settling(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return
+            if message["type"] == "http.response.start":
+                held.append(message)  # until the handler's lookups are settled
                 return
             if held and message["type"] == "http.response.body":
                 start = held.pop()
-                if not message.get("more_body", False) and failed_lookup(
-                    kind, message.get("body", b"")
-                ):
-                    await record_failure(self.limiter, limits)
+                wait = await self.limiter.settle(limits, ledger, writes=writes)
+                if wait is not None:
+                    replaced = True
+                    await _send_answer(send, rate_limited_answer(wait))
+                    return
                 await send(start)
             await send(message)
 
-        await self.app(scope, receive, watch)
-
-
-async def record_failure(limiter: FailureLimiter, limits: list[Limit]) -> None:
-    """Count a failed key lookup; an error is logged, never turned into a 500."""
-    try:
-        await limiter.record_failure(limits)
-    except Exception:
-        logger.exception("could not record a failed key lookup")
+        await self.app(scope, receive, settling)
 
 
 def _limited(receive: Receive, max_bytes: int) -> Receive:

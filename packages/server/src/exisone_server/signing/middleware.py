@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from exisone._answer_signature import (
@@ -26,13 +27,18 @@ from exisone._answer_signature import (
 )
 
 from ..auth.dependencies import authenticate
-from ..crypto.master_key import MasterKey
 from ..db import Database
 from ..errors import ApiError
 from ..kit.asgi import body_of, header, read_body, replay
 from .keys import SigningKeys
 
-__all__ = ["NONCE_KEY", "AnswerSigningMiddleware", "answer_signing"]
+__all__ = [
+    "NONCE_KEY",
+    "AnswerSigningMiddleware",
+    "answer_signature",
+    "answer_signing",
+    "request_nonce",
+]
 
 logger = logging.getLogger("exisone_server.signing")
 
@@ -43,16 +49,9 @@ NONCE_KEY = NONCE_HEADER.lower().encode("latin-1")
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode("latin-1")
 
 
-def answer_signing(
-    database: Callable[[], Database], master_key: MasterKey
-) -> Callable[[ASGIApp], ASGIApp]:
-    """The middleware factory for ``Litestar(middleware=[...])``."""
-    keys = SigningKeys(master_key)
-
-    def wrap(app: ASGIApp) -> ASGIApp:
-        return AnswerSigningMiddleware(app, database=database, keys=keys)
-
-    return wrap
+def answer_signing(database: Callable[[], Database], keys: SigningKeys) -> DefineMiddleware:
+    """The middleware for ``Litestar(middleware=[...])``."""
+    return DefineMiddleware(AnswerSigningMiddleware, database=database, keys=keys)
 
 
 class AnswerSigningMiddleware:
@@ -66,7 +65,7 @@ class AnswerSigningMiddleware:
         self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        nonce = _nonce(scope)
+        nonce = request_nonce(scope)
         if nonce is None:
             await self.app(scope, receive, send)
             return
@@ -108,31 +107,57 @@ class AnswerSigningMiddleware:
         start: dict[str, Any],
         content: bytes,
     ) -> str | None:
-        authorization = header(scope, b"authorization")
         database = self.database()
         try:
-            principal = await authenticate(database, authorization)
-            key_id, private_key = await self.keys.current(database, principal.tenant_id)
+            principal = await authenticate(database, header(scope, b"authorization"))
         except ApiError:
             return None  # no tenant known: an unsigned 401
-        except LookupError:
-            logger.warning("answer not signed: the tenant has no crypto key")
-            return None
         status = start.get("status")
-        return sign_answer(
-            private_key,
-            key_id,
-            method=str(scope.get("method", "POST")),
-            path=str(scope["path"]),
+        return await answer_signature(
+            database,
+            self.keys,
+            principal.tenant_id,
+            scope,
             nonce=nonce,
-            timestamp=int(time.time()),
-            status=status if isinstance(status, int) else 0,
             request_digest=request_digest,
-            response_body=content,
+            status=status if isinstance(status, int) else 0,
+            content=content,
         )
 
 
-def _nonce(scope: Scope) -> str | None:
+async def answer_signature(
+    database: Database,
+    keys: SigningKeys,
+    tenant_id: int,
+    scope: Scope,
+    *,
+    nonce: str,
+    request_digest: str,
+    status: int,
+    content: bytes,
+) -> str | None:
+    """The ``ExisOne-Signature`` value of an answer to ``scope`` by the tenant's current key,
+    or None when the tenant has no key (logged)."""
+    try:
+        key_id, private_key = await keys.current(database, tenant_id)
+    except LookupError:
+        logger.warning("answer not signed: the tenant has no crypto key")
+        return None
+    return sign_answer(
+        private_key,
+        key_id,
+        method=str(scope.get("method", "POST")),
+        path=str(scope["path"]),
+        nonce=nonce,
+        timestamp=int(time.time()),
+        status=status,
+        request_digest=request_digest,
+        response_body=content,
+    )
+
+
+def request_nonce(scope: Scope) -> str | None:
+    """The request's valid nonce when it asks for a signed answer from a signed path."""
     if str(scope["type"]) != "http" or scope["path"] not in SIGNED_PATHS:
         return None
     value = header(scope, NONCE_KEY)

@@ -1,0 +1,303 @@
+"""The licensing rules, each written once: pure functions of a license's facts and a moment.
+
+Every path that decides about a license calls these and nothing else: the online validation
+(:mod:`.validate`, whose rows come from :mod:`..fastpath`), the offline code and trial
+validations, the write service (:mod:`.service`: activate, offline codes, deactivate), the bulk
+answers and the publisher's views and filters. A rule that must also run inside SQL (the
+publisher's status filter and counts) has its SQL twin built here, next to it;
+``tests/server/test_rules.py`` checks that the two agree on a table of cases.
+
+The order of the checks is part of the rules (it decides which refusal a client sees):
+
+* validate, online key (:func:`validation_refusal`): license state → product named →
+  product active → device bound → version;
+* activate and offline codes (:func:`activation_refusal`): product named → license state →
+  product active → version; then the seats (:func:`seat_refusal`).
+
+Reasons are the ``reason`` of validate's answer and the ``error`` code of activate's refusals;
+``docs/errors.md`` lists them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, case, or_
+
+from ..kit.versions import is_older
+from ..models import License, LicenseStatus
+
+__all__ = [
+    "KeyFacts",
+    "LicenseState",
+    "Reason",
+    "activation_refusal",
+    "answer_status",
+    "has_free_seat",
+    "license_state",
+    "license_state_is",
+    "license_state_sql",
+    "may_release",
+    "offline_code_refusal",
+    "product_named",
+    "seat_limit",
+    "seat_refusal",
+    "trial_refusal",
+    "validation_refusal",
+    "version_outdated",
+]
+
+
+class LicenseState(enum.StrEnum):
+    """What a license is at a moment: its administrative status, then its expiry."""
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+class Reason(enum.StrEnum):
+    """Why a license is or is not usable (validate's ``reason``, activate's ``error``)."""
+
+    LICENSED = "licensed"
+    LICENSE_NOT_FOUND = "license_not_found"
+    LICENSE_REVOKED = "license_revoked"
+    LICENSE_SUSPENDED = "license_suspended"
+    LICENSE_EXPIRED = "license_expired"
+    PRODUCT_MISMATCH = "product_mismatch"
+    PRODUCT_INACTIVE = "product_inactive"
+    NOT_ACTIVATED = "not_activated"
+    VERSION_OUTDATED = "version_outdated"
+    LICENSE_IN_USE = "license_in_use"
+    SEAT_LIMIT_REACHED = "seat_limit_reached"
+    OFFLINE_SEAT = "offline_seat"
+    OFFLINE_CODE_INVALID = "offline_code_invalid"
+    HARDWARE_MISMATCH = "hardware_mismatch"
+    PRODUCT_NOT_FOUND = "product_not_found"
+    PRODUCT_NAME_REQUIRED = "product_name_required"
+    TRIAL_ACTIVE = "trial_active"
+    TRIAL_EXPIRED = "trial_expired"
+    TRIAL_NOT_AVAILABLE = "trial_not_available"
+    DEVICE_PREVIOUSLY_ACTIVATED = "device_previously_activated"
+
+
+_STATE_REASONS = {
+    LicenseState.REVOKED: Reason.LICENSE_REVOKED,
+    LicenseState.SUSPENDED: Reason.LICENSE_SUSPENDED,
+    LicenseState.EXPIRED: Reason.LICENSE_EXPIRED,
+}
+
+#: validate's ``status`` for the reasons that are not plain ``invalid``.
+_STATUSES = {
+    Reason.LICENSED: "licensed",
+    Reason.LICENSE_EXPIRED: "expired",
+    Reason.VERSION_OUTDATED: "version_outdated",
+    Reason.TRIAL_ACTIVE: "trial",
+    Reason.TRIAL_EXPIRED: "expired",
+}
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    """What the rules read of a license and its product."""
+
+    status: LicenseStatus
+    expires_at: datetime | None
+    product_name: str
+    product_active: bool
+    enforce_version_check: bool
+    minimum_required_version: str | None
+
+
+def license_state(
+    status: LicenseStatus, expires_at: datetime | None, now: datetime
+) -> LicenseState:
+    """Revoked and suspended win over expiry; a license expires at ``expires_at`` exactly."""
+    if status is LicenseStatus.REVOKED:
+        return LicenseState.REVOKED
+    if status is LicenseStatus.SUSPENDED:
+        return LicenseState.SUSPENDED
+    if expires_at is not None and expires_at <= now:
+        return LicenseState.EXPIRED
+    return LicenseState.ACTIVE
+
+
+def license_state_sql(now: datetime) -> ColumnElement[str]:
+    """:func:`license_state` of ``licenses`` rows as a SQL expression (the same values)."""
+    return case(
+        (License.status == LicenseStatus.REVOKED, LicenseState.REVOKED.value),
+        (License.status == LicenseStatus.SUSPENDED, LicenseState.SUSPENDED.value),
+        (
+            and_(License.expires_at.is_not(None), License.expires_at <= now),
+            LicenseState.EXPIRED.value,
+        ),
+        else_=LicenseState.ACTIVE.value,
+    )
+
+
+def license_state_is(state: LicenseState, now: datetime) -> ColumnElement[bool]:
+    """SQL condition: the license is in ``state`` at ``now`` (index-friendly, no CASE)."""
+    if state is LicenseState.REVOKED:
+        return License.status == LicenseStatus.REVOKED
+    if state is LicenseState.SUSPENDED:
+        return License.status == LicenseStatus.SUSPENDED
+    expired = and_(License.expires_at.is_not(None), License.expires_at <= now)
+    if state is LicenseState.EXPIRED:
+        return and_(License.status == LicenseStatus.ACTIVE, expired)
+    return and_(
+        License.status == LicenseStatus.ACTIVE,
+        or_(License.expires_at.is_(None), License.expires_at > now),
+    )
+
+
+def product_named(requested: str | None, product_name: str) -> bool:
+    """Whether a request's ``productName`` names the license's product (none or "" names any;
+    surrounding spaces do not count)."""
+    return not requested or requested.strip() == product_name
+
+
+def version_outdated(enforce: bool, minimum: str | None, client_version: str | None) -> bool:
+    """True when the product enforces a minimum and the client sent an older version.
+
+    A client that sends no version is not refused (the SDKs' smart validation never sends one).
+    """
+    return bool(enforce and minimum and client_version and is_older(client_version, minimum))
+
+
+def seat_limit(is_corporate: bool, max_seats: int | None) -> int | None:
+    """Devices a license may hold at once: 1 for single-device, None for unlimited.
+
+    A corporate license with ``max_seats`` None or 0 is unlimited (0 as in ExisOne's MCP tool).
+    """
+    if not is_corporate:
+        return 1
+    return max_seats if max_seats and max_seats > 0 else None
+
+
+def has_free_seat(limit: int | None, seats_in_use: int) -> bool:
+    return limit is None or seats_in_use < limit
+
+
+def validation_refusal(
+    facts: KeyFacts, *, product_name: str | None, version: str | None, bound: bool, now: datetime
+) -> Reason | None:
+    """Why validating this online key on a device fails, or None (``licensed``)."""
+    state = license_state(facts.status, facts.expires_at, now)
+    if state is not LicenseState.ACTIVE:
+        return _STATE_REASONS[state]
+    if not product_named(product_name, facts.product_name):
+        return Reason.PRODUCT_MISMATCH
+    if not facts.product_active:
+        return Reason.PRODUCT_INACTIVE
+    if not bound:
+        return Reason.NOT_ACTIVATED
+    if version_outdated(facts.enforce_version_check, facts.minimum_required_version, version):
+        return Reason.VERSION_OUTDATED
+    return None
+
+
+def activation_refusal(
+    facts: KeyFacts, *, product_name: str | None, version: str | None, now: datetime
+) -> Reason | None:
+    """Why a device cannot be bound to this license now (before seats), or None.
+
+    ``product_name`` None skips the product check (an offline code names no product request).
+    """
+    if product_name is not None and product_name.strip() != facts.product_name:
+        return Reason.PRODUCT_MISMATCH
+    state = license_state(facts.status, facts.expires_at, now)
+    if state is not LicenseState.ACTIVE:
+        return _STATE_REASONS[state]
+    if not facts.product_active:
+        return Reason.PRODUCT_INACTIVE
+    if version_outdated(facts.enforce_version_check, facts.minimum_required_version, version):
+        return Reason.VERSION_OUTDATED
+    return None
+
+
+def offline_code_refusal(
+    *,
+    hardware_matches: bool,
+    product_matches: bool,
+    license: KeyFacts | None,
+    bound: bool,
+    expires_at: datetime | None,
+    version: str | None,
+    now: datetime,
+) -> Reason | None:
+    """Why a verified offline code fails when checked online, or None.
+
+    ``license``: the facts of the license the code names (None: it names none, or one this
+    server does not hold); its current state wins over the signed payload (renewed, revoked,
+    suspended), and a code whose device no longer holds its seat (``bound`` False: the
+    publisher released it) fails. Without a license, the payload's expiry decides.
+    """
+    if not hardware_matches:
+        return Reason.HARDWARE_MISMATCH
+    if not product_matches:
+        return Reason.PRODUCT_MISMATCH
+    if license is None:
+        expired = expires_at is not None and expires_at <= now
+        return Reason.LICENSE_EXPIRED if expired else None
+    state = license_state(license.status, license.expires_at, now)
+    if state is not LicenseState.ACTIVE:
+        return _STATE_REASONS[state]
+    if not bound:
+        return Reason.NOT_ACTIVATED
+    if version_outdated(license.enforce_version_check, license.minimum_required_version, version):
+        return Reason.VERSION_OUTDATED
+    return None
+
+
+def seat_refusal(is_corporate: bool, limit: int | None, seats_in_use: int) -> Reason | None:
+    """Why one more device cannot take a seat, or None."""
+    if has_free_seat(limit, seats_in_use):
+        return None
+    return Reason.SEAT_LIMIT_REACHED if is_corporate else Reason.LICENSE_IN_USE
+
+
+def may_release(activation_is_offline: bool, *, by_publisher: bool) -> bool:
+    """Whether a device's seat may be freed by this caller.
+
+    A seat taken by issuing an offline code is freed only by the publisher: the signed code
+    stays valid offline on that device, so an application's deactivate (any access token) must
+    not give the seat to a second device.
+    """
+    return by_publisher or not activation_is_offline
+
+
+def trial_refusal(
+    *,
+    product_active: bool,
+    ever_activated: bool,
+    trial_days: int,
+    trial_expires_at: datetime | None,
+    outdated: bool,
+    now: datetime,
+) -> Reason | None:
+    """Why a device gets no running trial of a product, or None.
+
+    One trial per product and device, never reset, and none for a device that was ever
+    activated for the product. A device without a trial (``trial_expires_at`` None) gets None
+    when the product offers one: the caller starts it and asks again with its expiry.
+    """
+    if not product_active:
+        return Reason.PRODUCT_INACTIVE
+    if ever_activated:
+        return Reason.DEVICE_PREVIOUSLY_ACTIVATED
+    if trial_expires_at is None:
+        return None if trial_days > 0 else Reason.TRIAL_NOT_AVAILABLE
+    if trial_expires_at <= now:
+        return Reason.TRIAL_EXPIRED
+    if outdated:
+        return Reason.VERSION_OUTDATED
+    return None
+
+
+def answer_status(reason: Reason | None) -> str:
+    """validate's ``status`` for a reason: ``licensed``, ``trial``, ``expired``,
+    ``version_outdated`` or ``invalid``."""
+    return _STATUSES.get(reason or Reason.LICENSED, "invalid")

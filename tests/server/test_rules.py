@@ -1,0 +1,205 @@
+"""The licensing rules (licenses/rules.py): the order of their checks, and the SQL twins that
+must agree with the Python rules on every case."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from exisone_server.licenses import rules
+from exisone_server.licenses.rules import KeyFacts, LicenseState, Reason
+from exisone_server.models import License, LicenseStatus
+
+from .seeding import Seed
+
+NOW = datetime(2030, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+#: (status, expires_at) → the state at NOW.
+STATE_CASES = [
+    (LicenseStatus.ACTIVE, None, LicenseState.ACTIVE),
+    (LicenseStatus.ACTIVE, NOW + timedelta(seconds=1), LicenseState.ACTIVE),
+    (LicenseStatus.ACTIVE, NOW, LicenseState.EXPIRED),  # expires at the moment itself
+    (LicenseStatus.ACTIVE, NOW - timedelta(days=3), LicenseState.EXPIRED),
+    (LicenseStatus.SUSPENDED, None, LicenseState.SUSPENDED),
+    (LicenseStatus.SUSPENDED, NOW - timedelta(days=3), LicenseState.SUSPENDED),
+    (LicenseStatus.REVOKED, NOW + timedelta(days=3), LicenseState.REVOKED),
+    (LicenseStatus.REVOKED, NOW - timedelta(days=3), LicenseState.REVOKED),
+]
+
+
+@pytest.mark.parametrize(("status", "expires_at", "state"), STATE_CASES)
+def test_license_state(
+    status: LicenseStatus, expires_at: datetime | None, state: LicenseState
+) -> None:
+    assert rules.license_state(status, expires_at, NOW) is state
+
+
+async def test_the_sql_twins_agree_with_the_rule(seed: Seed) -> None:
+    """license_state_sql and license_state_is select exactly what license_state says, on
+    this database, for every case of the table."""
+    product = await seed.product()
+    ids: dict[int, LicenseState] = {}
+    for status, expires_at, state in STATE_CASES:
+        license = await seed.license(product)
+        await seed.update_license(license, status=status, expires_at=expires_at)
+        ids[license.id] = state
+    async with seed.database.read() as connection:
+        computed = dict(
+            (
+                await connection.execute(
+                    select(License.id, rules.license_state_sql(NOW)).where(License.id.in_(ids))
+                )
+            ).all()
+        )
+        filtered = {
+            state: set(
+                await connection.scalars(
+                    select(License.id).where(
+                        License.id.in_(ids), rules.license_state_is(state, NOW)
+                    )
+                )
+            )
+            for state in LicenseState
+        }
+    assert computed == {key: state.value for key, state in ids.items()}
+    for state in LicenseState:
+        assert filtered[state] == {key for key, wanted in ids.items() if wanted is state}
+
+
+def _facts(**changes: object) -> KeyFacts:
+    values: dict[str, object] = {
+        "status": LicenseStatus.ACTIVE,
+        "expires_at": None,
+        "product_name": "App",
+        "product_active": True,
+        "enforce_version_check": True,
+        "minimum_required_version": "2.0",
+    }
+    values.update(changes)
+    return KeyFacts(**values)  # type: ignore[arg-type]
+
+
+def test_validation_checks_run_in_order() -> None:
+    """State first, then product, product active, device, version: each refusal hides the
+    ones after it."""
+    everything_wrong = _facts(status=LicenseStatus.REVOKED, product_active=False)
+
+    def refusal(facts: KeyFacts, **request: object) -> Reason | None:
+        arguments: dict[str, object] = {
+            "product_name": "App",
+            "version": "2.0",
+            "bound": True,
+            "now": NOW,
+        }
+        arguments.update(request)
+        return rules.validation_refusal(facts, **arguments)  # type: ignore[arg-type]
+
+    assert refusal(everything_wrong, product_name="Other", bound=False, version="1.0") == (
+        Reason.LICENSE_REVOKED
+    )
+    assert refusal(_facts(product_active=False), product_name="Other") == (Reason.PRODUCT_MISMATCH)
+    assert refusal(_facts(product_active=False), bound=False) == Reason.PRODUCT_INACTIVE
+    assert refusal(_facts(), bound=False, version="1.0") == Reason.NOT_ACTIVATED
+    assert refusal(_facts(), version="1.9.9") == Reason.VERSION_OUTDATED
+    assert refusal(_facts(), version=None) is None  # no version sent: not refused
+    assert refusal(_facts(), product_name=None) is None  # no product named: any
+    assert refusal(_facts(), product_name=" App ") is None
+
+
+def test_activation_checks_run_in_order() -> None:
+    """Product first (activation names it), then state, product active, version."""
+    expired = _facts(expires_at=NOW - timedelta(days=1), product_active=False)
+
+    def refusal(facts: KeyFacts, product_name: str | None = "App", version: str | None = None):
+        return rules.activation_refusal(facts, product_name=product_name, version=version, now=NOW)
+
+    assert refusal(expired, product_name="Other") == Reason.PRODUCT_MISMATCH
+    assert refusal(expired) == Reason.LICENSE_EXPIRED
+    assert refusal(_facts(product_active=False), version="1.0") == Reason.PRODUCT_INACTIVE
+    assert refusal(_facts(), version="1.0") == Reason.VERSION_OUTDATED
+    assert refusal(_facts(), product_name=None) is None  # offline codes name no product
+    assert refusal(_facts(), product_name="") == Reason.PRODUCT_MISMATCH  # activate must
+
+
+def test_seats() -> None:
+    assert rules.seat_limit(False, 10) == 1
+    assert rules.seat_limit(True, 5) == 5
+    assert rules.seat_limit(True, 0) is None and rules.seat_limit(True, None) is None
+    assert rules.seat_refusal(False, 1, 1) == Reason.LICENSE_IN_USE
+    assert rules.seat_refusal(True, 5, 5) == Reason.SEAT_LIMIT_REACHED
+    assert rules.seat_refusal(True, 5, 4) is None
+    assert rules.seat_refusal(True, None, 10_000) is None
+
+
+def test_offline_seats_are_released_by_the_publisher_only() -> None:
+    assert rules.may_release(False, by_publisher=False)
+    assert not rules.may_release(True, by_publisher=False)
+    assert rules.may_release(True, by_publisher=True)
+
+
+def test_offline_codes_checked_online() -> None:
+    def refusal(**changes: object) -> Reason | None:
+        arguments: dict[str, object] = {
+            "hardware_matches": True,
+            "product_matches": True,
+            "license": _facts(),
+            "bound": True,
+            "expires_at": None,
+            "version": None,
+            "now": NOW,
+        }
+        arguments.update(changes)
+        return rules.offline_code_refusal(**arguments)  # type: ignore[arg-type]
+
+    assert refusal(hardware_matches=False, product_matches=False) == Reason.HARDWARE_MISMATCH
+    assert refusal(product_matches=False, bound=False) == Reason.PRODUCT_MISMATCH
+    assert refusal(license=_facts(status=LicenseStatus.SUSPENDED), bound=False) == (
+        Reason.LICENSE_SUSPENDED
+    )
+    assert refusal(bound=False) == Reason.NOT_ACTIVATED  # the publisher freed its seat
+    assert refusal(version="1.0") == Reason.VERSION_OUTDATED
+    assert refusal() is None
+    # A code naming no license here: its own expiry decides.
+    assert refusal(license=None, bound=False, expires_at=NOW) == Reason.LICENSE_EXPIRED
+    assert refusal(license=None, bound=False, expires_at=NOW + timedelta(days=1)) is None
+
+
+def test_trials() -> None:
+    def refusal(**changes: object) -> Reason | None:
+        arguments: dict[str, object] = {
+            "product_active": True,
+            "ever_activated": False,
+            "trial_days": 14,
+            "trial_expires_at": None,
+            "outdated": False,
+            "now": NOW,
+        }
+        arguments.update(changes)
+        return rules.trial_refusal(**arguments)  # type: ignore[arg-type]
+
+    assert refusal(product_active=False, ever_activated=True) == Reason.PRODUCT_INACTIVE
+    assert refusal(ever_activated=True) == Reason.DEVICE_PREVIOUSLY_ACTIVATED
+    assert refusal(trial_days=0) == Reason.TRIAL_NOT_AVAILABLE
+    assert refusal() is None  # none yet: the caller starts one
+    assert refusal(trial_expires_at=NOW, outdated=True) == Reason.TRIAL_EXPIRED
+    assert refusal(trial_expires_at=NOW + timedelta(days=1), outdated=True) == (
+        Reason.VERSION_OUTDATED
+    )
+
+
+@pytest.mark.parametrize(
+    ("reason", "status"),
+    [
+        (None, "licensed"),
+        (Reason.TRIAL_ACTIVE, "trial"),
+        (Reason.LICENSE_EXPIRED, "expired"),
+        (Reason.TRIAL_EXPIRED, "expired"),
+        (Reason.VERSION_OUTDATED, "version_outdated"),
+        (Reason.LICENSE_REVOKED, "invalid"),
+        (Reason.NOT_ACTIVATED, "invalid"),
+    ],
+)
+def test_answer_status(reason: Reason | None, status: str) -> None:
+    assert rules.answer_status(reason) == status
