@@ -10,8 +10,8 @@ Scopes and keys:
 
 * ``lookup`` — failed license-key lookups (``license_not_found``) on the client endpoints:
   ``ip:<token public id>:<client ip>`` and ``token:<token public id>``.
-* ``login`` — failed dashboard logins: ``ip:<client ip>`` and ``email:<e-mail>``
-  (:func:`login_retry_after`, :func:`record_login_failure`, :func:`check_login`).
+* ``login`` — failed dashboard logins: :mod:`.login_limits`, which shares
+  :func:`record_failures` and :func:`window_of`.
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ __all__ = [
     "FailureLimiter",
     "Limit",
     "RateLimited",
-    "check_login",
-    "login_retry_after",
     "record_failures",
-    "record_login_failure",
+    "retry_after",
+    "window_of",
 ]
 
 Clock = Callable[[], float]
@@ -95,20 +94,6 @@ async def record_failures(
             )
             counts[key] = int((await session.execute(statement)).scalar_one())
     return counts
-
-
-async def _counts(
-    database: Database, scope: str, keys: Sequence[str], window_start: int
-) -> dict[str, int]:
-    async with database.read() as connection:
-        rows = await connection.execute(
-            select(RateLimitCounter.key, RateLimitCounter.count.label("n")).where(
-                RateLimitCounter.scope == scope,
-                RateLimitCounter.window_start == window_start,
-                RateLimitCounter.key.in_(keys),
-            )
-        )
-        return {row.key: int(row.n) for row in rows}
 
 
 class FailureLimiter:
@@ -198,75 +183,3 @@ class FailureLimiter:
         if key.startswith("token:"):
             return self.settings.lookup_per_token or 2**62
         return self.settings.lookup_per_ip or 2**62
-
-
-def _login_limits(settings: SecuritySettings, ip: str | None, email: str) -> list[Limit]:
-    address = email.strip().lower().replace("\x00", "")[:320]
-    limits = [Limit(f"email:{address}", settings.login_per_email)]
-    if ip:
-        limits.append(Limit(f"ip:{ip}", settings.login_per_ip))
-    return [limit for limit in limits if limit.allowed > 0]
-
-
-async def login_retry_after(
-    database: Database,
-    ip: str | None,
-    email: str,
-    *,
-    settings: SecuritySettings | None = None,
-    now: float | None = None,
-) -> int | None:
-    """Seconds to wait before another login attempt from ``ip`` or for ``email``, else None.
-
-    For the dashboard's login handler: call it before checking the password, and
-    :func:`record_login_failure` after a wrong one.
-    """
-    settings = settings or SecuritySettings.from_env()
-    moment = time.time() if now is None else now
-    limits = _login_limits(settings, ip, email)
-    if not limits:
-        return None
-    counts = await _counts(
-        database,
-        "login",
-        [limit.key for limit in limits],
-        window_of(moment, settings.window_seconds),
-    )
-    if any(counts.get(limit.key, 0) >= limit.allowed for limit in limits):
-        return retry_after(moment, settings.window_seconds)
-    return None
-
-
-async def check_login(
-    database: Database,
-    ip: str | None,
-    email: str,
-    *,
-    settings: SecuritySettings | None = None,
-    now: float | None = None,
-) -> None:
-    """Raise :class:`RateLimited` (429, ``Retry-After``) when logins are blocked."""
-    wait = await login_retry_after(database, ip, email, settings=settings, now=now)
-    if wait is not None:
-        raise RateLimited(wait, "failed logins")
-
-
-async def record_login_failure(
-    database: Database,
-    ip: str | None,
-    email: str,
-    *,
-    settings: SecuritySettings | None = None,
-    now: float | None = None,
-) -> None:
-    """Count a failed login for the client IP and the e-mail."""
-    settings = settings or SecuritySettings.from_env()
-    moment = time.time() if now is None else now
-    limits = _login_limits(settings, ip, email)
-    if limits:
-        await record_failures(
-            database,
-            "login",
-            [limit.key for limit in limits],
-            window_of(moment, settings.window_seconds),
-        )
