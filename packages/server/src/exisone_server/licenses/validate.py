@@ -34,6 +34,7 @@ from ..kit.time import format_expiration, utc_now
 from ..kit.versions import is_older
 from ..models import Activation, CryptoKey, Feature, License, LicenseStatus, Product, Trial
 from ..models import license_features as license_features_table
+from ..security.write_limits import check_trial_allowed
 from ..webhooks import hooks as webhooks
 from .schemas import LicenseValidate, LicenseValidation
 from .service import check_hardware_id
@@ -303,6 +304,7 @@ async def _validate_trial(
     if expires_at is None:
         if row.trial_days <= 0:
             return _answer("invalid", "trial_not_available", now, versions)
+        await check_trial_allowed(database)  # hook (security): 429 past the new-trial limits
         expires_at = await _start_trial(
             database, connection, row.id, hardware_id, now + timedelta(days=row.trial_days), now
         )
