@@ -8,9 +8,9 @@ client. Without a state directory the fact is kept for the client object's lifet
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 from .._dates import format_datetime
 from ._store import StateDir, file_name

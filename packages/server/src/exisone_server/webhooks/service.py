@@ -110,7 +110,7 @@ async def list_endpoints(session: AsyncSession, tenant_id: int) -> list[WebhookE
     rows = await session.scalars(
         select(WebhookEndpoint)
         .where(WebhookEndpoint.tenant_id == tenant_id)
-        .order_by(WebhookEndpoint.id)
+        .order_by(WebhookEndpoint.seq, WebhookEndpoint.id)
     )
     return list(rows)
 
@@ -152,7 +152,7 @@ async def list_deliveries(
         select(WebhookDelivery, WebhookEvent.public_id, WebhookEvent.event_type)
         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
         .where(WebhookDelivery.endpoint_id == endpoint_id)
-        .order_by(WebhookDelivery.id.desc())
+        .order_by(WebhookDelivery.seq.desc(), WebhookDelivery.id.desc())
         .limit(DELIVERY_PAGE)
     )
     return [
