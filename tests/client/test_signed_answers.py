@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from exisone import AnswerSignatureError, ConfigurationError, ExisOneClient
+from exisone import AnswerSignatureError, AuthenticationError, ConfigurationError, ExisOneClient
 from exisone.testing import FakeClock, FakeExisOneServer, KeyPair
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -148,18 +148,105 @@ def test_key_rotation_any_trusted_key_is_accepted(
         assert client.validate(key, HWID).is_valid
 
 
-def test_unsigned_answers_pass_by_default_and_fail_when_required(
+def test_unsigned_answers_pass_from_a_server_that_never_signed_and_fail_when_required(
     fake: FakeExisOneServer,
 ) -> None:
     key = activated(fake)
     fake.sign_answers = False  # like exisone.com, which does not sign
     with fake.client() as client:
         assert client.validate(key, HWID).is_valid
+        assert client.validate(key, HWID).is_valid
     with fake.client(require_signed_answers=True) as client:
         with pytest.raises(AnswerSignatureError, match="not signed"):
             client.validate(key, HWID)
         with pytest.raises(AnswerSignatureError, match="not signed"):
             client.activate(key, "a@b.c", HWID, "App")
+
+
+def _strip_signature_and_say_valid(response: httpx.Response) -> httpx.Response:
+    """A proxy's answer: the signature header removed, the body turned into "licensed"."""
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "exisone-signature"}
+    data = json.loads(response.content)
+    data.update(isValid=True, status="licensed")
+    return httpx.Response(200, headers=headers, content=json.dumps(data).encode())
+
+
+def test_once_a_server_signed_an_unsigned_answer_is_refused_also_after_a_restart(
+    fake: FakeExisOneServer, tmp_path: Path
+) -> None:
+    """The default (``require_signed_answers=None``): trust on the first signed answer."""
+    key = activated(fake)
+    recorder = Recorder(fake)
+    with fake.client(transport=recorder, state_dir=tmp_path) as client:
+        assert client.validate(key, HWID).is_valid  # signed: the server is now known to sign
+        fake.revoke(key)
+        recorder.rewrite = _strip_signature_and_say_valid
+        with pytest.raises(AnswerSignatureError, match="signed its answers before"):
+            client.validate(key, HWID)
+    with fake.client(transport=recorder, state_dir=tmp_path) as restarted:
+        with pytest.raises(AnswerSignatureError, match="signed its answers before"):
+            restarted.validate(key, HWID)
+        with pytest.raises(AnswerSignatureError):
+            restarted.deactivate(key, HWID, "App")
+    # a 401 is never signed (the server does not know whose key to use): still let through
+    with fake.client(transport=recorder, state_dir=tmp_path, access_token="exo_at_x_y") as wrong:
+        recorder.rewrite = None
+        with pytest.raises(AuthenticationError):
+            wrong.validate(key, HWID)
+
+
+def test_the_signing_fact_is_per_server_and_trusted_keys(
+    fake: FakeExisOneServer, keys: KeyPair, other_keys: KeyPair, tmp_path: Path
+) -> None:
+    key = activated(fake)
+    recorder = Recorder(fake)
+    with fake.client(transport=recorder, state_dir=tmp_path) as client:
+        assert client.validate(key, HWID).is_valid
+    recorder.rewrite = _strip_signature_and_say_valid
+    elsewhere = {"transport": recorder, "state_dir": tmp_path}
+    with fake.client(base_url="https://other.example", **elsewhere) as other_server:
+        assert other_server.validate(key, HWID).is_valid  # never signed: accepted
+    two_keys = [keys.public_key_pem, other_keys.public_key_pem]
+    with fake.client(offline_public_key=two_keys, **elsewhere) as other_trust:
+        assert other_trust.validate(key, HWID).is_valid  # another set of trusted keys
+    state = list((tmp_path / "signing-servers").glob("*.json"))
+    assert len(state) == 1 and fake.base_url in state[0].read_text()
+
+
+def test_require_signed_answers_false_accepts_unsigned_answers_as_before(
+    fake: FakeExisOneServer, tmp_path: Path
+) -> None:
+    key = activated(fake)
+    recorder = Recorder(fake)
+    with fake.client(transport=recorder, state_dir=tmp_path) as client:
+        assert client.validate(key, HWID).is_valid
+    fake.revoke(key)
+    recorder.rewrite = _strip_signature_and_say_valid
+    with fake.client(transport=recorder, state_dir=tmp_path, require_signed_answers=False) as off:
+        assert off.validate(key, HWID).is_valid  # the proxy wins: what False means
+
+
+def test_without_a_state_directory_the_fact_lasts_as_long_as_the_client(
+    fake: FakeExisOneServer,
+) -> None:
+    key = activated(fake)
+    recorder = Recorder(fake)
+    with fake.client(transport=recorder, state_dir=False) as client:
+        assert client.validate(key, HWID).is_valid
+        recorder.rewrite = _strip_signature_and_say_valid
+        with pytest.raises(AnswerSignatureError):
+            client.validate(key, HWID)
+    with fake.client(transport=recorder, state_dir=False) as fresh:
+        assert fresh.validate(key, HWID).is_valid
+
+
+def test_require_signed_answers_takes_none_true_or_false() -> None:
+    with pytest.raises(ConfigurationError, match="None, True or False"):
+        ExisOneClient(
+            base_url="https://x.example",
+            access_token="t",
+            require_signed_answers="yes",  # type: ignore[arg-type]
+        )
 
 
 def test_require_signed_answers_needs_a_public_key() -> None:

@@ -24,5 +24,5 @@ from ..server.conftest import (  # noqa: F401  (fixtures)
 @pytest.fixture(autouse=True)
 def _no_login_limit_per_ip(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every in-process request comes from 127.0.0.1; the per-IP login limit (security module)
-    would count the failures of all tests together. The per-account lockout stays."""
+    would count the failures of all tests together. The per-account pacing stays."""
     monkeypatch.setenv("EXISONE_RATE_LIMIT_LOGIN_PER_IP", "0")

@@ -190,6 +190,34 @@ def test_a_tampered_answer_is_rejected(
         client.validate(demo.single_key, device)  # not activated here: invalid, made valid
 
 
+def test_a_stripped_signature_is_refused_once_the_server_has_signed(
+    server: Server, demo: Demo, hardware_id: Callable[[], str], tmp_path: Path
+) -> None:
+    """The default mode against the real server: after one signed answer, a proxy that removes
+    the signature and claims "valid" is refused, by this client and by one started later."""
+    device = hardware_id()
+    recorder = Recorder(server.tls.ca_path)
+
+    def strip_and_claim_valid(response: httpx.Response) -> httpx.Response:
+        content = response.content.replace(b'"isValid":false', b'"isValid":true')
+        content = content.replace(b'"status":"invalid"', b'"status":"licensed"')
+        headers = [(k, v) for k, v in response.headers.items() if k != "exisone-signature"]
+        return httpx.Response(response.status_code, headers=headers, content=content)
+
+    with make_client(server, demo, tmp_path, transport=recorder) as client:
+        assert not client.validate(demo.single_key, device).is_valid  # signed, not activated
+        recorder.rewrite = strip_and_claim_valid
+        with pytest.raises(AnswerSignatureError, match="signed its answers before"):
+            client.validate(demo.single_key, device)
+    restarted = make_client(server, demo, tmp_path, transport=recorder)
+    with restarted, pytest.raises(AnswerSignatureError, match="signed its answers before"):
+        restarted.validate(demo.single_key, device)
+    with make_client(
+        server, demo, tmp_path, transport=recorder, require_signed_answers=False
+    ) as old_behaviour:
+        assert old_behaviour.validate(demo.single_key, device).is_valid  # what False accepts
+
+
 def test_grace_with_the_server_stopped_closed_and_black_holed(
     server: Server, demo: Demo, hardware_id: Callable[[], str], tmp_path: Path
 ) -> None:

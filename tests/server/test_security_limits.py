@@ -1,4 +1,4 @@
-"""Failed key lookups and failed logins are rate limited (429 + Retry-After), with counters in the
+"""Failed key lookups are rate limited (429 + Retry-After), with counters in the
 database that every app (process) shares; successful requests write nothing."""
 
 from __future__ import annotations
@@ -17,14 +17,7 @@ from exisone_server.config import Settings
 from exisone_server.crypto.master_key import MasterKey
 from exisone_server.db import Database
 from exisone_server.models import RateLimitCounter
-from exisone_server.security import (
-    FailureLimiter,
-    RateLimited,
-    SecuritySettings,
-    check_login,
-    login_retry_after,
-    record_login_failure,
-)
+from exisone_server.security import FailureLimiter, SecuritySettings
 from exisone_server.security.lookups import LookupLedger, lookup_route
 
 from .helpers import activate_body, assert_error, validate_body
@@ -235,39 +228,6 @@ async def test_concurrent_requests_share_one_refresh_of_the_blocks(database: Dat
     now[0] += 1
     await limiter.retry_after(limits)
     assert refreshes == 2
-
-
-async def test_failed_logins_are_limited_per_ip_and_per_email(database: Database) -> None:
-    settings = SecuritySettings(login_per_ip=4, login_per_email=3)
-    email, now = "Owner@Example.com", 2_000_000.0
-    for _ in range(3):
-        assert (
-            await login_retry_after(database, "10.9.9.9", email, settings=settings, now=now) is None
-        )
-        await record_login_failure(database, "10.9.9.9", email, settings=settings, now=now)
-    # the e-mail is blocked from any IP (case-insensitive) ...
-    wait = await login_retry_after(
-        database, "10.9.9.10", "owner@example.com", settings=settings, now=now
-    )
-    assert wait == 40
-    with pytest.raises(RateLimited) as raised:
-        await check_login(database, "10.9.9.10", email, settings=settings, now=now)
-    assert raised.value.status_code == 429 and raised.value.headers["Retry-After"] == "40"
-    # ... and the IP after its own limit, for any e-mail
-    assert (
-        await login_retry_after(database, "10.9.9.9", "x@example.com", settings=settings, now=now)
-        is None
-    )
-    await record_login_failure(database, "10.9.9.9", "y@example.com", settings=settings, now=now)
-    assert (
-        await login_retry_after(database, "10.9.9.9", "x@example.com", settings=settings, now=now)
-        == 40
-    )
-    # a new window starts over
-    assert (
-        await login_retry_after(database, "10.9.9.9", email, settings=settings, now=now + 60)
-        is None
-    )
 
 
 def test_limits_come_from_the_environment() -> None:

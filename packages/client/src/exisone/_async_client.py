@@ -69,7 +69,7 @@ class AsyncExisOneClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         verify_answers: bool = True,
-        require_signed_answers: bool = False,
+        require_signed_answers: bool | None = None,
         state_dir: StateDirOption = None,
         use_keyring: bool = False,
         grace_period: timedelta = DEFAULT_GRACE_PERIOD,

@@ -155,7 +155,7 @@ def build_settings(
         from ._offline import load_public_keys
 
         keys = load_public_keys(offline_public_key)
-    if guard is not None and guard.require_signed_answers and not keys:
+    if guard is not None and guard.require_signed_answers is True and not keys:
         raise ConfigurationError("require_signed_answers needs offline_public_key (trusted keys)")
     return Settings(
         base_url=resolve_base_url(base_url, hosts),

@@ -22,8 +22,8 @@ Every exception the SDK raises on purpose derives from :class:`ExisOneError`::
     │   ├── RateLimitError            429, with ``retry_after``
     │   └── ServerError               5xx
     ├── InvalidResponseError          a 2xx answer the SDK cannot read
-    ├── AnswerSignatureError          a signed answer that does not verify (or is unsigned
-    │                                 when ``require_signed_answers``): forged or replayed
+    ├── AnswerSignatureError          a signed answer that does not verify, or an unsigned
+    │                                 one that must be signed: forged, replayed or stripped
     └── InvalidOfflineCode            an offline code that fails decoding or its signature
 
 License-level outcomes are never exceptions: an invalid, expired, trial or outdated license is a

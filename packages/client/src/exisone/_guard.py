@@ -1,6 +1,8 @@
 """Resilience and trust, without I/O of its own beyond small state files.
 
-* Signed answers: adds the nonce to validate/activate/deactivate calls and checks the answer.
+* Signed answers: adds the nonce to validate/activate/deactivate calls and checks the answer;
+  an unsigned answer is refused when ``require_signed_answers`` is True, or (None, the default)
+  once the server has answered signed before (:mod:`._state._signing_servers`).
 * Last known good: keeps the newest verified valid answer; answers from it for a grace period
   when the server cannot be reached.
 * Clock rollback: a high-water mark of trusted (signed) time; a local clock behind it by more
@@ -24,6 +26,7 @@ from ._models import OfflineValidationResult, SmartValidationResult, ValidationS
 from ._state._mark import TimeMark, rolled_back
 from ._state._outbox import Outbox, OutboxEntry
 from ._state._records import RecordStore, SignedAnswer
+from ._state._signing_servers import SigningServers
 from ._state._store import StateDir, StateDirOption, resolve_state_dir
 
 if TYPE_CHECKING:
@@ -61,7 +64,8 @@ class GuardSettings:
     """The options of this module (part of the client's settings)."""
 
     verify_answers: bool = True
-    require_signed_answers: bool = False
+    #: True: always; None: once the server has signed an answer; False: never.
+    require_signed_answers: bool | None = None
     state_dir: StateDirOption = None
     use_keyring: bool = False
     grace_period: timedelta = DEFAULT_GRACE_PERIOD
@@ -83,6 +87,7 @@ class Guard:
         self._time_mark: TimeMark | None = None
         self._mark_written: datetime | None = None
         self._saved: dict[tuple[str, str], datetime] = {}
+        self._signing_servers: SigningServers | None = None
 
     # -- time and state ------------------------------------------------------------------------
 
@@ -139,6 +144,27 @@ class Guard:
 
     # -- signed answers ------------------------------------------------------------------------
 
+    def signing_servers(self) -> SigningServers:
+        """Whether this server has answered signed before (kept in the state directory)."""
+        if self._signing_servers is None:
+            from ._answer_signature import key_id
+
+            keys = [key_id(key) for key in self.public_keys or ()]
+            self._signing_servers = SigningServers(self.store, self.base_url, keys)
+        return self._signing_servers
+
+    def _unsigned_refusal(self) -> str | None:
+        """Why an unsigned answer is refused, or None when it is accepted."""
+        required = self.options.require_signed_answers
+        if required:
+            return "the answer is not signed (require_signed_answers=True)"
+        if required is None and self.signing_servers().known():
+            return (
+                "the answer is not signed, but this server has signed its answers before: "
+                "something between the client and the server removed the signature"
+            )
+        return None
+
     @property
     def signing(self) -> bool:
         return bool(self.public_keys) and self.options.verify_answers
@@ -169,8 +195,9 @@ class Guard:
         if header is None:
             # Before authentication the server cannot know whose key to sign with: a 401 is
             # unsigned. A forged one only denies service, which a man in the middle can anyway.
-            if self.options.require_signed_answers and reply.status_code != 401:
-                raise AnswerSignatureError("the answer is not signed (require_signed_answers)")
+            refusal = self._unsigned_refusal() if reply.status_code != 401 else None
+            if refusal is not None:
+                raise AnswerSignatureError(refusal)
             return None
         assert self.public_keys
         signature = verify_answer(
@@ -186,6 +213,7 @@ class Guard:
         server_time = datetime.fromtimestamp(signature.timestamp, timezone.utc)
         now = self.now()
         self._trust(server_time)  # authentic and fresh (our nonce): trusted time
+        self.signing_servers().remember(server_time)
         skew = abs(server_time - now)
         if skew > self.options.answer_time_tolerance:
             raise AnswerSignatureError(
@@ -377,7 +405,7 @@ def _iso(moment: datetime) -> str:
 def guard_settings(
     *,
     verify_answers: bool,
-    require_signed_answers: bool,
+    require_signed_answers: bool | None,
     state_dir: StateDirOption,
     grace_period: timedelta,
     clock_tolerance: timedelta,
@@ -390,6 +418,10 @@ def guard_settings(
     for name, value in (("grace_period", grace_period), ("clock_tolerance", clock_tolerance)):
         if not isinstance(value, timedelta) or value < timedelta(0):
             raise ConfigurationError(f"{name} must be a timedelta >= 0, got {value!r}")
+    if require_signed_answers not in (None, True, False):
+        raise ConfigurationError(
+            f"require_signed_answers must be None, True or False, got {require_signed_answers!r}"
+        )
     if require_signed_answers and not verify_answers:
         raise ConfigurationError("require_signed_answers needs verify_answers=True")
     if clock is not None and not callable(clock):

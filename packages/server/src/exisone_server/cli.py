@@ -242,7 +242,7 @@ def tenant_list(context: click.Context, as_json: bool) -> None:
 
     async def work(database: Database, _: MasterKey) -> list[dict[str, Any]]:
         async with database.read_session() as session:
-            rows = await session.scalars(select(Tenant).order_by(Tenant.id))
+            rows = await session.scalars(select(Tenant).order_by(Tenant.created_at, Tenant.id))
             return [{"tenantId": row.id, "name": row.name} for row in rows]
 
     data = _run(_settings(context), work)
@@ -333,7 +333,7 @@ def token_list(context: click.Context, tenant_ref: str, as_json: bool) -> None:
             rows = await session.scalars(
                 select(AccessToken)
                 .where(AccessToken.tenant_id == found.id)
-                .order_by(AccessToken.id)
+                .order_by(AccessToken.seq, AccessToken.id)
             )
             return [
                 {

@@ -69,7 +69,7 @@ async def list_audit_events(
     rows = await session.scalars(
         select(AuditEvent)
         .where(*condition)
-        .order_by(AuditEvent.id.desc())
+        .order_by(AuditEvent.seq.desc(), AuditEvent.id.desc())
         .offset((page - 1) * page_size)
         .limit(page_size)
     )

@@ -109,7 +109,7 @@ async def list_access_tokens(session: AsyncSession, tenant_id: int) -> list[Acce
     result = await session.scalars(
         select(AccessToken)
         .where(AccessToken.tenant_id == tenant_id)
-        .order_by(AccessToken.id.desc())
+        .order_by(AccessToken.seq.desc(), AccessToken.id.desc())
     )
     return list(result)
 

@@ -96,7 +96,7 @@ async def list_crypto_keys(session: AsyncSession, tenant_id: int) -> list[Crypto
     result = await session.scalars(
         select(CryptoKey)
         .where(CryptoKey.tenant_id == tenant_id)
-        .order_by(CryptoKey.is_current.desc(), CryptoKey.id.desc())
+        .order_by(CryptoKey.is_current.desc(), CryptoKey.seq.desc(), CryptoKey.id.desc())
     )
     return list(result)
 

@@ -1,4 +1,7 @@
-"""Dashboard users: argon2 password hashes, lockout after failed logins, database sessions.
+"""Dashboard users: argon2 password hashes, database sessions.
+
+Failed logins are limited by :mod:`exisone_server.security.login_limits` (per IP, paced per
+account, known devices exempt), never by locking the account.
 
 Sessions live in the database (``dashboard_sessions``), so any number of server processes share
 them; the cookie carries a random value of which only the SHA-256 is stored. Every session has
@@ -24,8 +27,6 @@ from ..models import DashboardSession, DashboardUser
 
 __all__ = [
     "DEMO_EMAIL",
-    "LOCKOUT_AFTER",
-    "LOCKOUT_FOR",
     "MIN_PASSWORD_LENGTH",
     "SESSION_LIFETIME",
     "LoginRefused",
@@ -33,6 +34,7 @@ __all__ = [
     "SessionView",
     "create_user",
     "end_session",
+    "find_user",
     "hash_session_token",
     "load_session",
     "log_in",
@@ -43,10 +45,6 @@ __all__ = [
     "set_password",
 ]
 
-#: Failed logins in a row that lock the account.
-LOCKOUT_AFTER = 5
-#: How long a locked account refuses logins.
-LOCKOUT_FOR = timedelta(minutes=15)
 #: A session ends this long after login (then the user logs in again).
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 10
@@ -61,7 +59,7 @@ def _dummy_hash() -> str:
 
 
 class LoginRefused(Exception):
-    """Wrong email or password, or a locked account; ``message`` is safe to show."""
+    """Wrong email or password; ``message`` is safe to show (the same for both)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -128,11 +126,9 @@ async def create_user(
 
 
 async def set_password(session: AsyncSession, user: DashboardUser, password: str) -> None:
-    """Replace the password, unlock the account and end all its sessions."""
+    """Replace the password and end all its sessions (known-device cookies stop counting)."""
     _check_password(password)
     user.password_hash = _hasher.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
     await session.execute(delete(DashboardSession).where(DashboardSession.user_id == user.id))
 
 
@@ -143,33 +139,30 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
+async def find_user(session: AsyncSession, email: str) -> DashboardUser | None:
+    """The user whose login is ``email`` (trimmed, any case), or None."""
+    address = email.strip().lower()
+    return await session.scalar(select(DashboardUser).where(DashboardUser.email == address))
+
+
 async def log_in(
     session: AsyncSession, email: str, password: str, *, now: datetime | None = None
 ) -> LoginResult:
     """Check the password and open a session; :class:`LoginRefused` otherwise.
 
-    After :data:`LOCKOUT_AFTER` failures in a row the account refuses every login (even with the
-    right password) for :data:`LOCKOUT_FOR`. The caller must commit even when this raises, so
-    the failure count is kept: use :func:`log_in` inside a write session and catch outside.
+    An unknown e-mail costs an argon2 verification too (against a hash made once), and both
+    failures raise the same message, so neither the answer nor its time tells whether the
+    account exists. A failure writes nothing.
     """
     moment = now or utc_now()
-    address = email.strip().lower()
-    user = await session.scalar(select(DashboardUser).where(DashboardUser.email == address))
+    user = await find_user(session, email)
     if user is None:
         _verify(_dummy_hash(), password)
         raise LoginRefused("Wrong email or password.")
-    if user.locked_until is not None and user.locked_until > moment:
-        raise LoginRefused("This account is locked after too many failed logins; try again later.")
     if not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= LOCKOUT_AFTER:
-            user.failed_logins = 0
-            user.locked_until = moment + LOCKOUT_FOR
         raise LoginRefused("Wrong email or password.")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
     user.last_login_at = moment
     await session.execute(
         delete(DashboardSession).where(

@@ -1,4 +1,8 @@
-"""Log in and log out."""
+"""Log in and log out.
+
+Every refused login gets the same page whatever the cause (unknown e-mail or wrong password);
+the limits of :mod:`..security.login_limits` answer 429 the same way for every account.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,17 @@ from litestar import Request, get, post
 from litestar.enums import MediaType
 from litestar.response import Redirect, Template
 
-from ..deps import DatabaseDep
-from ..security import login_retry_after, record_login_failure
-from .accounts import SESSION_LIFETIME, LoginRefused, end_session, load_session, log_in
+from ..deps import DatabaseDep, MasterKeyDep
+from ..security.login_limits import login_retry_after, record_login_failure
+from .accounts import (
+    SESSION_LIFETIME,
+    LoginRefused,
+    end_session,
+    find_user,
+    load_session,
+    log_in,
+)
+from .known_device import KNOWN_DEVICE_COOKIE, KNOWN_DEVICE_LIFETIME, device_of, new_device_cookie
 from .web import (
     BASE,
     LOGIN_CSRF_COOKIE,
@@ -49,8 +61,11 @@ async def login_form(request: Request[Any, Any, Any], database: DatabaseDep) -> 
 
 
 @post("/login", status_code=200)
-async def login_submit(request: Request[Any, Any, Any], database: DatabaseDep) -> Any:
-    """Check the password; on success a new session cookie and the home page."""
+async def login_submit(
+    request: Request[Any, Any, Any], database: DatabaseDep, master_key: MasterKeyDep
+) -> Any:
+    """Check the password; on success a new session cookie, a known-device cookie and the home
+    page."""
     check_origin(request)
     form = await request.form()
     sent = form.get("csrf_token")
@@ -66,7 +81,10 @@ async def login_submit(request: Request[Any, Any, Any], database: DatabaseDep) -
     if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
         return _login_page(request, error="Enter your email and password.", status_code=400)
     ip = request.client.host if request.client else None
-    wait = await login_retry_after(database, ip, email)  # hook (security): per IP and e-mail
+    async with database.read_session() as session:
+        user = await find_user(session, email)
+    device = device_of(master_key, user, request.cookies.get(KNOWN_DEVICE_COOKIE, ""))
+    wait = await login_retry_after(database, ip, email, device=device)
     if wait is not None:
         page = _login_page(
             request, error=f"Too many failed logins; try again in {wait} s.", status_code=429
@@ -80,7 +98,7 @@ async def login_submit(request: Request[Any, Any, Any], database: DatabaseDep) -
         except LoginRefused as refused:
             error = refused.message  # leaving the block commits the failure count
     if error is not None:
-        await record_login_failure(database, ip, email)  # hook (security): shared counters
+        await record_login_failure(database, ip, email, device=device)
         return _login_page(request, error=error, status_code=401)
     response = Redirect(f"{BASE}/")
     response.cookies.append(
@@ -89,6 +107,14 @@ async def login_submit(request: Request[Any, Any, Any], database: DatabaseDep) -
             SESSION_COOKIE,
             result.token,
             max_age=int(SESSION_LIFETIME.total_seconds()),
+        )
+    )
+    response.cookies.append(
+        cookie(
+            request,
+            KNOWN_DEVICE_COOKIE,
+            new_device_cookie(master_key, result.user),
+            max_age=int(KNOWN_DEVICE_LIFETIME.total_seconds()),
         )
     )
     response.cookies.append(cookie(request, LOGIN_CSRF_COOKIE, "", max_age=0))

@@ -81,7 +81,7 @@ def user_password(context: click.Context, email: str, password_stdin: bool) -> N
 @user_group.command("list")
 @click.pass_context
 def user_list(context: click.Context) -> None:
-    """List dashboard users: email, tenant id, last login, locked."""
+    """List dashboard users: email, tenant id, last login."""
     from ..cli import _run
     from ..models import DashboardUser
 
@@ -93,7 +93,6 @@ def user_list(context: click.Context) -> None:
             return [
                 f"{u.email}\ttenant {u.tenant_id}\tlast login "
                 f"{u.last_login_at.isoformat() if u.last_login_at else 'never'}"
-                f"{chr(9) + 'locked' if u.locked_until else ''}"
                 for u in users
             ]
 

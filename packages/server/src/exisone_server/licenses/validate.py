@@ -33,6 +33,7 @@ from ..kit.hardware import normalize_hardware_id
 from ..kit.time import format_expiration, utc_now
 from ..models import Activation, CryptoKey, License, LicenseStatus, Product, Trial
 from ..security.lookups import lookup_found, lookup_missed
+from ..security.write_limits import check_trial_allowed
 from ..webhooks import hooks as webhooks
 from . import rules
 from .rules import KeyFacts, Reason
@@ -242,6 +243,7 @@ async def _validate_trial(
 
     reason = refusal()
     if reason is None and expires_at is None:
+        await check_trial_allowed(database)  # 429 past the new-trial limits (security)
         expires_at = await _start_trial(
             database, connection, row.id, hardware_id, now + timedelta(days=row.trial_days), now
         )

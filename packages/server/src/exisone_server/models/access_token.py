@@ -8,12 +8,16 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Model
+from .ids import insertion_seq_column, random_id_column
 
 __all__ = ["AccessToken"]
 
 
 class AccessToken(Model):
     __tablename__ = "access_tokens"
+    #: Random (models/ids.py): tenants see it.
+    id: Mapped[int] = random_id_column()
+    seq: Mapped[int | None] = insertion_seq_column()
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Model
+from .ids import insertion_seq_column, random_id_column
 
 __all__ = ["AuditEvent"]
 
@@ -16,7 +17,10 @@ class AuditEvent(Model):
     """Written in the transaction of the action; never updated or deleted (triggers refuse it)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_tenant_id_id", "tenant_id", "id"),)
+    #: Random (models/ids.py): tenants see it.
+    id: Mapped[int] = random_id_column()
+    seq: Mapped[int | None] = insertion_seq_column()
+    __table_args__ = (Index("ix_audit_log_tenant_id_seq", "tenant_id", "seq"),)
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     #: ``token`` (an access token), ``user`` (a dashboard user) or ``cli``.

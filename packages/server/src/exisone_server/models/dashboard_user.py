@@ -22,10 +22,6 @@ class DashboardUser(Model):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     #: argon2id hash (argon2-cffi's PasswordHasher); never the password.
     password_hash: Mapped[str] = mapped_column(String(255))
-    #: Failed logins since the last successful one (reset on success).
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    #: Logins are refused until then (set after too many failures).
-    locked_until: Mapped[datetime | None] = mapped_column(default=None)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..kit.time import utc_now
 from .base import Model
+from .ids import insertion_seq_column, random_id_column
 from .plan import Feature
 
 __all__ = ["License", "LicenseStatus", "license_features"]
@@ -33,6 +34,9 @@ class LicenseStatus(enum.StrEnum):
 
 class License(Model):
     __tablename__ = "licenses"
+    #: Random (models/ids.py): tenants see it.
+    id: Mapped[int] = random_id_column()
+    seq: Mapped[int | None] = insertion_seq_column()
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int] = mapped_column(

@@ -8,6 +8,7 @@ from sqlalchemy import Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Model
+from .ids import insertion_seq_column, random_id_column
 
 __all__ = ["HistoryAction", "LicenseHistory"]
 
@@ -29,6 +30,9 @@ class HistoryAction(enum.StrEnum):
 
 class LicenseHistory(Model):
     __tablename__ = "license_history"
+    #: Random (models/ids.py): tenants see it.
+    id: Mapped[int] = random_id_column()
+    seq: Mapped[int | None] = insertion_seq_column()
 
     license_id: Mapped[int] = mapped_column(
         ForeignKey("licenses.id", ondelete="CASCADE"), index=True

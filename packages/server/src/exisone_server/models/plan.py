@@ -6,6 +6,7 @@ from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model
+from .ids import insertion_seq_column, random_id_column
 
 __all__ = ["Feature", "Plan", "plan_features"]
 
@@ -37,6 +38,9 @@ class Plan(Model):
     """
 
     __tablename__ = "plans"
+    #: Random (models/ids.py): tenants see it.
+    id: Mapped[int] = random_id_column()
+    seq: Mapped[int | None] = insertion_seq_column()
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)

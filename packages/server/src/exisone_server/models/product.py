@@ -10,12 +10,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..kit.time import utc_now
 from .base import Model
+from .ids import insertion_seq_column, random_id_column
 
 __all__ = ["Product"]
 
 
 class Product(Model):
     __tablename__ = "products"
+    #: Random (models/ids.py): tenants see it.
+    id: Mapped[int] = random_id_column()
+    seq: Mapped[int | None] = insertion_seq_column()
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)

@@ -6,12 +6,16 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Model
+from .ids import insertion_seq_column, random_id_column
 
 __all__ = ["SupportTicket"]
 
 
 class SupportTicket(Model):
     __tablename__ = "support_tickets"
+    #: Random (models/ids.py): tenants see it.
+    id: Mapped[int] = random_id_column()
+    seq: Mapped[int | None] = insertion_seq_column()
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     #: The product named in the ticket, when the tenant has one by that name.

@@ -8,12 +8,16 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Model
+from .ids import insertion_seq_column, random_id_column
 
 __all__ = ["Trial"]
 
 
 class Trial(Model):
     __tablename__ = "trials"
+    #: Random (models/ids.py): tenants see it.
+    id: Mapped[int] = random_id_column()
+    seq: Mapped[int | None] = insertion_seq_column()
     __table_args__ = (UniqueConstraint("product_id", "hardware_id"),)
 
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))

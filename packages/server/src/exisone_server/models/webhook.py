@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, LargeBinary, Stri
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Model
+from .ids import insertion_seq_column, random_id_column
 
 __all__ = ["DeliveryStatus", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent"]
 
@@ -23,6 +24,9 @@ class WebhookEndpoint(Model):
     """An HTTPS URL a tenant registered, the events it wants and its encrypted signing secret."""
 
     __tablename__ = "webhook_endpoints"
+    #: Random (models/ids.py): tenants see it.
+    id: Mapped[int] = random_id_column()
+    seq: Mapped[int | None] = insertion_seq_column()
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
@@ -55,6 +59,9 @@ class WebhookDelivery(Model):
     """One event for one endpoint: retried until delivered or its retry window ends."""
 
     __tablename__ = "webhook_deliveries"
+    #: Random (models/ids.py): tenants see it.
+    id: Mapped[int] = random_id_column()
+    seq: Mapped[int | None] = insertion_seq_column()
     __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
 
     event_id: Mapped[int] = mapped_column(

@@ -41,7 +41,7 @@ async def list_plans(
         select(Plan)
         .options(selectinload(Plan.features))
         .where(Plan.tenant_id == tenant_id)
-        .order_by(Plan.id)
+        .order_by(Plan.seq, Plan.id)
     )
     if product_id is not None:
         statement = statement.where((Plan.product_id == product_id) | Plan.product_id.is_(None))

@@ -29,7 +29,7 @@ _MAX_COOLDOWN_HOURS = 24 * 365
 async def list_products(session: AsyncSession, tenant_id: int) -> list[Product]:
     """The tenant's products, by id."""
     result = await session.scalars(
-        select(Product).where(Product.tenant_id == tenant_id).order_by(Product.id)
+        select(Product).where(Product.tenant_id == tenant_id).order_by(Product.seq, Product.id)
     )
     return list(result)
 

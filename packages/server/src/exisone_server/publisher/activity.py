@@ -84,7 +84,7 @@ async def list_trials(
     )
     if product_id is not None:
         statement = statement.where(Product.id == product_id)
-    rows = await session.execute(statement.order_by(Trial.id.desc()).limit(limit))
+    rows = await session.execute(statement.order_by(Trial.seq.desc(), Trial.id.desc()).limit(limit))
     return list(rows.all())
 
 

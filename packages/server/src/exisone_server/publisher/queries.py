@@ -160,7 +160,7 @@ def license_rows(tenant_id: int) -> Select[Any]:
         )
         .join(Product, Product.id == License.product_id)
         .where(License.tenant_id == tenant_id)
-        .order_by(License.id.desc())
+        .order_by(License.seq.desc(), License.id.desc())
     )
 
 
@@ -257,7 +257,9 @@ async def license_history(session: AsyncSession, license_id: int) -> list[Licens
     entries = await session.scalars(
         select(LicenseHistory)
         .where(LicenseHistory.license_id == license_id)
-        .order_by(LicenseHistory.created_at.desc(), LicenseHistory.id.desc())
+        .order_by(
+            LicenseHistory.created_at.desc(), LicenseHistory.seq.desc(), LicenseHistory.id.desc()
+        )
     )
     return [LicenseHistoryRead(**_history_fields(entry)) for entry in entries]
 
@@ -288,7 +290,11 @@ async def device_history(
             .join(License, License.id == LicenseHistory.license_id)
             .join(Product, Product.id == License.product_id)
             .where(*where)
-            .order_by(LicenseHistory.created_at.desc(), LicenseHistory.id.desc())
+            .order_by(
+                LicenseHistory.created_at.desc(),
+                LicenseHistory.seq.desc(),
+                LicenseHistory.id.desc(),
+            )
             .offset(page.offset)
             .limit(page.page_size)
         )

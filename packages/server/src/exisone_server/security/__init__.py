@@ -1,7 +1,8 @@
 """Reliability and security layer: failure rate limits, body limits, security headers.
 
 :func:`security_plugin` installs it on the app (one line in ``create_app``). The dashboard's
-login uses :func:`check_login` / :func:`record_login_failure`.
+login uses :mod:`.login_limits`; successful writes of the client endpoints are limited by
+:mod:`.write_limits`.
 """
 
 from __future__ import annotations
@@ -14,19 +15,15 @@ from litestar.plugins import InitPluginProtocol
 
 from ..db import Database
 from .headers import add_security_headers
-from .limits import (
-    FailureLimiter,
-    RateLimited,
-    check_login,
-    login_retry_after,
-    record_login_failure,
-)
+from .limits import FailureLimiter, RateLimited
+from .login_limits import LoginLimitSettings, check_login, login_retry_after, record_login_failure
 from .middleware import SecurityMiddleware
 from .openapi import with_error_shape
 from .settings import SecuritySettings
 
 __all__ = [
     "FailureLimiter",
+    "LoginLimitSettings",
     "RateLimited",
     "SecurityPlugin",
     "SecuritySettings",

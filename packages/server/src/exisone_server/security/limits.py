@@ -16,8 +16,8 @@ Scopes and keys:
 * ``lookup`` — lookups that found nothing (:mod:`.lookups`) on the routes that look licenses up
   by a key, offline code, e-mail address or hardware ID:
   ``ip:<token public id>:<client ip>`` and ``token:<token public id>``.
-* ``login`` — failed dashboard logins: ``ip:<client ip>`` and ``email:<e-mail>``
-  (:func:`login_retry_after`, :func:`record_login_failure`, :func:`check_login`).
+* ``login`` — failed dashboard logins: :mod:`.login_limits`, which shares
+  :func:`record_failures` and :func:`window_of`.
 """
 
 from __future__ import annotations
@@ -41,10 +41,9 @@ __all__ = [
     "FailureLimiter",
     "Limit",
     "RateLimited",
-    "check_login",
-    "login_retry_after",
     "record_failures",
-    "record_login_failure",
+    "retry_after",
+    "window_of",
 ]
 
 Clock = Callable[[], float]
@@ -246,77 +245,8 @@ class FailureLimiter:
             self._cleaned_window = window
             async with database.write() as session:
                 await session.execute(
-                    delete(RateLimitCounter).where(RateLimitCounter.window_start < window)
+                    delete(RateLimitCounter).where(
+                        RateLimitCounter.scope == self.scope,
+                        RateLimitCounter.window_start < window,
+                    )
                 )
-
-
-def _login_limits(settings: SecuritySettings, ip: str | None, email: str) -> list[Limit]:
-    address = email.strip().lower().replace("\x00", "")[:320]
-    limits = [Limit(f"email:{address}", settings.login_per_email)]
-    if ip:
-        limits.append(Limit(f"ip:{ip}", settings.login_per_ip))
-    return [limit for limit in limits if limit.allowed > 0]
-
-
-async def login_retry_after(
-    database: Database,
-    ip: str | None,
-    email: str,
-    *,
-    settings: SecuritySettings | None = None,
-    now: float | None = None,
-) -> int | None:
-    """Seconds to wait before another login attempt from ``ip`` or for ``email``, else None.
-
-    For the dashboard's login handler: call it before checking the password, and
-    :func:`record_login_failure` after a wrong one.
-    """
-    settings = settings or SecuritySettings.from_env()
-    moment = time.time() if now is None else now
-    limits = _login_limits(settings, ip, email)
-    if not limits:
-        return None
-    counts = await _counts(
-        database,
-        "login",
-        [limit.key for limit in limits],
-        window_of(moment, settings.window_seconds),
-    )
-    if any(counts.get(limit.key, 0) >= limit.allowed for limit in limits):
-        return retry_after(moment, settings.window_seconds)
-    return None
-
-
-async def check_login(
-    database: Database,
-    ip: str | None,
-    email: str,
-    *,
-    settings: SecuritySettings | None = None,
-    now: float | None = None,
-) -> None:
-    """Raise :class:`RateLimited` (429, ``Retry-After``) when logins are blocked."""
-    wait = await login_retry_after(database, ip, email, settings=settings, now=now)
-    if wait is not None:
-        raise RateLimited(wait, "failed logins")
-
-
-async def record_login_failure(
-    database: Database,
-    ip: str | None,
-    email: str,
-    *,
-    settings: SecuritySettings | None = None,
-    now: float | None = None,
-) -> None:
-    """Count a failed login for the client IP and the e-mail."""
-    settings = settings or SecuritySettings.from_env()
-    moment = time.time() if now is None else now
-    limits = _login_limits(settings, ip, email)
-    if limits:
-        await record_failures(
-            database,
-            "login",
-            [limit.key for limit in limits],
-            window_of(moment, settings.window_seconds),
-        )

@@ -6,14 +6,13 @@ variable                                 meaning (default)
 EXISONE_RATE_LIMIT_WINDOW_SECONDS        length of one counting window (60)
 EXISONE_RATE_LIMIT_LOOKUP_PER_IP         failed key lookups per client IP and token (30)
 EXISONE_RATE_LIMIT_LOOKUP_PER_TOKEN      failed key lookups per token, all IPs (600)
-EXISONE_RATE_LIMIT_LOGIN_PER_IP          failed dashboard logins per client IP (20)
-EXISONE_RATE_LIMIT_LOGIN_PER_EMAIL       failed dashboard logins per account e-mail (10)
 EXISONE_RATE_LIMIT_REFRESH_SECONDS       how stale a process's view of other processes'
                                          blocks may be (1.0; 0 = read the database each time)
 EXISONE_MAX_BODY_BYTES                   largest accepted request body (1048576)
 =======================================  =====================================================
 
-A limit of 0 switches that limit off.
+A limit of 0 switches that limit off. The dashboard login's limits are
+:class:`~.login_limits.LoginLimitSettings`.
 """
 
 from __future__ import annotations
@@ -32,8 +31,6 @@ class SecuritySettings:
     window_seconds: int = 60
     lookup_per_ip: int = 30
     lookup_per_token: int = 600
-    login_per_ip: int = 20
-    login_per_email: int = 10
     refresh_seconds: float = 1.0
     max_body_bytes: int = 1_048_576
 
@@ -42,7 +39,7 @@ class SecuritySettings:
             raise ValueError("EXISONE_RATE_LIMIT_WINDOW_SECONDS must be 1 or more")
         if self.max_body_bytes < 1024:
             raise ValueError("EXISONE_MAX_BODY_BYTES must be 1024 or more")
-        for name in ("lookup_per_ip", "lookup_per_token", "login_per_ip", "login_per_email"):
+        for name in ("lookup_per_ip", "lookup_per_token"):
             if getattr(self, name) < 0:
                 raise ValueError(f"the rate limit {name} must be 0 (off) or more")
         if self.refresh_seconds < 0:
@@ -65,8 +62,6 @@ class SecuritySettings:
             window_seconds=int(number("RATE_LIMIT_WINDOW_SECONDS", 60)),
             lookup_per_ip=int(number("RATE_LIMIT_LOOKUP_PER_IP", 30)),
             lookup_per_token=int(number("RATE_LIMIT_LOOKUP_PER_TOKEN", 600)),
-            login_per_ip=int(number("RATE_LIMIT_LOGIN_PER_IP", 20)),
-            login_per_email=int(number("RATE_LIMIT_LOGIN_PER_EMAIL", 10)),
             refresh_seconds=float(number("RATE_LIMIT_REFRESH_SECONDS", 1.0, float)),
             max_body_bytes=int(number("MAX_BODY_BYTES", 1_048_576)),
         )

@@ -1,4 +1,8 @@
-"""POST /api/support/ticket (permission ``email``)."""
+"""POST /api/support/ticket (permission ``email``).
+
+The fields' lengths are capped (:data:`FIELD_LIMITS`) and a token takes at most so many tickets
+an hour, per client IP and in all (:mod:`..security.write_limits`, 429 past them).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ from ..errors import BadRequest
 from ..kit.wire import WireRequest, WireResponse
 from ..licenses.service import find_product
 from ..models import SupportTicket
+from ..security.write_limits import check_ticket_allowed
 
-__all__ = ["router"]
+__all__ = ["FIELD_LIMITS", "router"]
 
-_LIMITS = {"productName": 200, "email": 320, "subject": 500, "message": 20_000}
+#: The longest accepted value of each field, in characters (after trimming).
+FIELD_LIMITS = {"productName": 200, "email": 320, "subject": 500, "message": 10_000}
 
 
 class SupportTicketCreate(WireRequest):
@@ -47,10 +53,12 @@ async def create_support_ticket(
     for name, value in values.items():
         if not value:
             raise BadRequest("invalid_request", f"Invalid request: {name} is required.")
-        if len(value) > _LIMITS[name]:
+        if len(value) > FIELD_LIMITS[name]:
             raise BadRequest(
-                "invalid_request", f"Invalid request: {name} is longer than {_LIMITS[name]}."
+                "invalid_request",
+                f"Invalid request: {name} is longer than {FIELD_LIMITS[name]} characters.",
             )
+    await check_ticket_allowed(database)
     async with database.write() as session:
         product = await find_product(session, principal.tenant_id, values["productName"])
         ticket = SupportTicket(

@@ -18,7 +18,7 @@ async def list_tickets(
     statement = select(SupportTicket).where(SupportTicket.tenant_id == tenant_id)
     if closed is not None:
         statement = statement.where(SupportTicket.is_closed.is_(closed))
-    statement = statement.order_by(SupportTicket.id.desc()).limit(limit)
+    statement = statement.order_by(SupportTicket.seq.desc(), SupportTicket.id.desc()).limit(limit)
     return list(await session.scalars(statement))
 
 

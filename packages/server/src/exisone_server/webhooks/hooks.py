@@ -16,7 +16,9 @@ from ..db import Database
 from ..kit.time import format_expiration, utc_now
 from ..licenses.schemas import LicenseValidate, LicenseValidation
 from ..models import Activation, License, Product
+from ..security.write_limits import take_slots
 from .outbox import emit, emit_detached, subscribed
+from .settings import WebhookSettings
 
 __all__ = [
     "after_validation",
@@ -127,8 +129,22 @@ async def validation_failed(
     ip_address: str | None,
     now: datetime | None = None,
 ) -> None:
-    """``license.validation.failed``; a cache lookup only when the tenant does not subscribe."""
+    """``license.validation.failed``; a cache lookup only when the tenant does not subscribe.
+
+    At most ``validation_failed_per_minute`` events per tenant and minute are recorded (each
+    fans out to every subscribed endpoint and is retried for a day); the rest are dropped.
+    """
     if not await subscribed(database, tenant_id, "license.validation.failed"):
+        return
+    most = WebhookSettings.from_env().validation_failed_per_minute
+    moment = now or utc_now()
+    if not await take_slots(
+        database,
+        "webhook-events",
+        [(f"validation.failed:{tenant_id}", most)],
+        60,
+        moment.timestamp(),
+    ):
         return
     await emit_detached(
         database,
@@ -141,7 +157,7 @@ async def validation_failed(
             "reason": reason,
             "status": status,
             "productName": product_name or None,
-            "timestamp": format_expiration(now or utc_now()),
+            "timestamp": format_expiration(moment),
         },
     )
 

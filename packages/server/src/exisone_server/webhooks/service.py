@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.master_key import MasterKey
-from ..errors import BadRequest, NotFound
+from ..db import lock_for_update
+from ..errors import BadRequest, Conflict, NotFound
 from ..kit.time import utc_now
-from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from ..models import DeliveryStatus, Tenant, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .events import EVENT_TYPES
 from .outbox import forget_subscriptions
 from .settings import WebhookSettings
@@ -63,11 +64,13 @@ async def create_endpoint(
     events: Sequence[str] | None = None,
     description: str | None = None,
 ) -> CreatedEndpoint:
-    """Register ``url`` for ``events`` (default: all); 400 ``invalid_webhook_url``."""
+    """Register ``url`` for ``events`` (default: all); 400 ``invalid_webhook_url``, 409
+    ``webhook_limit_reached`` when the tenant has ``settings.max_endpoints`` already."""
     checked = check_url(url, allow_http_loopback=settings.allow_http_loopback)
     chosen = _check_events(events)
     if description is not None and len(description) > 200:
         raise BadRequest("invalid_request", "Invalid request: description is over 200 characters.")
+    await _check_room(session, tenant_id, settings.max_endpoints)
     secret = new_secret()
     nonce, ciphertext = encrypt_secret(master_key, tenant_id, checked, secret)
     endpoint = WebhookEndpoint(
@@ -87,11 +90,27 @@ async def create_endpoint(
     return CreatedEndpoint(endpoint, secret)
 
 
+async def _check_room(session: AsyncSession, tenant_id: int, most: int) -> None:
+    """409 ``webhook_limit_reached`` when the tenant has ``most`` endpoints (0: no limit); the
+    tenant row is locked first, so concurrent registrations cannot pass the limit together."""
+    if most <= 0:
+        return
+    await session.execute(lock_for_update(select(Tenant.id).where(Tenant.id == tenant_id)))
+    count = await session.scalar(
+        select(func.count(WebhookEndpoint.id)).where(WebhookEndpoint.tenant_id == tenant_id)
+    )
+    if (count or 0) >= most:
+        raise Conflict(
+            "webhook_limit_reached",
+            f"A tenant can register at most {most} webhook endpoints; remove one first.",
+        )
+
+
 async def list_endpoints(session: AsyncSession, tenant_id: int) -> list[WebhookEndpoint]:
     rows = await session.scalars(
         select(WebhookEndpoint)
         .where(WebhookEndpoint.tenant_id == tenant_id)
-        .order_by(WebhookEndpoint.id)
+        .order_by(WebhookEndpoint.seq, WebhookEndpoint.id)
     )
     return list(rows)
 
@@ -133,7 +152,7 @@ async def list_deliveries(
         select(WebhookDelivery, WebhookEvent.public_id, WebhookEvent.event_type)
         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
         .where(WebhookDelivery.endpoint_id == endpoint_id)
-        .order_by(WebhookDelivery.id.desc())
+        .order_by(WebhookDelivery.seq.desc(), WebhookDelivery.id.desc())
         .limit(DELIVERY_PAGE)
     )
     return [

@@ -12,6 +12,10 @@ EXISONE_WEBHOOKS_RETRY_BASE_SECONDS      first retry delay, doubled per attempt 
 EXISONE_WEBHOOKS_RETRY_MAX_SECONDS       longest delay between two attempts (3600)
 EXISONE_WEBHOOKS_RETRY_HOURS             retry window; then the delivery is ``failed`` (26)
 EXISONE_WEBHOOKS_ALLOW_HTTP_LOOPBACK     allow http:// and loopback targets (0; development)
+EXISONE_WEBHOOKS_MAX_ENDPOINTS           endpoints a tenant may register (20; 0 = no limit)
+EXISONE_WEBHOOKS_VALIDATION_FAILED_PER_MINUTE
+                                         ``license.validation.failed`` events recorded per
+                                         tenant and minute; more are dropped (60; 0 = no limit)
 =======================================  ==================================================
 """
 
@@ -38,6 +42,8 @@ class WebhookSettings:
     retry_max_seconds: float = 3600.0
     retry_hours: float = 26.0
     allow_http_loopback: bool = False
+    max_endpoints: int = 20
+    validation_failed_per_minute: int = 60
 
     @property
     def retry_window(self) -> timedelta:
@@ -81,4 +87,6 @@ class WebhookSettings:
             retry_max_seconds=number("RETRY_MAX_SECONDS", 3600.0),
             retry_hours=number("RETRY_HOURS", 26.0),
             allow_http_loopback=flag("ALLOW_HTTP_LOOPBACK", False),
+            max_endpoints=int(number("MAX_ENDPOINTS", 20)),
+            validation_failed_per_minute=int(number("VALIDATION_FAILED_PER_MINUTE", 60)),
         )

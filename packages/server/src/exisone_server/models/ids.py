@@ -1,0 +1,69 @@
+"""Random ids for the rows a tenant sees, so no id tells how busy the server (or another
+tenant) is.
+
+Ids of these tables are drawn by the application at insert time: uniformly random positive
+integers that fit a signed 32-bit int (ExisOne's clients read ids as int32), from
+:mod:`secrets`. A drawn id that the table already has is drawn again, checked in the inserting
+transaction (SQLite's writers take turns, so two can never pick the same free id; on
+PostgreSQL two concurrent transactions would both have to draw the same one of two billion
+ids). Rows that existed before keep their ids.
+
+Random ids carry no order, and times are stored to the second, so each of these tables also has
+``seq``, an insertion counter that never leaves the server (``max + 1`` in the inserting
+transaction; rows inserted by one multi-row statement share a value): lists that are "newest
+first" sort by it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, func, select
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, mapped_column
+
+__all__ = ["MAX_ID", "draw_id", "insertion_seq_column", "next_seq", "random_id", "random_id_column"]
+
+#: The largest id: 2**31 - 1 (the largest signed 32-bit int).
+MAX_ID = 2**31 - 1
+#: Draws before giving up (each one collides with probability rows / 2**31).
+_ATTEMPTS = 32
+
+
+def draw_id() -> int:
+    """A uniformly random id in 1 .. :data:`MAX_ID` (tests replace it to force collisions)."""
+    return secrets.randbelow(MAX_ID) + 1
+
+
+def random_id(context: DefaultExecutionContext) -> int:
+    """Column default: a random id that the row's table does not have yet."""
+    column: Any = context.current_column
+    table = column.table
+    for _ in range(_ATTEMPTS):
+        candidate = draw_id()
+        taken = context.connection.execute(
+            select(table.c.id).where(table.c.id == candidate)
+        ).first()
+        if taken is None:
+            return candidate
+    raise RuntimeError(f"no free id found in {table.name} after {_ATTEMPTS} draws")
+
+
+def random_id_column() -> Mapped[int]:
+    """The ``id`` primary key of a table whose ids tenants see."""
+    return mapped_column(
+        Integer, primary_key=True, autoincrement=False, default=random_id, sort_order=-10
+    )
+
+
+def next_seq(context: DefaultExecutionContext) -> int:
+    """Column default: one more than the table's largest ``seq``."""
+    table: Any = context.current_column.table
+    largest = context.connection.execute(select(func.max(table.c.seq))).scalar()
+    return int(largest or 0) + 1
+
+
+def insertion_seq_column() -> Mapped[int | None]:
+    """``seq``: the insertion order of a table with random ids (internal, indexed)."""
+    return mapped_column(BigInteger, default=next_seq, index=True)
