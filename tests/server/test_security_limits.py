@@ -18,6 +18,7 @@ from exisone_server.crypto.master_key import MasterKey
 from exisone_server.db import Database
 from exisone_server.models import RateLimitCounter
 from exisone_server.security import FailureLimiter, SecuritySettings
+from exisone_server.security.limits import record_failures
 from exisone_server.security.lookups import LookupLedger, lookup_route
 
 from .helpers import activate_body, assert_error, validate_body
@@ -185,6 +186,31 @@ async def test_blocks_are_shared_by_every_app_on_the_database(
                 "/api/license/validate", validate_body(None, activationKey="ZZZZ-2222-2222-2222")
             )
         )
+
+
+async def test_the_lookup_clean_up_keeps_other_scopes(database: Database) -> None:
+    """Old lookup windows are dropped; the login and write counters (longer windows, other
+    scopes) sharing the table stay."""
+    now = [2_000_050.0]
+    limiter = FailureLimiter(
+        lambda: database,
+        SecuritySettings(window_seconds=60, refresh_seconds=0, lookup_per_ip=2),
+        clock=lambda: now[0],
+    )
+    old_window = 1_999_980
+    await record_failures(database, "lookup", ["ip:cleanup:10.0.0.1"], old_window)
+    await record_failures(database, "login", ["ip:10.0.0.1"], old_window)
+    await record_failures(database, "writes", ["trials:token:cleanup"], old_window)
+
+    await limiter.retry_after(limiter.limits("cleanup", "10.0.0.1"))  # refreshes, cleans up
+
+    async with database.read() as connection:
+        scopes = set(
+            await connection.scalars(
+                select(RateLimitCounter.scope).where(RateLimitCounter.window_start == old_window)
+            )
+        )
+    assert scopes == {"login", "writes"}
 
 
 async def test_a_block_ends_with_its_window(database: Database) -> None:
