@@ -31,6 +31,7 @@ __all__ = [
     "emit",
     "emit_detached",
     "forget_subscriptions",
+    "new_deliveries",
     "on_new_deliveries",
     "subscribed",
 ]
@@ -39,12 +40,13 @@ __all__ = [
 CACHE_SECONDS = 5.0
 
 _cache: dict[tuple[int, int], tuple[float, frozenset[str]]] = {}
-_new_deliveries = CommitSignal()
+#: Fired after a transaction that wrote deliveries commits (wakes the worker).
+new_deliveries = CommitSignal()
 
 
 def on_new_deliveries(listener: Callable[[], None]) -> Callable[[], None]:
     """Call ``listener`` after a transaction that wrote deliveries commits; returns a remover."""
-    return _new_deliveries.listen(listener)
+    return new_deliveries.listen(listener)
 
 
 def forget_subscriptions(tenant_id: int) -> None:
@@ -128,7 +130,7 @@ async def emit(
         for endpoint_id in endpoint_ids
     )
     await session.flush()
-    _new_deliveries.arm(session)
+    new_deliveries.arm(session)
     return int(event_id)
 
 

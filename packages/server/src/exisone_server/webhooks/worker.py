@@ -10,7 +10,6 @@ Failures are retried with exponential backoff and jitter until ``give_up_at``, t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -25,8 +24,9 @@ from ..db import Database
 from ..kit.outbox import claim_due
 from ..kit.outbox import retry_delay as kit_retry_delay
 from ..kit.time import utc_now
+from ..kit.workers import PollingWorker
 from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from .outbox import on_new_deliveries
+from .outbox import new_deliveries
 from .scan import scan_expirations
 from .settings import WebhookSettings
 from .signing import decrypt_secret, sign
@@ -59,8 +59,11 @@ class _Claimed:
     body: str
 
 
-class WebhookWorker:
+class WebhookWorker(PollingWorker):
     """Claims and sends due deliveries; runs the expiration scan now and then."""
+
+    batch = BATCH
+    label = "webhook worker"
 
     def __init__(
         self,
@@ -70,13 +73,16 @@ class WebhookWorker:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        super().__init__(
+            new_deliveries,
+            poll_seconds=settings.poll_seconds,
+            scan_seconds=settings.scan_seconds,
+            logger=logger,
+        )
         self.database = database
         self.master_key = master_key
         self.settings = settings
         self._transport = transport
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._last_scan = float("-inf")
 
     # -- one step -----------------------------------------------------------------------------
 
@@ -178,38 +184,5 @@ class WebhookWorker:
                 update(WebhookDelivery).where(WebhookDelivery.id == item.delivery_id).values(values)
             )
 
-    # -- the loop -------------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        """Poll until cancelled; errors are logged and the loop goes on."""
-        remove = on_new_deliveries(self._wake.set)
-        try:
-            while True:
-                try:
-                    await self._scan_if_due()
-                    while await self.run_once() >= BATCH:
-                        pass
-                except Exception:
-                    logger.exception("webhook worker step failed")
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
-        finally:
-            remove()
-
-    async def _scan_if_due(self) -> None:
-        if time.monotonic() - self._last_scan < self.settings.scan_seconds:
-            return
-        self._last_scan = time.monotonic()
+    async def scan(self) -> None:
         await scan_expirations(self.database, self.settings)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="exisone-webhook-worker")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
