@@ -46,7 +46,7 @@ class Received:
 class _Handler:
     server: MailServer
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         if address in self.server.refuse:
@@ -54,7 +54,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.server.delay:
             time.sleep(self.server.delay)  # a slow server (in its own thread)
         parsed = message_from_bytes(envelope.original_content, policy=policy.default)
