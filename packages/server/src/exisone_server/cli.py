@@ -29,6 +29,7 @@ from .db import Database
 from .errors import ApiError
 from .kit.proxy_headers import TrustedProxies
 from .licenses.import_command import license_group
+from .mail.cli import mail as mail_group
 from .migrate import upgrade
 from .security.cli_commands import rotate_master
 from .webhooks.cli import webhook as webhook_group
@@ -525,4 +526,5 @@ def demo(
 main.add_command(license_group)  # license import (issue 7: bulk path)
 main.add_command(user_group)  # user create|list|password: dashboard users (issue 4)
 main.add_command(webhook_group)  # webhook create|list|delete|deliveries (issue 8)
+main.add_command(mail_group)  # mail test|queue: e-mail delivery
 keys.add_command(rotate_master)  # keys rotate-master: re-encrypt under a new master key (issue 5)
