@@ -13,12 +13,11 @@ from sqlalchemy import func, select
 from ..crypto.master_key import MasterKey
 from ..db import Database
 from ..kit.cli import run_with_database
-from ..kit.time import format_expiration
 from ..models import MailMessage, MailStatus
 from . import service
 from .settings import MailSettings
 
-__all__ = ["mail", "message_view"]
+__all__ = ["mail"]
 
 
 def _mail_settings() -> MailSettings:
@@ -26,25 +25,6 @@ def _mail_settings() -> MailSettings:
         return MailSettings.from_env()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-def message_view(row: MailMessage) -> dict[str, Any]:
-    """A message of the log for JSON (the API, ``mail queue --json``); no bodies."""
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "to": row.to_address,
-        "subject": row.subject,
-        "status": row.status.value,
-        "attempts": row.attempts,
-        "createdAt": format_expiration(row.created_at),
-        "nextAttemptAt": format_expiration(row.next_attempt_at)
-        if row.status is MailStatus.PENDING
-        else None,
-        "sentAt": format_expiration(row.sent_at) if row.sent_at else None,
-        "lastError": row.last_error,
-        "messageId": row.message_id,
-    }
 
 
 @click.group()
@@ -101,7 +81,7 @@ def queue_command(
                 .limit(service.MESSAGE_PAGE)
             )
             totals = {row[0].value: row[1] for row in await session.execute(counts)}
-            return {"counts": totals, "messages": [message_view(row) for row in rows]}
+            return {"counts": totals, "messages": [service.message_view(row) for row in rows]}
 
     data = run_with_database(context, work)
     if as_json:

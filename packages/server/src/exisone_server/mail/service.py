@@ -4,6 +4,7 @@ the message log (resend), and a test message sent at once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.master_key import MasterKey
 from ..errors import ApiError, BadRequest, Conflict, NotFound
-from ..kit.time import utc_now
+from ..kit.time import format_expiration, utc_now
 from ..models import MailMessage, MailStatus, MailTemplate, Product, TenantMailSettings
 from .addresses import check_sender, recipient
 from .kinds import LICENSE_KINDS, MailKind
@@ -30,6 +31,7 @@ __all__ = [
     "delete_template",
     "list_messages",
     "mail_status",
+    "message_view",
     "resend_message",
     "save_smtp_settings",
     "save_template",
@@ -302,3 +304,22 @@ async def delete_template(
     await session.delete(row)
     await session.flush()
     return True
+
+
+def message_view(row: MailMessage) -> dict[str, Any]:
+    """A message of the log for JSON (the API, ``mail queue --json``); no bodies."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "to": row.to_address,
+        "subject": row.subject,
+        "status": row.status.value,
+        "attempts": row.attempts,
+        "createdAt": format_expiration(row.created_at),
+        "nextAttemptAt": format_expiration(row.next_attempt_at)
+        if row.status is MailStatus.PENDING
+        else None,
+        "sentAt": format_expiration(row.sent_at) if row.sent_at else None,
+        "lastError": row.last_error,
+        "messageId": row.message_id,
+    }
