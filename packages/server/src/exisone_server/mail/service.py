@@ -28,6 +28,7 @@ __all__ = [
     "MailSendFailed",
     "MailStatusView",
     "SmtpForm",
+    "check_template",
     "delete_template",
     "list_messages",
     "mail_status",
