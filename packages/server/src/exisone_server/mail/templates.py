@@ -11,11 +11,12 @@ attribute access to Python internals, and refuses ``*`` and ``**`` results beyon
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -90,13 +91,19 @@ _PARTS = (("subject", _TEXT, MAX_SUBJECT), ("text", _TEXT, MAX_BODY), ("html", _
 _LABELS = {"subject": "the subject", "text": "the plain text", "html": "the HTML"}
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(html: bool, text: str) -> Template:
+    """A part compiled once per process (compiling costs far more than rendering)."""
+    return (_HTML if html else _TEXT).from_string(text)
+
+
 def render(source: TemplateSource, context: dict[str, Any]) -> Rendered:
     """The three parts rendered; the subject on one line. Raises Jinja's errors."""
-    subject = _TEXT.from_string(source.subject).render(context)
+    subject = _compiled(False, source.subject).render(context)
     return Rendered(
         subject=" ".join(subject.split())[:MAX_SUBJECT],
-        text=_TEXT.from_string(source.text).render(context),
-        html=_HTML.from_string(source.html).render(context),
+        text=_compiled(False, source.text).render(context),
+        html=_compiled(True, source.html).render(context),
     )
 
 
