@@ -5,7 +5,7 @@ templates and the tenant's own SMTP settings."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,12 +33,6 @@ from .seeding import Seed
 from .smtp_server import PASSWORD, USER, MailServer, running_mail_server
 
 SENDER = "Acme Licensing <licenses@acme.example>"
-
-
-@pytest.fixture
-def mail_server(tmp_path: Path) -> Iterator[MailServer]:
-    with running_mail_server(tmp_path, "starttls") as server:
-        yield server
 
 
 def settings_for(server: MailServer | None, **changes: object) -> MailSettings:

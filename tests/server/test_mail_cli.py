@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from click.testing import CliRunner, Result
@@ -19,13 +18,7 @@ from exisone_server.mail import MailKind, MailSettings, enqueue
 from exisone_server.models import MailMessage
 
 from .seeding import Seed
-from .smtp_server import PASSWORD, MailServer, running_mail_server
-
-
-@pytest.fixture
-def mail_server(tmp_path: Path) -> Iterator[MailServer]:
-    with running_mail_server(tmp_path, "starttls") as server:
-        yield server
+from .smtp_server import PASSWORD, MailServer
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,7 @@ log and resend, the key page's "E-mail the customer their keys"."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -16,15 +15,14 @@ from exisone_server.models import MailMessage, MailStatus, MailTemplate, TenantM
 
 from ..dashboard.helpers import csrf_of, login
 from .seeding import Seed
-from .smtp_server import PASSWORD, USER, MailServer, running_mail_server
+from .smtp_server import PASSWORD, USER, MailServer
 
 
-@pytest.fixture
-def mail_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MailServer]:
+@pytest.fixture(autouse=True)
+def _trust_the_test_server(mail_server: MailServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pages read the CA file from the environment; logins of all tests come from one IP."""
+    monkeypatch.setenv("EXISONE_SMTP_CA_FILE", str(mail_server.ca_file))
     monkeypatch.setenv("EXISONE_RATE_LIMIT_LOGIN_PER_IP", "0")
-    with running_mail_server(tmp_path, "starttls") as server:
-        monkeypatch.setenv("EXISONE_SMTP_CA_FILE", str(server.ca_file))
-        yield server
 
 
 @pytest.fixture(autouse=True)

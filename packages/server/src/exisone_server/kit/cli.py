@@ -13,7 +13,7 @@ from ..crypto.master_key import MasterKey, load_master_key
 from ..db import Database
 from ..errors import ApiError
 
-__all__ = ["run_with_database", "tenant_option"]
+__all__ = ["run_with_database", "run_with_settings", "tenant_option"]
 
 T = TypeVar("T")
 
@@ -21,9 +21,14 @@ T = TypeVar("T")
 def run_with_database(
     context: click.Context, work: Callable[[Database, MasterKey], Awaitable[T]]
 ) -> T:
-    """Run ``work`` with a database of the command's settings and the master key; an
-    :class:`ApiError` becomes the command's error message."""
+    """:func:`run_with_settings` with the command's settings (``context.obj``)."""
     settings: Settings = context.obj
+    return run_with_settings(settings, work)
+
+
+def run_with_settings(settings: Settings, work: Callable[[Database, MasterKey], Awaitable[T]]) -> T:
+    """Run ``work`` with a database of ``settings`` and the master key, then dispose of the
+    engine; an :class:`ApiError` becomes the command's error message."""
     try:
         master_key = load_master_key(settings)
     except ValueError as exc:
