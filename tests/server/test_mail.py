@@ -502,3 +502,28 @@ async def test_the_product_api_switches_the_trial_ending_mail(seed: Seed) -> Non
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["sendTrialEnding"] is True and answer.json()["trialEndingDays"] == 5
+
+
+async def test_smtp_passwords_follow_a_master_key_rotation(
+    seed: Seed, database: Database, master_key: MasterKey
+) -> None:
+    from exisone_server.mail.routing import decrypt_password, reencrypt_passwords
+
+    async with database.write() as session:
+        await save_smtp_settings(
+            session,
+            seed.tenant.id,
+            master_key,
+            SmtpForm(host="smtp.example.com", username=USER, password=PASSWORD),
+        )
+    new = MasterKey(bytes(reversed(range(32))))
+    async with database.write() as session:
+        assert await reencrypt_passwords(session, master_key, new) >= 1
+    async with database.read_session() as session:
+        row = await session.scalar(
+            select(TenantMailSettings).where(TenantMailSettings.tenant_id == seed.tenant.id)
+        )
+    assert row is not None and row.master_key_id == new.key_id
+    assert decrypt_password(new, row) == PASSWORD
+    with pytest.raises(Exception, match="cannot be decrypted"):
+        decrypt_password(master_key, row)

@@ -26,6 +26,7 @@ __all__ = [
     "decrypt_password",
     "encrypt_password",
     "load_tenant_settings",
+    "reencrypt_passwords",
     "resolve_route",
     "support_address",
 ]
@@ -76,6 +77,26 @@ def decrypt_password(master_key: MasterKey, row: TenantMailSettings) -> str | No
             "enter it again on the E-mail page."
         ) from None
     return plain.decode()
+
+
+async def reencrypt_passwords(session: AsyncSession, old: MasterKey, new: MasterKey) -> int:
+    """Re-encrypt every tenant's SMTP password stored under ``old`` with ``new`` (master-key
+    rotation, in the caller's transaction); returns how many were re-encrypted."""
+    rows = await session.scalars(
+        select(TenantMailSettings).where(TenantMailSettings.master_key_id == old.key_id)
+    )
+    count = 0
+    for row in rows:
+        password = decrypt_password(old, row)
+        if password is None:
+            continue
+        row.password_nonce, row.password_ciphertext = encrypt_password(
+            new, row.tenant_id, password
+        )
+        row.master_key_id = new.key_id
+        count += 1
+    await session.flush()
+    return count
 
 
 async def load_tenant_settings(session: AsyncSession, tenant_id: int) -> TenantMailSettings | None:
