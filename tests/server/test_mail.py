@@ -527,3 +527,32 @@ async def test_smtp_passwords_follow_a_master_key_rotation(
     assert decrypt_password(new, row) == PASSWORD
     with pytest.raises(Exception, match="cannot be decrypted"):
         decrypt_password(master_key, row)
+
+
+async def test_a_tenants_own_smtp_wins_over_the_servers(
+    seed: Seed,
+    tmp_path: Path,
+    mail_server: MailServer,
+    database: Database,
+    master_key: MasterKey,
+) -> None:
+    with running_mail_server(tmp_path, "none") as relay:
+        server_wide = settings_for(relay, ca_file=str(mail_server.ca_file))  # the relay ...
+        license = await seed.license(await _product(seed), email="own@example.com")
+        async with database.write() as session:
+            await save_smtp_settings(  # ... and the tenant's own server (STARTTLS, login)
+                session,
+                seed.tenant.id,
+                master_key,
+                SmtpForm(
+                    host="127.0.0.1",
+                    port=mail_server.port,
+                    username=USER,
+                    password=PASSWORD,
+                ),
+            )
+        await _queue_purchase(seed, license, server_wide)
+        await MailWorker(database, master_key, server_wide).run_once()
+        (received,) = mail_server.wait_for(1)
+        assert received.message["From"] == SENDER  # the tenant set no From: the server's
+        assert relay.messages == []

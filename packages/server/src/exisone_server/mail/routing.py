@@ -90,9 +90,7 @@ async def reencrypt_passwords(session: AsyncSession, old: MasterKey, new: Master
         password = decrypt_password(old, row)
         if password is None:
             continue
-        row.password_nonce, row.password_ciphertext = encrypt_password(
-            new, row.tenant_id, password
-        )
+        row.password_nonce, row.password_ciphertext = encrypt_password(new, row.tenant_id, password)
         row.master_key_id = new.key_id
         count += 1
     await session.flush()
