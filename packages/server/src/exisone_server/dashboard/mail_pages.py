@@ -22,6 +22,7 @@ from ..mail.routing import load_tenant_settings
 from ..mail.smtp import SECURITY_MODES
 from ..mail.templates import TemplateSource, render
 from ..products.service import list_products
+from .accounts import set_flash
 from .web import BASE, Posted, form_int, page, perform, posted, require_user
 
 __all__ = [
@@ -121,16 +122,19 @@ async def mail_settings_save(
 async def mail_test(
     request: Request[Any, Any, Any], database: DatabaseDep, master_key: MasterKeyDep
 ) -> Redirect:
-    """Send a test message now; the outcome (or the server's words) is the page's message."""
+    """Send a test message now; the outcome (or the server's words) is the page's message.
+    No write transaction is held while the mail server answers."""
     form = await posted(request, database)
-    settings = _settings()
-
-    async def work(session: AsyncSession) -> str:
-        to = form.get("to")
-        await mail.send_test(session, form.user.tenant_id, to, settings, master_key)
-        return f"Test message sent to {to.strip()}."
-
-    return await perform(database, form.user, work, done=lambda text: text, back=_MAIL)
+    to = form.get("to")
+    try:
+        async with database.read_session() as session:
+            await mail.send_test(session, form.user.tenant_id, to, _settings(), master_key)
+        outcome = f"ok:Test message sent to {to.strip()}."
+    except ApiError as exc:
+        outcome = f"error:{exc.message}"
+    async with database.write() as session:
+        await set_flash(session, form.user.session_id, outcome)
+    return Redirect(_MAIL)
 
 
 @post("/mail/messages/{message_id:int}/resend", status_code=200)
