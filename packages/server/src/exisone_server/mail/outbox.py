@@ -20,16 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import insert_for
 from ..kit.outbox import CommitSignal
 from ..kit.time import utc_now
-from ..licenses.service import seat_limit
+from ..licenses.service import license_feature_names, seat_limit
 from ..models import (
-    Feature,
     License,
     LicenseStatus,
     MailMessage,
     MailStatus,
     MailTemplate,
     Product,
-    license_features,
 )
 from .addresses import recipient
 from .kinds import LICENSE_KINDS, MailKind
@@ -81,16 +79,6 @@ async def template_source(
     return DEFAULT_TEMPLATES[kind], None
 
 
-async def _feature_names(session: AsyncSession, license_id: int) -> list[str]:
-    rows = await session.scalars(
-        select(Feature.name)
-        .join(license_features, license_features.c.feature_id == Feature.id)
-        .where(license_features.c.license_id == license_id)
-        .order_by(Feature.name)
-    )
-    return list(rows)
-
-
 def _days_left(expires_at: datetime | None, now: datetime) -> int:
     if expires_at is None or expires_at <= now:
         return 0
@@ -101,7 +89,7 @@ async def license_context(
     session: AsyncSession, license: License, product_name: str, now: datetime
 ) -> dict[str, Any]:
     """The one-license placeholders of ``license`` (see :data:`.kinds.PLACEHOLDERS`)."""
-    features = await _feature_names(session, license.id)
+    features = await license_feature_names(session, license.id)
     seats = seat_limit(license)
     return {
         "ActivationKey": license.activation_key,
