@@ -32,6 +32,7 @@ from exisone_server.db import Database
 from exisone_server.migrate import upgrade
 
 from .seeding import Seed
+from .smtp_server import MailServer, running_mail_server
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "EXISONE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -144,3 +145,10 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
 async def seed(database: Database, master_key: MasterKey, client: httpx.AsyncClient) -> Seed:
     """A fresh tenant with helpers; ``seed.api`` sends its all-permission token."""
     return await Seed.create(database, master_key, client)
+
+
+@pytest.fixture
+def mail_server(tmp_path: Path) -> Iterator[MailServer]:
+    """A real SMTP server (aiosmtpd, STARTTLS required, login) on a free loopback port."""
+    with running_mail_server(tmp_path, "starttls") as server:
+        yield server

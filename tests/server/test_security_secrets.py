@@ -289,3 +289,38 @@ async def test_a_key_file_is_replaced_by_the_rotation(empty_settings: Settings) 
 
 def new_key_not_printed(output: str, key: MasterKey) -> bool:
     return base64.b64encode(key.key).decode() not in output
+
+
+async def test_master_key_rotation_re_encrypts_smtp_passwords(empty_settings: Settings) -> None:
+    from exisone_server.mail.routing import decrypt_password
+    from exisone_server.mail.service import SmtpForm, save_smtp_settings
+    from exisone_server.models import TenantMailSettings
+
+    upgrade(empty_settings)
+    old = MasterKey.from_base64(empty_settings.master_key or "")
+    tenant = json.loads(_run(empty_settings, "tenant", "create", "Mailer", "--json").stdout)
+    database = Database.from_settings(empty_settings)
+    try:
+        async with database.write() as session:
+            await save_smtp_settings(
+                session,
+                tenant["tenantId"],
+                old,
+                SmtpForm(host="smtp.example.com", username="u", password="smtp-secret-1"),
+            )
+        new_key = MasterKey.generate_base64()
+        key_file = empty_settings.data_dir / "new-master.key"
+        key_file.write_text(new_key)
+        rotated = _run(
+            empty_settings, "keys", "rotate-master", "--new-key-file", str(key_file), "--json"
+        )
+        async with database.read_session() as session:
+            row = await session.scalar(select(TenantMailSettings))
+    finally:
+        await database.dispose()
+
+    assert json.loads(rotated.stdout)["smtpPasswords"] == 1
+    assert row is not None and decrypt_password(MasterKey.from_base64(new_key), row) == (
+        "smtp-secret-1"
+    )
+    assert "smtp-secret-1" not in rotated.stdout + rotated.stderr

@@ -42,6 +42,7 @@ from .errors import exception_handlers
 from .licenses.endpoints import VALIDATE_PATH, validate_license
 from .licenses.validate_seam import ValidateSeam
 from .licenses.validation_stats import validation_stats_lifespan
+from .mail import mail_lifespan
 from .routers import domain_routers
 from .security import security_plugin
 from .signing import answer_signing
@@ -168,6 +169,7 @@ def create_app(
         lifespan=[
             lifespan,
             webhook_lifespan(provide_database, key),
+            mail_lifespan(provide_database, key),  # the e-mail outbox's sending worker
             validation_stats_lifespan(provide_database),  # the dashboard's validation counts
         ],
         openapi_config=OpenAPIConfig(

@@ -6,10 +6,8 @@ Configuration comes from ``EXISONE_*`` environment variables (see config.py); ``
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,9 +24,10 @@ from .crypto.master_key import MasterKey, load_master_key
 from .crypto.service import list_crypto_keys, rotate_crypto_key
 from .dashboard.cli import demo_dashboard_user, user_group
 from .db import Database
-from .errors import ApiError
+from .kit.cli import run_with_settings
 from .kit.proxy_headers import TrustedProxies
 from .licenses.import_command import license_group
+from .mail.cli import mail as mail_group
 from .migrate import upgrade
 from .security.cli_commands import rotate_master
 from .webhooks.cli import webhook as webhook_group
@@ -56,21 +55,8 @@ def _master_key(settings: Settings) -> MasterKey:
         raise click.ClickException(str(exc)) from exc
 
 
-def _run(settings: Settings, work: Callable[[Database, MasterKey], Awaitable[T]]) -> T:
-    """Run ``work`` with a database and the master key, then dispose of the engine."""
-    master_key = _master_key(settings)
-
-    async def runner() -> T:
-        database = Database.from_settings(settings)
-        try:
-            return await work(database, master_key)
-        finally:
-            await database.dispose()
-
-    try:
-        return asyncio.run(runner())
-    except ApiError as exc:
-        raise click.ClickException(exc.message) from exc
+#: Run ``work`` with a database and the master key, then dispose of the engine.
+_run = run_with_settings
 
 
 def _echo_json(data: Any) -> None:
@@ -525,4 +511,5 @@ def demo(
 main.add_command(license_group)  # license import (issue 7: bulk path)
 main.add_command(user_group)  # user create|list|password: dashboard users (issue 4)
 main.add_command(webhook_group)  # webhook create|list|delete|deliveries (issue 8)
+main.add_command(mail_group)  # mail test|queue: e-mail delivery
 keys.add_command(rotate_master)  # keys rotate-master: re-encrypt under a new master key (issue 5)

@@ -23,6 +23,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
     from .dashboard import dashboard_routers
     from .health import router as health_router
     from .licenses.endpoints import router as licenses_router
+    from .mail.endpoints import router as mail_router
     from .plans.endpoints import router as plans_router
     from .products.endpoints import router as products_router
     from .publisher.endpoints import router as publisher_router
@@ -40,5 +41,6 @@ def domain_routers() -> list[ControllerRouterHandler]:
         bulk_router,
         audit_router,
         webhooks_router,
+        mail_router,
         *dashboard_routers(),
     ]

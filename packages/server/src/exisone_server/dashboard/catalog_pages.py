@@ -73,6 +73,15 @@ def _product_fields(form: Posted) -> dict[str, Any]:
             form.get("default_license_days", "0"), "Default license days"
         ),
         "description": form.get("description"),
+        "send_purchase_email": form.flag("send_purchase_email"),
+        "send_renewal_reminders": form.flag("send_renewal_reminders"),
+        "send_trial_ending": form.flag("send_trial_ending"),
+        "renewal_reminder_days": form_int(
+            form.get("renewal_reminder_days"), "Reminder days", optional=True
+        ),
+        "trial_ending_days": form_int(
+            form.get("trial_ending_days"), "Trial-ending days", optional=True
+        ),
     }
 
 

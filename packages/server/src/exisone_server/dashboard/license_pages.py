@@ -29,6 +29,7 @@ from ..publisher.queries import (
 )
 from ..publisher.schemas import LicenseExtend, LicensePage
 from .accounts import SessionView
+from .mail_pages import email_keys
 from .web import BASE, form_int, page, perform, posted, require_user
 
 __all__ = [
@@ -208,7 +209,7 @@ async def key_action(
     activation_key: FromPath[str],
     action: FromPath[str],
 ) -> Redirect:
-    """revoke / suspend / resume / extend / free (a device)."""
+    """revoke / suspend / resume / extend / free (a device) / email-keys."""
     form = await posted(request, database)
     tenant = form.user.tenant_id
     client_ip = request.client.host if request.client else None
@@ -236,6 +237,8 @@ async def key_action(
                 session, tenant, activation_key, form.get("hardware_id"), ip_address=client_ip
             )
             return "Device freed: its seat can be used again."
+        if action == "email-keys":
+            return await email_keys(session, tenant, activation_key)
         raise ApiError("invalid_request", f"Unknown action {action!r}.", status_code=404)
 
     return await perform(

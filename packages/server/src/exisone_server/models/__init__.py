@@ -8,6 +8,7 @@ from .crypto_key import CryptoKey
 from .dashboard_user import DashboardSession, DashboardUser
 from .license import License, LicenseStatus, license_features
 from .license_history import HistoryAction, LicenseHistory
+from .mail import MailMessage, MailStatus, MailTemplate, TenantMailSettings
 from .plan import Feature, Plan, plan_features
 from .product import Product
 from .rate_limit import RateLimitCounter
@@ -30,12 +31,16 @@ __all__ = [
     "License",
     "LicenseHistory",
     "LicenseStatus",
+    "MailMessage",
+    "MailStatus",
+    "MailTemplate",
     "Model",
     "Plan",
     "Product",
     "RateLimitCounter",
     "SupportTicket",
     "Tenant",
+    "TenantMailSettings",
     "Trial",
     "UTCDateTime",
     "ValidationCount",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Enum, ForeignKey, String, Table, Text
+from sqlalchemy import Column, Enum, ForeignKey, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..kit.time import utc_now
@@ -66,6 +66,9 @@ class License(Model):
     max_seats: Mapped[int | None] = mapped_column(default=None)
     corporate_name: Mapped[str | None] = mapped_column(String(200), default=None)
     is_offline: Mapped[bool] = mapped_column(default=False)
+    #: A trial key (e.g. a subscription's trial period): its end gets the "trial ending" e-mail
+    #: instead of the renewal reminder, when its product sends it.
+    is_trial: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: The last offline activation code issued for this license.
     offline_code: Mapped[str | None] = mapped_column(Text, default=None)
     #: Free-form version label the publisher attached to the license.

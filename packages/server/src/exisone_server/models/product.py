@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..kit.time import utc_now
@@ -43,5 +43,9 @@ class Product(Model):
     send_purchase_email: Mapped[bool] = mapped_column(default=False)
     send_renewal_reminders: Mapped[bool] = mapped_column(default=False)
     renewal_reminder_days: Mapped[int | None] = mapped_column(default=None)
+    #: E-mail "your trial ends soon" to trial licenses (``License.is_trial``) of this product.
+    send_trial_ending: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Days before a trial license's end that mail goes out; None = 3.
+    trial_ending_days: Mapped[int | None] = mapped_column(default=None)
     deactivation_cooldown_hours: Mapped[int | None] = mapped_column(default=None)
     updated_at: Mapped[datetime | None] = mapped_column(default=None, onupdate=utc_now)

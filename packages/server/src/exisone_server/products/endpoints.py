@@ -32,10 +32,12 @@ def product_read(product: Product) -> ProductRead:
         enforce_version_check=product.enforce_version_check,
         send_purchase_email=product.send_purchase_email,
         send_renewal_reminders=product.send_renewal_reminders,
+        send_trial_ending=product.send_trial_ending,
         created_at=format_expiration(product.created_at),
         default_plan_id=product.default_plan_id,
         minimum_required_version=product.minimum_required_version,
         renewal_reminder_days=product.renewal_reminder_days,
+        trial_ending_days=product.trial_ending_days,
         deactivation_cooldown_hours=product.deactivation_cooldown_hours,
         updated_at=format_expiration(product.updated_at) if product.updated_at else None,
     )

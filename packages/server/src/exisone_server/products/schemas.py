@@ -24,6 +24,8 @@ class _ProductFields(WireRequest):
     send_purchase_email: bool | UnsetType = UNSET
     send_renewal_reminders: bool | UnsetType = UNSET
     renewal_reminder_days: int | UnsetType | None = UNSET
+    send_trial_ending: bool | UnsetType = UNSET
+    trial_ending_days: int | UnsetType | None = UNSET
     deactivation_cooldown_hours: int | UnsetType | None = UNSET
 
 
@@ -49,9 +51,11 @@ class ProductRead(WireResponse):
     enforce_version_check: bool
     send_purchase_email: bool
     send_renewal_reminders: bool
+    send_trial_ending: bool
     created_at: str
     default_plan_id: int | None = None
     minimum_required_version: str | None = None
     renewal_reminder_days: int | None = None
+    trial_ending_days: int | None = None
     deactivation_cooldown_hours: int | None = None
     updated_at: str | None = None

@@ -144,6 +144,7 @@ async def _apply(
             setattr(product, field, bounded_int(wire, given[field], 0, high))
     for field, wire, high in (
         ("renewal_reminder_days", "renewalReminderDays", MAX_DAYS),
+        ("trial_ending_days", "trialEndingDays", MAX_DAYS),
         ("deactivation_cooldown_hours", "deactivationCooldownHours", _MAX_COOLDOWN_HOURS),
     ):
         if field in given:
@@ -154,6 +155,7 @@ async def _apply(
         "enforce_version_check",
         "send_purchase_email",
         "send_renewal_reminders",
+        "send_trial_ending",
     ):
         if field in given:
             setattr(product, field, given[field])

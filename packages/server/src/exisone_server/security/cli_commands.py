@@ -92,14 +92,16 @@ def rotate_master(context: click.Context, new_key_file: Path | None, as_json: bo
         "newKeyId": result.new_key_id,
         "cryptoKeys": result.crypto_keys,
         "webhookSecrets": result.webhook_secrets,
+        "smtpPasswords": result.smtp_passwords,
         "keyFile": str(key_file) if from_file else None,
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
         click.echo(
-            f"Re-encrypted {result.crypto_keys} private key(s) and {result.webhook_secrets} "
-            f"webhook secret(s): master key {result.old_key_id} -> {result.new_key_id}.",
+            f"Re-encrypted {result.crypto_keys} private key(s), {result.webhook_secrets} "
+            f"webhook secret(s) and {result.smtp_passwords} SMTP password(s): master key "
+            f"{result.old_key_id} -> {result.new_key_id}.",
             err=True,
         )
     if from_file:

@@ -1,7 +1,8 @@
 """Master-key rotation: re-encrypt every secret stored under the old master key with a new one.
 
-Stored secrets: the tenants' RSA private keys (``crypto_keys``) and the webhook endpoints'
-signing secrets (``webhook_endpoints``). Everything happens in one transaction, so a crash
+Stored secrets: the tenants' RSA private keys (``crypto_keys``), the webhook endpoints'
+signing secrets (``webhook_endpoints``) and the tenants' SMTP passwords
+(``tenant_mail_settings``). Everything happens in one transaction, so a crash
 leaves every row under the old key or every row under the new one. Rows already under the new
 key are skipped (a repeated run is harmless); rows under any third key stop the rotation.
 """
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit import record_audit
 from ..crypto.master_key import MasterKey
-from ..models import CryptoKey, WebhookEndpoint
+from ..models import CryptoKey, TenantMailSettings, WebhookEndpoint
 
 __all__ = ["MasterKeyRotation", "rotate_master_key"]
 
@@ -26,6 +27,7 @@ class MasterKeyRotation:
     new_key_id: str
     crypto_keys: int
     webhook_secrets: int
+    smtp_passwords: int
 
 
 def _crypto_associated_data(key: CryptoKey) -> bytes:
@@ -39,11 +41,20 @@ async def rotate_master_key(
     rows encrypted under neither key (they would be unreadable afterwards)."""
     if old.key_id == new.key_id:
         raise ValueError("the new master key is the current one")
+    from ..mail.routing import reencrypt_passwords
     from ..webhooks.signing import decrypt_secret, encrypt_secret
 
     keys = list(await session.scalars(select(CryptoKey).order_by(CryptoKey.id)))
     endpoints = list(await session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
+    mail_keys = set(
+        await session.scalars(
+            select(TenantMailSettings.master_key_id).where(
+                TenantMailSettings.password_ciphertext.is_not(None)
+            )
+        )
+    )
     used = {key.master_key_id for key in keys} | {point.master_key_id for point in endpoints}
+    used |= {key_id for key_id in mail_keys if key_id}
     strangers = used - {old.key_id, new.key_id}
     if strangers:
         raise ValueError(
@@ -70,6 +81,7 @@ async def rotate_master_key(
         )
         endpoint.master_key_id = new.key_id
         webhook_count += 1
+    smtp_count = await reencrypt_passwords(session, old, new)
     await session.flush()
     for tenant_id in sorted({key.tenant_id for key in keys}):
         await record_audit(
@@ -80,4 +92,4 @@ async def rotate_master_key(
             target=new.key_id,
             details={"from": old.key_id},
         )
-    return MasterKeyRotation(old.key_id, new.key_id, crypto_count, webhook_count)
+    return MasterKeyRotation(old.key_id, new.key_id, crypto_count, webhook_count, smtp_count)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from ..config import Settings
-from ..crypto.master_key import MasterKey, load_master_key
+from ..crypto.master_key import MasterKey
 from ..db import Database
-from ..errors import ApiError
+from ..kit.cli import run_with_database, tenant_option
 from . import service
 from .endpoints import delivery_read, endpoint_read
 from .events import EVENT_TYPES
@@ -22,33 +19,8 @@ from .settings import WebhookSettings
 
 __all__ = ["webhook"]
 
-T = TypeVar("T")
-
-
-def _run(context: click.Context, work: Callable[[Database, MasterKey], Awaitable[T]]) -> T:
-    settings: Settings = context.obj
-    try:
-        master_key = load_master_key(settings)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-    async def runner() -> T:
-        database = Database.from_settings(settings)
-        try:
-            return await work(database, master_key)
-        finally:
-            await database.dispose()
-
-    try:
-        return asyncio.run(runner())
-    except ApiError as exc:
-        raise click.ClickException(exc.message) from exc
-
-
-def _tenant_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--tenant", "tenant_ref", required=True, help="Tenant id or name.")(
-        function
-    )
+_run = run_with_database
+_tenant_option = tenant_option
 
 
 @click.group()

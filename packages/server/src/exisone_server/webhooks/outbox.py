@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event as orm_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..db import Database, insert_for
+from ..kit.outbox import CommitSignal
 from ..kit.time import format_expiration, utc_now
 from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .events import EVENT_TYPES
@@ -31,6 +31,7 @@ __all__ = [
     "emit",
     "emit_detached",
     "forget_subscriptions",
+    "new_deliveries",
     "on_new_deliveries",
     "subscribed",
 ]
@@ -39,24 +40,19 @@ __all__ = [
 CACHE_SECONDS = 5.0
 
 _cache: dict[tuple[int, int], tuple[float, frozenset[str]]] = {}
-_listeners: list[Callable[[], None]] = []
+#: Fired after a transaction that wrote deliveries commits (wakes the worker).
+new_deliveries = CommitSignal()
 
 
 def on_new_deliveries(listener: Callable[[], None]) -> Callable[[], None]:
     """Call ``listener`` after a transaction that wrote deliveries commits; returns a remover."""
-    _listeners.append(listener)
-    return lambda: _listeners.remove(listener) if listener in _listeners else None
+    return new_deliveries.listen(listener)
 
 
 def forget_subscriptions(tenant_id: int) -> None:
     """Drop the cached subscriptions of a tenant (after its endpoints changed)."""
     for key in [key for key in _cache if key[1] == tenant_id]:
         del _cache[key]
-
-
-def _wake(*_: Any) -> None:
-    for listener in list(_listeners):
-        listener()
 
 
 async def _subscribed(session: AsyncSession, tenant_id: int, event_type: str) -> list[int]:
@@ -134,8 +130,7 @@ async def emit(
         for endpoint_id in endpoint_ids
     )
     await session.flush()
-    if _listeners and session.in_transaction():
-        orm_event.listen(session.sync_session, "after_commit", _wake, once=True)
+    new_deliveries.arm(session)
     return int(event_id)
 
 

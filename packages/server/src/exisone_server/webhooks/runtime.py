@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from litestar import Litestar
 
 from ..crypto.master_key import MasterKey
 from ..db import Database
+from ..kit.workers import worker_lifespan
 from .settings import WebhookSettings
 from .worker import WebhookWorker
 
@@ -25,17 +26,8 @@ def webhook_lifespan(
     List it after the lifespan that opens the database: ``database()`` is called on startup.
     """
 
-    @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    def make() -> WebhookWorker | None:
         chosen = settings or WebhookSettings.from_env()
-        if not chosen.worker:
-            yield
-            return
-        worker = WebhookWorker(database(), master_key, chosen)
-        worker.start()
-        try:
-            yield
-        finally:
-            await worker.stop()
+        return WebhookWorker(database(), master_key, chosen) if chosen.worker else None
 
-    return lifespan
+    return worker_lifespan(make)

@@ -1,7 +1,6 @@
 """The delivery worker: an asyncio task in each server process.
 
-Every poll it claims due deliveries one by one with a conditional UPDATE
-(``... WHERE id = ? AND status = 'pending' AND (locked_until IS NULL OR locked_until < now)``),
+Every poll it claims due deliveries with a conditional UPDATE (:func:`..kit.outbox.claim_due`),
 so several processes on one database never send the same delivery at the same time; a claim
 counts as an attempt and holds the row for :attr:`WebhookSettings.lease`, so a process killed
 mid-delivery leaves a row that another (or the restarted) process picks up when the lease ends.
@@ -11,22 +10,23 @@ Failures are retried with exponential backoff and jitter until ``give_up_at``, t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from .. import __version__
 from ..crypto.master_key import MasterKey
 from ..db import Database
+from ..kit.outbox import claim_due
+from ..kit.outbox import retry_delay as kit_retry_delay
 from ..kit.time import utc_now
+from ..kit.workers import PollingWorker
 from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from .outbox import on_new_deliveries
+from .outbox import new_deliveries
 from .scan import scan_expirations
 from .settings import WebhookSettings
 from .signing import decrypt_secret, sign
@@ -42,9 +42,7 @@ BATCH = 20
 
 def retry_delay(attempts: int, settings: WebhookSettings) -> timedelta:
     """Delay before the next attempt after ``attempts`` failed ones: doubling, capped, ±20 %."""
-    base = settings.retry_base_seconds * 2 ** min(attempts - 1, 30)
-    seconds = min(base, settings.retry_max_seconds) * random.uniform(0.8, 1.2)
-    return timedelta(seconds=seconds)
+    return kit_retry_delay(attempts, settings.retry_base_seconds, settings.retry_max_seconds)
 
 
 @dataclass(frozen=True)
@@ -61,8 +59,11 @@ class _Claimed:
     body: str
 
 
-class WebhookWorker:
+class WebhookWorker(PollingWorker):
     """Claims and sends due deliveries; runs the expiration scan now and then."""
+
+    batch = BATCH
+    label = "webhook worker"
 
     def __init__(
         self,
@@ -72,13 +73,16 @@ class WebhookWorker:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        super().__init__(
+            new_deliveries,
+            poll_seconds=settings.poll_seconds,
+            scan_seconds=settings.scan_seconds,
+            logger=logger,
+        )
         self.database = database
         self.master_key = master_key
         self.settings = settings
         self._transport = transport
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._last_scan = float("-inf")
 
     # -- one step -----------------------------------------------------------------------------
 
@@ -97,65 +101,32 @@ class WebhookWorker:
             await asyncio.gather(*(self._attempt(client, item) for item in claimed))
         return len(claimed)
 
-    async def _due_ids(self, now: datetime) -> list[int]:
-        async with self.database.read() as connection:
-            rows = await connection.scalars(
-                select(WebhookDelivery.id)
-                .where(
-                    WebhookDelivery.status == DeliveryStatus.PENDING,
-                    WebhookDelivery.next_attempt_at <= now,
-                    or_(
-                        WebhookDelivery.locked_until.is_(None),
-                        WebhookDelivery.locked_until < now,
-                    ),
-                )
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                .limit(BATCH)
-            )
-            return list(rows)
-
     async def _claim(self, now: datetime) -> list[_Claimed]:
-        claimed = []
-        for delivery_id in await self._due_ids(now):
-            async with self.database.read() as connection:
-                result = await connection.execute(
-                    update(WebhookDelivery)
-                    .where(
-                        WebhookDelivery.id == delivery_id,
-                        WebhookDelivery.status == DeliveryStatus.PENDING,
-                        or_(
-                            WebhookDelivery.locked_until.is_(None),
-                            WebhookDelivery.locked_until < now,
-                        ),
-                    )
-                    .values(
-                        locked_until=now + self.settings.lease,
-                        attempts=WebhookDelivery.attempts + 1,
-                    )
+        claimed_ids = await claim_due(
+            self.database, WebhookDelivery, DeliveryStatus.PENDING, now, self.settings.lease, BATCH
+        )
+        if not claimed_ids:
+            return []
+        async with self.database.read() as connection:
+            rows = await connection.execute(
+                select(
+                    WebhookDelivery.id.label("delivery_id"),
+                    WebhookDelivery.attempts,
+                    WebhookDelivery.give_up_at,
+                    WebhookEndpoint.url,
+                    WebhookEndpoint.tenant_id,
+                    WebhookEndpoint.secret_nonce,
+                    WebhookEndpoint.secret_ciphertext,
+                    WebhookEvent.public_id,
+                    WebhookEvent.event_type,
+                    WebhookEvent.body,
                 )
-                if result.rowcount != 1:
-                    continue  # another process claimed it first
-                row = (
-                    await connection.execute(
-                        select(
-                            WebhookDelivery.attempts,
-                            WebhookDelivery.give_up_at,
-                            WebhookEndpoint.url,
-                            WebhookEndpoint.tenant_id,
-                            WebhookEndpoint.secret_nonce,
-                            WebhookEndpoint.secret_ciphertext,
-                            WebhookEvent.public_id,
-                            WebhookEvent.event_type,
-                            WebhookEvent.body,
-                        )
-                        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-                        .where(WebhookDelivery.id == delivery_id)
-                    )
-                ).one_or_none()
-            if row is not None:
-                claimed.append(_Claimed(delivery_id, *row))
-        return claimed
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+                .where(WebhookDelivery.id.in_(claimed_ids))
+                .order_by(WebhookDelivery.id)
+            )
+            return [_Claimed(**row._mapping) for row in rows]
 
     async def _attempt(self, client: httpx.AsyncClient, item: _Claimed) -> None:
         status_code: int | None = None
@@ -213,38 +184,5 @@ class WebhookWorker:
                 update(WebhookDelivery).where(WebhookDelivery.id == item.delivery_id).values(values)
             )
 
-    # -- the loop -------------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        """Poll until cancelled; errors are logged and the loop goes on."""
-        remove = on_new_deliveries(self._wake.set)
-        try:
-            while True:
-                try:
-                    await self._scan_if_due()
-                    while await self.run_once() >= BATCH:
-                        pass
-                except Exception:
-                    logger.exception("webhook worker step failed")
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
-        finally:
-            remove()
-
-    async def _scan_if_due(self) -> None:
-        if time.monotonic() - self._last_scan < self.settings.scan_seconds:
-            return
-        self._last_scan = time.monotonic()
+    async def scan(self) -> None:
         await scan_expirations(self.database, self.settings)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="exisone-webhook-worker")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

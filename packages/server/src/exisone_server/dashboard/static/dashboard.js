@@ -25,3 +25,36 @@ document.addEventListener("submit", function (event) {
   var question = form.getAttribute("data-confirm");
   if (question && !window.confirm(question)) event.preventDefault();
 });
+// The e-mail template editor's live preview: the subject and text as JSON, the HTML part in a
+// sandboxed frame (its own document, with the preview's own CSP).
+(function () {
+  var editor = document.getElementById("template-editor");
+  if (!editor) return;
+  var frameName = editor.getAttribute("data-preview-frame");
+  var timer = null;
+  var show = function (result) {
+    var error = document.getElementById("preview-error");
+    error.hidden = result.ok;
+    error.textContent = result.ok ? "" : result.error;
+    if (result.ok) {
+      document.getElementById("preview-subject").textContent = result.subject;
+      document.getElementById("preview-text").textContent = result.text;
+    }
+  };
+  var refresh = function () {
+    fetch(editor.getAttribute("data-preview"), {
+      method: "POST", body: new FormData(editor), credentials: "same-origin"
+    }).then(function (response) { return response.json(); }).then(show);
+    var action = editor.getAttribute("action");
+    editor.setAttribute("action", editor.getAttribute("data-preview-html"));
+    editor.setAttribute("target", frameName);
+    editor.submit();
+    editor.setAttribute("action", action);
+    editor.removeAttribute("target");
+  };
+  editor.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 300);
+  });
+  refresh();
+})();
