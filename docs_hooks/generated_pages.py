@@ -2,7 +2,8 @@
 
 - ``reference/http-api.md`` and ``reference/openapi.json``: the server's OpenAPI document (built
   from ``create_app`` without a database or a master key file) and a Markdown rendering of it;
-- ``examples/*.md``: the README of each example under ``examples/``.
+- ``examples/*.md``: the README of each example under ``examples/``;
+- ``changelog.md``: the repository's ``CHANGELOG.md``.
 
 The output depends only on the code and the files, never on the time or the machine.
 """
@@ -18,6 +19,7 @@ from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+CHANGELOG = ROOT / "CHANGELOG.md"
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -134,11 +136,17 @@ def example_pages() -> dict[str, str]:
     return pages
 
 
+def changelog_page() -> str:
+    """``changelog.md``: the repository's changelog, as it is."""
+    return CHANGELOG.read_text(encoding="utf-8")
+
+
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     document = openapi_document()
     generated = {
         "reference/openapi.json": json.dumps(document, indent=2, sort_keys=True) + "\n",
         "reference/http-api.md": http_api_page(document),
+        "changelog.md": changelog_page(),
         **example_pages(),
     }
     for uri, content in generated.items():

@@ -62,3 +62,18 @@ def test_every_example_has_a_page_in_the_nav() -> None:
     assert examples == ["desktop_gate", "offline_cli", "publisher_automation", "web_seats"]
     assert set(pages) == {"examples/index.md"} | {f"examples/{name}.md" for name in examples}
     assert set(pages) <= set(nav_pages())
+
+
+def test_the_changelog_page_is_the_repositorys_changelog() -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+
+    assert hook.changelog_page() == changelog
+    assert {"benchmarks.md", "design.md", "changelog.md"} <= set(nav_pages())
+    # Keep a Changelog: "Unreleased" first, then released versions with their dates.
+    headings = re.findall(r"^## (.+)$", changelog, re.M)
+    assert headings[0] == "Unreleased"
+    assert headings[1:] and all(
+        re.fullmatch(r"\d+\.\d+\.\d+ - \d{4}-\d{2}-\d{2}", heading) for heading in headings[1:]
+    )
+    sections = set(re.findall(r"^### (.+)$", changelog, re.M))
+    assert sections <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
