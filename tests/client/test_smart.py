@@ -75,6 +75,36 @@ async def test_offline_code_is_checked_locally_and_synced_in_background(
     assert sync.extensions["timeout"]["connect"] == 5.0
 
 
+async def test_a_code_the_server_withdrew_is_refused_until_it_accepts_it_again(
+    make_client: Callable[..., Any],
+) -> None:
+    """The background sync's answer is kept: once the server says the code is invalid here
+    (the publisher released its seat), validate_smart refuses it, in a new client too (state
+    directory), until the server says licensed again."""
+    withdrawn = FakeServer(
+        reply(200, {"isValid": False, "status": "invalid", "reason": "not_activated"}),
+        reply(200, {"isValid": False, "status": "invalid"}),
+    )
+    client = make_client(withdrawn, offline_public_key=PEM)
+
+    first = await run(client.validate_smart(CODE, HWID, "MyProduct"))
+    await eventually(lambda: len(withdrawn.requests) == 1)
+    await eventually(lambda: client._core.guard.withdrawn_codes().status(CODE, HWID) == "invalid")
+    second = await run(client.validate_smart(CODE, HWID, "MyProduct"))
+    restarted = make_client(
+        FakeServer(reply(200, {"isValid": True, "status": "licensed"})), offline_public_key=PEM
+    )
+    after_restart = await run(restarted.validate_smart(CODE, HWID, "MyProduct"))
+    await eventually(lambda: restarted._core.guard.withdrawn_codes().status(CODE, HWID) is None)
+    accepted_again = await run(restarted.validate_smart(CODE, HWID, "MyProduct"))
+
+    assert first.is_valid  # checked locally; the server's answer comes later
+    assert (second.is_valid, second.status) == (False, ValidationStatus.INVALID)
+    assert second.was_offline and "no longer accepts this offline code" in second.error_message
+    assert after_restart.is_valid is False
+    assert accepted_again.is_valid is True
+
+
 async def test_offline_code_never_waits_on_the_network(
     make_client: Callable[..., Any], kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

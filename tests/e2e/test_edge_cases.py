@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 from exisone import AsyncExisOneClient, ExisOneClient
@@ -97,6 +98,16 @@ def test_an_offline_seat_is_freed_by_the_publisher_not_by_deactivate_smart(
     assert freed.status_code == 200, freed.text
     assert ours.get_seat_usage(key).current_seats == 1
     assert ours.validate(first_code, first).status == "invalid"
+    # Smart validation checks the code locally, learns from the server in the background
+    # that it was withdrawn, and refuses it from then on (also without the server).
+    assert ours.validate_smart(first_code, first, product).is_valid
+    withdrawn = ours._core.guard.withdrawn_codes()
+    for _ in range(200):
+        if withdrawn.status(first_code, first) == "invalid":
+            break
+        time.sleep(0.05)
+    refused = ours.validate_smart(first_code, first, product)
+    assert (refused.is_valid, refused.status, refused.was_offline) == (False, "invalid", True)
 
 
 def test_base_url_with_a_trailing_slash(

@@ -317,9 +317,10 @@ class ExisOneClient:
         key = activation_key_or_offline_code
         if is_offline_code(key):
             result = self.validate_offline(key, hardware_id, product_name=product_name)
-            if result.is_valid:
-                self._start_sync(self._core.validate(key, hardware_id, product_name, version))
-            return smart.from_offline(result)
+            answer = self._core.smart_offline(key, hardware_id, result)
+            if result.is_valid:  # the server's answer, in the background, counts next time
+                self._start_sync(self._core.offline_sync(key, hardware_id, product_name, version))
+            return answer
         try:
             online = self.validate(key, hardware_id, product_name, version)
         except (TransportError, AnswerSignatureError) as error:

@@ -278,6 +278,36 @@ class ClientCore:
             call, lambda answer, result: self.guard.remember(answer, result.is_valid)
         )
 
+    def offline_sync(
+        self,
+        offline_code: str,
+        hardware_id: str,
+        product_name: str | None,
+        version: str | None,
+    ) -> Call[ValidationResult]:
+        """validate_smart's background check of a valid offline code: the server's answer is
+        kept (the code withdrawn on this machine, or accepted again)."""
+        call = self.validate(offline_code, hardware_id, product_name, version)
+        withdrawn = self.guard.withdrawn_codes()
+
+        def parse_and_keep(reply: parse.Reply) -> ValidationResult:
+            result = call.parse(reply)
+            withdrawn.note(offline_code, hardware_id, str(result.status))
+            return result
+
+        return replace(call, parse=parse_and_keep)
+
+    def smart_offline(
+        self, offline_code: str, hardware_id: str, result: OfflineValidationResult
+    ) -> SmartValidationResult:
+        """validate_smart's answer for an offline code checked locally: refused when the server
+        withdrew it on this machine (see :meth:`offline_sync`)."""
+        if result.is_valid:
+            status = self.guard.withdrawn_codes().status(offline_code, hardware_id)
+            if status is not None:
+                return _smart.withdrawn(result, status)
+        return _smart.from_offline(result)
+
     def deactivate(self, activation_key: str, hardware_id: str, product_name: str) -> Call[bool]:
         payload = {
             "licenseKey": activation_key,

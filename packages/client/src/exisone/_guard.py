@@ -28,6 +28,7 @@ from ._state._outbox import Outbox, OutboxEntry
 from ._state._records import RecordStore, SignedAnswer
 from ._state._signing_servers import SigningServers
 from ._state._store import StateDir, StateDirOption, resolve_state_dir
+from ._state._withdrawn import WithdrawnCodes
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -88,6 +89,7 @@ class Guard:
         self._mark_written: datetime | None = None
         self._saved: dict[tuple[str, str], datetime] = {}
         self._signing_servers: SigningServers | None = None
+        self._withdrawn: WithdrawnCodes | None = None
 
     # -- time and state ------------------------------------------------------------------------
 
@@ -152,6 +154,12 @@ class Guard:
             keys = [key_id(key) for key in self.public_keys or ()]
             self._signing_servers = SigningServers(self.store, self.base_url, keys)
         return self._signing_servers
+
+    def withdrawn_codes(self) -> WithdrawnCodes:
+        """Offline codes the server withdrew on this machine (kept in the state directory)."""
+        if self._withdrawn is None:
+            self._withdrawn = WithdrawnCodes(self.store, self.base_url)
+        return self._withdrawn
 
     def _unsigned_refusal(self) -> str | None:
         """Why an unsigned answer is refused, or None when it is accepted."""

@@ -41,6 +41,18 @@ def from_offline(result: OfflineValidationResult) -> SmartValidationResult:
     )
 
 
+def withdrawn(result: OfflineValidationResult, status: str) -> SmartValidationResult:
+    """A code that checks locally but that the server withdrew on this machine."""
+    return SmartValidationResult(
+        is_valid=False,
+        status=ValidationStatus.EXPIRED if status == "expired" else ValidationStatus.INVALID,
+        expiration_date=result.expiration_date,
+        was_offline=True,
+        error_message=const.MSG_OFFLINE_CODE_WITHDRAWN,
+        product_name=result.product_name,
+    )
+
+
 def from_online(result: ValidationResult, product_name: str | None) -> SmartValidationResult:
     """The server's answer for an online key."""
     return SmartValidationResult(
