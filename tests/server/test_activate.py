@@ -80,7 +80,7 @@ class TestSingleDevice:
                 await session.scalars(
                     select(LicenseHistory)
                     .where(LicenseHistory.license_id == license.id)
-                    .order_by(LicenseHistory.id)
+                    .order_by(LicenseHistory.seq)
                 )
             ).all()
         assert [event.action for event in events] == [

@@ -81,6 +81,23 @@ async def test_new_trials_are_limited_per_ip_and_per_token(
         assert (await _trial(other, "DEV-C0")).json()["status"] == "trial"
 
 
+async def test_racing_first_visits_of_a_device_take_one_trial_slot(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial and its slot are one transaction: requests that find the trial started by a
+    concurrent one take no slot, so a burst of one device's first visits uses one."""
+    monkeypatch.setenv("EXISONE_RATE_LIMIT_TRIALS_PER_IP", "2")
+    product = await seed.product("TrialApp", trial_days=14)
+    token = await seed.token(Permission.VERIFY)
+    async with api_at(seed, token, "198.51.100.7") as api:
+        burst = await asyncio.gather(*(_trial(api, "DEV-SAME") for _ in range(20)))
+        second = await _trial(api, "DEV-OTHER")
+
+    assert {answer.json().get("status") for answer in burst} == {"trial"}, [a.text for a in burst]
+    assert second.json()["status"] == "trial"  # the burst took one of the two slots
+    assert await _trial_rows(seed, product) == 2
+
+
 async def test_slots_are_exact_under_concurrency(database: Database) -> None:
     """40 racing writers, 7 slots: exactly 7 get one; a refused pair takes neither slot."""
     key = f"race:{uuid.uuid4().hex}"

@@ -11,6 +11,8 @@ EXISONE_MASTER_KEY          base64 of 32 random bytes; encrypts the tenants' pri
                             (generated once into ``<data dir>/master.key`` when unset)
 EXISONE_HOST / EXISONE_PORT address ``serve`` binds to (127.0.0.1 / 8000)
 EXISONE_SQLITE_SYNCHRONOUS  SQLite ``synchronous`` pragma: FULL (default) or NORMAL
+EXISONE_SQLITE_GROUP_COMMIT the writes that arrive together share one SQLite commit
+                            (``on``; ``off``: one commit each)
 EXISONE_FORWARDED_ALLOW_IPS proxies (addresses, networks, ``*``) whose ``X-Forwarded-For`` and
                             ``X-Forwarded-Proto`` are trusted (127.0.0.1)
 ==========================  ===========================================================
@@ -40,6 +42,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     sqlite_synchronous: str = "FULL"  # docs/security.md, Durability
+    sqlite_group_commit: bool = True
     forwarded_allow_ips: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
@@ -70,6 +73,7 @@ class Settings:
             host=env.get("EXISONE_HOST") or "127.0.0.1",
             port=port,
             sqlite_synchronous=(env.get("EXISONE_SQLITE_SYNCHRONOUS") or "FULL").upper(),
+            sqlite_group_commit=_switch(env, "EXISONE_SQLITE_GROUP_COMMIT", default=True),
             forwarded_allow_ips=env.get("EXISONE_FORWARDED_ALLOW_IPS") or "127.0.0.1",
         )
 
@@ -81,6 +85,17 @@ class Settings:
     def is_sqlite(self) -> bool:
         """True when the database is a SQLite file."""
         return self.database_url.startswith("sqlite")
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    text = (env.get(name) or "").strip().lower()
+    if not text:
+        return default
+    if text in ("on", "true", "1", "yes"):
+        return True
+    if text in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, not {text!r}")
 
 
 def sqlite_url(path: Path) -> str:

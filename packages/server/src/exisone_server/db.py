@@ -8,9 +8,11 @@ Transactions:
 * :meth:`Database.read` — an AUTOCOMMIT connection for lean read paths (no BEGIN/COMMIT round
   trips; each statement sees committed data).
 * :meth:`Database.read_session` — the same, as an ORM session.
-* :meth:`Database.write` — an ORM session in one transaction. On SQLite the transaction starts with
-  ``BEGIN IMMEDIATE``, so two writers never both read a seat count and then insert; on PostgreSQL,
-  services lock the rows they count with ``SELECT ... FOR UPDATE`` (:func:`lock_for_update`).
+* :meth:`Database.write` — an ORM session in a transaction of its own. On SQLite the transaction
+  starts with ``BEGIN IMMEDIATE``, so two writers never both read a seat count and then insert,
+  and the writes that arrive together share one commit (:mod:`.group_commit`: each in its own
+  savepoint, each caller answered after the shared commit); on PostgreSQL, services lock the
+  rows they count with ``SELECT ... FOR UPDATE`` (:func:`lock_for_update`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from .config import Settings
+from .group_commit import WriteBatches
 from .writer_lock import WriterLockFile
 
 __all__ = ["Database", "create_engine", "insert_for", "lock_for_update", "sqlite_file"]
@@ -106,19 +109,37 @@ def _writer_lock_file(engine: AsyncEngine) -> WriterLockFile | None:
     return WriterLockFile(database) if database and os.name == "posix" else None
 
 
+def _database_is_locked() -> sqlalchemy.exc.OperationalError:
+    """What SQLite raises when a writer waited out its busy timeout."""
+    return sqlalchemy.exc.OperationalError(
+        "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+    )
+
+
 class Database:
     """The engine plus the two ways of using it."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, group_commit: bool = True) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._sqlite_writer = asyncio.Lock()
         self._writer_lock_file = _writer_lock_file(engine)
+        #: SQLite's shared commits; None: one commit per write (PostgreSQL, or switched off).
+        self.write_batches = (
+            WriteBatches(
+                engine,
+                self._write_turn,
+                wait_seconds=lambda: SQLITE_BUSY_TIMEOUT_MS / 1000,
+                locked=_database_is_locked,
+            )
+            if group_commit and engine.dialect.name == "sqlite"
+            else None
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(create_engine(settings))
+        return cls(create_engine(settings), group_commit=settings.sqlite_group_commit)
 
     @property
     def dialect(self) -> str:
@@ -153,8 +174,13 @@ class Database:
         order within a process and through :mod:`.writer_lock` between processes, instead
         of in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and let
         concurrent activations wait seconds. Waiting here is bounded by the same busy
-        timeout, then fails as SQLite would ("database is locked").
+        timeout, then fails as SQLite would ("database is locked"). The writes waiting in a
+        process share one commit (:mod:`.group_commit`).
         """
+        if self.write_batches is not None:
+            async with self.write_batches.write() as session:
+                yield session
+            return
         async with self._write_turn(), self._sessions() as session, session.begin():
             yield session
 
@@ -174,9 +200,7 @@ class Database:
                     self._sqlite_writer.release()
                     raise
         except TimeoutError:
-            raise sqlalchemy.exc.OperationalError(
-                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
-            ) from None
+            raise _database_is_locked() from None
         try:
             yield
         finally:

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event as orm_event
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import Database
+from ..group_commit import after_commit
 
 __all__ = ["CommitSignal", "claim_due", "retry_delay"]
 
@@ -83,8 +83,8 @@ class CommitSignal:
     def arm(self, session: AsyncSession) -> None:
         """Signal once ``session``'s current transaction commits (nothing when none listens)."""
         if self._listeners and session.in_transaction():
-            orm_event.listen(session.sync_session, "after_commit", self._fire, once=True)
+            after_commit(session, self._fire)
 
-    def _fire(self, *_: Any) -> None:
+    def _fire(self) -> None:
         for listener in list(self._listeners):
             listener()

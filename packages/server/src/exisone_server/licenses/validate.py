@@ -15,10 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import exists, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exisone._dates import parse_datetime
 from exisone._exceptions import ExisOneError
@@ -33,7 +32,7 @@ from ..kit.hardware import normalize_hardware_id
 from ..kit.time import format_expiration, utc_now
 from ..models import Activation, CryptoKey, License, LicenseStatus, Product, Trial
 from ..security.lookups import lookup_found, lookup_missed
-from ..security.write_limits import check_trial_allowed
+from ..security.write_limits import claim_trial_slot
 from ..webhooks import hooks as webhooks
 from . import rules
 from .rules import KeyFacts, Reason
@@ -135,8 +134,7 @@ async def validate(
         return online_key_answer(rows, request, moment)
     if key:
         return await _validate_offline_code(database, tenant_id, request, key, hardware_id, moment)
-    async with database.read() as connection:
-        return await _validate_trial(database, connection, tenant_id, request, hardware_id, moment)
+    return await _validate_trial(database, tenant_id, request, hardware_id, moment)
 
 
 async def answer_validation(
@@ -187,7 +185,6 @@ async def validate_with_token(
 
 async def _validate_trial(
     database: Database,
-    connection: AsyncConnection,
     tenant_id: int,
     request: LicenseValidate,
     hardware_id: str,
@@ -222,7 +219,8 @@ async def _validate_trial(
         trial_expires,
         ever_activated,
     ).where(Product.tenant_id == tenant_id, Product.name == product_name)
-    row = (await connection.execute(statement)).one_or_none()
+    async with database.read() as connection:  # closed before a trial's write begins
+        row = (await connection.execute(statement)).one_or_none()
     if row is None:
         return _answer(Reason.PRODUCT_NOT_FOUND, now)
     product = _TrialProduct(row.version, row.minimum_required_version)
@@ -243,20 +241,14 @@ async def _validate_trial(
 
     reason = refusal()
     if reason is None and expires_at is None:
-        await check_trial_allowed(database)  # 429 past the new-trial limits (security)
         expires_at = await _start_trial(
-            database, connection, row.id, hardware_id, now + timedelta(days=row.trial_days), now
-        )
-        # hook (webhooks): trial.started (first visit only; once per device by its idempotency
-        # key; writes only when the tenant subscribes). Keep this call when reworking this path.
-        await webhooks.trial_started(
             database,
             tenant_id,
             product_id=row.id,
             product_name=product_name,
             hardware_id=hardware_id,
-            expires_at=expires_at,
-            connection=connection,  # this request's connection: no second one from the pool
+            expires_at=now + timedelta(days=row.trial_days),
+            now=now,
         )
         reason = refusal()
     if reason is None:
@@ -269,32 +261,51 @@ async def _validate_trial(
 
 async def _start_trial(
     database: Database,
-    connection: AsyncConnection,
+    tenant_id: int,
+    *,
     product_id: int,
+    product_name: str,
     hardware_id: str,
     expires_at: datetime,
     now: datetime,
 ) -> datetime:
-    """Insert the device's trial unless a concurrent request did; return the stored expiry."""
+    """Start the device's trial unless a concurrent request did; return the stored expiry.
+
+    The trial, its slot of the new-trial limits (429 when none is free: no trial) and its
+    ``trial.started`` webhook are one transaction; a request that finds the trial made by
+    another takes no slot.
+    """
     insert = insert_for(database.dialect)
-    values: dict[str, Any] = {
-        "product_id": product_id,
-        "hardware_id": hardware_id,
-        "expires_at": expires_at,
-        "created_at": now,
-    }
-    await connection.execute(
-        insert(Trial)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["product_id", "hardware_id"])
-    )
-    stored = await connection.scalar(
-        select(Trial.expires_at).where(
-            Trial.product_id == product_id, Trial.hardware_id == hardware_id
+    async with database.write() as session:
+        created = await session.scalar(
+            insert(Trial)
+            .values(
+                product_id=product_id,
+                hardware_id=hardware_id,
+                expires_at=expires_at,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["product_id", "hardware_id"])
+            .returning(Trial.expires_at)
         )
-    )
+        if created is not None:
+            await claim_trial_slot(session, database.dialect)
+            await webhooks.trial_started(
+                session,
+                tenant_id,
+                product_id=product_id,
+                product_name=product_name,
+                hardware_id=hardware_id,
+                expires_at=expires_at,
+            )
+            return expires_at
+        stored = await session.scalar(
+            select(Trial.expires_at).where(
+                Trial.product_id == product_id, Trial.hardware_id == hardware_id
+            )
+        )
     assert stored is not None
-    return stored
+    return _as_utc(stored) or stored
 
 
 async def _validate_offline_code(

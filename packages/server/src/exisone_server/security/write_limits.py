@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit import current_actor
 from ..db import Database, insert_for
@@ -42,7 +43,8 @@ from .limits import RateLimited, retry_after, window_of
 __all__ = [
     "WriteLimitSettings",
     "check_ticket_allowed",
-    "check_trial_allowed",
+    "claim_slots",
+    "claim_trial_slot",
     "take_slots",
 ]
 
@@ -90,59 +92,76 @@ async def take_slots(
     A limit of 0 is not counted. Every use of a ``scope`` must have the same window length (the
     scope's ended windows are deleted here).
     """
-    counted = [(key, allowed) for key, allowed in limits if allowed > 0]
-    if not counted:
-        return True
-    window = window_of(now, window_seconds)
-    insert = insert_for(database.dialect)
     try:
         async with database.write() as session:
-            for key, allowed in counted:
-                statement = (
-                    insert(RateLimitCounter)
-                    .values(
-                        scope=scope, key=key, window_start=window, count=1, created_at=utc_now()
-                    )
-                    .on_conflict_do_update(
-                        index_elements=["scope", "key", "window_start"],
-                        set_={"count": RateLimitCounter.count + 1},
-                        where=RateLimitCounter.count < allowed,
-                    )
-                    .returning(RateLimitCounter.count)
-                )
-                if (await session.execute(statement)).scalar_one_or_none() is None:
-                    raise _Refused
-            await session.execute(
-                delete(RateLimitCounter).where(
-                    RateLimitCounter.scope == scope, RateLimitCounter.window_start < window
-                )
-            )
+            await claim_slots(session, database.dialect, scope, limits, window_seconds, now)
     except _Refused:
         return False
     return True
 
 
-async def _check(
-    database: Database, what: str, per_token: int, per_ip: int, settings: WriteLimitSettings
+async def claim_slots(
+    session: AsyncSession,
+    dialect: str,
+    scope: str,
+    limits: Sequence[tuple[str, int]],
+    window_seconds: int,
+    now: float,
 ) -> None:
+    """:func:`take_slots` in the caller's transaction: raises :class:`_Refused` (roll the
+    transaction back) when a key has no free slot."""
+    counted = [(key, allowed) for key, allowed in limits if allowed > 0]
+    if not counted:
+        return
+    window = window_of(now, window_seconds)
+    insert = insert_for(dialect)
+    for key, allowed in counted:
+        statement = (
+            insert(RateLimitCounter)
+            .values(scope=scope, key=key, window_start=window, count=1, created_at=utc_now())
+            .on_conflict_do_update(
+                index_elements=["scope", "key", "window_start"],
+                set_={"count": RateLimitCounter.count + 1},
+                where=RateLimitCounter.count < allowed,
+            )
+            .returning(RateLimitCounter.count)
+        )
+        if (await session.execute(statement)).scalar_one_or_none() is None:
+            raise _Refused
+    await session.execute(
+        delete(RateLimitCounter).where(
+            RateLimitCounter.scope == scope, RateLimitCounter.window_start < window
+        )
+    )
+
+
+def _limits(what: str, per_token: int, per_ip: int) -> list[tuple[str, int]]:
+    """The (key, allowed) slots a write of the current API request takes; none outside one."""
     actor = current_actor()
     if actor.kind != "token":
-        return  # not an API request (the CLI, a test calling a service)
+        return []  # not an API request (the CLI, a test calling a service)
     limits = [(f"{what}:token:{actor.name}", per_token)]
     if actor.ip_address:
         limits.append((f"{what}:ip:{actor.name}:{actor.ip_address}", per_ip))
-    now = time.time()
-    if not await take_slots(database, SCOPE, limits, settings.window_seconds, now):
-        raise RateLimited(retry_after(now, settings.window_seconds), f"new {what}")
+    return limits
 
 
-async def check_trial_allowed(database: Database) -> None:
-    """Take a new-trial slot of the request's token and IP, or raise :class:`RateLimited`."""
+async def claim_trial_slot(session: AsyncSession, dialect: str) -> None:
+    """Take a new-trial slot of the request's token and IP in the transaction that creates the
+    trial, or raise :class:`RateLimited` (so the trial is not created)."""
     settings = WriteLimitSettings.from_env()
-    await _check(database, "trials", settings.trials_per_token, settings.trials_per_ip, settings)
+    limits = _limits("trials", settings.trials_per_token, settings.trials_per_ip)
+    now = time.time()
+    try:
+        await claim_slots(session, dialect, SCOPE, limits, settings.window_seconds, now)
+    except _Refused:
+        raise RateLimited(retry_after(now, settings.window_seconds), "new trials") from None
 
 
 async def check_ticket_allowed(database: Database) -> None:
     """Take a support-ticket slot of the request's token and IP, or raise :class:`RateLimited`."""
     settings = WriteLimitSettings.from_env()
-    await _check(database, "tickets", settings.tickets_per_token, settings.tickets_per_ip, settings)
+    limits = _limits("tickets", settings.tickets_per_token, settings.tickets_per_ip)
+    now = time.time()
+    if not await take_slots(database, SCOPE, limits, settings.window_seconds, now):
+        raise RateLimited(retry_after(now, settings.window_seconds), "new tickets")

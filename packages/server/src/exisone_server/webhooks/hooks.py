@@ -10,7 +10,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import Database
 from ..kit.time import format_expiration, utc_now
@@ -163,23 +163,18 @@ async def validation_failed(
 
 
 async def trial_started(
-    database: Database,
+    session: AsyncSession,
     tenant_id: int,
     *,
     product_id: int,
     product_name: str,
     hardware_id: str,
     expires_at: datetime,
-    connection: AsyncConnection | None = None,
 ) -> None:
-    """``trial.started``, once per product and device (idempotency key).
-
-    ``connection``: the validation's open connection (used instead of a second one).
-    """
-    if not await subscribed(database, tenant_id, "trial.started", connection=connection):
-        return
-    await emit_detached(
-        database,
+    """``trial.started``, in the transaction that starts the trial (once per product and
+    device: the idempotency key)."""
+    await emit(
+        session,
         tenant_id,
         "trial.started",
         {
@@ -189,7 +184,6 @@ async def trial_started(
             "expirationDate": format_expiration(expires_at),
         },
         idempotency_key=f"trial.started:{product_id}:{_digest(hardware_id)}",
-        connection=connection,
     )
 
 
