@@ -11,7 +11,7 @@ import pytest
 
 from exisone import AuthenticationError, NotFoundError, ValidationStatus
 from exisone.protocol import ErrorCode, ValidationReason
-from exisone.testing import FakeClock, FakeExisOneServer, KeyPair, issue_offline_code
+from exisone.testing import FakeClock, FakeExisOneServer, FakeProduct, KeyPair, issue_offline_code
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 HWID = "E" * 64
@@ -65,6 +65,19 @@ def test_expiry_revocation_versions_and_trials(fake: FakeExisOneServer, clock: F
         client.activate(other, "a@b.c", HWID, "App")
         fake.revoke(other)
         assert client.validate(other, HWID).status == ValidationStatus.INVALID
+
+
+def test_add_license_takes_the_product_add_product_returned(fake: FakeExisOneServer) -> None:
+    editor = fake.add_product("Editor", version="3.0.0", minimum_version="3.0.0")
+    license = fake.add_license(editor, features=["Pro"])
+    assert license.product == "Editor"
+    unlisted = fake.add_license(FakeProduct("Viewer", trial_days=0))
+    assert fake.products["viewer"].trial_days == 0
+    with fake.client() as client:
+        assert client.activate(license.key, "a@b.c", HWID, "Editor", version="3.1.0").success
+        assert client.validate(license.key, HWID, version="2.9.0").status == "version_outdated"
+        assert client.activate(unlisted.key, "a@b.c", HWID, "Viewer").success
+        assert client.validate("", HWID, "Viewer").status == ValidationStatus.INVALID
 
 
 def _raw(fake: FakeExisOneServer, path: str, body: bytes) -> httpx.Response:

@@ -93,7 +93,7 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     def add_license(
         self,
-        product: str,
+        product: str | FakeProduct,
         *,
         key: str | None = None,
         expires: datetime | None = None,
@@ -101,11 +101,17 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         max_seats: int = 1,
         email: str = "user@example.com",
     ) -> FakeLicense:
-        """A license of ``product`` (added with defaults if unknown); returns it (``.key``)."""
-        if product.casefold() not in self.products:
-            self.add_product(product)
+        """A license of ``product`` (its name, or what :meth:`add_product` returned; a name not
+        added yet is added with defaults); returns it (``.key``)."""
+        if isinstance(product, FakeProduct):
+            self.products.setdefault(product.name.casefold(), product)
+            name = product.name
+        else:
+            name = product
+            if name.casefold() not in self.products:
+                self.add_product(name)
         key = key or "-".join(secrets.token_hex(2).upper() for _ in range(4))
-        license = FakeLicense(key, product, email, expires, list(features), max_seats)
+        license = FakeLicense(key, name, email, expires, list(features), max_seats)
         self.licenses[key] = license
         return license
 
