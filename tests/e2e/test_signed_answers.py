@@ -236,7 +236,7 @@ def test_grace_with_the_server_stopped_closed_and_black_holed(
 def test_unreachable_without_a_record_is_offline(
     demo: Demo, server: Server, tmp_path: Path, hardware_id: Callable[[], str]
 ) -> None:
-    from .conftest import free_port
+    from tests.support import free_port
 
     port = free_port()  # nothing listens: a closed port
     base_url = f"https://127.0.0.1:{port}"
