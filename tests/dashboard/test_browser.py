@@ -56,6 +56,8 @@ class LiveServer:
     password: str
     access_token: str
     product_name: str
+    tenant_id: int
+    tenant_name: str
     log: Path
 
 
@@ -85,6 +87,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             password=data["dashboardPassword"],
             access_token=data["accessToken"],
             product_name=data["productName"],
+            tenant_id=data["tenantId"],
+            tenant_name=data["tenantName"],
             log=log,
         )
 
@@ -318,6 +322,17 @@ def test_answer_a_ticket(page: Any, live_server: LiveServer) -> None:
     assert page.locator("#ticket-state").inner_text() == "resolved"
     page.get_by_role("link", name="← Support Tickets").click()
     assert subject not in page.content()
+
+
+def test_settings_show_the_tenant_id_to_copy(page: Any, live_server: LiveServer) -> None:
+    log_in(page, live_server)
+    page.get_by_role("link", name="Settings").click()
+    assert page.get_by_role("heading", name="Settings").is_visible()
+    assert page.get_by_label("Tenant ID").input_value() == str(live_server.tenant_id)
+    assert page.locator("#tenant-name").inner_text() == live_server.tenant_name
+    page.get_by_role("button", name="Copy ID").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == str(live_server.tenant_id)
 
 
 def test_phone_width(browser: Any, live_server: LiveServer) -> None:

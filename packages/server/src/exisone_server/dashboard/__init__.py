@@ -73,11 +73,20 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
         auth_pages,
         catalog_pages,
         license_pages,
+        settings_pages,
         webhook_pages,
     )
 
     handlers: list[ControllerRouterHandler] = []
-    modules = (auth_pages, catalog_pages, license_pages, admin_pages, webhook_pages, audit_pages)
+    modules = (
+        auth_pages,
+        catalog_pages,
+        license_pages,
+        admin_pages,
+        webhook_pages,
+        audit_pages,
+        settings_pages,
+    )
     for module in modules:
         handlers.extend(getattr(module, name) for name in module.__all__)
     pages = Router(
