@@ -169,14 +169,16 @@ def start_server(
     command: Sequence[str] = (SERVER_COMMAND,),
     port: int | None = None,
     scheme: str = "http",
+    cwd: Path | None = None,
 ) -> ServerProcess:
     """Start ``COMMAND serve --host 127.0.0.1 --port PORT SERVE_ARGS`` (a free port unless
-    given), its output appended to ``log_path``; it is not waited for."""
+    given) in ``cwd``, its output appended to ``log_path``; it is not waited for."""
     port = free_port() if port is None else port
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [*command, "serve", "--host", "127.0.0.1", "--port", str(port), *serve_args],
             env=dict(env),
+            cwd=cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -191,11 +193,18 @@ def running_server(
     command: Sequence[str] = (SERVER_COMMAND,),
     port: int | None = None,
     scheme: str = "http",
+    cwd: Path | None = None,
     verify: bool | ssl.SSLContext = True,
 ) -> Iterator[ServerProcess]:
     """:func:`start_server`, answering ``/health`` inside the block, stopped after it."""
     server = start_server(
-        *serve_args, env=env, log_path=log_path, command=command, port=port, scheme=scheme
+        *serve_args,
+        env=env,
+        log_path=log_path,
+        command=command,
+        port=port,
+        scheme=scheme,
+        cwd=cwd,
     )
     try:
         server.wait_until_up(verify=verify)
