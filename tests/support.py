@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -114,37 +114,31 @@ class ServerProcess:
         except httpx.TransportError:
             return False
 
-    def wait(
-        self,
-        path: str = "/health",
-        *,
-        verify: bool | ssl.SSLContext = True,
-        timeout: float = STARTUP_TIMEOUT_S,
-    ) -> bool:
-        """True once ``path`` answers 200, False if the process exits first; fails the test
-        (with the log) when neither happens within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while not self.answers(path, verify=verify):
-            if self.process.poll() is not None:
-                return False
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"exisone-server did not answer {path} in time:\n{self.log_tail()}")
-            time.sleep(0.1)
-        return True
-
     def wait_until_up(
         self,
         path: str = "/health",
         *,
         verify: bool | ssl.SSLContext = True,
         timeout: float = STARTUP_TIMEOUT_S,
-    ) -> None:
-        """Like :meth:`wait`, and an early exit fails the test too."""
-        if not self.wait(path, verify=verify, timeout=timeout):
-            pytest.fail(
-                f"exisone-server serve exited with {self.process.returncode}:\n{self.log_tail()}"
-            )
+        exit_fails: bool = True,
+    ) -> bool:
+        """True once ``path`` answers 200. When the process exits first, the test fails (with
+        the log), or with ``exit_fails=False`` this is False; after ``timeout`` seconds the test
+        fails."""
+        deadline = time.monotonic() + timeout
+        while not self.answers(path, verify=verify):
+            if self.process.poll() is not None:
+                if exit_fails:
+                    pytest.fail(
+                        f"exisone-server serve exited with {self.process.returncode}:\n"
+                        f"{self.log_tail()}"
+                    )
+                return False
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"exisone-server did not answer {path} in time:\n{self.log_tail()}")
+            time.sleep(0.1)
+        return True
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs (a crash)."""
@@ -187,25 +181,11 @@ def start_server(
 
 @contextmanager
 def running_server(
-    *serve_args: str,
-    env: Mapping[str, str],
-    log_path: Path,
-    command: Sequence[str] = (SERVER_COMMAND,),
-    port: int | None = None,
-    scheme: str = "http",
-    cwd: Path | None = None,
-    verify: bool | ssl.SSLContext = True,
+    *serve_args: str, verify: bool | ssl.SSLContext = True, **options: Any
 ) -> Iterator[ServerProcess]:
-    """:func:`start_server`, answering ``/health`` inside the block, stopped after it."""
-    server = start_server(
-        *serve_args,
-        env=env,
-        log_path=log_path,
-        command=command,
-        port=port,
-        scheme=scheme,
-        cwd=cwd,
-    )
+    """:func:`start_server` (``options`` are its keywords), answering ``/health`` inside the
+    block, stopped after it."""
+    server = start_server(*serve_args, **options)
     try:
         server.wait_until_up(verify=verify)
         yield server

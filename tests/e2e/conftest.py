@@ -258,7 +258,7 @@ class Server:
             scheme="https",
         )
         verify = ssl.create_default_context(cafile=str(self.tls.ca_path))
-        if self.process.wait(verify=verify):
+        if self.process.wait_until_up(verify=verify, exit_fails=False):
             return True
         if "address already in use" in self.log_tail().lower():
             return False
