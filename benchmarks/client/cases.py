@@ -114,7 +114,7 @@ def _fresh_offline_code() -> dict[str, str]:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-    from exisone._offline import encode_payload, issue_offline_code
+    from exisone.protocol import encode_payload, issue_offline_code
 
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public_pem = (

@@ -23,7 +23,7 @@ from benchmarks.registry import RunContext
 from benchmarks.results import CaseResult, Status, Target
 from benchmarks.server.dataset import ACTIVATION_LICENSES, Deployment, activation_key
 from benchmarks.stats import interleaved_rounds, median
-from exisone._offline import encode_payload, issue_offline_code
+from exisone.protocol import encode_payload, issue_offline_code
 from exisone_server.config import Settings
 from exisone_server.crypto.key_cache import cached_signing_key
 from exisone_server.crypto.master_key import load_master_key

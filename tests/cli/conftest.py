@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Generator, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,31 +27,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from exisone._cli._app import cli as exisone_cli
+from tests.support import ServerProcess, free_port, running_server, server_env
 
-STARTUP_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
 CORPORATE_SEATS = 5
 
 
 def new_hardware_id() -> str:
     return (uuid.uuid4().hex + uuid.uuid4().hex).upper()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _server_env(data_dir: Path) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("EXISONE_") and name != "PYTHONPATH"
-    }
-    env["EXISONE_DATA_DIR"] = str(data_dir)
-    return env
 
 
 @dataclass
@@ -65,7 +46,6 @@ class Server:
     demo: dict[str, Any]
     verify_token: str
     public_key_path: Path
-    process: subprocess.Popen[bytes] | None = None
     corporate_plan_id: int = 0
 
     @property
@@ -134,12 +114,27 @@ class Server:
         except OSError:
             return "(no log)"
 
+    def serving(
+        self, *extra: str, port: int | None = None, scheme: str = "http", verify: Any = True
+    ) -> AbstractContextManager[ServerProcess]:
+        """``exisone-server serve`` over the session's database, until the block ends."""
+        return running_server(
+            "--no-migrate",
+            "--log-level=warning",
+            *extra,
+            env=self.env,
+            log_path=self.log_path,
+            port=port,
+            scheme=scheme,
+            verify=verify,
+        )
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("cli-server")
-    env = _server_env(data_dir)
-    port = _free_port()
+    env = server_env(EXISONE_DATA_DIR=str(data_dir))
+    port = free_port()
     running = Server(
         base_url=f"http://127.0.0.1:{port}",
         env=env,
@@ -157,52 +152,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
     )
     running.verify_token = token["token"]
-    running.process = _serve(running, port)
-    try:
-        _wait_until_up(running, running.process, running.base_url)
+    with running.serving(port=port):
         running.create_corporate_plan()
         yield running
-    finally:
-        _stop(running.process)
-
-
-def _serve(running: Server, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """``exisone-server serve`` on 127.0.0.1:``port`` over the session's database."""
-    with running.log_path.open("ab") as log:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exisone_server",
-                "serve",
-                "--host=127.0.0.1",
-                f"--port={port}",
-                "--no-migrate",
-                "--log-level=warning",
-                *extra,
-            ],
-            env=running.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _wait_until_up(
-    running: Server, process: subprocess.Popen[bytes], url: str, verify: Any = True
-) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    with httpx.Client(base_url=url, trust_env=False, timeout=5, verify=verify) as http:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"exisone-server serve exited early:\n{running.log_tail()}")
-            try:
-                if http.get("/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"exisone-server did not answer in time:\n{running.log_tail()}")
-            time.sleep(0.1)
 
 
 @dataclass(frozen=True)
@@ -226,25 +178,13 @@ def tls_server(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iter
     ca.cert_pem.write_to_path(str(ca_path))
     cert_path.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
     cert.private_key_pem.write_to_path(str(key_path))
-    port = _free_port()
-    process = _serve(server, port, f"--ssl-certfile={cert_path}", f"--ssl-keyfile={key_path}")
-    url = f"https://127.0.0.1:{port}"
-    try:
-        _wait_until_up(server, process, url, ssl.create_default_context(cafile=str(ca_path)))
-        yield TlsServer(url, ca_path)
-    finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with server.serving(
+        f"--ssl-certfile={cert_path}",
+        f"--ssl-keyfile={key_path}",
+        scheme="https",
+        verify=ssl.create_default_context(cafile=str(ca_path)),
+    ) as running:
+        yield TlsServer(running.url, ca_path)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support import free_port
+
 from .conftest import Cli, Server, new_hardware_id
 
 BAD_TOKEN = "exo_at_zzzzzzzzzzzzzzzz_not-a-real-secret"
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # closed again: nothing listens there
 
 
 def assert_one_error_line(stderr: str, start: str) -> None:
@@ -57,7 +51,7 @@ def test_token_without_permission_is_a_403_line(cli: Cli, server: Server) -> Non
 
 
 def test_unreachable_server(cli: Cli, server: Server) -> None:
-    url = f"http://127.0.0.1:{unused_port()}"
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     result = cli("seats", "AAAA-BBBB-CCCC-DDDD", "--base-url", url)
     assert result.exit_code == 1
     assert_one_error_line(result.stderr, f"error: cannot reach the server at {url}: ")

@@ -1,4 +1,5 @@
-"""Every Python example of docs/client.md runs, against a tiny local HTTP server (real sockets)."""
+"""Every Python example of docs/client.md and of the package's README (its PyPI page) runs,
+against a tiny local HTTP server (real sockets)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,23 @@ from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "client.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "client.md"
+README = ROOT / "packages" / "client" / "README.md"
 VECTOR = json.loads(
     (Path(__file__).parent.parent / "vectors" / "offline_code_rsa1024.json").read_text()
 )
-EXAMPLES = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+
+
+def python_blocks(page: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+
+
+EXAMPLES = [
+    (f"{page.name} example {index}", code)
+    for page in (DOC, README)
+    for index, code in enumerate(python_blocks(page), 1)
+]
 
 ANSWERS = {
     "/api/license/activate": {"serverVersion": "1.0.0"},
@@ -65,15 +78,15 @@ def server_url() -> Iterator[str]:
         server.server_close()
 
 
-def test_the_doc_has_examples() -> None:
-    assert len(EXAMPLES) >= 14
+def test_the_pages_have_examples() -> None:
+    assert len(python_blocks(DOC)) >= 14
+    assert len(python_blocks(README)) == 1
 
 
-@pytest.mark.parametrize("index", range(len(EXAMPLES)))
+@pytest.mark.parametrize(("name", "code"), EXAMPLES, ids=[name for name, _ in EXAMPLES])
 def test_example_runs(
-    index: int, server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, code: str, server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code = EXAMPLES[index]
     code = code.replace("http://127.0.0.1:8000", server_url).replace(
         "http://127.0.0.1:8001", server_url
     )
@@ -85,4 +98,4 @@ def test_example_runs(
         # Own process: asyncio.run() in this one would unset the event loop pytest-asyncio keeps.
         subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True)
         return
-    exec(compile(code, f"{DOC.name} example {index + 1}", "exec"), {"__name__": "__example__"})
+    exec(compile(code, name, "exec"), {"__name__": "__example__"})

@@ -1,10 +1,14 @@
-"""The public surface: sorted __all__, a cheap import, drop-in parity with exisone-client 0.10.0."""
+"""The public surface: the public modules (exisone, exisone.protocol, exisone.testing), sorted
+__all__, a cheap import, drop-in parity with exisone-client 0.10.0."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import os
+import pkgutil
+import re
 import subprocess
 import sys
 import types
@@ -49,11 +53,77 @@ def test_all_is_sorted_and_lists_exactly_the_public_names() -> None:
         exisone.NoSuchThing  # noqa: B018
 
 
+#: Every public name of exisone.protocol, and the private module that defines it.
+PROTOCOL_NAMES = {
+    "_answer_signature": [
+        "NONCE_HEADER",
+        "SIGNATURE_ALGORITHM",
+        "SIGNATURE_HEADER",
+        "SIGNED_PATHS",
+        "AnswerSignature",
+        "canonical_message",
+        "is_valid_nonce",
+        "key_id",
+        "new_nonce",
+        "parse_signature_header",
+        "sign_answer",
+        "verify_answer",
+    ],
+    "_codes": ["ErrorCode", "ValidationReason"],
+    "_dates": ["PERPETUAL", "format_datetime", "parse_datetime"],
+    "_exceptions": [
+        "AnswerSignatureError",
+        "ConfigurationError",
+        "ExisOneError",
+        "InvalidOfflineCode",
+    ],
+    "_models": ["ValidationStatus"],
+    "_offline": [
+        "MAX_PAYLOAD_BYTES",
+        "MIN_RSA_BITS",
+        "OFFLINE_CODE_MIN_LENGTH",
+        "PublicKeys",
+        "VerifiedCode",
+        "encode_payload",
+        "is_offline_code",
+        "issue_offline_code",
+        "load_private_key",
+        "load_public_keys",
+        "verify_offline_code",
+    ],
+}
+
+
+def test_the_public_modules_are_exisone_protocol_and_testing() -> None:
+    public = {m.name for m in pkgutil.iter_modules(exisone.__path__) if not m.name.startswith("_")}
+    assert public == {"protocol", "testing"}
+
+
+def test_protocol_lists_exactly_its_names_each_defined_once() -> None:
+    from exisone import protocol
+
+    expected = {"PROTOCOL_VERSION"} | {n for names in PROTOCOL_NAMES.values() for n in names}
+    assert set(protocol.__all__) == expected
+    assert len(protocol.__all__) == len(expected)
+    for module, names in PROTOCOL_NAMES.items():
+        home = importlib.import_module(f"exisone.{module}")
+        for name in names:
+            assert getattr(protocol, name) is getattr(home, name), name
+    for name in set(protocol.__all__) & set(exisone.__all__):
+        assert getattr(protocol, name) is getattr(exisone, name), name
+
+
+def test_protocol_version_is_major_dot_minor() -> None:
+    from exisone.protocol import PROTOCOL_VERSION
+
+    assert re.fullmatch(r"[1-9][0-9]*\.[0-9]+", PROTOCOL_VERSION)
+
+
 def test_import_is_cheap_and_loads_no_heavy_dependency() -> None:
     code = (
         "import sys, exisone; "
-        "heavy = [m for m in ('httpx', 'cryptography', 'exisone_server', 'exisone._client') "
-        "if m in sys.modules]; print(heavy)"
+        "heavy = [m for m in ('httpx', 'cryptography', 'exisone_server', 'exisone._client', "
+        "'exisone.protocol') if m in sys.modules]; print(heavy)"
     )
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -6,10 +6,12 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from exisone import AuthenticationError, NotFoundError, ValidationStatus
-from exisone.testing import FakeClock, FakeExisOneServer, KeyPair, issue_offline_code
+from exisone.protocol import ErrorCode, ValidationReason
+from exisone.testing import FakeClock, FakeExisOneServer, FakeProduct, KeyPair, issue_offline_code
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 HWID = "E" * 64
@@ -63,6 +65,53 @@ def test_expiry_revocation_versions_and_trials(fake: FakeExisOneServer, clock: F
         client.activate(other, "a@b.c", HWID, "App")
         fake.revoke(other)
         assert client.validate(other, HWID).status == ValidationStatus.INVALID
+
+
+def test_add_license_takes_the_product_add_product_returned(fake: FakeExisOneServer) -> None:
+    editor = fake.add_product("Editor", version="3.0.0", minimum_version="3.0.0")
+    license = fake.add_license(editor, features=["Pro"])
+    assert license.product == "Editor"
+    unlisted = fake.add_license(FakeProduct("Viewer", trial_days=0))
+    assert fake.products["viewer"].trial_days == 0
+    with fake.client() as client:
+        assert client.activate(license.key, "a@b.c", HWID, "Editor", version="3.1.0").success
+        assert client.validate(license.key, HWID, version="2.9.0").status == "version_outdated"
+        assert client.activate(unlisted.key, "a@b.c", HWID, "Viewer").success
+        assert client.validate("", HWID, "Viewer").status == ValidationStatus.INVALID
+
+
+def _raw(fake: FakeExisOneServer, path: str, body: bytes) -> httpx.Response:
+    headers = {"Authorization": f"ExisOneApi {fake.access_token}"}
+    with httpx.Client(transport=fake, base_url=fake.base_url, headers=headers) as http:
+        return http.post(path, content=body)
+
+
+@pytest.mark.parametrize(
+    ("product", "reason"),
+    [
+        ("", ValidationReason.PRODUCT_NAME_REQUIRED),
+        ("Nothing", ValidationReason.PRODUCT_NOT_FOUND),
+        ("NoTrial", ValidationReason.TRIAL_NOT_AVAILABLE),
+        ("App", ValidationReason.TRIAL_ACTIVE),
+    ],
+)
+def test_trial_answers_carry_the_reason_the_real_server_gives(
+    fake: FakeExisOneServer, product: str, reason: ValidationReason
+) -> None:
+    fake.add_product("NoTrial", trial_days=0)
+    body = f'{{"hardwareId": "{HWID}", "productName": "{product}"}}'.encode()
+    answer = _raw(fake, "/api/license/validate", body).json()
+    assert (answer["reason"], answer["status"], answer["isValid"]) == (
+        reason,
+        reason.status,
+        reason.is_valid,
+    )
+
+
+def test_a_body_that_is_not_json_is_invalid_json(fake: FakeExisOneServer) -> None:
+    answer = _raw(fake, "/api/license/activate", b"{not json")
+    assert answer.status_code == 400
+    assert answer.json()["error"] == ErrorCode.INVALID_JSON
 
 
 def test_wrong_token_and_unreachable(fake: FakeExisOneServer) -> None:

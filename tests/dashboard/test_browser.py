@@ -13,10 +13,7 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +26,7 @@ import pytest
 from playwright.sync_api import expect
 
 from exisone import ExisOneClient
+from tests.support import SERVER_COMMAND, free_port, running_server, server_env
 
 pytestmark = pytest.mark.browser
 
@@ -52,12 +50,6 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class LiveServer:
     base_url: str
@@ -65,6 +57,8 @@ class LiveServer:
     password: str
     access_token: str
     product_name: str
+    tenant_id: int
+    tenant_name: str
     log: Path
 
 
@@ -73,18 +67,14 @@ def running_live_server(
     data_dir: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[LiveServer]:
     """``exisone-server demo`` (for a login and a token), then ``serve`` on a free port."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("EXISONE_") and name.lower() not in {"http_proxy", "https_proxy"}
-    }
-    env["EXISONE_DATA_DIR"] = str(data_dir)
-    env["EXISONE_MASTER_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
-    env.update(extra_env or {})
-    port = _free_port()
-    command = [sys.executable, "-m", "exisone_server"]
+    env = server_env(
+        EXISONE_DATA_DIR=str(data_dir),
+        EXISONE_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+        **(extra_env or {}),
+    )
+    port = free_port()
     demo = subprocess.run(
-        [*command, "demo", "--json", "--url", f"http://127.0.0.1:{port}"],
+        [SERVER_COMMAND, "demo", "--json", "--url", f"http://127.0.0.1:{port}"],
         env=env,
         capture_output=True,
         text=True,
@@ -93,40 +83,17 @@ def running_live_server(
     assert demo.returncode == 0, demo.stderr
     data = json.loads(demo.stdout)
     log = data_dir / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-migrate"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.1)
+    with running_server("--no-migrate", env=env, log_path=log, port=port) as server:
         yield LiveServer(
-            base_url=base_url,
+            base_url=server.url,
             email=data["dashboardUser"],
             password=data["dashboardPassword"],
             access_token=data["accessToken"],
             product_name=data["productName"],
+            tenant_id=data["tenantId"],
+            tenant_name=data["tenantName"],
             log=log,
         )
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -364,6 +331,17 @@ def test_answer_a_ticket(page: Any, live_server: LiveServer) -> None:
     assert page.locator("#ticket-state").inner_text() == "resolved"
     page.get_by_role("link", name="← Support Tickets").click()
     assert subject not in page.content()
+
+
+def test_settings_show_the_tenant_id_to_copy(page: Any, live_server: LiveServer) -> None:
+    log_in(page, live_server)
+    page.get_by_role("link", name="Settings").click()
+    assert page.get_by_role("heading", name="Settings").is_visible()
+    assert page.get_by_label("Tenant ID").input_value() == str(live_server.tenant_id)
+    assert page.locator("#tenant-name").inner_text() == live_server.tenant_name
+    page.get_by_role("button", name="Copy ID").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == str(live_server.tenant_id)
 
 
 def test_phone_width(browser: Any, live_server: LiveServer) -> None:

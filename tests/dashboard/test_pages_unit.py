@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from exisone import ExisOneClient
 from exisone_server.auth.tokens import hash_secret, parse_token
+from exisone_server.crypto.master_key import MasterKey
 from exisone_server.kit.time import utc_now
 from exisone_server.models import (
     AccessToken,
@@ -22,6 +23,7 @@ from exisone_server.models import (
     SupportTicket,
     Trial,
 )
+from exisone_server.tenants.service import create_tenant
 
 from ..server.seeding import Seed
 from .helpers import csrf_of, login
@@ -342,3 +344,19 @@ async def test_home_counts_validations_per_day(seed: Seed, client: httpx.AsyncCl
     assert _field(r'id="validations-total">(\d+)<', page) == "3"  # any outcome counts
     today = utc_now().date().isoformat()
     assert f"{today}: 3 validations" in page
+
+
+async def test_settings_show_the_tenant_id_and_name(
+    seed: Seed, client: httpx.AsyncClient, master_key: MasterKey
+) -> None:
+    answer = await client.get("/dashboard/settings")
+    assert (answer.status_code, answer.headers["location"]) == (302, "/dashboard/login")
+
+    async with seed.database.write() as session:
+        other = await create_tenant(session, f"O'Neil & Co {seed.tenant.id}", master_key)
+    await login(client, seed.database, other.id)
+    page = (await client.get("/dashboard/settings")).text
+    assert _field(r'id="tenant-id" readonly value="([^"]*)"', page) == str(other.id)
+    assert _field(r'id="tenant-name">([^<]*)<', page) == other.name
+    assert '<a href="/dashboard/settings" aria-current="page">Settings</a>' in page
+    assert f'value="{seed.tenant.id}"' not in page

@@ -18,11 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, replace
@@ -36,6 +34,7 @@ import trustme
 from psycopg import sql
 
 from exisone import AsyncExisOneClient, ExisOneClient
+from tests.support import ServerProcess, free_port, server_env, start_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL_PYTHON = REPO_ROOT / ".venvs" / "official" / "bin" / "python"
@@ -43,8 +42,6 @@ OFFICIAL_DRIVER = Path(__file__).with_name("official_driver.py")
 POSTGRES_ADMIN_URL = os.environ.get(
     "EXISONE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-STARTUP_TIMEOUT_S = 90.0
-STOP_TIMEOUT_S = 10.0
 #: Inherited variables that would change where the subprocesses connect or which CA they trust.
 _UNWANTED_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 _PROXY_ENV = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -63,15 +60,10 @@ def skip_or_fail(reason: str) -> None:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for a subprocess: no CA-bundle or proxy overrides, no EXISONE_* leaks."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in _UNWANTED_ENV
-        and name.lower() not in _PROXY_ENV
-        and not name.startswith("EXISONE_")
-        and name != "PYTHONPATH"
-    }
-    env.update(extra)
+    env = server_env(**extra)
+    for name in list(env):
+        if name not in extra and (name in _UNWANTED_ENV or name.lower() in _PROXY_ENV):
+            del env[name]
     return env
 
 
@@ -193,7 +185,7 @@ class Server:
         self.log_path = log_path
         self.port = free_port()
         self.base_url = f"https://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: ServerProcess | None = None
         self.demo = self.new_demo(migrate=True)
         self._routes: set[str] | None = None
 
@@ -254,50 +246,27 @@ class Server:
 
     def _serve(self) -> bool:
         """Start ``serve`` and wait until it answers; False if its port was taken."""
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "exisone_server",
-                    "serve",
-                    "--host=127.0.0.1",
-                    f"--port={self.port}",
-                    f"--ssl-certfile={self.tls.cert_path}",
-                    f"--ssl-keyfile={self.tls.key_path}",
-                    "--no-migrate",
-                    "--log-level=warning",
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        with self.publisher() as http:
-            while True:
-                if self.process.poll() is not None:
-                    if "address already in use" in self.log_tail().lower():
-                        return False
-                    pytest.fail(f"exisone-server serve exited early:\n{self.log_tail()}")
-                try:
-                    if http.get("/api/crypto/keys/public").status_code == 200:
-                        return True
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"exisone-server did not answer in time:\n{self.log_tail()}")
-                time.sleep(0.1)
+        self.log_path.write_bytes(b"")
+        self.process = start_server(
+            f"--ssl-certfile={self.tls.cert_path}",
+            f"--ssl-keyfile={self.tls.key_path}",
+            "--no-migrate",
+            "--log-level=warning",
+            env=self.env,
+            log_path=self.log_path,
+            port=self.port,
+            scheme="https",
+        )
+        verify = ssl.create_default_context(cafile=str(self.tls.ca_path))
+        if self.process.wait_until_up(verify=verify, exit_fails=False):
+            return True
+        if "address already in use" in self.log_tail().lower():
+            return False
+        pytest.fail(f"exisone-server serve exited early:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            self.process.stop()
 
     def log_tail(self, size: int = 4000) -> str:
         try:
@@ -339,13 +308,6 @@ class Server:
         assert reply.status_code == 200, reply.text
         code: str = reply.json()["offlineCode"]
         return code
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,9 @@ from exisone import (
     NotFoundError,
     PermissionDeniedError,
 )
+from tests.support import free_port
 
-from .conftest import Demo, Server, free_port
+from .conftest import Demo, Server
 
 PERPETUAL = datetime(2049, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 EMAIL = "user@example.com"

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from exisone import AuthenticationError, ExisOneClient, NotFoundError
+from tests.support import free_port
 
-from .conftest import Demo, OfficialClient, Server, free_port
+from .conftest import Demo, OfficialClient, Server
 
 EMAIL = "user@example.com"
 

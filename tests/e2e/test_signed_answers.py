@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from exisone import AnswerSignatureError, ExisOneClient, ValidationStatus
-from exisone._answer_signature import canonical_message, parse_signature_header
+from exisone.protocol import canonical_message, parse_signature_header
 
 from .conftest import Demo, Server
 
@@ -264,7 +264,7 @@ def test_grace_with_the_server_stopped_closed_and_black_holed(
 def test_unreachable_without_a_record_is_offline(
     demo: Demo, server: Server, tmp_path: Path, hardware_id: Callable[[], str]
 ) -> None:
-    from .conftest import free_port
+    from tests.support import free_port
 
     port = free_port()  # nothing listens: a closed port
     base_url = f"https://127.0.0.1:{port}"
@@ -305,7 +305,7 @@ def test_offline_code_names_its_key_and_detects_rollback(
     with make_client(server, demo, tmp_path) as client:
         checked = client.validate_offline(code, device)
         assert checked.is_valid and checked.issued_at is not None
-    from exisone._offline import load_public_keys, verify_offline_code
+    from exisone.protocol import load_public_keys, verify_offline_code
 
     payload = verify_offline_code(code, load_public_keys(demo.public_key)).payload
     assert payload["kid"] == fingerprint(demo.public_key)

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.examples.live_server import DemoServer, free_port
+from tests.examples.live_server import DemoServer
+from tests.support import free_port
 
 APP = Path(__file__).resolve().parents[2] / "examples" / "desktop_gate" / "license_gate.py"
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 
+from exisone.protocol import ErrorCode, ValidationReason
 from exisone_server.models import License, Product
+
+#: The endpoints the clients call: their answers use only the codes of exisone.protocol.
+CLIENT_ENDPOINTS = re.compile(
+    r"/api/license/(activate|validate|deactivate|features/csv|[^/]+/usage)|/api/support/ticket"
+)
 
 
 def activate_body(
@@ -37,3 +44,17 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert body["error"] == code, body
     assert isinstance(body["message"], str) and body["message"]
     return dict(body)
+
+
+def check_protocol(path: str, response: httpx.Response) -> None:
+    """An answer of a client endpoint speaks the protocol: an error's ``error`` is an
+    :class:`ErrorCode`; a validation's ``reason`` is a :class:`ValidationReason` with its
+    ``status`` and ``isValid``."""
+    if not CLIENT_ENDPOINTS.fullmatch(path.split("?")[0]):
+        return
+    body = response.json()
+    if response.status_code >= 400:
+        assert body["error"] in set(ErrorCode), f"{path}: {body}"
+    elif path.startswith("/api/license/validate") and "reason" in body:
+        reason = ValidationReason(body["reason"])
+        assert (body["status"], body["isValid"]) == (reason.status, reason.is_valid), body

@@ -17,6 +17,8 @@ from exisone_server.licenses.service import create_license
 from exisone_server.models import Feature, License, Plan, Product, Tenant
 from exisone_server.tenants.service import create_tenant
 
+from .helpers import check_protocol
+
 ALL_PERMISSIONS = tuple(Permission)
 
 
@@ -30,11 +32,15 @@ class Api:
 
     async def post(self, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}
-        return await self.client.post(path, json=body, headers=headers, **kwargs)
+        response = await self.client.post(path, json=body, headers=headers, **kwargs)
+        check_protocol(path, response)
+        return response
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}
-        return await self.client.get(path, headers=headers, **kwargs)
+        response = await self.client.get(path, headers=headers, **kwargs)
+        check_protocol(path, response)
+        return response
 
 
 @dataclass

@@ -10,8 +10,13 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from exisone._answer_signature import canonical_message, parse_signature_header, verify_answer
-from exisone._offline import load_public_keys, verify_offline_code
+from exisone.protocol import (
+    canonical_message,
+    load_public_keys,
+    parse_signature_header,
+    verify_answer,
+    verify_offline_code,
+)
 from exisone_server.crypto.service import rotate_crypto_key
 from exisone_server.signing import keys as signing_keys
 

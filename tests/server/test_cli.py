@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from exisone._offline import load_public_keys
+from exisone.protocol import load_public_keys
 from exisone_server.auth import Permission
 from exisone_server.auth.dependencies import authenticate
 from exisone_server.cli import main

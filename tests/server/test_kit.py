@@ -10,7 +10,7 @@ from cryptography.exceptions import InvalidTag
 from exisone_server.auth import Permission
 from exisone_server.auth.permissions import grants
 from exisone_server.auth.tokens import format_token, hash_secret, parse_token
-from exisone_server.config import Settings
+from exisone_server.config import Settings, normalize_database_url
 from exisone_server.crypto.master_key import MasterKey
 from exisone_server.kit.activation_keys import KEY_ALPHABET, generate_activation_key
 from exisone_server.kit.hardware import normalize_hardware_id
@@ -122,6 +122,46 @@ class TestSettings:
     def test_bad_values_are_refused(self, tmp_path: Path, environ: dict[str, str]) -> None:
         with pytest.raises(ValueError):
             Settings.from_env({"EXISONE_DATA_DIR": str(tmp_path), **environ})
+
+
+class TestDatabaseUrl:
+    @pytest.mark.parametrize(
+        ("written", "used"),
+        [
+            ("sqlite:///exisone.db", "sqlite+aiosqlite:///exisone.db"),
+            ("sqlite:////var/lib/x.db", "sqlite+aiosqlite:////var/lib/x.db"),
+            ("SQLite:////var/lib/x.db", "sqlite+aiosqlite:////var/lib/x.db"),
+            ("sqlite+pysqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+            ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+            ("postgresql://u:p%40ss@h:5432/db", "postgresql+psycopg://u:p%40ss@h:5432/db"),
+            ("postgres://u@h/db?sslmode=require", "postgresql+psycopg://u@h/db?sslmode=require"),
+            ("postgresql+psycopg2://u@h/db", "postgresql+psycopg://u@h/db"),
+            ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+            (" postgresql://u@h/db\n", "postgresql+psycopg://u@h/db"),
+        ],
+    )
+    def test_what_people_write_is_what_the_server_runs_on(self, written: str, used: str) -> None:
+        assert normalize_database_url(written) == used
+        settings = Settings.from_env({"EXISONE_DATA_DIR": "/d", "EXISONE_DATABASE_URL": written})
+        assert settings.database_url == used
+        assert settings.is_sqlite is used.startswith("sqlite")
+
+    @pytest.mark.parametrize(
+        ("written", "named"),
+        [
+            ("mysql://root:hunter2@db/exisone", "'mysql://'"),
+            ("postgresql+asyncpg://u:hunter2@h/db", "'postgresql+asyncpg://'"),
+            ("/var/lib/exisone.db", "not a URL"),
+        ],
+    )
+    def test_anything_else_is_one_line_that_shows_no_password(
+        self, written: str, named: str
+    ) -> None:
+        with pytest.raises(ValueError) as refused:
+            normalize_database_url(written)
+        message = str(refused.value)
+        assert named in message and "\n" not in message and "hunter2" not in message
+        assert "sqlite:///" in message and "postgresql://" in message
 
 
 class TestMasterKey:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from exisone._offline import load_public_keys, verify_offline_code
+from exisone.protocol import load_public_keys, verify_offline_code
 from exisone_server.crypto.service import rotate_crypto_key
 from exisone_server.errors import ApiError
 from exisone_server.kit.time import utc_now

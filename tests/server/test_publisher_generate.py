@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from exisone._dates import parse_datetime
+from exisone.protocol import parse_datetime
 from exisone_server.auth import Permission
 from exisone_server.kit.time import utc_now
 

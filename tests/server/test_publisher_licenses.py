@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from exisone._dates import parse_datetime
+from exisone.protocol import parse_datetime
 from exisone_server.auth import Permission
 from exisone_server.kit.time import utc_now
 from exisone_server.models import LicenseStatus

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from exisone._offline import load_public_keys, verify_offline_code
+from exisone.protocol import load_public_keys, verify_offline_code
 from exisone_server.auth import Permission
 
 from .helpers import assert_error

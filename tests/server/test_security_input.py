@@ -13,8 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exisone._exceptions import ExisOneError
-from exisone._offline import is_offline_code, issue_offline_code, verify_offline_code
+from exisone.protocol import ExisOneError, is_offline_code, issue_offline_code, verify_offline_code
 from exisone_server.kit.activation_keys import (
     KEY_ALPHABET,
     generate_activation_key,

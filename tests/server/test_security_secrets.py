@@ -19,8 +19,9 @@ from exisone_server.crypto.service import load_signing_key
 from exisone_server.db import Database
 from exisone_server.migrate import upgrade
 from exisone_server.models import AccessToken, CryptoKey
+from tests.support import cli, environment
 
-from .security_servers import cli, environment, running
+from .security_servers import running
 
 pytestmark = pytest.mark.slow
 

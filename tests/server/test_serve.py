@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -20,30 +18,10 @@ from benchmarks.server.processes import worker_pids
 
 from exisone import ExisOneClient
 from exisone_server.config import Settings
+from tests import support
+from tests.support import cli, environment
 
-SERVER_COMMAND = Path(sys.executable).with_name("exisone-server")
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _cli(settings: Settings, *args: str) -> list[str]:
-    return [
-        str(SERVER_COMMAND),
-        "--data-dir",
-        str(settings.data_dir),
-        "--database-url",
-        settings.database_url,
-        *args,
-    ]
-
-
-def _environment(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "EXISONE_MASTER_KEY": settings.master_key or ""}
 
 
 @contextmanager
@@ -51,44 +29,21 @@ def running_server(
     settings: Settings, *extra: str, verify: bool | ssl.SSLContext = True, scheme: str = "http"
 ) -> Iterator[str]:
     """Start `exisone-server serve` on a free loopback port; yield its URL; stop it."""
-    port = _free_port()
-    url = f"{scheme}://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        _cli(settings, "serve", "--host", "127.0.0.1", "--port", str(port), *extra),
-        env=_environment(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"server exited with {process.returncode}:\n{output}")
-            try:
-                if httpx.get(f"{url}/health", verify=verify, timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server did not answer /health within 30 s")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+    with support.running_server(
+        *extra,
+        command=cli(settings),
+        env=environment(settings),
+        log_path=settings.data_dir / "server.log",
+        verify=verify,
+        scheme=scheme,
+    ) as server:
+        yield server.url
 
 
 def _demo(settings: Settings) -> dict[str, object]:
     result = subprocess.run(
-        _cli(settings, "demo", "--json"),
-        env=_environment(settings),
+        cli(settings, "demo", "--json"),
+        env=environment(settings),
         capture_output=True,
         check=True,
         timeout=120,
@@ -190,17 +145,19 @@ def _alive(pid: int) -> bool:
 def test_workers_die_with_a_killed_supervisor(empty_settings: Settings) -> None:
     """SIGKILL to `serve` (a crash, the OOM killer) takes its workers down too: none is left
     serving the port with no supervisor."""
-    port = _free_port()
-    process = subprocess.Popen(
-        _cli(empty_settings, "serve", "--port", str(port), "--workers", "2"),
-        env=_environment(empty_settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = support.start_server(
+        "--workers",
+        "2",
+        command=cli(empty_settings),
+        env=environment(empty_settings),
+        log_path=empty_settings.data_dir / "server.log",
     )
+    process = server.process
     try:
+        server.wait_until_up()
         deadline = time.monotonic() + 30
-        while len(worker_pids(process.pid)) < 2 or not _answers(port):
-            assert time.monotonic() < deadline, "server did not start"
+        while len(worker_pids(process.pid)) < 2:
+            assert time.monotonic() < deadline, "the workers did not start"
             time.sleep(0.1)
         workers = worker_pids(process.pid)
         process.kill()
@@ -209,18 +166,9 @@ def test_workers_die_with_a_killed_supervisor(empty_settings: Settings) -> None:
         while any(_alive(worker) for worker in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not any(_alive(worker) for worker in workers)
-        assert not _answers(port)
+        assert not server.answers()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def _answers(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+        server.stop()
 
 
 def test_a_served_app_exempts_its_startup_objects_from_the_collector(
@@ -238,7 +186,7 @@ def test_a_served_app_exempts_its_startup_objects_from_the_collector(
     result = subprocess.run(
         [sys.executable, "-c", script],
         env={
-            **_environment(empty_settings),
+            **environment(empty_settings),
             "EXISONE_DATA_DIR": str(empty_settings.data_dir),
             "EXISONE_DATABASE_URL": empty_settings.database_url,
         },
@@ -256,26 +204,16 @@ def test_the_access_log_follows_the_log_level(
     empty_settings: Settings, level: str, logged: bool
 ) -> None:
     """The access log writes each request at INFO; above INFO it is off (not built)."""
-    port = _free_port()
-    process = subprocess.Popen(
-        _cli(empty_settings, "serve", "--port", str(port), "--log-level", level),
-        env=_environment(empty_settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        httpx.get(f"http://127.0.0.1:{port}/access-log-marker", timeout=5)
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=15)
-    assert ("/access-log-marker" in output.decode()) is logged
+    log = empty_settings.data_dir / "server.log"
+    with support.running_server(
+        "--log-level",
+        level,
+        command=cli(empty_settings),
+        env=environment(empty_settings),
+        log_path=log,
+    ) as server:
+        httpx.get(f"{server.url}/access-log-marker", timeout=5)
+    assert ("/access-log-marker" in log.read_text()) is logged
 
 
 def _audited_addresses(url: str, token: str, forwarded: dict[str, str]) -> list[object]:
@@ -313,8 +251,8 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(
 
 def test_a_proxy_setting_that_names_no_address_is_refused(empty_settings: Settings) -> None:
     result = subprocess.run(
-        _cli(empty_settings, "serve", "--no-migrate", "--forwarded-allow-ips", "proxy.local"),
-        env=_environment(empty_settings),
+        cli(empty_settings, "serve", "--no-migrate", "--forwarded-allow-ips", "proxy.local"),
+        env=environment(empty_settings),
         capture_output=True,
         text=True,
         timeout=60,

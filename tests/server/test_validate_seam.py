@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from exisone._answer_signature import SIGNATURE_HEADER, verify_answer
-from exisone._offline import load_public_keys
+from exisone.protocol import SIGNATURE_HEADER, load_public_keys, verify_answer
 from exisone_server.app import SEAM_STANDS_IN_FOR, ExisOneApp
 from exisone_server.auth import Permission
 from exisone_server.fastpath import reader as fast_reader_module

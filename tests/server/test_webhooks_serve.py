@@ -5,88 +5,50 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
 from exisone_server.config import Settings
+from tests import support
+from tests.support import cli, environment, free_port
 
 from .webhook_receiver import Receiver, running_receiver, verify_signature
 
-SERVER_COMMAND = Path(sys.executable).with_name("exisone-server")
 pytestmark = pytest.mark.slow
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _cli(settings: Settings, *args: str) -> list[str]:
-    return [
-        str(SERVER_COMMAND),
-        "--data-dir",
-        str(settings.data_dir),
-        "--database-url",
-        settings.database_url,
-        *args,
-    ]
+#: Webhooks to a loopback receiver, polled and retried fast; lease: 2 * 2 + 5 = 9 s.
+WEBHOOK_SETTINGS = {
+    "EXISONE_WEBHOOKS_ALLOW_HTTP_LOOPBACK": "1",
+    "EXISONE_WEBHOOKS_POLL_SECONDS": "0.2",
+    "EXISONE_WEBHOOKS_TIMEOUT_SECONDS": "2",
+    "EXISONE_WEBHOOKS_RETRY_BASE_SECONDS": "0.5",
+}
 
 
 def _environment(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "EXISONE_MASTER_KEY": settings.master_key or "",
-        "EXISONE_WEBHOOKS_ALLOW_HTTP_LOOPBACK": "1",
-        "EXISONE_WEBHOOKS_POLL_SECONDS": "0.2",
-        "EXISONE_WEBHOOKS_TIMEOUT_SECONDS": "2",  # lease: 2 * 2 + 5 = 9 s
-        "EXISONE_WEBHOOKS_RETRY_BASE_SECONDS": "0.5",
-    }
+    return environment(settings, WEBHOOK_SETTINGS)
 
 
 @contextmanager
 def server_process(settings: Settings, port: int) -> Iterator[subprocess.Popen[bytes]]:
     """`exisone-server serve` on ``port``; waits for /health; stops (or was killed) at the end."""
-    process = subprocess.Popen(
-        _cli(settings, "serve", "--host", "127.0.0.1", "--port", str(port)),
+    with support.running_server(
+        command=cli(settings),
         env=_environment(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"server exited with {process.returncode}"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not answer /health within 30 s"
-            time.sleep(0.1)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        log_path=settings.data_dir / "server.log",
+        port=port,
+    ) as server:
+        yield server.process
 
 
 def _demo(settings: Settings) -> dict[str, object]:
     result = subprocess.run(
-        _cli(settings, "demo", "--json"),
+        cli(settings, "demo", "--json"),
         env=_environment(settings),
         capture_output=True,
         check=True,
@@ -102,7 +64,7 @@ def _wait(receiver: Receiver, count: int, timeout: float) -> None:
 def test_killed_mid_delivery_resends_after_restart(empty_settings: Settings) -> None:
     demo = _demo(empty_settings)
     headers = {"Authorization": f"ExisOneApi {demo['accessToken']}"}
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with running_receiver() as receiver:
         receiver.hang.set()
@@ -155,7 +117,7 @@ def test_cli_create_list_delete(empty_settings: Settings) -> None:
 
     def run(*args: str) -> str:
         done = subprocess.run(
-            _cli(empty_settings, "webhook", *args), env=env, capture_output=True, timeout=60
+            cli(empty_settings, "webhook", *args), env=env, capture_output=True, timeout=60
         )
         assert done.returncode == 0, done.stderr.decode()
         return done.stdout.decode()
@@ -184,7 +146,7 @@ def test_cli_create_list_delete(empty_settings: Settings) -> None:
     assert json.loads(run("list", "--tenant", tenant, "--json")) == []
 
     refused = subprocess.run(
-        _cli(empty_settings, "webhook", "create", "--tenant", tenant, "--url", "http://x.example"),
+        cli(empty_settings, "webhook", "create", "--tenant", tenant, "--url", "http://x.example"),
         env={**env, "EXISONE_WEBHOOKS_ALLOW_HTTP_LOOPBACK": "0"},
         capture_output=True,
         timeout=60,

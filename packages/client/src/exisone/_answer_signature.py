@@ -37,8 +37,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from ._exceptions import AnswerSignatureError
 
 __all__ = [
-    "ALGORITHM",
     "NONCE_HEADER",
+    "SIGNATURE_ALGORITHM",
     "SIGNATURE_HEADER",
     "SIGNED_PATHS",
     "AnswerSignature",
@@ -53,7 +53,7 @@ __all__ = [
 
 NONCE_HEADER = "ExisOne-Nonce"
 SIGNATURE_HEADER = "ExisOne-Signature"
-ALGORITHM = "rsa-pkcs1v15-sha256"
+SIGNATURE_ALGORITHM = "rsa-pkcs1v15-sha256"
 VERSION_LINE = "exisone-answer/v1"
 #: The API paths whose answers a server signs when asked.
 SIGNED_PATHS = frozenset(
@@ -164,7 +164,9 @@ def sign_answer(
         response_digest=hashlib.sha256(response_body).hexdigest(),
     )
     raw = private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
-    return format_signature_header(AnswerSignature(signing_key_id, ALGORITHM, timestamp, raw))
+    return format_signature_header(
+        AnswerSignature(signing_key_id, SIGNATURE_ALGORITHM, timestamp, raw)
+    )
 
 
 def verify_answer(
@@ -187,7 +189,7 @@ def verify_answer(
     if not header:
         raise AnswerSignatureError("the answer is not signed (no ExisOne-Signature header)")
     signature = parse_signature_header(header)
-    if signature.algorithm != ALGORITHM:
+    if signature.algorithm != SIGNATURE_ALGORITHM:
         raise AnswerSignatureError(f"unsupported signature algorithm {signature.algorithm!r}")
     key = next((k for k in public_keys if key_id(k) == signature.key_id), None)
     if key is None:

@@ -3,7 +3,8 @@
 The protocol writes dates as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, no fraction). Servers in the wild
 also send offsets (``+02:00``), fractions of any length (.NET writes seven digits), no zone at
 all (read as UTC), or a bare date. :func:`parse_datetime` accepts all of them and always returns
-a timezone-aware UTC ``datetime``.
+a timezone-aware UTC ``datetime``. A license that never expires is written as
+:data:`PERPETUAL`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import re
 import sys
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["format_datetime", "parse_datetime", "utc_now"]
+__all__ = ["PERPETUAL", "format_datetime", "parse_datetime", "utc_now"]
+
+#: The expiration date the protocol writes for a license that never expires.
+PERPETUAL = datetime(2049, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 
 _ISO = re.compile(
     r"""

@@ -1,3 +1,3 @@
 """exisone-server: the self-hostable ExisOne license server."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

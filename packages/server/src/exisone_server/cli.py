@@ -86,8 +86,8 @@ def main(context: click.Context, data_dir: Path | None, database_url: str | None
         environ["EXISONE_DATABASE_URL"] = database_url
     try:
         context.obj = Settings.from_env(environ)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+    except ValueError as exc:  # one line, not the usage text: the environment is at fault
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()

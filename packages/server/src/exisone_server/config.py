@@ -5,8 +5,10 @@ variable                    meaning (default)
 ==========================  ===========================================================
 EXISONE_DATA_DIR            folder for the SQLite file and the generated master key
                             (platformdirs' user data dir for ``exisone-server``)
-EXISONE_DATABASE_URL        SQLAlchemy async URL (``sqlite+aiosqlite:///<data dir>/exisone.db``);
-                            PostgreSQL: ``postgresql+psycopg://user:pass@host:5432/db``
+EXISONE_DATABASE_URL        the database (``sqlite:///<data dir>/exisone.db``): ``sqlite:///path``
+                            (``sqlite:////abs/path``) or ``postgresql://user:pass@host:5432/db``
+                            (also ``postgres://``; SQLAlchemy's ``+aiosqlite``, ``+psycopg``
+                            forms too); any other scheme is refused
 EXISONE_MASTER_KEY          base64 of 32 random bytes; encrypts the tenants' private keys
                             (generated once into ``<data dir>/master.key`` when unset)
 EXISONE_HOST / EXISONE_PORT address ``serve`` binds to (127.0.0.1 / 8000)
@@ -27,9 +29,24 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "normalize_database_url", "sqlite_url"]
 
 _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+#: The URL schemes people write for the two databases, and the SQLAlchemy driver the server
+#: runs each on (psycopg serves PostgreSQL both sync and async; libpq reads the URL the same
+#: way whichever Python driver it was written for).
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "postgresql+psycopg_async": "postgresql+psycopg",
+    "postgresql+psycopg2": "postgresql+psycopg",
+}
+_URL_FORMS = "sqlite:///path/to/exisone.db or postgresql://user:password@host:5432/database"
 
 
 @dataclass(frozen=True)
@@ -60,7 +77,10 @@ class Settings:
         data_dir = Path(
             env.get("EXISONE_DATA_DIR") or platformdirs.user_data_dir("exisone-server")
         ).expanduser()
-        database_url = env.get("EXISONE_DATABASE_URL") or sqlite_url(data_dir / "exisone.db")
+        given_url = env.get("EXISONE_DATABASE_URL")
+        database_url = (
+            normalize_database_url(given_url) if given_url else sqlite_url(data_dir / "exisone.db")
+        )
         port_text = env.get("EXISONE_PORT") or "8000"
         try:
             port = int(port_text)
@@ -101,3 +121,22 @@ def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
 def sqlite_url(path: Path) -> str:
     """The async SQLAlchemy URL of a SQLite file."""
     return f"sqlite+aiosqlite:///{path}"
+
+
+def normalize_database_url(url: str) -> str:
+    """The SQLAlchemy URL the server runs on for a database URL as people write it.
+
+    ``sqlite:///path`` gets the aiosqlite driver, ``postgresql://`` and ``postgres://`` psycopg;
+    the rest of the URL is kept as it is. Any other database is a ``ValueError`` in one line
+    that names the scheme only (a URL may hold a password).
+    """
+    scheme, separator, rest = url.strip().partition("://")
+    if not separator:
+        raise ValueError(f"the database URL is not a URL: write {_URL_FORMS}")
+    driver = _DRIVERS.get(scheme.lower())
+    if driver is None:
+        raise ValueError(
+            f"unsupported database URL scheme {scheme + '://'!r}: exisone-server runs on SQLite "
+            f"and PostgreSQL; write {_URL_FORMS}"
+        )
+    return f"{driver}://{rest}"

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import httpx
 
 from .._answer_signature import NONCE_HEADER, SIGNATURE_HEADER, is_valid_nonce, sign_answer
-from .._dates import format_datetime
+from .._codes import ErrorCode
+from .._codes import ValidationReason as Reason
+from .._dates import PERPETUAL, format_datetime
 from ._keys import KeyPair
 
 if TYPE_CHECKING:
@@ -22,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FakeExisOneServer", "FakeLicense", "FakeProduct"]
 
-PERPETUAL = datetime(2049, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 BASE_URL = "https://licensing.test"
 TOKEN = "exo_at_fake_secret"
 
@@ -92,7 +93,7 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     def add_license(
         self,
-        product: str,
+        product: str | FakeProduct,
         *,
         key: str | None = None,
         expires: datetime | None = None,
@@ -100,11 +101,17 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         max_seats: int = 1,
         email: str = "user@example.com",
     ) -> FakeLicense:
-        """A license of ``product`` (added with defaults if unknown); returns it (``.key``)."""
-        if product.casefold() not in self.products:
-            self.add_product(product)
+        """A license of ``product`` (its name, or what :meth:`add_product` returned; a name not
+        added yet is added with defaults); returns it (``.key``)."""
+        if isinstance(product, FakeProduct):
+            self.products.setdefault(product.name.casefold(), product)
+            name = product.name
+        else:
+            name = product
+            if name.casefold() not in self.products:
+                self.add_product(name)
         key = key or "-".join(secrets.token_hex(2).upper() for _ in range(4))
-        license = FakeLicense(key, product, email, expires, list(features), max_seats)
+        license = FakeLicense(key, name, email, expires, list(features), max_seats)
         self.licenses[key] = license
         return license
 
@@ -178,11 +185,11 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     def _route(self, request: httpx.Request, path: str, body: bytes) -> tuple[int, Any]:
         if request.headers.get("Authorization") != f"ExisOneApi {self.access_token}":
-            return 401, _error("invalid_token", "Unknown access token.")
+            return 401, _error(ErrorCode.INVALID_TOKEN, "Unknown access token.")
         try:
             data = json.loads(body) if body else {}
         except ValueError:
-            return 400, _error("invalid_request", "The body is not JSON.")
+            return 400, _error(ErrorCode.INVALID_JSON, "The body is not JSON.")
         routes: dict[str, Callable[[dict[str, Any]], tuple[int, Any]]] = {
             "/api/license/validate": self._validate,
             "/api/license/activate": self._activate,
@@ -194,7 +201,9 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
             return handler(data)
         if request.method == "GET" and path.startswith("/api/license/") and path.endswith("/usage"):
             return self._usage(path[len("/api/license/") : -len("/usage")])
-        return 404, _error("not_found", f"No route {request.method} {path} in the fake server.")
+        return 404, _error(
+            ErrorCode.NOT_FOUND, f"No route {request.method} {path} in the fake server."
+        )
 
     # -- endpoints -----------------------------------------------------------------------------
 
@@ -203,61 +212,66 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         key = str(data.get("activationKey") or "").strip()
         hwid = str(data.get("hardwareId") or "").strip().upper()
         if not key:
-            return 200, self._trial(str(data.get("productName") or ""), hwid, now)
+            return 200, self._trial(str(data.get("productName") or "").strip(), hwid, now)
         license = self.licenses.get(key)
         if license is None:
-            return 200, _validation(False, "invalid", None, [], "license_not_found")
+            return 200, _validation(Reason.LICENSE_NOT_FOUND, None)
         product = self.products[license.product.casefold()]
         expiry, features = license.expires, license.features
         extra = {"serverVersion": product.version, "productName": license.product}
         if product.minimum_version:
             extra["minimumRequiredVersion"] = product.minimum_version
         asked = data.get("productName")
-        if asked and str(asked).strip().casefold() != license.product.casefold():
-            return 200, _validation(False, "invalid", expiry, [], "product_mismatch", **extra)
-        if license.revoked:
-            return 200, _validation(False, "invalid", expiry, [], "license_revoked", **extra)
-        if hwid not in license.devices:
-            return 200, _validation(False, "invalid", expiry, [], "not_activated", **extra)
-        if expiry is not None and expiry <= now:
-            return 200, _validation(False, "expired", expiry, features, "license_expired", **extra)
         version = data.get("version")
-        if version and product.minimum_version and _older(str(version), product.minimum_version):
-            return 200, _validation(
-                False, "version_outdated", expiry, features, "version_outdated", **extra
-            )
-        return 200, _validation(True, "licensed", expiry, features, "licensed", **extra)
+        if asked and str(asked).strip().casefold() != license.product.casefold():
+            reason, features = Reason.PRODUCT_MISMATCH, []
+        elif license.revoked:
+            reason, features = Reason.LICENSE_REVOKED, []
+        elif hwid not in license.devices:
+            reason, features = Reason.NOT_ACTIVATED, []
+        elif expiry is not None and expiry <= now:
+            reason = Reason.LICENSE_EXPIRED
+        elif version and product.minimum_version and _older(str(version), product.minimum_version):
+            reason = Reason.VERSION_OUTDATED
+        else:
+            reason = Reason.LICENSED
+        return 200, _validation(reason, expiry, features, **extra)
 
     def _trial(self, product_name: str, hwid: str, now: datetime) -> dict[str, Any]:
-        product = self.products.get(product_name.strip().casefold())
-        if product is None or product.trial_days <= 0:
-            return _validation(False, "invalid", None, [], "trial_not_available")
+        if not product_name:
+            return _validation(Reason.PRODUCT_NAME_REQUIRED, None)
+        product = self.products.get(product_name.casefold())
+        if product is None:
+            return _validation(Reason.PRODUCT_NOT_FOUND, None)
+        if product.trial_days <= 0:
+            return _validation(Reason.TRIAL_NOT_AVAILABLE, None)
         started = product.trials.setdefault(hwid, now)
         ends = started + timedelta(days=product.trial_days)
-        left = max(0, (ends - now).days)
         if now >= ends:
-            return _validation(False, "expired", ends, [], "trial_expired", remainingDays=0)
-        return _validation(True, "trial", ends, [], "trial_active", remainingDays=left)
+            return _validation(Reason.TRIAL_EXPIRED, ends, remainingDays=0)
+        return _validation(Reason.TRIAL_ACTIVE, ends, remainingDays=max(0, (ends - now).days))
 
     def _activate(self, data: dict[str, Any]) -> tuple[int, Any]:
         key = str(data.get("activationKey") or "").strip()
         hwid = str(data.get("hardwareId") or "").strip().upper()
         license = self.licenses.get(key)
         if license is None:
-            return 404, _error("license_not_found", "Unknown activation key.")
+            return 404, _error(ErrorCode.LICENSE_NOT_FOUND, "Unknown activation key.")
         product = self.products[license.product.casefold()]
         if str(data.get("productName") or "").strip().casefold() != license.product.casefold():
-            return 409, _error("product_mismatch", "This key belongs to another product.")
+            return 409, _error(ErrorCode.PRODUCT_MISMATCH, "This key belongs to another product.")
         if license.revoked:
-            return 409, _error("license_revoked", "This license has been revoked.")
+            return 409, _error(ErrorCode.LICENSE_REVOKED, "This license has been revoked.")
         if license.expires is not None and license.expires <= self.clock():
-            return 409, _error("license_expired", "This license has expired.")
+            return 409, _error(ErrorCode.LICENSE_EXPIRED, "This license has expired.")
         version = data.get("version")
         if version and product.minimum_version and _older(str(version), product.minimum_version):
-            return 409, _error("version_outdated", "Please update the application.")
+            return 409, _error(ErrorCode.VERSION_OUTDATED, "Please update the application.")
         already = hwid in license.devices
         if not already and len(license.devices) >= license.max_seats:
-            code = "license_in_use" if license.max_seats == 1 else "seat_limit_reached"
+            code = (
+                ErrorCode.LICENSE_IN_USE if license.max_seats == 1 else ErrorCode.SEAT_LIMIT_REACHED
+            )
             return 409, _error(code, "No free seat for this device.")
         license.devices.add(hwid)
         return 200, {
@@ -281,7 +295,7 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         hwid = str(data.get("hardwareId") or "").strip().upper()
         license = self.licenses.get(key)
         if license is None:
-            return 404, _error("license_not_found", "Unknown activation key.")
+            return 404, _error(ErrorCode.LICENSE_NOT_FOUND, "Unknown activation key.")
         was_active = hwid in license.devices
         license.devices.discard(hwid)
         return 200, {
@@ -294,15 +308,17 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def _features(self, data: dict[str, Any]) -> tuple[int, Any]:
         license = self.licenses.get(str(data.get("activationKey") or "").strip())
         if license is None:
-            return 404, _error("license_not_found", "Unknown activation key.")
+            return 404, _error(ErrorCode.LICENSE_NOT_FOUND, "Unknown activation key.")
         return 200, {"features": ",".join(license.features)}
 
     def _usage(self, key: str) -> tuple[int, Any]:
         license = self.licenses.get(key)
         if license is None:
-            return 404, _error("license_not_found", "Unknown activation key.")
+            return 404, _error(ErrorCode.LICENSE_NOT_FOUND, "Unknown activation key.")
         if license.max_seats <= 1:
-            return 404, _error("not_corporate", "This is not a corporate (multi-seat) license.")
+            return 404, _error(
+                ErrorCode.NOT_CORPORATE, "This is not a corporate (multi-seat) license."
+            )
         seats = len(license.devices)
         return 200, {
             "currentSeats": seats,
@@ -313,16 +329,11 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
 
 def _validation(
-    is_valid: bool,
-    status: str,
-    expires: datetime | None,
-    features: list[str],
-    reason: str,
-    **extra: Any,
+    reason: Reason, expires: datetime | None, features: Sequence[str] = (), **extra: Any
 ) -> dict[str, Any]:
     return {
-        "isValid": is_valid,
-        "status": status,
+        "isValid": reason.is_valid,
+        "status": reason.status,
         "expirationDate": format_datetime(expires or PERPETUAL),
         "features": list(features),
         "reason": reason,
@@ -330,7 +341,7 @@ def _validation(
     }
 
 
-def _error(code: str, message: str) -> dict[str, str]:
+def _error(code: ErrorCode, message: str) -> dict[str, str]:
     return {"error": code, "message": message}
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from exisone._dates import format_datetime
+from exisone.protocol import PERPETUAL, format_datetime
 
+# PERPETUAL (exisone.protocol): the expiration date of a license stored with none.
 __all__ = ["PERPETUAL", "format_expiration", "utc_now"]
-
-#: The date the protocol uses for licenses that never expire (stored as NULL).
-PERPETUAL = datetime(2049, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 
 
 def utc_now() -> datetime:

@@ -28,8 +28,7 @@ from typing import IO, Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from exisone._dates import parse_datetime
-from exisone._offline import is_offline_code
+from exisone.protocol import is_offline_code, parse_datetime
 
 from ..config import Settings
 from ..kit.activation_keys import normalize_activation_key

@@ -8,8 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from exisone._dates import format_datetime
-from exisone._offline import issue_offline_code
+from exisone.protocol import format_datetime, issue_offline_code
 
 from ..crypto.key_cache import cached_signing_key
 from ..crypto.master_key import MasterKey

@@ -26,6 +26,8 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, case, or_
 
+from exisone.protocol import ValidationReason
+
 from ..kit.versions import is_older
 from ..models import License, LicenseStatus
 
@@ -88,15 +90,6 @@ _STATE_REASONS = {
     LicenseState.REVOKED: Reason.LICENSE_REVOKED,
     LicenseState.SUSPENDED: Reason.LICENSE_SUSPENDED,
     LicenseState.EXPIRED: Reason.LICENSE_EXPIRED,
-}
-
-#: validate's ``status`` for the reasons that are not plain ``invalid``.
-_STATUSES = {
-    Reason.LICENSED: "licensed",
-    Reason.LICENSE_EXPIRED: "expired",
-    Reason.VERSION_OUTDATED: "version_outdated",
-    Reason.TRIAL_ACTIVE: "trial",
-    Reason.TRIAL_EXPIRED: "expired",
 }
 
 
@@ -298,6 +291,6 @@ def trial_refusal(
 
 
 def answer_status(reason: Reason | None) -> str:
-    """validate's ``status`` for a reason: ``licensed``, ``trial``, ``expired``,
-    ``version_outdated`` or ``invalid``."""
-    return _STATUSES.get(reason or Reason.LICENSED, "invalid")
+    """validate's ``status`` for a reason (the protocol's mapping): ``licensed``, ``trial``,
+    ``expired``, ``version_outdated`` or ``invalid``."""
+    return ValidationReason(reason or Reason.LICENSED).status.value

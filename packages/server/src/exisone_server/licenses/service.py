@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from exisone._exceptions import ExisOneError
-from exisone._offline import is_offline_code, load_public_keys, verify_offline_code
+from exisone.protocol import ExisOneError, is_offline_code, load_public_keys, verify_offline_code
 
 from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..kit.activation_keys import generate_activation_key, normalize_activation_key

@@ -19,9 +19,13 @@ from typing import NamedTuple
 
 from sqlalchemy import exists, select
 
-from exisone._dates import parse_datetime
-from exisone._exceptions import ExisOneError
-from exisone._offline import is_offline_code, load_public_keys, verify_offline_code
+from exisone.protocol import (
+    ExisOneError,
+    is_offline_code,
+    load_public_keys,
+    parse_datetime,
+    verify_offline_code,
+)
 
 from ..auth.dependencies import authenticate, parse_authorization, principal_of
 from ..auth.principal import Principal

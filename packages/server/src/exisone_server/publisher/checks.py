@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from exisone._dates import parse_datetime
+from exisone.protocol import parse_datetime
 
 from ..errors import BadRequest
 

@@ -18,7 +18,7 @@ from typing import Any, cast
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from exisone._answer_signature import (
+from exisone.protocol import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
     SIGNED_PATHS,
