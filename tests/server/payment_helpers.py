@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from exisone_server.db import Database
@@ -21,8 +24,16 @@ from exisone_server.models import (
 )
 from exisone_server.payments.apps import AppForm, save_app
 
-from .fake_providers import PADDLE_API_KEY, PAYPAL_CLIENT_ID, PAYPAL_SECRET, PAYPAL_WEBHOOK_ID
+from .fake_providers import (
+    PADDLE_API_KEY,
+    PAYPAL_CLIENT_ID,
+    PAYPAL_SECRET,
+    PAYPAL_WEBHOOK_ID,
+    FakeProviders,
+    running_fake_providers,
+)
 from .seeding import Seed
+from .smtp_server import MailServer
 
 
 def dumps(payload: Any) -> bytes:
@@ -157,3 +168,27 @@ def stripe_event(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
         "type": event_type,
         "data": {"object": obj},
     }
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
+    """The local provider stand-ins, with the server's settings pointing at them."""
+    with running_fake_providers(tmp_path) as providers:
+        for name, value in providers.env().items():
+            monkeypatch.setenv(name, value)
+        yield providers
+
+
+@pytest.fixture
+def smtp(mail_server: MailServer, monkeypatch: pytest.MonkeyPatch) -> MailServer:
+    """The real SMTP server as the server-wide mail server."""
+    monkeypatch.setenv("EXISONE_SMTP_URL", mail_server.url)
+    monkeypatch.setenv("EXISONE_MAIL_FROM", "Shop <shop@example.com>")
+    monkeypatch.setenv("EXISONE_SMTP_CA_FILE", str(mail_server.ca_file))
+    return mail_server
+
+
+@pytest.fixture
+async def shop(seed: Seed, fake: FakeProviders) -> Shop:
+    """A selling tenant: an app per provider and a product that e-mails its key."""
+    return await open_shop(seed)

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-import pytest
 from paddle_billing.Notifications import Secret
 from paddle_billing.Notifications.PaddleSignature import PaddleSignature
 
@@ -24,33 +21,15 @@ from .fake_providers import (
     FakeProviders,
     lemonsqueezy_headers,
     paddle_headers,
-    running_fake_providers,
 )
 from .helpers import assert_error
-from .payment_helpers import Shop, dumps, event_count, open_shop
+from .payment_helpers import (
+    Shop,
+    dumps,
+    event_count,
+)
 from .seeding import Seed
 from .smtp_server import MailServer
-
-
-@pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
-    with running_fake_providers(tmp_path) as providers:
-        for name, value in providers.env().items():
-            monkeypatch.setenv(name, value)
-        yield providers
-
-
-@pytest.fixture
-def smtp(mail_server: MailServer, monkeypatch: pytest.MonkeyPatch) -> MailServer:
-    monkeypatch.setenv("EXISONE_SMTP_URL", mail_server.url)
-    monkeypatch.setenv("EXISONE_MAIL_FROM", "Shop <shop@example.com>")
-    monkeypatch.setenv("EXISONE_SMTP_CA_FILE", str(mail_server.ca_file))
-    return mail_server
-
-
-@pytest.fixture
-async def shop(seed: Seed, fake: FakeProviders) -> Shop:
-    return await open_shop(seed)
 
 
 async def _mail_arrives(

@@ -8,9 +8,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import stripe
@@ -32,7 +30,7 @@ from exisone_server.payments.receiver import REFUSALS
 from exisone_server.webhooks import WebhookSettings
 from exisone_server.webhooks import service as webhook_service
 
-from .fake_providers import FakeProviders, running_fake_providers, stripe_headers
+from .fake_providers import FakeProviders, stripe_headers
 from .helpers import assert_error
 from .payment_helpers import (
     Shop,
@@ -44,27 +42,6 @@ from .payment_helpers import (
 )
 from .seeding import Seed
 from .smtp_server import MailServer
-
-
-@pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
-    with running_fake_providers(tmp_path) as providers:
-        for name, value in providers.env().items():
-            monkeypatch.setenv(name, value)
-        yield providers
-
-
-@pytest.fixture
-def smtp(mail_server: MailServer, monkeypatch: pytest.MonkeyPatch) -> MailServer:
-    monkeypatch.setenv("EXISONE_SMTP_URL", mail_server.url)
-    monkeypatch.setenv("EXISONE_MAIL_FROM", "Shop <shop@example.com>")
-    monkeypatch.setenv("EXISONE_SMTP_CA_FILE", str(mail_server.ca_file))
-    return mail_server
-
-
-@pytest.fixture
-async def shop(seed: Seed, fake: FakeProviders) -> Shop:
-    return await open_shop(seed)
 
 
 async def _send(shop: Shop, payload: dict, **kwargs: object):  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Router, get, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..auth import Permission, requires, requires_any
@@ -24,68 +25,30 @@ __all__ = ["router"]
 _ADMIN = requires(Permission.ADMIN)
 
 
-async def _receive(
-    name: str,
-    request: Request[Any, Any, Any],
-    database: DatabaseDep,
-    master_key: MasterKeyDep,
-    client_ip: ClientIpDep,
-) -> dict[str, Any]:
-    headers = {key.lower(): value for key, value in request.headers.items()}
-    return await receive(
-        database,
-        master_key,
-        PROVIDERS[name],
-        headers,
-        await request.body(),
-        settings=PaymentSettings.from_env(),
-        mail_settings=MailSettings.from_env(),
-        client_ip=client_ip,
-    )
+def _receiver(name: str) -> HTTPRouteHandler:
+    """``POST /api/<name>/webhook``: the provider's events for every tenant (no token: the
+    signature is the credential); see docs/payments.md."""
 
+    async def receive_events(
+        request: Request[Any, Any, Any],
+        database: DatabaseDep,
+        master_key: MasterKeyDep,
+        client_ip: ClientIpDep,
+    ) -> dict[str, Any]:
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        return await receive(
+            database,
+            master_key,
+            PROVIDERS[name],
+            headers,
+            await request.body(),
+            settings=PaymentSettings.from_env(),
+            mail_settings=MailSettings.from_env(),
+            client_ip=client_ip,
+        )
 
-@post("/stripe/webhook", status_code=200)
-async def stripe_webhook(
-    request: Request[Any, Any, Any],
-    database: DatabaseDep,
-    master_key: MasterKeyDep,
-    client_ip: ClientIpDep,
-) -> dict[str, Any]:
-    """Stripe's events for every tenant (``Stripe-Signature``); see docs/payments.md."""
-    return await _receive("stripe", request, database, master_key, client_ip)
-
-
-@post("/paddle/webhook", status_code=200)
-async def paddle_webhook(
-    request: Request[Any, Any, Any],
-    database: DatabaseDep,
-    master_key: MasterKeyDep,
-    client_ip: ClientIpDep,
-) -> dict[str, Any]:
-    """Paddle Billing's events for every tenant (``Paddle-Signature``)."""
-    return await _receive("paddle", request, database, master_key, client_ip)
-
-
-@post("/lemonsqueezy/webhook", status_code=200)
-async def lemonsqueezy_webhook(
-    request: Request[Any, Any, Any],
-    database: DatabaseDep,
-    master_key: MasterKeyDep,
-    client_ip: ClientIpDep,
-) -> dict[str, Any]:
-    """Lemon Squeezy's events for every tenant (``X-Signature``)."""
-    return await _receive("lemonsqueezy", request, database, master_key, client_ip)
-
-
-@post("/paypal/webhook", status_code=200)
-async def paypal_webhook(
-    request: Request[Any, Any, Any],
-    database: DatabaseDep,
-    master_key: MasterKeyDep,
-    client_ip: ClientIpDep,
-) -> dict[str, Any]:
-    """PayPal's events for every tenant (``PAYPAL-TRANSMISSION-SIG`` and its certificate)."""
-    return await _receive("paypal", request, database, master_key, client_ip)
+    receive_events.__doc__ = f"{PROVIDERS[name].label}'s events for every tenant (signed)."
+    return post(f"/{name}/webhook", status_code=200, operation_id=f"{name}_webhook")(receive_events)
 
 
 @get("/stripe/diagnostics", opt=_ADMIN)
@@ -189,10 +152,7 @@ async def replay_payment_event(
 router = Router(
     path="/api",
     route_handlers=[
-        stripe_webhook,
-        paddle_webhook,
-        lemonsqueezy_webhook,
-        paypal_webhook,
+        *(_receiver(name) for name in PROVIDERS),
         stripe_diagnostics,
         stripe_checkout_session,
         list_payment_events,

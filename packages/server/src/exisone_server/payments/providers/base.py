@@ -26,6 +26,7 @@ __all__ = [
     "http_client",
     "parse_timed_signatures",
     "signatures_match",
+    "timed_hmac_check",
 ]
 
 
@@ -84,6 +85,30 @@ def signatures_match(expected: str, given: list[str]) -> bool:
     """Whether any of the ``given`` hex signatures is ``expected`` (constant time each)."""
     wanted = expected.encode()
     return any(hmac.compare_digest(wanted, item.encode("utf-8", "replace")) for item in given)
+
+
+def timed_hmac_check(
+    parsed: tuple[int, list[str]] | None,
+    now: float,
+    tolerance: float,
+    message: Callable[[int], bytes],
+) -> SignatureCheck | None:
+    """The check of a timed HMAC-SHA256 scheme (Stripe's, Paddle's): None when the header did
+    not parse or its time is further than ``tolerance`` from ``now``; else a check that the
+    app's signing secret signs ``message(timestamp)``."""
+    if parsed is None:
+        return None
+    timestamp, signatures = parsed
+    if abs(now - timestamp) > tolerance:
+        return None
+    signed = message(timestamp)
+
+    def check(keys: AppKeys) -> bool:
+        if not keys.signing_secret:
+            return False
+        return signatures_match(hmac_sha256_hex(keys.signing_secret, signed), signatures)
+
+    return check
 
 
 def http_client(settings: PaymentSettings) -> httpx.AsyncClient:

@@ -28,10 +28,9 @@ from .base import (
     LookupFailed,
     Provider,
     SignatureCheck,
-    hmac_sha256_hex,
     http_client,
     parse_timed_signatures,
-    signatures_match,
+    timed_hmac_check,
 )
 
 __all__ = ["PaddleProvider", "parse_signature_header"]
@@ -55,21 +54,12 @@ class PaddleProvider(Provider):
     async def signature_check(
         self, headers: Mapping[str, str], body: bytes, settings: PaymentSettings, now: float
     ) -> SignatureCheck | None:
-        parsed = parse_signature_header(headers.get("paddle-signature", ""))
-        if parsed is None:
-            return None
-        timestamp, signatures = parsed
-        if abs(now - timestamp) > settings.paddle_tolerance_seconds:
-            return None
-        message = f"{timestamp}:".encode() + body
-
-        def check(keys: AppKeys) -> bool:
-            if not keys.signing_secret:
-                return False
-            expected = hmac_sha256_hex(keys.signing_secret, message)
-            return signatures_match(expected, signatures)
-
-        return check
+        return timed_hmac_check(
+            parse_signature_header(headers.get("paddle-signature", "")),
+            now,
+            settings.paddle_tolerance_seconds,
+            lambda timestamp: f"{timestamp}:".encode() + body,
+        )
 
     def parse(self, payload: Any) -> PaymentEvent:
         if not isinstance(payload, dict):

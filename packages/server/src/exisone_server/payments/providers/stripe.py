@@ -25,12 +25,10 @@ from typing import Any
 from ..event import Action, PaymentEvent, metadata_text, sale_metadata
 from ..settings import PaymentSettings
 from .base import (
-    AppKeys,
     Provider,
     SignatureCheck,
-    hmac_sha256_hex,
     parse_timed_signatures,
-    signatures_match,
+    timed_hmac_check,
 )
 
 __all__ = ["StripeProvider", "parse_signature_header"]
@@ -60,21 +58,12 @@ class StripeProvider(Provider):
     async def signature_check(
         self, headers: Mapping[str, str], body: bytes, settings: PaymentSettings, now: float
     ) -> SignatureCheck | None:
-        parsed = parse_signature_header(headers.get("stripe-signature", ""))
-        if parsed is None:
-            return None
-        timestamp, signatures = parsed
-        if abs(now - timestamp) > settings.stripe_tolerance_seconds:
-            return None
-        message = str(timestamp).encode() + b"." + body
-
-        def check(keys: AppKeys) -> bool:
-            if not keys.signing_secret:
-                return False
-            expected = hmac_sha256_hex(keys.signing_secret, message)
-            return signatures_match(expected, signatures)
-
-        return check
+        return timed_hmac_check(
+            parse_signature_header(headers.get("stripe-signature", "")),
+            now,
+            settings.stripe_tolerance_seconds,
+            lambda timestamp: str(timestamp).encode() + b"." + body,
+        )
 
     def parse(self, payload: Any) -> PaymentEvent:
         if not isinstance(payload, dict):
