@@ -17,7 +17,12 @@ from benchmarks.results import CaseResult
 __all__ = ["GROUP_MODULES", "Group", "RunContext", "all_groups", "register"]
 
 #: Modules that register groups when imported, in the order the groups run.
-GROUP_MODULES = ("benchmarks.client", "benchmarks.server", "benchmarks.mail")
+GROUP_MODULES = (
+    "benchmarks.client",
+    "benchmarks.server",
+    "benchmarks.mail",
+    "benchmarks.payments",
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

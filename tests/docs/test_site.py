@@ -59,7 +59,13 @@ def test_every_example_has_a_page_in_the_nav() -> None:
     examples = sorted(path.parent.name for path in (ROOT / "examples").glob("*/README.md"))
     pages = hook.example_pages()
 
-    assert examples == ["desktop_gate", "offline_cli", "publisher_automation", "web_seats"]
+    assert examples == [
+        "desktop_gate",
+        "offline_cli",
+        "publisher_automation",
+        "storefront",
+        "web_seats",
+    ]
     assert set(pages) == {"examples/index.md"} | {f"examples/{name}.md" for name in examples}
     assert set(pages) <= set(nav_pages())
 

@@ -31,6 +31,7 @@ from exisone_server.crypto.master_key import MasterKey
 from exisone_server.db import Database
 from exisone_server.migrate import upgrade
 
+from .payment_helpers import fake, shop, smtp  # noqa: F401  (the payment tests' fixtures)
 from .seeding import Seed
 from .smtp_server import MailServer, running_mail_server
 

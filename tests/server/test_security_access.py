@@ -27,6 +27,11 @@ from .seeding import Seed
 
 #: Routes outside /api that need no token, by prefix.
 PUBLIC_PREFIXES = ("/health", "/schema")
+#: API routes that take no token: the payment providers' receivers, whose credential is the
+#: provider's signature (every wrong or missing one: 400 invalid_signature).
+SIGNED_BY_PROVIDER = frozenset(
+    f"/api/{name}/webhook" for name in ("stripe", "paddle", "lemonsqueezy", "paypal")
+)
 #: Routes outside /api behind the dashboard's own login (session cookie + CSRF).
 DASHBOARD_PREFIX = "/dashboard"
 
@@ -107,6 +112,15 @@ def _body(victim: Victim, method: str, path: str) -> Any:
         ("POST", "/api/license/bulk-by-hardware"): {"hardwareIds": [hardware]},
         ("POST", "/api/webhook"): {"url": f"https://example.com/{tag}"},
         ("POST", "/api/webhook/deliveries/{delivery_id:int}/resend"): None,
+        ("POST", "/api/mail/keys"): {"email": victim.email},
+        ("POST", "/api/mail/messages/{message_id:int}/resend"): None,
+        ("POST", "/api/stripe/checkout/session"): {
+            "productId": victim.product_id,
+            "successUrl": "https://shop.example/ok",
+            "cancelUrl": "https://shop.example/no",
+        },
+        ("POST", "/api/payments/events/{event_id:int}/replay"): None,
+        **{("POST", path): {"id": f"evt_{tag}", "type": "x"} for path in SIGNED_BY_PROVIDER},
     }
     if method in ("GET", "DELETE"):
         return None
@@ -123,6 +137,8 @@ def _path(victim: Victim, template: str) -> str:
         "{plan_id:int}": str(victim.plan_id),
         "{endpoint_id:int}": "1",
         "{delivery_id:int}": "1",
+        "{event_id:int}": "1",
+        "{message_id:int}": "1",
     }
     path = template
     for name, value in values.items():
@@ -213,6 +229,12 @@ async def test_every_endpoint_refuses_every_wrong_token(seed: Seed, app: Litesta
     for method, template, needed in routes:
         path = _path(victim, template)
         body = _body(victim, method, template)
+        if template in SIGNED_BY_PROVIDER:  # no token counts, any token is ignored
+            assert not needed, template
+            for case, (authorization, _, _) in cases.items():
+                response = await _send(seed.client, method, path, body, authorization)
+                _expect(response, 400, "invalid_signature", f"{method} {template}: {case}")
+            continue
         for case, (authorization, status, code) in cases.items():
             response = await _send(seed.client, method, path, body, authorization)
             _expect(response, status, code, f"{method} {template}: {case}")

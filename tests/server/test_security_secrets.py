@@ -144,11 +144,17 @@ async def test_a_full_run_never_shows_a_secret(empty_settings: Settings) -> None
                 assert response.status_code < 500, response.text
                 answers.append(response.text)
             for content in (b"{not json", b"x" * 2_000_000):
-                response = await client.post(
-                    "/api/license/validate",
-                    content=content,
-                    headers={**headers, "Content-Type": "application/json"},
-                )
+                try:
+                    response = await client.post(
+                        "/api/license/validate",
+                        content=content,
+                        headers={**headers, "Content-Type": "application/json"},
+                    )
+                except httpx.TransportError:
+                    # The 413 goes out on the Content-Length alone; the server may close the
+                    # connection before the client wrote the rest (nothing answered: no leak).
+                    assert len(content) > 1_000_000
+                    continue
                 answers.append(response.text)
         logs.append(server.output())
 
@@ -325,3 +331,54 @@ async def test_master_key_rotation_re_encrypts_smtp_passwords(empty_settings: Se
         "smtp-secret-1"
     )
     assert "smtp-secret-1" not in rotated.stdout + rotated.stderr
+
+
+async def test_stripe_app_secrets_are_prompted_hidden_and_rotated(empty_settings: Settings) -> None:
+    """``stripe add-app`` reads the secrets from stdin (never echoes them); master-key rotation
+    re-encrypts them; the diagnostics say both still decrypt."""
+    from exisone_server.models import PaymentApp
+    from exisone_server.payments.apps import app_keys
+
+    upgrade(empty_settings)
+    _run(empty_settings, "tenant", "create", "Seller", "--json")
+    secret, signing = "sk_test_" + "9" * 24, "whsec_" + "8" * 32
+    added = subprocess.run(
+        cli(
+            empty_settings,
+            *("stripe", "add-app", "--tenant", "Seller", "--name", "Main", "--json"),
+        ),
+        env=environment(empty_settings),
+        input=f"{secret}\n{signing}\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(added.stdout)["status"] == "Ready"
+    assert secret not in added.stdout + added.stderr and signing not in added.stdout + added.stderr
+    new_key = MasterKey.generate_base64()
+    key_file = empty_settings.data_dir / "new-master.key"
+    key_file.write_text(new_key)
+    rotated = _run(
+        empty_settings, "keys", "rotate-master", "--new-key-file", str(key_file), "--json"
+    )
+    assert json.loads(rotated.stdout)["paymentApps"] == 1
+    database = Database.from_settings(empty_settings)
+    try:
+        async with database.read_session() as session:
+            app = await session.scalar(select(PaymentApp))
+    finally:
+        await database.dispose()
+    assert app is not None and app.master_key_id == MasterKey.from_base64(new_key).key_id
+    keys = app_keys(MasterKey.from_base64(new_key), app)
+    assert (keys.secret_key, keys.signing_secret) == (secret, signing)
+    diagnostics = _run(
+        empty_settings,
+        "stripe",
+        "diagnostics",
+        "--tenant",
+        "Seller",
+        "--json",
+        env={"EXISONE_MASTER_KEY": new_key},
+    )
+    assert json.loads(diagnostics.stdout)[0]["status"] == "Ready"

@@ -43,6 +43,7 @@ from .licenses.endpoints import VALIDATE_PATH, validate_license
 from .licenses.validate_seam import ValidateSeam
 from .licenses.validation_stats import validation_stats_lifespan
 from .mail import mail_lifespan
+from .payments import payment_lifespan
 from .routers import domain_routers
 from .security import security_plugin
 from .signing import answer_signing
@@ -170,6 +171,7 @@ def create_app(
             lifespan,
             webhook_lifespan(provide_database, key),
             mail_lifespan(provide_database, key),  # the e-mail outbox's sending worker
+            payment_lifespan(provide_database, key),  # retries payment events that wait
             validation_stats_lifespan(provide_database),  # the dashboard's validation counts
         ],
         openapi_config=OpenAPIConfig(

@@ -29,6 +29,8 @@ from .kit.proxy_headers import TrustedProxies
 from .licenses.import_command import license_group
 from .mail.cli import mail as mail_group
 from .migrate import upgrade
+from .payments.cli import payments as payments_group
+from .payments.cli import stripe as stripe_group
 from .security.cli_commands import rotate_master
 from .webhooks.cli import webhook as webhook_group
 
@@ -512,4 +514,6 @@ main.add_command(license_group)  # license import (issue 7: bulk path)
 main.add_command(user_group)  # user create|list|password: dashboard users (issue 4)
 main.add_command(webhook_group)  # webhook create|list|delete|deliveries (issue 8)
 main.add_command(mail_group)  # mail test|queue: e-mail delivery
+main.add_command(stripe_group)  # stripe add-app|diagnostics
+main.add_command(payments_group)  # payments add-app|apps|events|replay
 keys.add_command(rotate_master)  # keys rotate-master: re-encrypt under a new master key (issue 5)

@@ -24,6 +24,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
     from .health import router as health_router
     from .licenses.endpoints import router as licenses_router
     from .mail.endpoints import router as mail_router
+    from .payments.endpoints import router as payments_router
     from .plans.endpoints import router as plans_router
     from .products.endpoints import router as products_router
     from .publisher.endpoints import router as publisher_router
@@ -42,5 +43,6 @@ def domain_routers() -> list[ControllerRouterHandler]:
         audit_router,
         webhooks_router,
         mail_router,
+        payments_router,
         *dashboard_routers(),
     ]

@@ -74,6 +74,7 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
         catalog_pages,
         license_pages,
         mail_pages,  # e-mail: SMTP settings, templates, the message log
+        payment_pages,  # payments: provider apps, selling, received events, retry
         settings_pages,
         webhook_pages,
     )
@@ -88,6 +89,7 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
         audit_pages,
         mail_pages,
         settings_pages,
+        payment_pages,
     )
     for module in modules:
         handlers.extend(getattr(module, name) for name in module.__all__)

@@ -14,6 +14,9 @@ The order of the checks is part of the rules (it decides which refusal a client 
 * activate and offline codes (:func:`activation_refusal`): product named → license state →
   product active → version; then the seats (:func:`seat_refusal`).
 
+What a payment buys (:func:`purchase_days`, :func:`purchase_shape`, :func:`renewal_days`) is
+decided here too, for every payment provider alike (``payments/``).
+
 Reasons are the ``reason`` of validate's answer and the ``error`` code of activate's refusals;
 ``docs/errors.md`` lists them.
 """
@@ -32,8 +35,10 @@ from ..kit.versions import is_older
 from ..models import License, LicenseStatus
 
 __all__ = [
+    "MAX_KEYS_PER_ORDER",
     "KeyFacts",
     "LicenseState",
+    "PurchaseShape",
     "Reason",
     "activation_refusal",
     "answer_status",
@@ -44,6 +49,9 @@ __all__ = [
     "may_release",
     "offline_code_refusal",
     "product_named",
+    "purchase_days",
+    "purchase_shape",
+    "renewal_days",
     "seat_limit",
     "seat_refusal",
     "trial_refusal",
@@ -294,3 +302,61 @@ def answer_status(reason: Reason | None) -> str:
     """validate's ``status`` for a reason (the protocol's mapping): ``licensed``, ``trial``,
     ``expired``, ``version_outdated`` or ``invalid``."""
     return ValidationReason(reason or Reason.LICENSED).status.value
+
+
+#: The most keys one order makes (quantity meaning ``keys``); a larger order fails, kept.
+MAX_KEYS_PER_ORDER = 100
+
+
+def purchase_days(*, plan_days: int | None, product_days: int, requested_days: int | None) -> int:
+    """Validity of a bought license in days (0 = perpetual), ExisOne's rules.
+
+    An explicit plan's days win. Without one, a perpetual product (default 0 days) stays
+    perpetual whatever days the checkout asks for; otherwise the checkout's days (``days``
+    metadata), else the product's default days.
+    """
+    if plan_days is not None:
+        return plan_days
+    if product_days == 0:
+        return 0
+    return requested_days if requested_days is not None and requested_days > 0 else product_days
+
+
+@dataclass(frozen=True)
+class PurchaseShape:
+    """The licenses one order makes: ``licenses`` keys, each corporate with ``seats`` (None:
+    unlimited) or single-device."""
+
+    licenses: int
+    is_corporate: bool
+    seats: int | None
+
+
+def purchase_shape(
+    quantity: int, quantity_means: str, *, plan_corporate: bool = False, plan_seats: int | None
+) -> PurchaseShape:
+    """What a purchase of ``quantity`` makes, by what the product says quantity means.
+
+    * ``seats``: one key; more than one unit makes it corporate with that many seats; one unit
+      gives the plan's shape (corporate with its seats, or single-device).
+    * ``keys``: ``quantity`` keys of the plan's shape (at most :data:`MAX_KEYS_PER_ORDER`).
+
+    Raises ValueError for a quantity below 1, too many keys, or an unknown meaning.
+    """
+    if quantity < 1:
+        raise ValueError("the quantity must be 1 or more")
+    if quantity_means == "seats":
+        if quantity > 1:
+            return PurchaseShape(1, True, quantity)
+        return PurchaseShape(1, plan_corporate, plan_seats if plan_corporate else None)
+    if quantity_means == "keys":
+        if quantity > MAX_KEYS_PER_ORDER:
+            raise ValueError(f"an order makes at most {MAX_KEYS_PER_ORDER} keys")
+        return PurchaseShape(quantity, plan_corporate, plan_seats if plan_corporate else None)
+    raise ValueError(f"unknown quantity meaning {quantity_means!r}")
+
+
+def renewal_days(*, plan_days: int | None, product_days: int) -> int:
+    """Days a paid renewal adds to a license: its plan's, else its product's default (0: the
+    license is perpetual and a renewal changes nothing)."""
+    return plan_days if plan_days is not None else product_days

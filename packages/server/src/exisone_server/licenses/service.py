@@ -8,7 +8,7 @@ seat limit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -387,9 +387,12 @@ async def create_license(
     activation_key: str | None = None,
     note: str | None = None,
     access_token_id: int | None = None,
+    payment: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> License:
     """A new license of ``product`` (reference §3.4 rules), with a ``created`` history event.
+
+    ``payment``: the provider and order that paid for it (``license.created`` says so).
 
     Validity: ``plan`` wins over ``validity_days``; with neither, the product's default plan is
     used, else its ``default_license_days``; 0 days = perpetual. Features: ``features`` if given,
@@ -444,7 +447,7 @@ async def create_license(
     await record_history(
         session, license.id, HistoryAction.CREATED, access_token_id=access_token_id, at=moment
     )
-    await webhooks.license_created(session, license, product)  # outbox, same transaction
+    await webhooks.license_created(session, license, product, payment=payment)  # outbox
     return license
 
 

@@ -9,6 +9,15 @@ from .dashboard_user import DashboardSession, DashboardUser
 from .license import License, LicenseStatus, license_features
 from .license_history import HistoryAction, LicenseHistory
 from .mail import MailMessage, MailStatus, MailTemplate, TenantMailSettings
+from .payment import (
+    PaymentApp,
+    PaymentEventStatus,
+    PaymentMapping,
+    PaymentOrder,
+    PaymentProduct,
+    ReceivedPaymentEvent,
+    payment_order_licenses,
+)
 from .plan import Feature, Plan, plan_features
 from .product import Product
 from .rate_limit import RateLimitCounter
@@ -35,9 +44,15 @@ __all__ = [
     "MailStatus",
     "MailTemplate",
     "Model",
+    "PaymentApp",
+    "PaymentEventStatus",
+    "PaymentMapping",
+    "PaymentOrder",
+    "PaymentProduct",
     "Plan",
     "Product",
     "RateLimitCounter",
+    "ReceivedPaymentEvent",
     "SupportTicket",
     "Tenant",
     "TenantMailSettings",
@@ -48,5 +63,6 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookEvent",
     "license_features",
+    "payment_order_licenses",
     "plan_features",
 ]

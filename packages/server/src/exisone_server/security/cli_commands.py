@@ -93,6 +93,7 @@ def rotate_master(context: click.Context, new_key_file: Path | None, as_json: bo
         "cryptoKeys": result.crypto_keys,
         "webhookSecrets": result.webhook_secrets,
         "smtpPasswords": result.smtp_passwords,
+        "paymentApps": result.payment_apps,
         "keyFile": str(key_file) if from_file else None,
     }
     if as_json:
@@ -100,7 +101,8 @@ def rotate_master(context: click.Context, new_key_file: Path | None, as_json: bo
     else:
         click.echo(
             f"Re-encrypted {result.crypto_keys} private key(s), {result.webhook_secrets} "
-            f"webhook secret(s) and {result.smtp_passwords} SMTP password(s): master key "
+            f"webhook secret(s), {result.smtp_passwords} SMTP password(s) and "
+            f"{result.payment_apps} payment app(s): master key "
             f"{result.old_key_id} -> {result.new_key_id}.",
             err=True,
         )

@@ -1,10 +1,11 @@
 """Master-key rotation: re-encrypt every secret stored under the old master key with a new one.
 
 Stored secrets: the tenants' RSA private keys (``crypto_keys``), the webhook endpoints'
-signing secrets (``webhook_endpoints``) and the tenants' SMTP passwords
-(``tenant_mail_settings``). Everything happens in one transaction, so a crash
-leaves every row under the old key or every row under the new one. Rows already under the new
-key are skipped (a repeated run is harmless); rows under any third key stop the rotation.
+signing secrets (``webhook_endpoints``), the tenants' SMTP passwords
+(``tenant_mail_settings``) and their payment apps' keys (``payment_apps``). Everything happens
+in one transaction, so a crash leaves every row under the old key or every row under the new
+one. Rows already under the new key are skipped (a repeated run is harmless); rows under any
+third key stop the rotation.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit import record_audit
 from ..crypto.master_key import MasterKey
-from ..models import CryptoKey, TenantMailSettings, WebhookEndpoint
+from ..models import CryptoKey, PaymentApp, TenantMailSettings, WebhookEndpoint
 
 __all__ = ["MasterKeyRotation", "rotate_master_key"]
 
@@ -28,6 +29,7 @@ class MasterKeyRotation:
     crypto_keys: int
     webhook_secrets: int
     smtp_passwords: int
+    payment_apps: int = 0
 
 
 def _crypto_associated_data(key: CryptoKey) -> bytes:
@@ -42,6 +44,7 @@ async def rotate_master_key(
     if old.key_id == new.key_id:
         raise ValueError("the new master key is the current one")
     from ..mail.routing import reencrypt_passwords
+    from ..payments.apps import reencrypt_app_secrets
     from ..webhooks.signing import decrypt_secret, encrypt_secret
 
     keys = list(await session.scalars(select(CryptoKey).order_by(CryptoKey.id)))
@@ -55,6 +58,7 @@ async def rotate_master_key(
     )
     used = {key.master_key_id for key in keys} | {point.master_key_id for point in endpoints}
     used |= {key_id for key_id in mail_keys if key_id}
+    used |= {key_id for key_id in await session.scalars(select(PaymentApp.master_key_id)) if key_id}
     strangers = used - {old.key_id, new.key_id}
     if strangers:
         raise ValueError(
@@ -82,6 +86,7 @@ async def rotate_master_key(
         endpoint.master_key_id = new.key_id
         webhook_count += 1
     smtp_count = await reencrypt_passwords(session, old, new)
+    app_count = await reencrypt_app_secrets(session, old, new)
     await session.flush()
     for tenant_id in sorted({key.tenant_id for key in keys}):
         await record_audit(
@@ -92,4 +97,6 @@ async def rotate_master_key(
             target=new.key_id,
             details={"from": old.key_id},
         )
-    return MasterKeyRotation(old.key_id, new.key_id, crypto_count, webhook_count, smtp_count)
+    return MasterKeyRotation(
+        old.key_id, new.key_id, crypto_count, webhook_count, smtp_count, app_count
+    )

@@ -7,6 +7,7 @@ validation hooks, which write in a transaction of their own (validation is a rea
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -45,7 +46,15 @@ def _license_fields(license: License) -> dict[str, Any]:
     }
 
 
-async def license_created(session: AsyncSession, license: License, product: Product) -> None:
+async def license_created(
+    session: AsyncSession,
+    license: License,
+    product: Product,
+    *,
+    payment: Mapping[str, str] | None = None,
+) -> None:
+    """``license.created``; ``payment`` (``provider``, ``orderId``, ``eventId``) when a payment
+    made the license (else the field is null)."""
     await emit(
         session,
         license.tenant_id,
@@ -55,6 +64,7 @@ async def license_created(session: AsyncSession, license: License, product: Prod
             "productId": product.id,
             "productName": product.name,
             "maxSeats": license.max_seats,
+            "payment": dict(payment) if payment else None,
         },
     )
 
