@@ -10,6 +10,7 @@ from .license import License, LicenseStatus, license_features
 from .license_history import HistoryAction, LicenseHistory
 from .mail import MailMessage, MailStatus, MailTemplate, TenantMailSettings
 from .plan import Feature, Plan, plan_features
+from .portal import PortalLink, PortalSession, PortalSettings
 from .product import Product
 from .rate_limit import RateLimitCounter
 from .support_ticket import SupportTicket
@@ -36,6 +37,9 @@ __all__ = [
     "MailTemplate",
     "Model",
     "Plan",
+    "PortalLink",
+    "PortalSession",
+    "PortalSettings",
     "Product",
     "RateLimitCounter",
     "SupportTicket",

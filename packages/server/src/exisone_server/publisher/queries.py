@@ -249,6 +249,7 @@ def _history_fields(entry: LicenseHistory) -> dict[str, Any]:
         "hardware_id": entry.hardware_id,
         "ip_address": entry.ip_address,
         "note": entry.note,
+        "actor": entry.actor,
     }
 
 

@@ -109,6 +109,8 @@ class LicenseHistoryRead(WireResponse):
     hardware_id: str | None = None
     ip_address: str | None = None
     note: str | None = None
+    #: Who released the device (``deactivated``): publisher, customer or application.
+    actor: str | None = None
 
 
 class DeviceHistoryItem(WireResponse):
@@ -121,6 +123,7 @@ class DeviceHistoryItem(WireResponse):
     hardware_id: str | None = None
     ip_address: str | None = None
     note: str | None = None
+    actor: str | None = None
 
 
 class DeviceHistoryPage(WireResponse):

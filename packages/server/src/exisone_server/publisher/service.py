@@ -21,6 +21,7 @@ from ..errors import BadRequest, Conflict, NotFound
 from ..kit.time import format_expiration, utc_now
 from ..licenses.history import record_history
 from ..licenses.offline import OfflineActivation, issue_offline_activation
+from ..licenses.rules import Releaser
 from ..licenses.service import (
     check_hardware_id,
     create_license,
@@ -268,7 +269,7 @@ async def free_device(
         session,
         license,
         hardware_id,
-        by_publisher=True,
+        by=Releaser.PUBLISHER,
         ip_address=ip_address,
         access_token_id=access_token_id,
     )
