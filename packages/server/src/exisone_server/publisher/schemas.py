@@ -86,6 +86,8 @@ class ActivationRead(WireResponse):
     ip_address: str | None = None
     client_version: str | None = None
     deactivated_at: str | None = None
+    #: The device's last licensed online validation (None: not since this server version).
+    last_seen_at: str | None = None
 
 
 class LicenseDetailRead(LicenseRead, kw_only=True):
