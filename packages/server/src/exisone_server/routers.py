@@ -25,6 +25,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
     from .licenses.endpoints import router as licenses_router
     from .mail.endpoints import router as mail_router
     from .plans.endpoints import router as plans_router
+    from .portal import portal_routers
     from .products.endpoints import router as products_router
     from .publisher.endpoints import router as publisher_router
     from .support.endpoints import router as support_router
@@ -43,4 +44,5 @@ def domain_routers() -> list[ControllerRouterHandler]:
         webhooks_router,
         mail_router,
         *dashboard_routers(),
+        *portal_routers(),
     ]

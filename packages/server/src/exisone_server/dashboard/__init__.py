@@ -74,6 +74,7 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
         catalog_pages,
         license_pages,
         mail_pages,  # e-mail: SMTP settings, templates, the message log
+        portal_pages,  # the customer portal's settings
         webhook_pages,
     )
 
@@ -86,6 +87,7 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
         webhook_pages,
         audit_pages,
         mail_pages,
+        portal_pages,
     )
     for module in modules:
         handlers.extend(getattr(module, name) for name in module.__all__)
