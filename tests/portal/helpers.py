@@ -68,6 +68,11 @@ class Browser:
         return await self.client.post(path, data={"csrf_token": csrf_of(shown.text), **data})
 
 
+def form_token(customer: Browser) -> str:
+    """The double-submit token of the public forms (the cookie the pages set)."""
+    return next(c.value for c in customer.client.cookies.jar if c.name == "exisone_portal_csrf")
+
+
 def browser(app: Any, base: str, ip: str = "127.0.0.1") -> Browser:
     """A new cookie jar talking to ``app`` in-process from ``ip``."""
     transport = httpx.ASGITransport(app=app, client=(ip, 4000))
@@ -79,7 +84,7 @@ async def sign_in(app: Any, seed: Seed, base: str, email: str) -> Browser:
     customer = browser(app, base)
     asked = await customer.form_post(f"{base}/sign-in", {"email": email})
     assert asked.status_code == 200, asked.text
-    token = (await link_tokens(seed, email.lower()))[-1]
+    token = (await link_tokens(seed, email.strip().lower()))[-1]
     confirm = await customer.client.get(f"{base}/link", params={"token": token})
     assert confirm.status_code == 200, confirm.text
     used = await customer.client.post(

@@ -80,9 +80,10 @@ async def customer_has_licenses(session: AsyncSession, tenant_id: int, email: st
     return found is not None
 
 
-def link_mail_key(link_id: int) -> str:
-    """The dedupe key of a link's e-mail (how the e-mail is found again)."""
-    return f"portal-sign-in:{link_id}"
+def link_mail_key(token_hash: str) -> str:
+    """The dedupe key of a link's e-mail (how the e-mail is found again): unique like the
+    token, and saying nothing about it."""
+    return f"portal-sign-in:{token_hash}"
 
 
 async def create_link(
@@ -138,23 +139,23 @@ async def use_link(
                 PortalLink.expires_at > moment,
             )
             .values(used_at=moment)
-            .returning(PortalLink.id, PortalLink.email)
+            .returning(PortalLink.token_hash, PortalLink.email)
         )
     ).first()
     if row is None:
         return None
-    await forget_link_mail(session, [row.id])
+    await forget_link_mail(session, [row.token_hash])
     email: str = row.email
     return email
 
 
-async def forget_link_mail(session: AsyncSession, link_ids: list[int]) -> None:
+async def forget_link_mail(session: AsyncSession, token_hashes: list[str]) -> None:
     """Replace the stored bodies of these links' e-mails (the message log keeps no secret)."""
-    if not link_ids:
+    if not token_hashes:
         return
     await session.execute(
         update(MailMessage)
-        .where(MailMessage.dedupe_key.in_([link_mail_key(item) for item in link_ids]))
+        .where(MailMessage.dedupe_key.in_([link_mail_key(item) for item in token_hashes]))
         .values(text_body=_FORGOTTEN + "\n", html_body=f"<p>{_FORGOTTEN}</p>\n")
     )
 
@@ -162,16 +163,11 @@ async def forget_link_mail(session: AsyncSession, link_ids: list[int]) -> None:
 async def forget_expired_links(session: AsyncSession, *, now: datetime | None = None) -> None:
     """Delete links that can no longer be used, and forget their e-mails."""
     moment = now or utc_now()
-    ids = list(
-        await session.scalars(
-            select(PortalLink.id).where(
-                (PortalLink.expires_at <= moment) | PortalLink.used_at.is_not(None)
-            )
-        )
-    )
-    if ids:
-        await forget_link_mail(session, ids)
-        await session.execute(delete(PortalLink).where(PortalLink.id.in_(ids)))
+    gone = (PortalLink.expires_at <= moment) | PortalLink.used_at.is_not(None)
+    hashes = list(await session.scalars(select(PortalLink.token_hash).where(gone)))
+    if hashes:
+        await forget_link_mail(session, hashes)
+        await session.execute(delete(PortalLink).where(PortalLink.token_hash.in_(hashes)))
     await session.execute(delete(PortalSession).where(PortalSession.expires_at <= moment))
 
 

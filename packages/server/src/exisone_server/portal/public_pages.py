@@ -97,7 +97,7 @@ async def _send_link(database: Database, portal: Portal, email: str) -> None:
                 portal.tenant_id,
                 mail.MailKind.PORTAL_SIGN_IN,
                 to=email,
-                dedupe_key=link_mail_key(link.id),
+                dedupe_key=link_mail_key(link.token_hash),
                 values={
                     "SignInLink": f"{portal.url}/link?token={token}",
                     "LinkMinutes": _LINK_MINUTES,
