@@ -26,6 +26,14 @@ _HERE = Path(__file__).parent
 BASE = "/portal"
 
 
+def _same_origin_referrer(response: Response[Any]) -> Response[Any]:
+    """Browsers send ``Origin: null`` with a form POST under ``Referrer-Policy: no-referrer``
+    (the server-wide policy); the CSRF check needs the real origin, so portal pages say
+    ``same-origin`` (other sites, such as a logo's host, still get no referrer)."""
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
 def _problem(status_code: int, title: str, text: str) -> Response[str]:
     return render("problem.html", {"title": title, "text": text}, status_code=status_code)
 
@@ -69,6 +77,7 @@ def portal_routers() -> list[ControllerRouterHandler]:
             CsrfRefused: _csrf_refused,
             ApiError: _api_error,
         },
+        after_request=_same_origin_referrer,
         include_in_schema=False,
     )
     static = create_static_files_router(
