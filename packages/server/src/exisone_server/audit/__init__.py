@@ -8,7 +8,7 @@ and DELETE.
 """
 
 from .context import Actor, acting_as, current_actor, identify_customer, identify_user
-from .service import list_audit_events, record_audit
+from .service import list_audit_events, record_audit, record_license_audit
 
 __all__ = [
     "Actor",
@@ -18,4 +18,5 @@ __all__ = [
     "identify_user",
     "list_audit_events",
     "record_audit",
+    "record_license_audit",
 ]

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..kit.flash import keep_flash, take_flash
 from ..kit.time import utc_now
 from ..models import License, MailMessage, PortalLink, PortalSession
 
@@ -231,15 +232,9 @@ async def end_all_sessions(session: AsyncSession, tenant_id: int, email: str) ->
 
 async def set_flash(session: AsyncSession, session_id: int, message: str) -> None:
     """Keep a message for the next page this session sees."""
-    record = await session.get(PortalSession, session_id)
-    if record is not None:
-        record.flash = message[:2000]
+    await keep_flash(session, PortalSession, session_id, message)
 
 
 async def pop_flash(session: AsyncSession, session_id: int) -> str | None:
     """The kept message, removed."""
-    record = await session.get(PortalSession, session_id)
-    if record is None or record.flash is None:
-        return None
-    message, record.flash = record.flash, None
-    return message
+    return await take_flash(session, PortalSession, session_id)

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..audit import record_audit
+from ..audit import record_license_audit
 from ..crypto.master_key import MasterKey
 from ..errors import NotFound
 from ..licenses import rules
@@ -171,7 +171,7 @@ async def list_license_views(
 async def reveal_key(session: AsyncSession, customer: Customer, license_id: int) -> License:
     """The license, its key shown to the customer (audited)."""
     license = await customer_license(session, customer, license_id)
-    await _audit(session, license, "portal.key_reveal")
+    await record_license_audit(session, license, "portal.key_reveal")
     return license
 
 
@@ -203,7 +203,9 @@ async def release_device(
         ip_address=ip_address,
         note="customer portal",
     )
-    await _audit(session, license, "portal.release", hardwareId=activation.hardware_id)
+    await record_license_audit(
+        session, license, "portal.release", hardwareId=activation.hardware_id
+    )
     return license
 
 
@@ -221,16 +223,7 @@ async def issue_code(
     outcome = await issue_offline_activation(
         session, license, hardware_id, master_key, ip_address=ip_address
     )
-    await _audit(session, license, "portal.offline_code", hardwareId=outcome.payload["hardwareId"])
-    return license, outcome
-
-
-async def _audit(session: AsyncSession, license: License, action: str, **details: object) -> None:
-    await record_audit(
-        session,
-        license.tenant_id,
-        action,
-        target_type="license",
-        target=license.activation_key,
-        details=details,
+    await record_license_audit(
+        session, license, "portal.offline_code", hardwareId=outcome.payload["hardwareId"]
     )
+    return license, outcome
