@@ -172,7 +172,7 @@ def _shot(tab: Any, name: str) -> None:
 
 
 def _accessible(tab: Any, axe: Path) -> None:
-    """axe-core on the page: no serious or critical violation."""
+    """axe-core on the page: no serious or critical violation; and the page fits the screen."""
     tab.add_script_tag(path=str(axe))
     violations = tab.evaluate(
         """async () => {
@@ -184,6 +184,8 @@ def _accessible(tab: Any, axe: Path) -> None:
         }"""
     )
     assert violations == [], f"{tab.url}: {violations}"
+    width = tab.evaluate("document.documentElement.scrollWidth")
+    assert width <= tab.viewport_size["width"], f"{tab.url}: {width} px wide, no sideways scroll"
 
 
 def _text(item: EmailMessage) -> str:
@@ -249,20 +251,23 @@ def _sign_in(
     _accessible(tab, axe)
 
 
+@pytest.mark.parametrize(
+    ("tab", "shots"), [((DESKTOP, True), ""), ((PHONE, True), "phone-")], indirect=["tab"]
+)
 def test_a_customer_moves_a_license_and_recovers_the_keys(
-    tab: Any, shop: Shop, mail_server: MailServer, axe_script: Path
+    tab: Any, shop: Shop, mail_server: MailServer, axe_script: Path, shots: str
 ) -> None:
     email = f"customer-{uuid.uuid4().hex[:6]}@example.com"
     key = shop.new_key(email)
     air_key = shop.new_key(email)
     assert shop.activate(key, "OLD-LAPTOP-7F3A9C21D4E5").status_code == 200
 
-    _sign_in(tab, shop, mail_server, email, axe_script, "")
+    _sign_in(tab, shop, mail_server, email, axe_script, shots)
     cookie = next(c for c in tab.context.cookies() if c["name"] == "exisone_portal")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert cookie["path"] == f"/portal/{shop.slug}"
     expect(tab.locator(".top")).to_have_css("background-color", "rgb(11, 110, 79)")
-    _shot(tab, "licenses")
+    _shot(tab, shots + "licenses")
 
     tab.get_by_role("link", name=re.compile(f"Devices and key of .*{key[-4:]}")).click()
     expect(tab.locator("#devices")).to_contain_text("OLD-LAPT…D4E5")
@@ -273,7 +278,7 @@ def test_a_customer_moves_a_license_and_recovers_the_keys(
     tab.get_by_role("button", name="Copy key").click()
     assert tab.evaluate("navigator.clipboard.readText()") == key
     _accessible(tab, axe_script)
-    _shot(tab, "license")
+    _shot(tab, shots + "license")
 
     # Release the old laptop: the seat is free in the API at once.
     tab.get_by_role("button", name=re.compile("Release this device")).click()
@@ -288,7 +293,7 @@ def test_a_customer_moves_a_license_and_recovers_the_keys(
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", refusal)
     expect(tab.locator("#devices")).to_contain_text("NEW-DESKTOP-0001")
     _accessible(tab, axe_script)
-    _shot(tab, "release-refused")
+    _shot(tab, shots + "release-refused")
 
     # An offline code for a machine without internet: pasted, copied, downloaded.
     tab.get_by_role("link", name="My licenses", exact=True).click()
@@ -311,7 +316,7 @@ def test_a_customer_moves_a_license_and_recovers_the_keys(
     )
     assert checked.json()["status"] == "licensed", checked.text
     _accessible(tab, axe_script)
-    _shot(tab, "offline-code")
+    _shot(tab, shots + "offline-code")
 
     # Sign out, then recover the keys from the public page.
     tab.get_by_role("button", name="Sign out", exact=True).click()
@@ -322,27 +327,6 @@ def test_a_customer_moves_a_license_and_recovers_the_keys(
     _accessible(tab, axe_script)
     bodies = _mail_to(mail_server, email, 2)
     assert key in bodies[1] and air_key in bodies[1]
-
-
-@pytest.mark.parametrize("tab", [(PHONE, True)], indirect=True)
-def test_the_portal_on_a_phone(
-    tab: Any, shop: Shop, mail_server: MailServer, axe_script: Path
-) -> None:
-    email = f"phone-{uuid.uuid4().hex[:6]}@example.com"
-    key = shop.new_key(email)
-    assert shop.activate(key, "PHONE-USER-LAPTOP-99").status_code == 200
-
-    _sign_in(tab, shop, mail_server, email, axe_script, "phone-")
-    _shot(tab, "phone-licenses")
-    tab.get_by_role("link", name=re.compile("Devices and key")).click()
-    expect(tab.locator("#devices")).to_contain_text("PHONE-US…P-99")
-    width = tab.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"the page is {width} px wide on a {PHONE['width']} px screen"
-    _accessible(tab, axe_script)
-    tab.get_by_role("button", name=re.compile("Release this device")).click()
-    assert message(tab) == "Device released: its seat is free for another machine."
-    _accessible(tab, axe_script)
-    _shot(tab, "phone-license")
 
 
 def test_a_link_used_twice_and_an_unknown_address(
