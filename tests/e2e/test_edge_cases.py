@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 
 from exisone import AsyncExisOneClient, ExisOneClient
@@ -121,3 +122,47 @@ def test_base_url_with_a_trailing_slash(
         base_url=base, access_token=demo.token, verify=str(server.tls.ca_path)
     ) as ours:
         assert ours.validate("", device, demo.product_name).status == "trial"
+
+
+def test_the_release_cooldown_seen_by_the_official_and_our_clients(
+    official: OfficialClient, ours: ExisOneClient, server: Server, hardware_id: Callable[[], str]
+) -> None:
+    """deactivationCooldownHours binds the application's deactivate. The official client's
+    deactivate_smart meets the refusal (409 release_cooldown) like any HTTP error: "deactivated
+    locally", server not notified, no exception, and the seat stays with that device until the
+    cooldown lifts; its plain deactivate raises the HTTPError. Ours reports the refusal with its
+    code and does not pretend it deactivated."""
+    name = f"Cooldown {uuid.uuid4().hex[:8]}"
+    with server.publisher() as http:
+        made = http.post("/api/product", json={"name": name, "deactivationCooldownHours": 24})
+        assert made.status_code in (200, 201), made.text
+        generated = http.post(
+            "/api/activationkey/generate", json={"productName": name, "email": EMAIL}
+        )
+        assert generated.status_code == 200, generated.text
+    key = generated.json()["activationKey"]
+    first, second, third = hardware_id(), hardware_id(), hardware_id()
+
+    outcomes = official.run(
+        ("activate", key, EMAIL, first, name),
+        ("deactivate_smart", key, first, name),  # the first release: done
+        ("activate", key, EMAIL, second, name),  # the seat moved at once
+        ("deactivate_smart", key, second, name),  # inside the cooldown: refused
+        ("deactivate", key, second, name),
+        ("activate", key, EMAIL, third, name),
+        ("validate", key, second, name),
+    )
+
+    assert outcomes[1]["value"]["success"] is True
+    assert outcomes[1]["value"]["server_notified"] is True
+    assert outcomes[2]["value"]["success"] is True, outcomes[2]
+    assert outcomes[3]["value"]["success"] is True
+    assert outcomes[3]["value"]["server_notified"] is False
+    assert outcomes[4]["raised"] == "HTTPError" and outcomes[4]["status"] == 409
+    assert outcomes[5]["value"]["success"] is False  # the second device keeps the seat
+    assert outcomes[6]["value"]["status"] == "licensed"
+    mine = ours.deactivate_smart(key, second, name)
+    assert (mine.success, mine.server_notified) == (False, True)
+    assert mine.error_code == "release_cooldown" and "next release is possible" in (
+        mine.error_message or ""
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -106,3 +108,80 @@ async def test_needs_no_special_permission(seed: Seed) -> None:
 
     assert response.status_code == 200
     assert response.json()["wasActive"] is True
+
+
+async def _release_times(seed: Seed, license_id: int) -> list[tuple[str | None, object]]:
+    async with seed.database.read_session() as session:
+        rows = await session.execute(
+            select(LicenseHistory.actor, LicenseHistory.created_at).where(
+                LicenseHistory.license_id == license_id,
+                LicenseHistory.action == HistoryAction.DEACTIVATED,
+            )
+        )
+        return [(row.actor, row.created_at) for row in rows]
+
+
+async def test_the_product_cooldown_applies_to_the_application(seed: Seed) -> None:
+    """deactivationCooldownHours: the application's second release inside the cooldown is
+    refused with 409 release_cooldown, the time it lifts (retryAt, Retry-After), and the seat
+    kept; the publisher is not bound and its release does not start a cooldown."""
+    product = await seed.product(deactivation_cooldown_hours=24)
+    license = await seed.license(product)
+    body = {"licenseKey": license.activation_key, "productName": product.name}
+    await seed.api.post("/api/license/activate", activate_body(license, product, "HW-1"))
+    first = await seed.api.post("/api/license/deactivate", {**body, "hardwareId": "HW-1"})
+    assert first.status_code == 200, first.text
+    await seed.api.post("/api/license/activate", activate_body(license, product, "HW-2"))
+
+    second = await seed.api.post("/api/license/deactivate", {**body, "hardwareId": "HW-2"})
+
+    assert_error(second, 409, "release_cooldown")
+    [(actor, released_at)] = await _release_times(seed, license.id)
+    assert actor == "application"
+    lifts = released_at + timedelta(hours=24)  # type: ignore[operator]
+    assert second.json()["retryAt"] == lifts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert 86_000 < int(second.headers["Retry-After"]) <= 86_400
+    assert lifts.strftime("%Y-%m-%d %H:%M UTC") in second.json()["message"]
+    usage = await seed.api.post("/api/license/activate", activate_body(license, product, "HW-3"))
+    assert_error(usage, 409, "license_in_use")  # HW-2 still holds the seat
+
+    # The publisher is not bound, and its release does not count for the customer's rules.
+    freed = await seed.api.post(
+        f"/api/license/{license.activation_key}/free-device", {"hardwareId": "HW-2"}
+    )
+    assert freed.status_code == 200, freed.text
+    assert sorted(actor or "" for actor, _ in await _release_times(seed, license.id)) == [
+        "application",
+        "publisher",
+    ]
+    await seed.api.post("/api/license/activate", activate_body(license, product, "HW-2"))
+
+    # Once the last release is older than the cooldown, the application may release again.
+    async with seed.database.write() as session:
+        for entry in await session.scalars(
+            select(LicenseHistory).where(LicenseHistory.license_id == license.id)
+        ):
+            entry.created_at -= timedelta(hours=25)
+    third = await seed.api.post("/api/license/deactivate", {**body, "hardwareId": "HW-2"})
+    assert third.status_code == 200, third.text
+
+
+async def test_the_30_day_limit_applies_to_the_application(seed: Seed) -> None:
+    product = await seed.product(max_releases_per_30_days=2)
+    license = await seed.license(product, is_corporate=True, max_seats=5)
+    body = {"licenseKey": license.activation_key, "productName": product.name}
+    for device in ("HW-1", "HW-2", "HW-3"):
+        await seed.api.post("/api/license/activate", activate_body(license, product, device))
+    for device in ("HW-1", "HW-2"):
+        done = await seed.api.post("/api/license/deactivate", {**body, "hardwareId": device})
+        assert done.status_code == 200, done.text
+
+    refused = await seed.api.post("/api/license/deactivate", {**body, "hardwareId": "HW-3"})
+
+    assert_error(refused, 409, "release_limit_reached")
+    times = sorted(at for _, at in await _release_times(seed, license.id))
+    lifts = times[0] + timedelta(days=30)  # type: ignore[operator]
+    assert refused.json()["retryAt"] == lifts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # A device that holds no seat is still a success (nothing to refuse).
+    again = await seed.api.post("/api/license/deactivate", {**body, "hardwareId": "HW-1"})
+    assert again.status_code == 200 and again.json()["wasActive"] is False

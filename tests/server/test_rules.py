@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from exisone_server.licenses import rules
-from exisone_server.licenses.rules import KeyFacts, LicenseState, Reason
+from exisone_server.licenses.rules import KeyFacts, LicenseState, Reason, ReleasePolicy, Releaser
 from exisone_server.models import License, LicenseStatus
 
 from .seeding import Seed
@@ -134,9 +134,82 @@ def test_seats() -> None:
 
 
 def test_offline_seats_are_released_by_the_publisher_only() -> None:
-    assert rules.may_release(False, by_publisher=False)
-    assert not rules.may_release(True, by_publisher=False)
-    assert rules.may_release(True, by_publisher=True)
+    """An offline code's seat: the publisher frees it; the application never; a customer only
+    when the product allows it (and lets customers release at all)."""
+    default = ReleasePolicy()
+    lenient = ReleasePolicy(customer_may_release_offline=True)
+    for by in Releaser:
+        assert rules.may_release(False, by=by, policy=default)
+    assert rules.may_release(True, by=Releaser.PUBLISHER, policy=default)
+    assert not rules.may_release(True, by=Releaser.APPLICATION, policy=lenient)
+    assert not rules.may_release(True, by=Releaser.CUSTOMER, policy=default)
+    assert rules.may_release(True, by=Releaser.CUSTOMER, policy=lenient)
+    closed = ReleasePolicy(customer_may_release=False, customer_may_release_offline=True)
+    assert not rules.may_release(False, by=Releaser.CUSTOMER, policy=closed)
+    assert rules.may_release(False, by=Releaser.APPLICATION, policy=closed)
+
+
+def _refusal(
+    policy: ReleasePolicy,
+    by: Releaser = Releaser.CUSTOMER,
+    *,
+    offline: bool = False,
+    releases: tuple[datetime, ...] = (),
+) -> rules.ReleaseRefusal | None:
+    return rules.release_refusal(
+        policy, by=by, activation_is_offline=offline, releases=releases, now=NOW
+    )
+
+
+def test_release_cooldown_counts_from_the_last_release() -> None:
+    policy = ReleasePolicy(cooldown_hours=24)
+    assert _refusal(policy) is None  # the first release never waits
+    last = NOW - timedelta(hours=3)
+    refusal = _refusal(policy, releases=(NOW - timedelta(days=5), last))
+    assert refusal == rules.ReleaseRefusal(Reason.RELEASE_COOLDOWN, last + timedelta(hours=24))
+    assert _refusal(policy, releases=(NOW - timedelta(hours=24),)) is None  # lifted exactly
+    assert _refusal(ReleasePolicy(cooldown_hours=0), releases=(NOW,)) is None
+    assert _refusal(policy, Releaser.APPLICATION, releases=(last,)) == refusal
+    assert _refusal(policy, Releaser.PUBLISHER, releases=(last,)) is None
+
+
+def test_release_limit_per_30_days_lifts_when_the_oldest_counted_leaves_the_window() -> None:
+    policy = ReleasePolicy(max_releases_per_30_days=2)
+    old = NOW - timedelta(days=31)  # outside the window: not counted
+    one = NOW - timedelta(days=20)
+    two = NOW - timedelta(days=2)
+    assert _refusal(policy, releases=(old, two)) is None
+    refusal = _refusal(policy, releases=(old, one, two))
+    assert refusal == rules.ReleaseRefusal(Reason.RELEASE_LIMIT_REACHED, one + timedelta(days=30))
+    three = NOW - timedelta(days=1)
+    # Three in the window, two allowed: the second newest must leave first.
+    assert _refusal(policy, releases=(one, two, three)) == rules.ReleaseRefusal(
+        Reason.RELEASE_LIMIT_REACHED, two + timedelta(days=30)
+    )
+
+
+def test_release_checks_run_in_order_and_name_the_wait_that_lifts_last() -> None:
+    everything = ReleasePolicy(
+        customer_may_release=False, cooldown_hours=48, max_releases_per_30_days=1
+    )
+    recent = (NOW - timedelta(hours=1),)
+    assert _refusal(everything, offline=True, releases=recent) == rules.ReleaseRefusal(
+        Reason.RELEASE_NOT_ALLOWED
+    )
+    # The application is not bound by the customer switch, but by an offline seat first.
+    assert _refusal(everything, Releaser.APPLICATION, offline=True, releases=recent) == (
+        rules.ReleaseRefusal(Reason.OFFLINE_SEAT)
+    )
+    # Both waits refuse: the 30-day limit lifts later than the 48-hour cooldown.
+    assert _refusal(everything, Releaser.APPLICATION, releases=recent) == rules.ReleaseRefusal(
+        Reason.RELEASE_LIMIT_REACHED, recent[0] + timedelta(days=30)
+    )
+    long_cooldown = ReleasePolicy(cooldown_hours=24 * 40, max_releases_per_30_days=1)
+    assert _refusal(long_cooldown, releases=recent) == rules.ReleaseRefusal(
+        Reason.RELEASE_COOLDOWN, recent[0] + timedelta(days=40)
+    )
+    assert rules.release_lookback(long_cooldown) == timedelta(days=40)
+    assert rules.release_lookback(ReleasePolicy(cooldown_hours=5)) == timedelta(days=30)
 
 
 def test_offline_codes_checked_online() -> None:

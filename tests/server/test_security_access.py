@@ -27,6 +27,13 @@ from .seeding import Seed
 
 #: Routes outside /api that need no token, by prefix.
 PUBLIC_PREFIXES = ("/health", "/schema")
+#: The customer portal's routes a visitor without a portal session uses (signing in, asking for
+#: the keys by e-mail, the theme and static files); every other portal route needs a customer's
+#: session: tests/portal/test_access_matrix.py tries each with none, another customer's and
+#: another tenant's.
+PORTAL_WITHOUT_SESSION = frozenset(
+    f"/portal/{{slug:str}}{tail}" for tail in ("", "/sign-in", "/link", "/keys", "/theme.css")
+)
 #: API routes that take no token: the payment providers' receivers, whose credential is the
 #: provider's signature (every wrong or missing one: 400 invalid_signature).
 SIGNED_BY_PROVIDER = frozenset(
@@ -302,6 +309,14 @@ async def test_routes_outside_the_api_are_public_on_purpose_or_behind_the_login(
             continue
         assert not needed, template
         if template.startswith(PUBLIC_PREFIXES) or template == "/":
+            continue
+        if template.startswith("/portal/"):
+            if template in PORTAL_WITHOUT_SESSION or template.startswith("/portal/static/"):
+                continue
+            assert template.startswith("/portal/{slug:str}/licenses") or template in (
+                "/portal/{slug:str}/sign-out",
+                "/portal/{slug:str}/sign-out-everywhere",
+            ), f"{template}: a new portal route; add it to the portal's access matrix"
             continue
         assert template.startswith(DASHBOARD_PREFIX), (
             f"{template} is neither API, public nor dashboard"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from exisone_server.db import Database
 from exisone_server.licenses.validation_stats import ValidationStats, validation_stats
-from exisone_server.models import ValidationCount
+from exisone_server.models import Activation, ValidationCount
 
 from .seeding import Seed
 
@@ -81,3 +82,50 @@ async def test_each_validation_answered_is_counted_once(seed: Seed) -> None:
     await stats.flush()
 
     assert sum((await _counts(seed.database)).values()) - before == 4
+
+
+async def _last_seen(database: Database, license_id: int) -> dict[str, object]:
+    async with database.read_session() as session:
+        rows = await session.execute(
+            select(Activation.hardware_id, Activation.last_seen_at).where(
+                Activation.license_id == license_id
+            )
+        )
+        return {device: seen for device, seen in rows}
+
+
+async def test_a_licensed_validation_marks_its_device_seen(seed: Seed) -> None:
+    """The device's last_seen_at follows its licensed validations (written at the flush, only
+    forward); an unbound device or another key's device is not marked."""
+    product = await seed.product()
+    license = await seed.license(product)
+    other = await seed.license(product)
+    for key, device in ((license, "SEEN-1"), (other, "SEEN-3")):  # SEEN-2: never activated
+        body = {
+            "activationKey": key.activation_key,
+            "hardwareId": device,
+            "productName": product.name,
+        }
+        assert (await seed.api.post("/api/license/activate", body)).status_code == 200
+    stats = validation_stats(seed.database)
+    await stats.flush()
+    body = {"activationKey": license.activation_key.lower(), "hardwareId": " seen-1 "}
+    before = time.time()
+    assert (await seed.api.post("/api/license/validate", body)).json()["status"] == "licensed"
+    unbound = {"activationKey": license.activation_key, "hardwareId": "SEEN-2"}
+    assert (await seed.api.post("/api/license/validate", unbound)).json()["isValid"] is False
+    assert (await _last_seen(seed.database, license.id))["SEEN-1"] is None  # not yet written
+
+    await stats.flush()
+
+    seen = await _last_seen(seed.database, license.id)
+    assert isinstance(seen["SEEN-1"], datetime)
+    assert seen["SEEN-1"].timestamp() >= int(before)
+    assert (await _last_seen(seed.database, other.id)) == {"SEEN-3": None}
+    # An older moment noted by a slower process never moves it back.
+    late = ValidationStats(seed.database)
+    late._seen[seed.tenant.id, license.activation_key, "SEEN-1"] = seen["SEEN-1"] - timedelta(
+        hours=1
+    )
+    await late.flush()
+    assert (await _last_seen(seed.database, license.id))["SEEN-1"] == seen["SEEN-1"]

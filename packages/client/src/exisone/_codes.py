@@ -44,6 +44,8 @@ class ErrorCode(str, Enum):
     LICENSE_EXPIRED = "license_expired"
     PRODUCT_INACTIVE = "product_inactive"
     OFFLINE_SEAT = "offline_seat"
+    RELEASE_COOLDOWN = "release_cooldown"
+    RELEASE_LIMIT_REACHED = "release_limit_reached"
 
     def __str__(self) -> str:
         return self.value

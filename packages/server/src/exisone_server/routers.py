@@ -26,6 +26,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
     from .mail.endpoints import router as mail_router
     from .payments.endpoints import router as payments_router
     from .plans.endpoints import router as plans_router
+    from .portal import portal_routers
     from .products.endpoints import router as products_router
     from .publisher.endpoints import router as publisher_router
     from .support.endpoints import router as support_router
@@ -45,4 +46,5 @@ def domain_routers() -> list[ControllerRouterHandler]:
         mail_router,
         payments_router,
         *dashboard_routers(),
+        *portal_routers(),
     ]

@@ -8,13 +8,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-__all__ = ["Actor", "acting_as", "current_actor", "identify_user"]
+__all__ = ["Actor", "acting_as", "current_actor", "identify_customer", "identify_user"]
 
 
 @dataclass(frozen=True)
 class Actor:
-    """``kind`` is ``token`` (``name`` = the token's public id), ``user`` (e-mail), ``cli`` or
-    ``anonymous`` (a request whose caller is not known yet)."""
+    """``kind`` is ``token`` (``name`` = the token's public id), ``user`` (e-mail), ``customer``
+    (a customer portal's signed-in e-mail), ``cli`` or ``anonymous`` (a request whose caller is
+    not known yet)."""
 
     kind: str
     name: str
@@ -54,3 +55,10 @@ def identify_user(email: str) -> None:
     slot = _current.get()
     if slot:
         slot[0] = Actor("user", email, slot[0].ip_address)
+
+
+def identify_customer(email: str) -> None:
+    """The customer portal's hook: the request's caller is the signed-in customer ``email``."""
+    slot = _current.get()
+    if slot:
+        slot[0] = Actor("customer", email, slot[0].ip_address)

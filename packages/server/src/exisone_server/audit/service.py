@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import AuditEvent
+from ..models import AuditEvent, License
 from .context import current_actor
 
-__all__ = ["list_audit_events", "record_audit"]
+__all__ = ["list_audit_events", "record_audit", "record_license_audit"]
 
 #: Detail keys that are never stored, whatever a caller passes.
 _SECRET_WORDS = ("secret", "password", "private")
@@ -51,6 +51,21 @@ async def record_audit(
     session.add(event)
     await session.flush()
     return event
+
+
+async def record_license_audit(
+    session: AsyncSession, license: License, action: str, **details: object
+) -> AuditEvent:
+    """:func:`record_audit` of an action on a license (its key is the target); details that
+    are None are left out."""
+    return await record_audit(
+        session,
+        license.tenant_id,
+        action,
+        target_type="license",
+        target=license.activation_key,
+        details={key: value for key, value in details.items() if value is not None},
+    )
 
 
 async def list_audit_events(

@@ -75,6 +75,7 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
         license_pages,
         mail_pages,  # e-mail: SMTP settings, templates, the message log
         payment_pages,  # payments: provider apps, selling, received events, retry
+        portal_pages,  # the customer portal's settings
         settings_pages,
         webhook_pages,
     )
@@ -90,6 +91,7 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
         mail_pages,
         settings_pages,
         payment_pages,
+        portal_pages,
     )
     for module in modules:
         handlers.extend(getattr(module, name) for name in module.__all__)

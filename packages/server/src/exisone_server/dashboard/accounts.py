@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import BadRequest, Conflict
+from ..kit.flash import keep_flash, take_flash
 from ..kit.time import utc_now
 from ..models import DashboardSession, DashboardUser
 
@@ -217,18 +218,12 @@ async def end_session(session: AsyncSession, session_id: int) -> None:
 
 async def set_flash(session: AsyncSession, session_id: int, message: str) -> None:
     """Keep a message for the next page this session sees."""
-    record = await session.get(DashboardSession, session_id)
-    if record is not None:
-        record.flash = message[:2000]
+    await keep_flash(session, DashboardSession, session_id, message)
 
 
 async def pop_flash(session: AsyncSession, session_id: int) -> str | None:
     """The kept message, removed."""
-    record = await session.get(DashboardSession, session_id)
-    if record is None or record.flash is None:
-        return None
-    message, record.flash = record.flash, None
-    return message
+    return await take_flash(session, DashboardSession, session_id)
 
 
 #: The demo user's login (``exisone-server demo``).

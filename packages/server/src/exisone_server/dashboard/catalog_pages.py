@@ -82,6 +82,14 @@ def _product_fields(form: Posted) -> dict[str, Any]:
         "trial_ending_days": form_int(
             form.get("trial_ending_days"), "Trial-ending days", optional=True
         ),
+        "customer_may_release": form.flag("customer_may_release"),
+        "customer_may_release_offline": form.flag("customer_may_release_offline"),
+        "deactivation_cooldown_hours": form_int(
+            form.get("deactivation_cooldown_hours"), "Hours between two releases", optional=True
+        ),
+        "max_releases_per_30_days": form_int(
+            form.get("max_releases_per_30_days"), "Most releases in 30 days", optional=True
+        ),
     }
 
 

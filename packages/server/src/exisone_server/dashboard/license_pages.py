@@ -14,8 +14,8 @@ from ..crypto.master_key import MasterKey
 from ..deps import DatabaseDep, MasterKeyDep
 from ..errors import ApiError
 from ..kit.time import format_expiration, utc_now
-from ..licenses.service import get_license, license_feature_names
-from ..models import License
+from ..licenses.service import get_license, license_feature_names, release_outlook
+from ..models import License, Product
 from ..plans.service import list_plans
 from ..products.service import list_products
 from ..publisher import service
@@ -188,7 +188,16 @@ async def _key_context(database: Any, user: SessionView, activation_key: str) ->
         features = await license_feature_names(session, license.id)
         detail = await license_detail(session, user.tenant_id, license.id, features, utc_now())
         history = await license_history(session, license.id)
-    return {"license": detail, "history": history, "offline": None}
+        product = await session.get(Product, license.product_id)
+        assert product is not None  # foreign key
+        policy, wait = await release_outlook(session, license, product, utc_now())
+    return {
+        "license": detail,
+        "history": history,
+        "offline": None,
+        "release_policy": policy,
+        "release_wait": wait,
+    }
 
 
 @get("/keys/{activation_key:str}")

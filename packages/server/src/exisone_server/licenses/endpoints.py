@@ -135,7 +135,7 @@ async def deactivate_license(
             session,
             license,
             data.hardware_id,
-            by_publisher=False,
+            by=rules.Releaser.APPLICATION,
             ip_address=client_ip,
             access_token_id=principal.token_id,
         )

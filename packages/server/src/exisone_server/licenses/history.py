@@ -21,6 +21,7 @@ async def record_history(
     ip_address: str | None = None,
     access_token_id: int | None = None,
     note: str | None = None,
+    actor: str | None = None,
     at: datetime | None = None,
 ) -> LicenseHistory:
     """Add one history row (flushed, in the caller's transaction)."""
@@ -31,6 +32,7 @@ async def record_history(
         ip_address=ip_address,
         access_token_id=access_token_id,
         note=note,
+        actor=actor,
         created_at=at or utc_now(),
     )
     session.add(entry)

@@ -12,7 +12,11 @@ The order of the checks is part of the rules (it decides which refusal a client 
 * validate, online key (:func:`validation_refusal`): license state → product named →
   product active → device bound → version;
 * activate and offline codes (:func:`activation_refusal`): product named → license state →
-  product active → version; then the seats (:func:`seat_refusal`).
+  product active → version; then the seats (:func:`seat_refusal`);
+* release a device (:func:`release_refusal`): who may (the publisher always; a customer when
+  the product lets customers release; an offline code's seat only by the publisher, or by a
+  customer when the product allows it) → the waits (cooldown since the last release, releases
+  per 30 days), the one lifting last named.
 
 What a payment buys (:func:`purchase_days`, :func:`purchase_shape`, :func:`renewal_days`) is
 decided here too, for every payment provider alike (``payments/``).
@@ -24,8 +28,9 @@ Reasons are the ``reason`` of validate's answer and the ``error`` code of activa
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, or_
 
@@ -36,10 +41,14 @@ from ..models import License, LicenseStatus
 
 __all__ = [
     "MAX_KEYS_PER_ORDER",
+    "RELEASE_WINDOW",
     "KeyFacts",
     "LicenseState",
     "PurchaseShape",
     "Reason",
+    "ReleasePolicy",
+    "ReleaseRefusal",
+    "Releaser",
     "activation_refusal",
     "answer_status",
     "has_free_seat",
@@ -51,6 +60,9 @@ __all__ = [
     "product_named",
     "purchase_days",
     "purchase_shape",
+    "release_lookback",
+    "release_refusal",
+    "release_wait",
     "renewal_days",
     "seat_limit",
     "seat_refusal",
@@ -92,6 +104,9 @@ class Reason(enum.StrEnum):
     TRIAL_EXPIRED = "trial_expired"
     TRIAL_NOT_AVAILABLE = "trial_not_available"
     DEVICE_PREVIOUSLY_ACTIVATED = "device_previously_activated"
+    RELEASE_NOT_ALLOWED = "release_not_allowed"
+    RELEASE_COOLDOWN = "release_cooldown"
+    RELEASE_LIMIT_REACHED = "release_limit_reached"
 
 
 _STATE_REASONS = {
@@ -260,14 +275,111 @@ def seat_refusal(is_corporate: bool, limit: int | None, seats_in_use: int) -> Re
     return Reason.SEAT_LIMIT_REACHED if is_corporate else Reason.LICENSE_IN_USE
 
 
-def may_release(activation_is_offline: bool, *, by_publisher: bool) -> bool:
-    """Whether a device's seat may be freed by this caller.
+class Releaser(enum.StrEnum):
+    """Who frees a device's seat (the ``actor`` of the ``deactivated`` history event)."""
+
+    #: The dashboard, the publisher API (free-device), the CLI: bound by no release rule.
+    PUBLISHER = "publisher"
+    #: The end customer, in the customer portal.
+    CUSTOMER = "customer"
+    #: The licensed application itself (``POST /api/license/deactivate``).
+    APPLICATION = "application"
+
+
+#: The period :attr:`ReleasePolicy.max_releases_per_30_days` counts in.
+RELEASE_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class ReleasePolicy:
+    """A product's rules for freeing seats, set by the publisher."""
+
+    #: Customers may release devices in the portal (the application's deactivate is not
+    #: governed by this switch: its vendor decides whether the application offers it).
+    customer_may_release: bool = True
+    #: ... also a seat that backs an offline code.
+    customer_may_release_offline: bool = False
+    #: Hours the next release of a license waits after the last one; None or 0 = no wait.
+    cooldown_hours: int | None = None
+    #: Most releases of one license per :data:`RELEASE_WINDOW`; None = no limit.
+    max_releases_per_30_days: int | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseRefusal:
+    """Why a release is refused and when that ends (None: waiting does not lift it)."""
+
+    reason: Reason
+    lifts_at: datetime | None = None
+
+
+def may_release(activation_is_offline: bool, *, by: Releaser, policy: ReleasePolicy) -> bool:
+    """Whether ``by`` may free a device's seat at all (the waits aside).
 
     A seat taken by issuing an offline code is freed only by the publisher: the signed code
     stays valid offline on that device, so an application's deactivate (any access token) must
-    not give the seat to a second device.
+    not give the seat to a second device. A product may let its customers release such a seat
+    in the portal (``customer_may_release_offline``), trusting them to stop using the code.
     """
-    return by_publisher or not activation_is_offline
+    if by is Releaser.PUBLISHER:
+        return True
+    if by is Releaser.APPLICATION:
+        return not activation_is_offline
+    if not policy.customer_may_release:
+        return False
+    return not activation_is_offline or policy.customer_may_release_offline
+
+
+def release_lookback(policy: ReleasePolicy) -> timedelta:
+    """How far back the releases passed to :func:`release_wait` must reach."""
+    return max(RELEASE_WINDOW, timedelta(hours=policy.cooldown_hours or 0))
+
+
+def release_wait(
+    policy: ReleasePolicy, releases: Sequence[datetime], now: datetime
+) -> ReleaseRefusal | None:
+    """The waiting rules: None when a release may happen at ``now``.
+
+    ``releases``: when the license's earlier releases by customers and applications happened
+    (any order; at least those of :func:`release_lookback`). The publisher's releases do not
+    count. When both rules refuse, the one that lifts later is named (ties: the cooldown).
+    """
+    waits: list[ReleaseRefusal] = []
+    if policy.cooldown_hours and releases:
+        lifts = max(releases) + timedelta(hours=policy.cooldown_hours)
+        if now < lifts:
+            waits.append(ReleaseRefusal(Reason.RELEASE_COOLDOWN, lifts))
+    most = policy.max_releases_per_30_days
+    if most is not None:
+        recent = sorted((at for at in releases if at > now - RELEASE_WINDOW), reverse=True)
+        if len(recent) >= most:
+            # The oldest of the last ``most`` releases must leave the window first.
+            ends = recent[most - 1] + RELEASE_WINDOW if most > 0 else None
+            waits.append(ReleaseRefusal(Reason.RELEASE_LIMIT_REACHED, ends))
+    if not waits:
+        return None
+    return max(waits, key=lambda wait: (wait.lifts_at is None, wait.lifts_at or now))
+
+
+def release_refusal(
+    policy: ReleasePolicy,
+    *,
+    by: Releaser,
+    activation_is_offline: bool,
+    releases: Sequence[datetime],
+    now: datetime,
+) -> ReleaseRefusal | None:
+    """Why ``by`` may not free a device's seat now, or None; in this order: the customer
+    switch (``release_not_allowed``), an offline code's seat (``offline_seat``), then
+    :func:`release_wait` (``release_cooldown``, ``release_limit_reached``, with the time it
+    lifts). The publisher is never refused."""
+    if by is Releaser.PUBLISHER:
+        return None
+    if by is Releaser.CUSTOMER and not policy.customer_may_release:
+        return ReleaseRefusal(Reason.RELEASE_NOT_ALLOWED)
+    if not may_release(activation_is_offline, by=by, policy=policy):
+        return ReleaseRefusal(Reason.OFFLINE_SEAT)
+    return release_wait(policy, releases, now)
 
 
 def trial_refusal(

@@ -17,16 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exisone.protocol import ExisOneError, is_offline_code, load_public_keys, verify_offline_code
 
-from ..errors import ApiError, BadRequest, Conflict, NotFound
+from ..errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from ..kit.activation_keys import generate_activation_key, normalize_activation_key
 from ..kit.hardware import MAX_HARDWARE_ID_LENGTH, normalize_hardware_id
-from ..kit.time import utc_now
+from ..kit.time import format_expiration, utc_now
 from ..models import (
     Activation,
     CryptoKey,
     Feature,
     HistoryAction,
     License,
+    LicenseHistory,
     Plan,
     Product,
     license_features,
@@ -36,7 +37,7 @@ from ..security.lookups import lookup_found, lookup_missed
 from ..webhooks import hooks as webhooks
 from . import rules
 from .history import record_history
-from .rules import KeyFacts, Reason
+from .rules import KeyFacts, Reason, ReleasePolicy, Releaser, ReleaseRefusal
 
 __all__ = [
     "ActivationOutcome",
@@ -53,6 +54,10 @@ __all__ = [
     "get_license",
     "key_facts",
     "license_feature_names",
+    "release_error",
+    "release_outlook",
+    "release_policy",
+    "release_times",
     "resolve_activation_key",
     "seat_limit",
     "version_outdated_error",
@@ -323,20 +328,95 @@ async def activate_device(
     return ActivationOutcome(license, product, activation, created, seats)
 
 
+def release_policy(product: Product) -> ReleasePolicy:
+    """The product's release rules (:class:`.rules.ReleasePolicy`)."""
+    return ReleasePolicy(
+        customer_may_release=product.customer_may_release,
+        customer_may_release_offline=product.customer_may_release_offline,
+        cooldown_hours=product.deactivation_cooldown_hours,
+        max_releases_per_30_days=product.max_releases_per_30_days,
+    )
+
+
+#: The releases the waiting rules count (the publisher's do not).
+_COUNTED_RELEASERS = (Releaser.CUSTOMER.value, Releaser.APPLICATION.value)
+
+
+async def release_times(
+    session: AsyncSession, license_id: int, policy: ReleasePolicy, now: datetime
+) -> list[datetime]:
+    """When the license's devices were released by customers and applications, as far back as
+    :func:`.rules.release_lookback` reaches."""
+    rows = await session.scalars(
+        select(LicenseHistory.created_at).where(
+            LicenseHistory.license_id == license_id,
+            LicenseHistory.action == HistoryAction.DEACTIVATED,
+            LicenseHistory.actor.in_(_COUNTED_RELEASERS),
+            LicenseHistory.created_at > now - rules.release_lookback(policy),
+        )
+    )
+    return list(rows)
+
+
+async def release_outlook(
+    session: AsyncSession, license: License, product: Product, now: datetime
+) -> tuple[ReleasePolicy, ReleaseRefusal | None]:
+    """The product's release rules and, when a release now must wait, why and until when
+    (what the portal and the dashboard show before anyone tries)."""
+    policy = release_policy(product)
+    wait = rules.release_wait(policy, await release_times(session, license.id, policy, now), now)
+    return policy, wait
+
+
+_RELEASE_MESSAGES = {
+    Reason.RELEASE_NOT_ALLOWED: "The publisher does not let customers release devices of this "
+    "product; contact their support.",
+    Reason.OFFLINE_SEAT: "This device was activated with an offline code; only the publisher can "
+    "release its seat.",
+    Reason.RELEASE_COOLDOWN: "A device of this license was released less than {hours} hours ago; "
+    "the next release is possible from {lifts}.",
+    Reason.RELEASE_LIMIT_REACHED: "This license has had {most} device releases in the last 30 "
+    "days, the most allowed; the next release is possible from {lifts}.",
+}
+
+
+def release_error(refusal: ReleaseRefusal, policy: ReleasePolicy, now: datetime) -> ApiError:
+    """The API error of a refused release: 403 ``release_not_allowed``, 409 ``offline_seat``,
+    409 ``release_cooldown`` / ``release_limit_reached`` with ``retryAt`` and ``Retry-After``."""
+    lifts = refusal.lifts_at
+    message = _RELEASE_MESSAGES[refusal.reason].format(
+        hours=policy.cooldown_hours,
+        most=policy.max_releases_per_30_days,
+        lifts=lifts.strftime("%Y-%m-%d %H:%M UTC") if lifts else "",
+    )
+    if refusal.reason is Reason.RELEASE_NOT_ALLOWED:
+        return Forbidden(refusal.reason, message)
+    if lifts is None:
+        return Conflict(refusal.reason, message)
+    wait = max(1, int((lifts - now).total_seconds() + 0.999))
+    return Conflict(
+        refusal.reason,
+        message,
+        extra={"retryAt": format_expiration(lifts)},
+        headers={"Retry-After": str(wait)},
+    )
+
+
 async def deactivate_device(
     session: AsyncSession,
     license: License,
     hardware_id: str,
     *,
-    by_publisher: bool,
+    by: Releaser,
     ip_address: str | None = None,
     access_token_id: int | None = None,
+    note: str | None = None,
     now: datetime | None = None,
 ) -> DeactivationOutcome:
     """Free the device's seat on a locked ``license``; a device without one is a no-op.
 
-    409 ``offline_seat`` when :func:`.rules.may_release` refuses the caller (a seat taken by
-    an offline code, freed by an application rather than the publisher).
+    The product's release rules (:func:`.rules.release_refusal`) decide whether ``by`` may:
+    a refusal raises :func:`release_error`. The history event names ``by`` as its actor.
     """
     moment = now or utc_now()
     normalized = check_hardware_id(hardware_id)
@@ -347,14 +427,19 @@ async def deactivate_device(
             Activation.deactivated_at.is_(None),
         )
     )
-    if activation is not None and not rules.may_release(
-        activation.is_offline, by_publisher=by_publisher
-    ):
-        raise Conflict(
-            Reason.OFFLINE_SEAT,
-            "This device was activated with an offline code; only the publisher can release "
-            "its seat.",
+    if activation is not None and by is not Releaser.PUBLISHER:
+        product = await session.get(Product, license.product_id)
+        assert product is not None  # foreign key
+        policy = release_policy(product)
+        refusal = rules.release_refusal(
+            policy,
+            by=by,
+            activation_is_offline=activation.is_offline,
+            releases=await release_times(session, license.id, policy, moment),
+            now=moment,
         )
+        if refusal is not None:
+            raise release_error(refusal, policy, moment)
     if activation is not None:
         activation.deactivated_at = moment
         await session.flush()
@@ -365,6 +450,8 @@ async def deactivate_device(
             hardware_id=normalized,
             ip_address=ip_address,
             access_token_id=access_token_id,
+            note=note,
+            actor=by.value,
             at=moment,
         )
     seats = await count_active_seats(session, license.id)

@@ -150,11 +150,19 @@ async def answer_validation(
 ) -> tuple[Principal, LicenseValidation]:
     """The whole validate endpoint: :func:`validate_with_token`, then its webhook hook
     (``license.validation.failed``; answered from a per-process 5 s cache of the tenant's
-    subscriptions, writes only when subscribed), then the day's count (in memory, see
-    :mod:`.validation_stats`)."""
+    subscriptions, writes only when subscribed), then the day's count and, for a licensed online
+    key, the device's last-seen time (in memory, see :mod:`.validation_stats`)."""
     principal, answer = await validate_with_token(database, authorization, check_access, request)
     await webhooks.after_validation(database, principal.tenant_id, request, answer, client_ip)
-    validation_stats(database).count(principal.tenant_id)
+    stats = validation_stats(database)
+    stats.count(principal.tenant_id)
+    key = request.activation_key
+    if answer.status == "licensed" and key and not is_offline_code(key):
+        stats.seen(
+            principal.tenant_id,
+            normalize_activation_key(key.strip()),
+            normalize_hardware_id(request.hardware_id),
+        )
     return principal, answer
 
 

@@ -1,10 +1,14 @@
-"""Validations answered per tenant and day: counted in memory, written in batches.
+"""Validations answered per tenant and day, and when each device was last seen: kept in memory,
+written in batches.
 
 Validate answers without writing to the database (it is the hot path), so each process adds its
 answers up in a dict (:meth:`ValidationStats.count`, a dict increment) and writes the sums every
 :data:`FLUSH_SECONDS` with an upsert (``count = count + n``): several processes add up on one
-database. The dashboard flushes its own process's sums before it reads. A process killed with
-``kill -9`` loses at most its last unwritten seconds: these are statistics, not records.
+database. A ``licensed`` answer for an online key also notes the moment for its device
+(:meth:`ValidationStats.seen`, a dict assignment), written as the activation's ``last_seen_at``
+(only ever moved forward). The dashboard flushes its own process's sums before it reads. A
+process killed with ``kill -9`` loses at most its last unwritten seconds: these are statistics,
+not records.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from litestar import Litestar
+from sqlalchemy import bindparam, or_, select, update
 
 from ..db import Database, insert_for
 from ..kit.time import utc_now
-from ..models import ValidationCount
+from ..models import Activation, License, ValidationCount
 
 __all__ = ["FLUSH_SECONDS", "ValidationStats", "validation_stats", "validation_stats_lifespan"]
 
@@ -40,36 +45,81 @@ class ValidationStats:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._pending: Counter[tuple[int, int]] = Counter()  # (tenant, UTC day number) → n
+        self._seen: dict[tuple[int, str, str], datetime] = {}  # (tenant, key, device) → when
         self._flushing = asyncio.Lock()
 
     def count(self, tenant_id: int) -> None:
         """One validation answered for ``tenant_id`` now."""
         self._pending[tenant_id, int(time.time()) // _SECONDS_PER_DAY] += 1
 
+    def seen(self, tenant_id: int, activation_key: str, hardware_id: str) -> None:
+        """The device ``hardware_id`` (normalised) validated the online key (normalised) now."""
+        self._seen[tenant_id, activation_key, hardware_id] = utc_now()
+
     async def flush(self) -> None:
-        """Add the counts to the database; on failure they are kept for the next flush."""
+        """Write the counts and the devices seen; on failure they are kept for the next flush."""
         async with self._flushing:
-            pending, self._pending = self._pending, Counter()
-            if not pending:
-                return
-            insert = insert_for(self._database.dialect)
-            try:
-                async with self._database.write() as session:
-                    for (tenant_id, day_number), n in sorted(pending.items()):
-                        day = _EPOCH + timedelta(days=day_number)
-                        await session.execute(
-                            insert(ValidationCount)
-                            .values(tenant_id=tenant_id, day=day, count=n, created_at=utc_now())
-                            .on_conflict_do_update(
-                                index_elements=["tenant_id", "day"],
-                                set_={"count": ValidationCount.count + n},
-                            )
+            await self._flush_seen()
+            await self._flush_counts()
+
+    async def _flush_seen(self) -> None:
+        seen, self._seen = self._seen, {}
+        if not seen:
+            return
+        license_id = (
+            select(License.id)
+            .where(
+                License.tenant_id == bindparam("tenant"),
+                License.activation_key == bindparam("key"),
+            )
+            .scalar_subquery()
+        )
+        moment = bindparam("moment", type_=Activation.last_seen_at.type)
+        statement = (
+            update(Activation)
+            .where(
+                Activation.license_id == license_id,
+                Activation.hardware_id == bindparam("device"),
+                Activation.deactivated_at.is_(None),
+                or_(Activation.last_seen_at.is_(None), Activation.last_seen_at < moment),
+            )
+            .values(last_seen_at=moment)
+            .execution_options(synchronize_session=False)
+        )
+        rows = [
+            {"tenant": tenant, "key": key, "device": device, "moment": at}
+            for (tenant, key, device), at in sorted(seen.items())
+        ]
+        try:
+            async with self._database.write() as session:
+                await (await session.connection()).execute(statement, rows)
+        except Exception:
+            for item, at in seen.items():
+                self._seen.setdefault(item, at)
+            raise
+
+    async def _flush_counts(self) -> None:
+        pending, self._pending = self._pending, Counter()
+        if not pending:
+            return
+        insert = insert_for(self._database.dialect)
+        try:
+            async with self._database.write() as session:
+                for (tenant_id, day_number), n in sorted(pending.items()):
+                    day = _EPOCH + timedelta(days=day_number)
+                    await session.execute(
+                        insert(ValidationCount)
+                        .values(tenant_id=tenant_id, day=day, count=n, created_at=utc_now())
+                        .on_conflict_do_update(
+                            index_elements=["tenant_id", "day"],
+                            set_={"count": ValidationCount.count + n},
                         )
-            except Exception:
-                # Not written: kept for the next flush. (A cancellation is not caught: counts
-                # that may already be committed are never added twice; these are statistics.)
-                self._pending.update(pending)
-                raise
+                    )
+        except Exception:
+            # Not written: kept for the next flush. (A cancellation is not caught: counts
+            # that may already be committed are never added twice; these are statistics.)
+            self._pending.update(pending)
+            raise
 
 
 #: The attribute of a Database that holds its counts (like the fast path's reader).

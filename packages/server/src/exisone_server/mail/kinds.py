@@ -19,6 +19,8 @@ class MailKind(enum.StrEnum):
     TRIAL_ENDING = "trial_ending"
     #: Every key of one customer (on request: dashboard, API, customer portal).
     YOUR_KEYS = "your_keys"
+    #: A single-use link that signs a customer in to the customer portal.
+    PORTAL_SIGN_IN = "portal_sign_in"
 
 
 #: The kinds about one license (their templates may be set per product).
@@ -53,6 +55,12 @@ PLACEHOLDERS: dict[MailKind, dict[str, str]] = {
         "Licenses": "the customer's licenses; each has the one-license placeholders "
         "({{ item.ActivationKey }}, {{ item.ProductName }}, …)",
     },
+    MailKind.PORTAL_SIGN_IN: {
+        **_COMMON,
+        "SignInLink": "the single-use sign-in link",
+        "LinkMinutes": "minutes the link stays valid",
+        "PortalName": "the portal's display name",
+    },
 }
 
 _SAMPLE_LICENSE: dict[str, Any] = {
@@ -74,4 +82,11 @@ def sample_context(kind: MailKind) -> dict[str, Any]:
         second = {**_SAMPLE_LICENSE, "ActivationKey": "STUV-WXYZ-2345-6789", "FeatureList": []}
         second.update(Features="", IsPerpetual=True, ExpirationDate="never", DaysLeft=0)
         return {**common, "Licenses": [dict(_SAMPLE_LICENSE), second]}
+    if kind is MailKind.PORTAL_SIGN_IN:
+        return {
+            **common,
+            "SignInLink": "https://licenses.example.com/portal/acme/link?token=sample",
+            "LinkMinutes": 15,
+            "PortalName": "Acme Software",
+        }
     return {**common, **_SAMPLE_LICENSE, "FeatureList": list(_SAMPLE_LICENSE["FeatureList"])}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -122,6 +122,7 @@ async def enqueue(
     licenses: Sequence[License] = (),
     to: str | None = None,
     dedupe_key: str | None = None,
+    values: Mapping[str, Any] | None = None,
     settings: MailSettings | None = None,
     now: datetime | None = None,
 ) -> MailMessage | None:
@@ -133,6 +134,7 @@ async def enqueue(
     * ``to``: the recipient; default ``license.email``.
     * ``dedupe_key``: at most one message per key, ever, across processes (INSERT … ON
       CONFLICT DO NOTHING on a unique column): e.g. ``purchase:<license id>``.
+    * ``values``: the kind's own placeholders (portal_sign_in: ``SignInLink`` ...).
 
     Returns the queued row, or None when ``dedupe_key`` was already used. Never raises for the
     customer's data: a recipient that is not an address is stored with status
@@ -161,6 +163,7 @@ async def enqueue(
             for item in licenses
         ]
         address = to or ""
+    context.update(values or {})
     checked = recipient(address)
     context["CustomerEmail"] = checked or address.strip()
     source, _ = await template_source(session, tenant_id, product_id, kind)

@@ -207,4 +207,14 @@ DEFAULT_TEMPLATES: dict[MailKind, TemplateSource] = {
         "{% for item in Licenses %}<li>{{ item.ProductName }}: <code>{{ item.ActivationKey }}"
         "</code> (" + _VALIDITY + ")</li>\n{% endfor %}</ul>\n" + _SIGNATURE_HTML,
     ),
+    MailKind.PORTAL_SIGN_IN: TemplateSource(
+        "Sign in to {{ PortalName }}",
+        "Hello,\n\nOpen this link to sign in to {{ PortalName }} and manage your licenses:\n\n"
+        "{{ SignInLink }}\n\nThe link works once, for {{ LinkMinutes }} minutes. If you did not "
+        "ask for it, ignore this e-mail.\n\n" + _SIGNATURE_TEXT,
+        "<p>Hello,</p>\n<p>Open this link to sign in to {{ PortalName }} and manage your "
+        'licenses:</p>\n<p><a href="{{ SignInLink }}">Sign in to {{ PortalName }}</a></p>\n'
+        "<p>The link works once, for {{ LinkMinutes }} minutes. If you did not ask for it, "
+        "ignore this e-mail.</p>\n" + _SIGNATURE_HTML,
+    ),
 }

@@ -19,6 +19,7 @@ from .payment import (
     payment_order_licenses,
 )
 from .plan import Feature, Plan, plan_features
+from .portal import PortalLink, PortalSession, PortalSettings
 from .product import Product
 from .rate_limit import RateLimitCounter
 from .support_ticket import SupportTicket
@@ -50,6 +51,9 @@ __all__ = [
     "PaymentOrder",
     "PaymentProduct",
     "Plan",
+    "PortalLink",
+    "PortalSession",
+    "PortalSettings",
     "Product",
     "RateLimitCounter",
     "ReceivedPaymentEvent",

@@ -28,6 +28,9 @@ class Activation(Model):
     is_offline: Mapped[bool] = mapped_column(default=False)
     #: None while the seat is taken.
     deactivated_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The last online validation of this device that answered ``licensed`` (written in batches
+    #: by licenses.validation_stats, so it may lag by a few seconds); None = not since.
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 # One active activation per (license, device); history rows keep deactivated_at set.

@@ -52,3 +52,6 @@ class LicenseHistory(Model):
         ForeignKey("access_tokens.id", ondelete="SET NULL"), default=None
     )
     note: Mapped[str | None] = mapped_column(Text, default=None)
+    #: Who released a device (``deactivated``): ``publisher``, ``customer`` or ``application``
+    #: (licenses.rules.Releaser); None for other events.
+    actor: Mapped[str | None] = mapped_column(String(20), default=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..kit.time import utc_now
@@ -47,5 +47,15 @@ class Product(Model):
     send_trial_ending: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: Days before a trial license's end that mail goes out; None = 3.
     trial_ending_days: Mapped[int | None] = mapped_column(default=None)
+    #: After a customer's or an application's release of a device, the next release of the
+    #: same license waits this long (licenses.rules.release_refusal); None or 0 = no wait.
     deactivation_cooldown_hours: Mapped[int | None] = mapped_column(default=None)
+    #: Customers may release their devices in the customer portal.
+    customer_may_release: Mapped[bool] = mapped_column(default=True, server_default=true())
+    #: ... also a device whose seat backs an offline code (the code keeps working offline).
+    customer_may_release_offline: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
+    #: Most releases of one license by customers and applications in 30 days; None = no limit.
+    max_releases_per_30_days: Mapped[int | None] = mapped_column(default=None)
     updated_at: Mapped[datetime | None] = mapped_column(default=None, onupdate=utc_now)

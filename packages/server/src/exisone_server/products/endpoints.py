@@ -39,6 +39,9 @@ def product_read(product: Product) -> ProductRead:
         renewal_reminder_days=product.renewal_reminder_days,
         trial_ending_days=product.trial_ending_days,
         deactivation_cooldown_hours=product.deactivation_cooldown_hours,
+        customer_may_release=product.customer_may_release,
+        customer_may_release_offline=product.customer_may_release_offline,
+        max_releases_per_30_days=product.max_releases_per_30_days,
         updated_at=format_expiration(product.updated_at) if product.updated_at else None,
     )
 

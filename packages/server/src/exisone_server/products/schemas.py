@@ -27,6 +27,9 @@ class _ProductFields(WireRequest):
     send_trial_ending: bool | UnsetType = UNSET
     trial_ending_days: int | UnsetType | None = UNSET
     deactivation_cooldown_hours: int | UnsetType | None = UNSET
+    customer_may_release: bool | UnsetType = UNSET
+    customer_may_release_offline: bool | UnsetType = UNSET
+    max_releases_per_30_days: int | UnsetType | None = UNSET
 
 
 class ProductCreate(_ProductFields, kw_only=True):
@@ -57,5 +60,13 @@ class ProductRead(WireResponse):
     minimum_required_version: str | None = None
     renewal_reminder_days: int | None = None
     trial_ending_days: int | None = None
+    #: Hours a license's next device release waits after the last one (customers and
+    #: applications); None = no wait.
     deactivation_cooldown_hours: int | None = None
+    #: Customers may release devices in the customer portal.
+    customer_may_release: bool = True
+    #: ... also a device activated with an offline code.
+    customer_may_release_offline: bool = False
+    #: Most device releases of one license in 30 days (customers and applications); None = any.
+    max_releases_per_30_days: int | None = None
     updated_at: str | None = None

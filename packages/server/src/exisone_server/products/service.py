@@ -24,6 +24,7 @@ __all__ = ["create_product", "delete_product", "get_product", "list_products", "
 
 _MAX_PRICE = 10**10
 _MAX_COOLDOWN_HOURS = 24 * 365
+_MAX_RELEASES = 10_000
 
 
 async def list_products(session: AsyncSession, tenant_id: int) -> list[Product]:
@@ -150,12 +151,19 @@ async def _apply(
         if field in given:
             value = given[field]
             setattr(product, field, None if value is None else bounded_int(wire, value, 0, high))
+    if "max_releases_per_30_days" in given:
+        most = given["max_releases_per_30_days"]
+        product.max_releases_per_30_days = (
+            None if most is None else bounded_int("maxReleasesPer30Days", most, 1, _MAX_RELEASES)
+        )
     for field in (
         "is_active",
         "enforce_version_check",
         "send_purchase_email",
         "send_renewal_reminders",
         "send_trial_ending",
+        "customer_may_release",
+        "customer_may_release_offline",
     ):
         if field in given:
             setattr(product, field, given[field])

@@ -231,6 +231,9 @@ async def license_detail(
             deactivated_at=(
                 format_expiration(activation.deactivated_at) if activation.deactivated_at else None
             ),
+            last_seen_at=(
+                format_expiration(activation.last_seen_at) if activation.last_seen_at else None
+            ),
         )
         for activation in await activations_of(session, license_id)
     ]
@@ -249,6 +252,7 @@ def _history_fields(entry: LicenseHistory) -> dict[str, Any]:
         "hardware_id": entry.hardware_id,
         "ip_address": entry.ip_address,
         "note": entry.note,
+        "actor": entry.actor,
     }
 
 

@@ -86,6 +86,8 @@ class ActivationRead(WireResponse):
     ip_address: str | None = None
     client_version: str | None = None
     deactivated_at: str | None = None
+    #: The device's last licensed online validation (None: not since this server version).
+    last_seen_at: str | None = None
 
 
 class LicenseDetailRead(LicenseRead, kw_only=True):
@@ -109,6 +111,8 @@ class LicenseHistoryRead(WireResponse):
     hardware_id: str | None = None
     ip_address: str | None = None
     note: str | None = None
+    #: Who released the device (``deactivated``): publisher, customer or application.
+    actor: str | None = None
 
 
 class DeviceHistoryItem(WireResponse):
@@ -121,6 +125,7 @@ class DeviceHistoryItem(WireResponse):
     hardware_id: str | None = None
     ip_address: str | None = None
     note: str | None = None
+    actor: str | None = None
 
 
 class DeviceHistoryPage(WireResponse):

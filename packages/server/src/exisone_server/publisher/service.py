@@ -15,12 +15,13 @@ from msgspec import UNSET
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..audit import record_audit
+from ..audit import record_license_audit
 from ..crypto.master_key import MasterKey
 from ..errors import BadRequest, Conflict, NotFound
 from ..kit.time import format_expiration, utc_now
 from ..licenses.history import record_history
 from ..licenses.offline import OfflineActivation, issue_offline_activation
+from ..licenses.rules import Releaser
 from ..licenses.service import (
     check_hardware_id,
     create_license,
@@ -114,7 +115,9 @@ async def generate_license(
         max_seats=plan.max_seats if plan is not None else None,
         access_token_id=access_token_id,
     )
-    await _audit(session, license, "license.generate", product=product.name, planId=plan_id)
+    await record_license_audit(
+        session, license, "license.generate", product=product.name, planId=plan_id
+    )
     return license
 
 
@@ -144,7 +147,7 @@ async def change_status(
         access_token_id=access_token_id,
         note=optional_text("note", note, 2000),
     )
-    await _audit(session, license, f"license.{action}", note=note)
+    await record_license_audit(session, license, f"license.{action}", note=note)
     if target is LicenseStatus.REVOKED:  # outbox, same transaction
         await webhooks.license_revoked(
             session, license, access_token_id=access_token_id, reason=note
@@ -207,7 +210,7 @@ async def extend_license(
         note=f"{change}; {note}" if note else change,
         at=moment,
     )
-    await _audit(session, license, "license.extend", change=change)
+    await record_license_audit(session, license, "license.extend", change=change)
     return license
 
 
@@ -248,7 +251,7 @@ async def update_license(
             access_token_id=access_token_id,
             note="changed: " + ", ".join(changed),
         )
-        await _audit(session, license, "license.update", fields=changed)
+        await record_license_audit(session, license, "license.update", fields=changed)
     return license
 
 
@@ -268,13 +271,15 @@ async def free_device(
         session,
         license,
         hardware_id,
-        by_publisher=True,
+        by=Releaser.PUBLISHER,
         ip_address=ip_address,
         access_token_id=access_token_id,
     )
     if not outcome.was_active:
         raise NotFound("device_not_found", "This device holds no seat of the license.")
-    await _audit(session, license, "license.free_device", hardwareId=hardware_id.strip())
+    await record_license_audit(
+        session, license, "license.free_device", hardwareId=hardware_id.strip()
+    )
     return license
 
 
@@ -299,17 +304,7 @@ async def issue_offline_code(
         ip_address=ip_address,
         access_token_id=access_token_id,
     )
-    await _audit(session, license, "license.offline_code", hardwareId=hardware_id.strip())
-    return license, outcome
-
-
-async def _audit(session: AsyncSession, license: License, action: str, **details: object) -> None:
-    """hook (security): record the publisher action in the audit log, same transaction."""
-    await record_audit(
-        session,
-        license.tenant_id,
-        action,
-        target_type="license",
-        target=license.activation_key,
-        details={key: value for key, value in details.items() if value is not None},
+    await record_license_audit(
+        session, license, "license.offline_code", hardwareId=hardware_id.strip()
     )
+    return license, outcome

@@ -7,6 +7,8 @@
   'none'`` and ``Cache-Control: no-store`` (license answers must not be cached by proxies);
 * the dashboard: a CSP that allows only the server's own scripts, styles and images — no inline
   scripts, no ``eval``, no framing — and ``Cache-Control: no-store``;
+* the customer portal: the dashboard's policy, except that images may also come from any
+  ``https:`` address (the publisher's logo), and ``Cache-Control: no-store``;
 * ``/schema`` (the OpenAPI viewers load their scripts from a CDN): only ``frame-ancestors``.
 
 Headers a handler set itself are kept.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from litestar.types import Message, Scope
 
-__all__ = ["API_CSP", "DASHBOARD_CSP", "add_security_headers", "security_headers"]
+__all__ = ["API_CSP", "DASHBOARD_CSP", "PORTAL_CSP", "add_security_headers", "security_headers"]
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 DASHBOARD_CSP = (
@@ -24,6 +26,7 @@ DASHBOARD_CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+PORTAL_CSP = DASHBOARD_CSP.replace("img-src 'self' data:", "img-src 'self' data: https:")
 SCHEMA_CSP = "frame-ancestors 'none'"
 HSTS = "max-age=31536000"
 
@@ -41,6 +44,8 @@ def _policy(path: str) -> tuple[str, bool]:
     """(CSP, no-store) for a path."""
     if path.startswith("/dashboard"):
         return DASHBOARD_CSP, True
+    if path.startswith("/portal"):
+        return PORTAL_CSP, True
     if path.startswith("/schema"):
         return SCHEMA_CSP, False
     return API_CSP, path.startswith(("/api", "/health"))
@@ -58,7 +63,7 @@ def _raw(csp: str, no_store: bool, https: bool) -> RawHeaders:
 #: The headers of every (CSP, no-store, HTTPS) combination, encoded once.
 _PREBUILT = {
     (csp, no_store, https): _raw(csp, no_store, https)
-    for csp in (API_CSP, DASHBOARD_CSP, SCHEMA_CSP)
+    for csp in (API_CSP, DASHBOARD_CSP, PORTAL_CSP, SCHEMA_CSP)
     for no_store in (False, True)
     for https in (False, True)
 }
