@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -9,11 +10,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -39,6 +40,14 @@ class Server:
         self.log.flush()
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
+
+    def output_when(self, done: Callable[[str], bool], timeout: float = 15) -> str:
+        """The output once ``done(output)`` holds, or when ``timeout`` seconds have passed (an
+        access line is written just after its answer was sent, so it may trail the answer)."""
+        deadline = time.monotonic() + timeout
+        while not done(output := self.output()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return output
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs (the durability test's crash)."""
@@ -80,6 +89,19 @@ def start(settings: Settings, *args: str, env: Mapping[str, str] | None = None) 
         stderr=subprocess.STDOUT,
     )
     return Server(f"http://127.0.0.1:{port}", process, log)
+
+
+def demo(settings: Settings) -> dict[str, Any]:
+    """``exisone-server demo --json`` on the (migrated) database: keys and a token."""
+    done = subprocess.run(
+        cli(settings, "demo", "--json", "--no-migrate"),
+        env=environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return dict(json.loads(done.stdout))
 
 
 def wait_ready(servers: Sequence[Server], timeout: float = 60) -> None:

@@ -92,6 +92,7 @@ class TestSettings:
             "FULL",
         )
         assert settings.master_key is None
+        assert settings.access_log == "text"
 
     def test_everything_from_the_environment(self, tmp_path: Path) -> None:
         settings = Settings.from_env(
@@ -102,8 +103,10 @@ class TestSettings:
                 "EXISONE_HOST": "0.0.0.0",
                 "EXISONE_PORT": "9000",
                 "EXISONE_SQLITE_SYNCHRONOUS": "full",
+                "EXISONE_ACCESS_LOG": "JSON",
             }
         )
+        assert settings.access_log == "json"
         assert not settings.is_sqlite
         assert (settings.host, settings.port, settings.sqlite_synchronous) == (
             "0.0.0.0",
@@ -117,6 +120,7 @@ class TestSettings:
             {"EXISONE_PORT": "http"},
             {"EXISONE_PORT": "70000"},
             {"EXISONE_SQLITE_SYNCHRONOUS": "SOMETIMES"},
+            {"EXISONE_ACCESS_LOG": "yaml"},
         ],
     )
     def test_bad_values_are_refused(self, tmp_path: Path, environ: dict[str, str]) -> None:

@@ -13,6 +13,8 @@ EXISONE_HOST / EXISONE_PORT address ``serve`` binds to (127.0.0.1 / 8000)
 EXISONE_SQLITE_SYNCHRONOUS  SQLite ``synchronous`` pragma: FULL (default) or NORMAL
 EXISONE_FORWARDED_ALLOW_IPS proxies (addresses, networks, ``*``) whose ``X-Forwarded-For`` and
                             ``X-Forwarded-Proto`` are trusted (127.0.0.1)
+EXISONE_ACCESS_LOG          ``serve``'s access log: ``text``, ``json`` (one object per line)
+                            or ``off`` (text); keys masked, control characters escaped
 ==========================  ===========================================================
 """
 
@@ -24,6 +26,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import platformdirs
+
+from .kit.access_log import AccessLog
 
 __all__ = ["Settings"]
 
@@ -41,6 +45,7 @@ class Settings:
     port: int = 8000
     sqlite_synchronous: str = "FULL"  # docs/security.md, Durability
     forwarded_allow_ips: str = "127.0.0.1"
+    access_log: str = "text"
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous.upper() not in _SYNCHRONOUS_LEVELS:
@@ -49,6 +54,9 @@ class Settings:
             )
         if not 0 < self.port < 65536:
             raise ValueError(f"EXISONE_PORT must be a TCP port, not {self.port}")
+        if self.access_log not in {form.value for form in AccessLog}:
+            forms = ", ".join(form.value for form in AccessLog)
+            raise ValueError(f"EXISONE_ACCESS_LOG must be one of {forms}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +79,7 @@ class Settings:
             port=port,
             sqlite_synchronous=(env.get("EXISONE_SQLITE_SYNCHRONOUS") or "FULL").upper(),
             forwarded_allow_ips=env.get("EXISONE_FORWARDED_ALLOW_IPS") or "127.0.0.1",
+            access_log=(env.get("EXISONE_ACCESS_LOG") or "text").strip().lower(),
         )
 
     def with_changes(self, **changes: object) -> Settings:

@@ -49,13 +49,14 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """An async engine for the configured URL (SQLite file or PostgreSQL)."""
+    """An async engine for the configured URL (SQLite file or PostgreSQL). Its errors never
+    show the statement's parameters (keys, e-mails), so a logged traceback cannot either."""
     prepare_storage(settings)
     if settings.is_sqlite:
-        engine = create_async_engine(settings.database_url)
+        engine = create_async_engine(settings.database_url, hide_parameters=True)
         _configure_sqlite(engine, settings.sqlite_synchronous)
         return engine
-    return create_async_engine(settings.database_url, pool_pre_ping=True)
+    return create_async_engine(settings.database_url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
