@@ -15,6 +15,8 @@ EXISONE_FORWARDED_ALLOW_IPS proxies (addresses, networks, ``*``) whose ``X-Forwa
                             ``X-Forwarded-Proto`` are trusted (127.0.0.1)
 EXISONE_ACCESS_LOG          ``serve``'s access log: ``text``, ``json`` (one object per line)
                             or ``off`` (text); keys masked, control characters escaped
+EXISONE_BODY_TIMEOUT_SECONDS  seconds a request's body may take to arrive after its headers;
+                            then 408 ``request_timeout`` (30; 0 = no limit)
 ==========================  ===========================================================
 """
 
@@ -46,6 +48,7 @@ class Settings:
     sqlite_synchronous: str = "FULL"  # docs/security.md, Durability
     forwarded_allow_ips: str = "127.0.0.1"
     access_log: str = "text"
+    body_timeout_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous.upper() not in _SYNCHRONOUS_LEVELS:
@@ -57,6 +60,8 @@ class Settings:
         if self.access_log not in {form.value for form in AccessLog}:
             forms = ", ".join(form.value for form in AccessLog)
             raise ValueError(f"EXISONE_ACCESS_LOG must be one of {forms}")
+        if not self.body_timeout_seconds >= 0:
+            raise ValueError("EXISONE_BODY_TIMEOUT_SECONDS must be a number of seconds (>= 0)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +76,13 @@ class Settings:
             port = int(port_text)
         except ValueError:
             raise ValueError(f"EXISONE_PORT must be an integer, not {port_text!r}") from None
+        timeout_text = env.get("EXISONE_BODY_TIMEOUT_SECONDS") or "30"
+        try:
+            body_timeout = float(timeout_text)
+        except ValueError:
+            raise ValueError(
+                f"EXISONE_BODY_TIMEOUT_SECONDS must be a number, not {timeout_text!r}"
+            ) from None
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -80,6 +92,7 @@ class Settings:
             sqlite_synchronous=(env.get("EXISONE_SQLITE_SYNCHRONOUS") or "FULL").upper(),
             forwarded_allow_ips=env.get("EXISONE_FORWARDED_ALLOW_IPS") or "127.0.0.1",
             access_log=(env.get("EXISONE_ACCESS_LOG") or "text").strip().lower(),
+            body_timeout_seconds=body_timeout,
         )
 
     def with_changes(self, **changes: object) -> Settings:

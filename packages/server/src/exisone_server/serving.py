@@ -5,8 +5,9 @@ this kind of machine it halved the CPU a validation costs outside the app and cu
 latency at 64 connections from 100-180 ms to about 20 ms (docs/benchmarks.md, issue 7).
 
 Each worker builds the app with :func:`load_app`: the factory named by ``--app-factory``,
-wrapped (pure ASGI, outside the app) so that each request is written to our access log
-(``EXISONE_ACCESS_LOG``, :mod:`.kit.access_log`; granian's own is off), and
+wrapped (pure ASGI, outside the app) so that a request body must arrive in time
+(``EXISONE_BODY_TIMEOUT_SECONDS``, :mod:`.kit.body_deadline`), each request is written to our
+access log (``EXISONE_ACCESS_LOG``, :mod:`.kit.access_log`; granian's own is off), and
 ``X-Forwarded-For`` and ``X-Forwarded-Proto`` count only when the connection comes from a trusted
 proxy (``EXISONE_FORWARDED_ALLOW_IPS``). The worker reads these settings from its environment.
 """
@@ -25,6 +26,7 @@ from typing import Any
 
 from .config import Settings
 from .kit.access_log import AccessLog, with_access_log
+from .kit.body_deadline import with_body_deadline
 from .kit.proxy_headers import TrustedProxies, with_proxy_headers
 
 __all__ = [
@@ -84,13 +86,14 @@ def access_log_form(options: ServeOptions) -> AccessLog:
 
 
 def load_app(target: str) -> Callable[..., Any]:
-    """Build the app in a worker: call the ``module:function`` factory; log each request,
-    trust only our proxies."""
+    """Build the app in a worker: call the ``module:function`` factory; bound the time a body
+    may take, log each request, trust only our proxies."""
     die_with_supervisor()
     module_name, _, function_name = target.partition(":")
     factory = getattr(importlib.import_module(module_name), function_name or "app")
     settings = Settings.from_env()
-    app = with_access_log(factory(), AccessLog(settings.access_log))
+    app = with_body_deadline(factory(), settings.body_timeout_seconds)
+    app = with_access_log(app, AccessLog(settings.access_log))
     return with_proxy_headers(app, TrustedProxies(settings.forwarded_allow_ips))
 
 
