@@ -13,7 +13,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +103,14 @@ class ServerProcess:
 
     def log_tail(self, size: int = 4000) -> str:
         return self.output()[-size:]
+
+    def output_when(self, done: Callable[[str], bool], timeout: float = 15) -> str:
+        """The output once ``done(output)`` holds, or when ``timeout`` seconds have passed (an
+        access line is written just after its answer was sent, so it may trail the answer)."""
+        deadline = time.monotonic() + timeout
+        while not done(output := self.output()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return output
 
     def answers(
         self, path: str = "/health", *, verify: bool | ssl.SSLContext = True, timeout: float = 1

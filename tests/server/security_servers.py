@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from exisone_server.config import Settings
 from tests.support import ServerProcess, cli, environment, start_server
 
-__all__ = ["Server", "running"]
+__all__ = ["Server", "demo", "running"]
 
 Server = ServerProcess
 
@@ -40,3 +43,16 @@ def running(
     finally:
         for server in servers:
             server.stop()
+
+
+def demo(settings: Settings) -> dict[str, Any]:
+    """``exisone-server demo --json`` on the (migrated) database: keys and a token."""
+    done = subprocess.run(
+        cli(settings, "demo", "--json", "--no-migrate"),
+        env=environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return dict(json.loads(done.stdout))

@@ -92,6 +92,7 @@ class TestSettings:
             "FULL",
         )
         assert settings.master_key is None
+        assert (settings.access_log, settings.body_timeout_seconds) == ("text", 30.0)
 
     def test_everything_from_the_environment(self, tmp_path: Path) -> None:
         settings = Settings.from_env(
@@ -102,8 +103,11 @@ class TestSettings:
                 "EXISONE_HOST": "0.0.0.0",
                 "EXISONE_PORT": "9000",
                 "EXISONE_SQLITE_SYNCHRONOUS": "full",
+                "EXISONE_ACCESS_LOG": "JSON",
+                "EXISONE_BODY_TIMEOUT_SECONDS": "2.5",
             }
         )
+        assert (settings.access_log, settings.body_timeout_seconds) == ("json", 2.5)
         assert not settings.is_sqlite
         assert (settings.host, settings.port, settings.sqlite_synchronous) == (
             "0.0.0.0",
@@ -117,6 +121,10 @@ class TestSettings:
             {"EXISONE_PORT": "http"},
             {"EXISONE_PORT": "70000"},
             {"EXISONE_SQLITE_SYNCHRONOUS": "SOMETIMES"},
+            {"EXISONE_ACCESS_LOG": "yaml"},
+            {"EXISONE_BODY_TIMEOUT_SECONDS": "soon"},
+            {"EXISONE_BODY_TIMEOUT_SECONDS": "-1"},
+            {"EXISONE_BODY_TIMEOUT_SECONDS": "nan"},
         ],
     )
     def test_bad_values_are_refused(self, tmp_path: Path, environ: dict[str, str]) -> None:

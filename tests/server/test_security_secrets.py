@@ -182,6 +182,10 @@ async def test_a_full_run_never_shows_a_secret(empty_settings: Settings) -> None
     for secret in secrets:
         assert secret and secret not in everything, secret[:12]
     assert "GET /api/product" in logs[-2]  # the access log was captured (not an empty search)
+    # the activation key is in answers, never in the log (paths are masked)
+    assert f"GET /api/license/****-****-****-{key[-4:]} " in logs[-2]
+    for value in (key, key.replace("-", "")):
+        assert value not in "\n".join(logs), value[:12]
 
     # at rest: ciphertext only, no token secret anywhere
     for stored in keys:

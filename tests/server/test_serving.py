@@ -48,6 +48,22 @@ def test_the_access_log_is_on_up_to_info(level: str, on: bool) -> None:
     assert serving.logs_access(level) is on
 
 
+@pytest.mark.parametrize(
+    ("level", "asked", "written"),
+    [
+        ("info", "text", "text"),
+        ("debug", "json", "json"),
+        ("info", "off", "off"),
+        ("warning", "json", "off"),
+    ],
+)
+def test_the_access_log_form_follows_the_option_up_to_info(
+    level: str, asked: str, written: str
+) -> None:
+    options = serving.ServeOptions("m:f", "127.0.0.1", 1, log_level=level, access_log=asked)
+    assert serving.access_log_form(options).value == written
+
+
 async def _seen_through(
     monkeypatch: pytest.MonkeyPatch,
     trusted: str,

@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -76,7 +78,10 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver() -> Iterator[Receiver]:
+def running_receiver(
+    ssl_context: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+) -> Iterator[Receiver]:
+    """A receiver on a free port of ``host``; HTTPS with ``ssl_context`` (a server context)."""
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -102,14 +107,56 @@ def running_receiver() -> Iterator[Receiver]:
     class Server(ThreadingHTTPServer):
         request_queue_size = 128
 
-    server = Server(("127.0.0.1", 0), Handler)
+    server = Server((host, 0), Handler)
     server.daemon_threads = True
+    if ssl_context is not None:
+        server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "https" if ssl_context is not None else "http"
+    receiver.url = f"{scheme}://{host}:{server.server_address[1]}"
     try:
         yield receiver
     finally:
         receiver.release.set()
         server.shutdown()
         server.server_close()
+
+
+class ConnectionCounter:
+    """Accepts TCP connections on ``(host, port)``, counts and closes them (a trap that must
+    never be reached)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.accepted = 0
+        self._socket = socket.create_server((host, port))
+        self._socket.settimeout(0.1)
+        self.port: int = self._socket.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._socket.close()
+
+
+@contextmanager
+def connection_counter(host: str, port: int) -> Iterator[ConnectionCounter]:
+    counter = ConnectionCounter(host, port)
+    try:
+        yield counter
+    finally:
+        counter.close()

@@ -7,16 +7,18 @@ import logging
 
 from .app import ExisOneApp, create_app
 from .config import Settings
+from .kit.log_safety import SafeFormatter
 
 __all__ = ["app_from_env", "freeze_startup_heap"]
 
 
 def app_from_env() -> ExisOneApp:
-    """The app configured from ``EXISONE_*`` environment variables; logs to stderr."""
+    """The app configured from ``EXISONE_*`` environment variables; logs to stderr, one line per
+    record (control characters escaped, tracebacks behind ``| ``)."""
     logger = logging.getLogger("exisone_server")
     if not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        handler.setFormatter(SafeFormatter("%(levelname)s:     %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     app = create_app(Settings.from_env())

@@ -24,6 +24,7 @@ from .crypto.master_key import MasterKey, load_master_key
 from .crypto.service import list_crypto_keys, rotate_crypto_key
 from .dashboard.cli import demo_dashboard_user, user_group
 from .db import Database
+from .kit.access_log import AccessLog
 from .kit.cli import run_with_settings
 from .kit.proxy_headers import TrustedProxies
 from .licenses.import_command import license_group
@@ -136,6 +137,11 @@ def migrate(context: click.Context, revision: str) -> None:
     help="Above info, the access log is off.",
 )
 @click.option(
+    "--access-log",
+    type=click.Choice([form.value for form in AccessLog], case_sensitive=False),
+    help="Access log format (EXISONE_ACCESS_LOG, default text): text lines or JSON lines.",
+)
+@click.option(
     "--app-factory",
     default="exisone_server.asgi:app_from_env",
     hidden=True,
@@ -152,6 +158,7 @@ def serve(
     run_migrations: bool,
     forwarded_allow_ips: str | None,
     log_level: str,
+    access_log: str | None,
     app_factory: str,
 ) -> None:
     """Run the HTTP(S) server (granian)."""
@@ -186,6 +193,7 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level.lower(),
+            access_log=(access_log or settings.access_log).lower(),
             ssl_certfile=ssl_certfile,
             ssl_keyfile=ssl_keyfile,
         )

@@ -17,6 +17,10 @@ EXISONE_SQLITE_GROUP_COMMIT the writes that arrive together share one SQLite com
                             (``on``; ``off``: one commit each)
 EXISONE_FORWARDED_ALLOW_IPS proxies (addresses, networks, ``*``) whose ``X-Forwarded-For`` and
                             ``X-Forwarded-Proto`` are trusted (127.0.0.1)
+EXISONE_ACCESS_LOG          ``serve``'s access log: ``text``, ``json`` (one object per line)
+                            or ``off`` (text); keys masked, control characters escaped
+EXISONE_BODY_TIMEOUT_SECONDS  seconds a request's body may take to arrive after its headers;
+                            then 408 ``request_timeout`` (30; 0 = no limit)
 ==========================  ===========================================================
 """
 
@@ -28,6 +32,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import platformdirs
+
+from .kit.access_log import AccessLog
 
 __all__ = ["Settings", "normalize_database_url", "sqlite_url"]
 
@@ -61,6 +67,8 @@ class Settings:
     sqlite_synchronous: str = "FULL"  # docs/security.md, Durability
     sqlite_group_commit: bool = True
     forwarded_allow_ips: str = "127.0.0.1"
+    access_log: str = "text"
+    body_timeout_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous.upper() not in _SYNCHRONOUS_LEVELS:
@@ -69,6 +77,11 @@ class Settings:
             )
         if not 0 < self.port < 65536:
             raise ValueError(f"EXISONE_PORT must be a TCP port, not {self.port}")
+        if self.access_log not in {form.value for form in AccessLog}:
+            forms = ", ".join(form.value for form in AccessLog)
+            raise ValueError(f"EXISONE_ACCESS_LOG must be one of {forms}")
+        if not self.body_timeout_seconds >= 0:
+            raise ValueError("EXISONE_BODY_TIMEOUT_SECONDS must be a number of seconds (>= 0)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +99,13 @@ class Settings:
             port = int(port_text)
         except ValueError:
             raise ValueError(f"EXISONE_PORT must be an integer, not {port_text!r}") from None
+        timeout_text = env.get("EXISONE_BODY_TIMEOUT_SECONDS") or "30"
+        try:
+            body_timeout = float(timeout_text)
+        except ValueError:
+            raise ValueError(
+                f"EXISONE_BODY_TIMEOUT_SECONDS must be a number, not {timeout_text!r}"
+            ) from None
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -95,6 +115,8 @@ class Settings:
             sqlite_synchronous=(env.get("EXISONE_SQLITE_SYNCHRONOUS") or "FULL").upper(),
             sqlite_group_commit=_switch(env, "EXISONE_SQLITE_GROUP_COMMIT", default=True),
             forwarded_allow_ips=env.get("EXISONE_FORWARDED_ALLOW_IPS") or "127.0.0.1",
+            access_log=(env.get("EXISONE_ACCESS_LOG") or "text").strip().lower(),
+            body_timeout_seconds=body_timeout,
         )
 
     def with_changes(self, **changes: object) -> Settings:

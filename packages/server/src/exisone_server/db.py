@@ -39,6 +39,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from .config import Settings
 from .group_commit import WriteBatches
+from .storage import prepare_storage, sqlite_path
 from .writer_lock import WriterLockFile
 
 __all__ = ["Database", "create_engine", "insert_for", "lock_for_update", "sqlite_file"]
@@ -51,13 +52,14 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """An async engine for the configured URL (SQLite file or PostgreSQL)."""
+    """An async engine for the configured URL (SQLite file or PostgreSQL). Its errors never
+    show the statement's parameters (keys, e-mails), so a logged traceback cannot either."""
+    prepare_storage(settings)
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.database_url)
+        engine = create_async_engine(settings.database_url, hide_parameters=True)
         _configure_sqlite(engine, settings.sqlite_synchronous)
         return engine
-    return create_async_engine(settings.database_url, pool_pre_ping=True)
+    return create_async_engine(settings.database_url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
@@ -96,10 +98,7 @@ def insert_for(dialect: str) -> Callable[[Any], sqlite.Insert | postgresql.Inser
 def sqlite_file(engine: AsyncEngine) -> str | None:
     """The path of the engine's SQLite database file; None for PostgreSQL and for in-memory
     or URI (``file:``) SQLite databases."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return None
-    return None if database.startswith("file:") else database
+    return sqlite_path(engine.url)
 
 
 def _writer_lock_file(engine: AsyncEngine) -> WriterLockFile | None:

@@ -21,6 +21,8 @@ from litestar.exceptions import (
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DataError
 
+from .kit.log_safety import escape, mask_path
+
 __all__ = [
     "INTERNAL_ERROR",
     "ApiError",
@@ -154,8 +156,10 @@ def _out_of_range(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[st
 
 
 def log_unexpected(method: str, path: str, exc: BaseException) -> None:
-    """Log an error no handler expected, with its traceback."""
-    logger.error("unhandled error on %s %s", method, path, exc_info=exc)
+    """Log an error no handler expected, with its traceback (the path escaped, keys masked)."""
+    logger.error(
+        "unhandled error on %s %s", escape(method, strict=True), mask_path(path), exc_info=exc
+    )
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 
 from .config import Settings
+from .storage import prepare_storage
 
 __all__ = ["alembic_config", "downgrade", "sync_url", "upgrade"]
 
@@ -27,8 +28,7 @@ def alembic_config(settings: Settings) -> Config:
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
     """Bring the database schema up to ``revision`` (creates the SQLite file if needed)."""
-    if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_storage(settings)
     command.upgrade(alembic_config(settings), revision)
 
 

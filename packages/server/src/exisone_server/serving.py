@@ -5,8 +5,11 @@ this kind of machine it halved the CPU a validation costs outside the app and cu
 latency at 64 connections from 100-180 ms to about 20 ms (docs/benchmarks.md, issue 7).
 
 Each worker builds the app with :func:`load_app`: the factory named by ``--app-factory``,
-wrapped so that ``X-Forwarded-For`` and ``X-Forwarded-Proto`` count only when the connection
-comes from a trusted proxy (``EXISONE_FORWARDED_ALLOW_IPS``, read in the worker).
+wrapped (pure ASGI, outside the app) so that a request body must arrive in time
+(``EXISONE_BODY_TIMEOUT_SECONDS``, :mod:`.kit.body_deadline`), each request is written to our
+access log (``EXISONE_ACCESS_LOG``, :mod:`.kit.access_log`; granian's own is off), and
+``X-Forwarded-For`` and ``X-Forwarded-Proto`` count only when the connection comes from a trusted
+proxy (``EXISONE_FORWARDED_ALLOW_IPS``). The worker reads these settings from its environment.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
+from .kit.access_log import AccessLog, with_access_log
+from .kit.body_deadline import with_body_deadline
 from .kit.proxy_headers import TrustedProxies, with_proxy_headers
 
 __all__ = [
     "ServeOptions",
+    "access_log_form",
     "die_with_supervisor",
     "load_app",
     "logs_access",
@@ -51,6 +57,7 @@ class ServeOptions:
     port: int
     workers: int = 1
     log_level: str = "info"  # critical, error, warning, info or debug (granian's names)
+    access_log: str = "text"  # text, json or off (off anyway above info)
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
 
@@ -73,13 +80,21 @@ def tls_key_problem(keyfile: str) -> str | None:
     return None
 
 
+def access_log_form(options: ServeOptions) -> AccessLog:
+    """The access log ``serve`` writes: none above ``--log-level info``."""
+    return AccessLog(options.access_log) if logs_access(options.log_level) else AccessLog.OFF
+
+
 def load_app(target: str) -> Callable[..., Any]:
-    """Build the app in a worker: call the ``module:function`` factory, trust only our proxies."""
+    """Build the app in a worker: call the ``module:function`` factory; bound the time a body
+    may take, log each request, trust only our proxies."""
     die_with_supervisor()
     module_name, _, function_name = target.partition(":")
     factory = getattr(importlib.import_module(module_name), function_name or "app")
-    trusted = TrustedProxies(Settings.from_env().forwarded_allow_ips)
-    return with_proxy_headers(factory(), trusted)
+    settings = Settings.from_env()
+    app = with_body_deadline(factory(), settings.body_timeout_seconds)
+    app = with_access_log(app, AccessLog(settings.access_log))
+    return with_proxy_headers(app, TrustedProxies(settings.forwarded_allow_ips))
 
 
 def die_with_supervisor() -> None:
@@ -103,6 +118,7 @@ def die_with_supervisor() -> None:
 def run(options: ServeOptions) -> None:
     """Serve until SIGTERM or SIGINT; granian supervises the worker processes."""
     os.environ[SUPERVISOR_PID] = str(os.getpid())
+    os.environ["EXISONE_ACCESS_LOG"] = access_log_form(options).value  # read by load_app
     from granian.constants import Interfaces, SSLProtocols
     from granian.log import LogLevels
     from granian.server import Server
@@ -114,7 +130,7 @@ def run(options: ServeOptions) -> None:
         interface=Interfaces.ASGI,
         workers=options.workers,
         log_level=LogLevels(options.log_level),
-        log_access=logs_access(options.log_level),
+        log_access=False,  # ours (load_app): keys masked, control characters escaped
         ssl_cert=Path(options.ssl_certfile) if options.ssl_certfile else None,
         ssl_key=Path(options.ssl_keyfile) if options.ssl_keyfile else None,
         ssl_protocol_min=SSLProtocols(TLS_MINIMUM),

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import Any
 
 import click
 
 from .._exceptions import ExisOneError
+from ._csv import CsvWriter, csv_writer
 from ._errors import CliError, describe
 from ._jsonable import date_text
-from ._output import Output
 from ._publisher import iter_licenses, list_licenses
 from ._state import common_options, get_state
 
@@ -42,37 +41,6 @@ STATUSES = ("active", "expired", "suspended", "revoked")
 @click.group()
 def keys() -> None:
     """Generate, list and export activation keys (licenses)."""
-
-
-@contextmanager
-def _csv_writer(path: str, columns: Sequence[str]) -> Iterator[_FlushingWriter]:
-    """A CSV writer on ``path`` (``-`` = stdout) with the header written; rows flushed each."""
-    if path == "-":
-        yield _FlushingWriter(Output.stdout_stream(), columns)
-        return
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        yield _FlushingWriter(handle, columns)
-
-
-class _FlushingWriter:
-    def __init__(self, handle: IO[str], columns: Sequence[str]) -> None:
-        self._handle = handle
-        self._writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
-        self._writer.writeheader()
-        self.rows = 0
-
-    def write(self, row: dict[str, Any]) -> None:
-        self._writer.writerow({name: _csv_value(value) for name, value in row.items()})
-        self._handle.flush()
-        self.rows += 1
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ",".join(str(item) for item in value)
-    return "" if value is None else value
 
 
 def _filters(
@@ -176,11 +144,11 @@ def generate(
 
 
 @contextmanager
-def _maybe_csv(path: str | None, columns: Sequence[str]) -> Iterator[_FlushingWriter | None]:
+def _maybe_csv(path: str | None, columns: Sequence[str]) -> Iterator[CsvWriter | None]:
     if not path:
         yield None
         return
-    with _csv_writer(path, columns) as writer:
+    with csv_writer(path, columns) as writer:
         yield writer
 
 
@@ -285,7 +253,7 @@ def export(
     first = next(licenses, None)
     total = first[1] if first else 0
     with (
-        _csv_writer(csv_path, EXPORT_COLUMNS) as writer,
+        csv_writer(csv_path, EXPORT_COLUMNS) as writer,
         state.output.progress(total, "Exporting licenses") as advance,
     ):
         if first is not None:

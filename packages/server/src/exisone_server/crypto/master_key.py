@@ -20,6 +20,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..config import Settings
+from ..storage import create_private_dir
 
 __all__ = ["MasterKey", "load_master_key"]
 
@@ -78,7 +79,7 @@ def load_master_key(settings: Settings) -> MasterKey:
 
 
 def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    create_private_dir(path.parent)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
