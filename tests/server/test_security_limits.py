@@ -358,6 +358,12 @@ FAILING_LOOKUPS: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
         "/api/license/bulk-by-hardware",
         {"hardwareIds": ["NO-SUCH-DEVICE"]},
     ),
+    ("POST", "/api/license/consume"): ("/api/license/consume", {"activationKey": UNKNOWN_KEY}),
+    ("GET", "/api/license/{activation_key:str}/quota"): (f"/api/license/{UNKNOWN_KEY}/quota", None),
+    ("POST", "/api/license/{activation_key:str}/topup"): (
+        f"/api/license/{UNKNOWN_KEY}/topup",
+        {"calls": 1},
+    ),
 }
 
 

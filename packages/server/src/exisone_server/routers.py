@@ -17,6 +17,7 @@ __all__ = ["domain_routers"]
 
 def domain_routers() -> list[ControllerRouterHandler]:
     """Every domain router of the API, in mounting order."""
+    from .api_keys.endpoints import router as api_keys_router
     from .audit.endpoints import router as audit_router
     from .bulk.endpoints import router as bulk_router
     from .crypto.endpoints import router as crypto_router
@@ -40,5 +41,6 @@ def domain_routers() -> list[ControllerRouterHandler]:
         bulk_router,
         audit_router,
         webhooks_router,
+        api_keys_router,
         *dashboard_routers(),
     ]

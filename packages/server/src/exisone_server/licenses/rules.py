@@ -12,7 +12,10 @@ The order of the checks is part of the rules (it decides which refusal a client 
 * validate, online key (:func:`validation_refusal`): license state → product named →
   product active → device bound → version;
 * activate and offline codes (:func:`activation_refusal`): product named → license state →
-  product active → version; then the seats (:func:`seat_refusal`).
+  product active → version; then the seats (:func:`seat_refusal`);
+* consume calls of an API key (:func:`consume_refusal`): license state → product active →
+  API product → calls left → calls this minute. Its SQL twin, :func:`consume_allowed_sql`, is
+  the condition of the one UPDATE that consumes (so a key never gives more than it was granted).
 
 Reasons are the ``reason`` of validate's answer and the ``error`` code of activate's refusals;
 ``docs/errors.md`` lists them.
@@ -27,14 +30,20 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, case, or_
 
 from ..kit.versions import is_older
-from ..models import License, LicenseStatus
+from ..models import ApiQuota, License, LicenseStatus, Product
 
 __all__ = [
+    "QUOTA_THRESHOLDS",
     "KeyFacts",
     "LicenseState",
+    "QuotaFacts",
     "Reason",
     "activation_refusal",
     "answer_status",
+    "api_grant",
+    "calls_in_window",
+    "consume_allowed_sql",
+    "consume_refusal",
     "has_free_seat",
     "license_state",
     "license_state_is",
@@ -42,9 +51,11 @@ __all__ = [
     "may_release",
     "offline_code_refusal",
     "product_named",
+    "quota_crossings",
     "seat_limit",
     "seat_refusal",
     "trial_refusal",
+    "utc_minute",
     "validation_refusal",
     "version_outdated",
 ]
@@ -82,6 +93,9 @@ class Reason(enum.StrEnum):
     TRIAL_EXPIRED = "trial_expired"
     TRIAL_NOT_AVAILABLE = "trial_not_available"
     DEVICE_PREVIOUSLY_ACTIVATED = "device_previously_activated"
+    NOT_API_LICENSE = "not_api_license"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
 
 
 _STATE_REASONS = {
@@ -301,3 +315,92 @@ def answer_status(reason: Reason | None) -> str:
     """validate's ``status`` for a reason: ``licensed``, ``trial``, ``expired``,
     ``version_outdated`` or ``invalid``."""
     return _STATUSES.get(reason or Reason.LICENSED, "invalid")
+
+
+# -- API keys: quotas of calls ---------------------------------------------------------------
+
+#: The shares of a key's granted calls (percent) whose crossing is announced by a webhook
+#: (``license.quota.warning``, ``license.quota.exhausted``).
+QUOTA_THRESHOLDS = (80, 100)
+
+
+@dataclass(frozen=True)
+class QuotaFacts:
+    """What :func:`consume_refusal` reads of an API key, its product and its quota."""
+
+    status: LicenseStatus
+    expires_at: datetime | None
+    product_active: bool
+    is_api_product: bool
+    calls_limit: int
+    calls_used: int
+    rate_limit_per_minute: int | None
+    window_minute: int
+    window_calls: int
+
+
+def utc_minute(now: datetime) -> int:
+    """The fixed per-minute window holding ``now``: whole minutes since the Unix epoch."""
+    return int(now.timestamp()) // 60
+
+
+def calls_in_window(window_minute: int, window_calls: int, minute: int) -> int:
+    """Calls already counted in the window ``minute`` (a stored older window counts none)."""
+    return window_calls if window_minute == minute else 0
+
+
+def consume_refusal(facts: QuotaFacts, amount: int, now: datetime) -> Reason | None:
+    """Why the key may not consume ``amount`` calls now, or None (it may)."""
+    state = license_state(facts.status, facts.expires_at, now)
+    if state is not LicenseState.ACTIVE:
+        return _STATE_REASONS[state]
+    if not facts.product_active:
+        return Reason.PRODUCT_INACTIVE
+    if not facts.is_api_product:
+        return Reason.NOT_API_LICENSE
+    if facts.calls_used + amount > facts.calls_limit:
+        return Reason.QUOTA_EXCEEDED
+    rate = facts.rate_limit_per_minute
+    window = calls_in_window(facts.window_minute, facts.window_calls, utc_minute(now))
+    if rate is not None and window + amount > rate:
+        return Reason.RATE_LIMIT_EXCEEDED
+    return None
+
+
+def consume_allowed_sql(amount: int, now: datetime) -> ColumnElement[bool]:
+    """:func:`consume_refusal` is None, as a SQL condition on ``licenses``, ``products`` and
+    ``api_quotas`` rows (joined by the caller)."""
+    minute = utc_minute(now)
+    window = case((ApiQuota.window_minute == minute, ApiQuota.window_calls), else_=0)
+    return and_(
+        license_state_is(LicenseState.ACTIVE, now),
+        Product.is_active.is_(True),
+        Product.is_api_product.is_(True),
+        ApiQuota.calls_used + amount <= ApiQuota.calls_limit,
+        or_(
+            ApiQuota.rate_limit_per_minute.is_(None),
+            window + amount <= ApiQuota.rate_limit_per_minute,
+        ),
+    )
+
+
+def api_grant(
+    plan_calls: int | None,
+    plan_rate: int | None,
+    product_calls: int,
+    product_rate: int | None,
+) -> tuple[int, int | None]:
+    """``(calls, calls per minute)`` a new key is granted: the plan's, else the product's."""
+    calls = plan_calls if plan_calls is not None else product_calls
+    rate = plan_rate if plan_rate is not None else product_rate
+    return calls, rate
+
+
+def quota_crossings(limit: int, used_before: int, used_after: int) -> list[int]:
+    """The :data:`QUOTA_THRESHOLDS` (percent of ``limit``) that a consume from ``used_before``
+    to ``used_after`` crossed: reached now, not before."""
+    if limit <= 0:
+        return []
+    return [
+        share for share in QUOTA_THRESHOLDS if used_before * 100 < share * limit <= used_after * 100
+    ]

@@ -32,11 +32,15 @@ def product_read(product: Product) -> ProductRead:
         enforce_version_check=product.enforce_version_check,
         send_purchase_email=product.send_purchase_email,
         send_renewal_reminders=product.send_renewal_reminders,
+        is_api_product=product.is_api_product,
+        default_api_calls=product.default_api_calls,
+        use_quantity_as_api_calls=product.use_quantity_as_api_calls,
         created_at=format_expiration(product.created_at),
         default_plan_id=product.default_plan_id,
         minimum_required_version=product.minimum_required_version,
         renewal_reminder_days=product.renewal_reminder_days,
         deactivation_cooldown_hours=product.deactivation_cooldown_hours,
+        api_rate_limit_per_minute=product.api_rate_limit_per_minute,
         updated_at=format_expiration(product.updated_at) if product.updated_at else None,
     )
 

@@ -25,6 +25,11 @@ class _ProductFields(WireRequest):
     send_renewal_reminders: bool | UnsetType = UNSET
     renewal_reminder_days: int | UnsetType | None = UNSET
     deactivation_cooldown_hours: int | UnsetType | None = UNSET
+    #: API-key licensing (docs/api-keys.md).
+    is_api_product: bool | UnsetType = UNSET
+    default_api_calls: int | UnsetType = UNSET
+    api_rate_limit_per_minute: int | UnsetType | None = UNSET
+    use_quantity_as_api_calls: bool | UnsetType = UNSET
 
 
 class ProductCreate(_ProductFields, kw_only=True):
@@ -49,9 +54,15 @@ class ProductRead(WireResponse):
     enforce_version_check: bool
     send_purchase_email: bool
     send_renewal_reminders: bool
+    is_api_product: bool
+    #: Calls a new key gets when its plan grants none (API products).
+    default_api_calls: int
+    use_quantity_as_api_calls: bool
     created_at: str
     default_plan_id: int | None = None
     minimum_required_version: str | None = None
     renewal_reminder_days: int | None = None
     deactivation_cooldown_hours: int | None = None
+    #: A key's calls per minute when its plan sets none; absent = no limit.
+    api_rate_limit_per_minute: int | None = None
     updated_at: str | None = None

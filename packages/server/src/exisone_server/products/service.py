@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..audit import record_audit
 from ..errors import BadRequest, Conflict, NotFound
 from ..models import License, Plan, Product
-from ..publisher.checks import MAX_DAYS, bounded_int, optional_text, required_text
+from ..publisher.checks import MAX_API_CALLS, MAX_DAYS, bounded_int, optional_text, required_text
 from .schemas import ProductCreate, ProductUpdate
 
 __all__ = ["create_product", "delete_product", "get_product", "list_products", "update_product"]
@@ -149,11 +149,22 @@ async def _apply(
         if field in given:
             value = given[field]
             setattr(product, field, None if value is None else bounded_int(wire, value, 0, high))
+    if "default_api_calls" in given:
+        product.default_api_calls = bounded_int(
+            "defaultApiCalls", given["default_api_calls"], 0, MAX_API_CALLS
+        )
+    if "api_rate_limit_per_minute" in given:
+        rate = given["api_rate_limit_per_minute"]
+        product.api_rate_limit_per_minute = (
+            None if rate is None else bounded_int("apiRateLimitPerMinute", rate, 1, MAX_API_CALLS)
+        )
     for field in (
         "is_active",
         "enforce_version_check",
         "send_purchase_email",
         "send_renewal_reminders",
+        "is_api_product",
+        "use_quantity_as_api_calls",
     ):
         if field in given:
             setattr(product, field, given[field])
