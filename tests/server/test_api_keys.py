@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from exisone_server.api_keys.batcher import ConsumeBatcher
-from exisone_server.api_keys.consume import consume
+from exisone_server.api_keys.consume import ConsumeCall, QuotaOverrun, consume, consume_many
 from exisone_server.api_keys.service import purchase_grant
 from exisone_server.auth import Permission
 from exisone_server.db import Database
@@ -359,17 +359,12 @@ async def test_a_failed_batch_fails_its_consumes_and_spends_nothing(
     key = license.activation_key
     batcher = ConsumeBatcher(seed.database)
     await batcher.consume(seed.tenant.id, key, 1)  # the row exists now: used 1
-    calls = 0
 
-    async def third_fails(*args: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        outcome = await consume(*args)  # spends, in the batch's transaction...
-        if calls == 3:
-            raise OSError("disk gone")  # ... which then rolls back
-        return outcome
+    async def fails_after_spending(*args: Any) -> Any:
+        await consume_many(*args)  # spends, in the batch's transaction...
+        raise OSError("disk gone")  # ... which then rolls back
 
-    monkeypatch.setattr("exisone_server.api_keys.batcher.consume", third_fails)
+    monkeypatch.setattr("exisone_server.api_keys.batcher.consume_many", fails_after_spending)
     answers = await asyncio.gather(
         *(batcher.consume(seed.tenant.id, key, 1) for _ in range(3)), return_exceptions=True
     )
@@ -428,3 +423,41 @@ async def test_deleting_a_key_deletes_its_quota(seed: Seed) -> None:
         assert stored is not None
         await session.delete(stored)
     assert await _quota_row(seed.database, license.id) is None
+
+
+async def test_the_write_refuses_to_pass_a_grant_whatever_the_decision(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UPDATE's own condition keeps 'never more than granted' (here the rule is broken
+    on purpose): the batch fails and nothing is spent."""
+    license = await seed.license(await _api_product(seed, default_api_calls=3))
+    monkeypatch.setattr("exisone_server.licenses.rules.consume_refusal", lambda *_: None)
+    with pytest.raises(QuotaOverrun):
+        async with seed.database.write() as session:
+            await consume(session, seed.tenant.id, license.activation_key, 5)
+    row = await _quota_row(seed.database, license.id)
+    assert row is None or row.calls_used == 0
+
+
+async def test_one_batch_decides_in_order_and_keeps_tenants_apart(
+    seed: Seed, database: Database
+) -> None:
+    other = await Seed.create(database, seed.master_key, seed.client)
+    mine = await seed.license(await _api_product(seed, default_api_calls=5))
+    theirs = await other.license(await _api_product(other, default_api_calls=5))
+    calls = [
+        ConsumeCall(seed.tenant.id, mine.activation_key, 2),
+        ConsumeCall(seed.tenant.id, theirs.activation_key, 1),  # not this tenant's key
+        ConsumeCall(other.tenant.id, theirs.activation_key, 1),
+        ConsumeCall(seed.tenant.id, mine.activation_key, 4),  # 2 + 4 > 5
+        ConsumeCall(seed.tenant.id, mine.activation_key, 3),
+    ]
+    async with database.write() as session:
+        outcomes = await consume_many(session, calls)
+    assert [(o.found, o.reason, o.used) for o in outcomes] == [
+        (True, None, 2),
+        (False, None, 0),
+        (True, None, 1),
+        (True, "quota_exceeded", 2),
+        (True, None, 5),
+    ]

@@ -4,25 +4,23 @@ A consume writes, and a commit that is durable costs a disk flush (SQLite with
 ``synchronous=FULL`` about 5 ms, PostgreSQL a WAL flush). One transaction per consume would
 cap a server at a few hundred consumes a second. So each process keeps one
 :class:`ConsumeBatcher` per database: a consume that arrives while a batch is being written
-waits for the next one; a batch runs :func:`.consume.consume` for each of its consumes in one
-write transaction, commits once, then answers them all. Nothing is answered before it is
-committed (a crash loses no consume that was answered), each consume is still one conditional
-UPDATE (exact across processes), and at low load a batch is a single consume, sent at once.
-
-A batch's consumes run in the order of their keys (then arrival): transactions of several
-processes that update several keys lock them in the same order, so PostgreSQL never has to
-break a deadlock between two batches. A batch that fails (the database went away) fails each
-of its consumes with the error, and none of them was applied.
+waits for the next one; a batch runs :func:`.consume.consume_many` (a few statements however
+many consumes it holds) in one write transaction, commits once, then answers them all.
+Nothing is answered before it is committed (a crash loses no consume that was answered), the
+rows are locked while a batch decides (exact across processes), and at low load a batch is a
+single consume, sent at once. A batch that fails (the database went away) fails each of its
+consumes with the error, and none of them was applied.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+
+from sqlalchemy.exc import DBAPIError
 
 from ..db import Database
 from ..kit.time import utc_now
-from .consume import ConsumeOutcome, consume
+from .consume import ConsumeCall, ConsumeOutcome, consume_many
 
 __all__ = ["MAX_BATCH", "ConsumeBatcher", "consume_batcher"]
 
@@ -30,14 +28,11 @@ __all__ = ["MAX_BATCH", "ConsumeBatcher", "consume_batcher"]
 MAX_BATCH = 256
 
 
-@dataclass(frozen=True)
-class _Consume:
-    tenant_id: int
-    key: str
-    amount: int
-
-
-_Waiting = tuple[_Consume, "asyncio.Future[ConsumeOutcome]"]
+_Waiting = tuple[ConsumeCall, "asyncio.Future[ConsumeOutcome]"]
+#: PostgreSQL's deadlock_detected: two batches that made new quota rows while locking (a
+#: key's first use) may wait for each other; PostgreSQL breaks it and the batch runs again.
+_DEADLOCK = "40P01"
+_ATTEMPTS = 3
 
 
 class ConsumeBatcher:
@@ -59,7 +54,7 @@ class ConsumeBatcher:
         """
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[ConsumeOutcome] = loop.create_future()
-        self._waiting.append((_Consume(tenant_id, key, amount), answer))
+        self._waiting.append((ConsumeCall(tenant_id, key, amount), answer))
         if self._writer is None:
             self._writer = loop.create_task(self._write_batches(), name="exisone-consumes")
         return await asyncio.shield(answer)
@@ -69,7 +64,6 @@ class ConsumeBatcher:
             while self._waiting:
                 batch = self._waiting[:MAX_BATCH]
                 del self._waiting[:MAX_BATCH]
-                batch.sort(key=lambda item: (item[0].tenant_id, item[0].key))  # stable
                 try:
                     outcomes = await self._write(batch)
                 except Exception as exc:
@@ -87,15 +81,23 @@ class ConsumeBatcher:
             _fail(waiting, RuntimeError("the consume writer stopped"))  # when cancelled only
 
     async def _write(self, batch: list[_Waiting]) -> list[ConsumeOutcome]:
-        now = utc_now()
-        async with self._database.write() as session:
-            outcomes = [
-                await consume(session, call.tenant_id, call.key, call.amount, now)
-                for call, _ in batch
-            ]
-        self.batches += 1
-        self.batched += len(batch)
-        return outcomes
+        calls = [call for call, _ in batch]
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                async with self._database.write() as session:
+                    outcomes = await consume_many(session, calls, utc_now())
+            except DBAPIError as exc:
+                if attempt == _ATTEMPTS or _sqlstate(exc) != _DEADLOCK:
+                    raise
+                continue
+            self.batches += 1
+            self.batched += len(batch)
+            return outcomes
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None)
 
 
 def _fail(batch: list[_Waiting], error: BaseException) -> None:

@@ -1,31 +1,39 @@
-"""Spending an API key's calls: :func:`consume`, one function for any write session.
+"""Spending API keys' calls: :func:`consume_many` (:func:`consume` for one) in the caller's
+write transaction.
 
-The rules are :func:`..licenses.rules.consume_refusal`; the spending is ONE conditional UPDATE
-of the key's ``api_quotas`` row whose condition is the rule's SQL twin
-(:func:`..licenses.rules.consume_allowed_sql`). The database applies it to the row as it is
-when the row is written (SQLite: one writer at a time; PostgreSQL: the row is locked and the
-condition checked again on the newest version), so any number of processes on one database
-never give a key more calls than it was granted. Only when the UPDATE changes nothing are the
-facts read, to say why (and a key's first use makes its row: see :func:`granted_calls`).
+A batch of consumes is decided on locked rows, with the pure rule:
 
-:func:`consume` runs inside the caller's write transaction and does everything a consume
-writes: the quota row, the day's usage (added up per transaction, written just before its
-commit: one upsert per key and day however many consumes the transaction holds), and the
-quota webhooks of a crossing (``license.quota.warning`` at 80 %, ``license.quota.exhausted``
-at 100 %, in the same transaction: a crossing happens in exactly one consume). A batcher that
-commits many consumes together (:mod:`.batcher`) only has to call it for each.
+1. the keys' ``api_quotas`` rows are read and locked, in license order, by one
+   ``SELECT ... FOR UPDATE`` (PostgreSQL; SQLite's write transaction holds the whole
+   database): until the commit no transaction of any process changes them. A key's first use
+   makes its row first, with the key's grant (its plan's calls, else its product's);
+2. each consume, in order, is decided by :func:`..licenses.rules.consume_refusal` on those
+   values, which an allowed consume then changes in memory (calls used, the minute's window);
+3. each changed row is written by a conditional UPDATE, ``calls_used + spent <= calls_limit``
+   (all rows in one ``executemany``): a write that would pass the grant changes nothing and
+   fails the batch. While the lock holds it cannot happen; the condition keeps "never more
+   than granted" true whatever the code above it does;
+4. the calls per key and day are added up (one upsert per key), and each crossing of 80 % or
+   100 % of a grant is announced (``license.quota.warning`` / ``license.quota.exhausted``) in
+   the same transaction: a crossing happens in exactly one consume, whichever process made it.
+
+A batch costs a few statements however many consumes it holds (one read, one write, one
+upsert in the steady state), which is what lets a process commit its waiting consumes
+together (:mod:`.batcher`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import case, event, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, Select, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..db import insert_for
 from ..kit.activation_keys import normalize_activation_key
@@ -37,11 +45,14 @@ from ..webhooks import hooks as webhooks
 
 __all__ = [
     "MAX_AMOUNT",
+    "ConsumeCall",
     "ConsumeOutcome",
     "Grant",
     "KeyQuota",
+    "QuotaOverrun",
     "consume",
-    "create_quota_row",
+    "consume_many",
+    "create_quota_rows",
     "lookup_key",
     "read_key_quota",
 ]
@@ -49,13 +60,23 @@ __all__ = [
 #: The most calls one consume may spend.
 MAX_AMOUNT = 1_000_000_000
 
-#: ``session.info`` key of the usage a transaction added: (license id, day) → calls.
-_USAGE = "exisone_api_usage"
+
+class QuotaOverrun(RuntimeError):
+    """A quota row would have passed its grant (the batch is rolled back; see step 3)."""
+
+
+@dataclass(frozen=True)
+class ConsumeCall:
+    """Spend ``amount`` calls of the tenant's key ``key`` (as :func:`lookup_key` gives it)."""
+
+    tenant_id: int
+    key: str
+    amount: int
 
 
 @dataclass(frozen=True)
 class Grant:
-    """What a key without a quota row is granted on its first use."""
+    """What a key is granted on its first use."""
 
     calls: int
     rate_limit_per_minute: int | None
@@ -68,8 +89,12 @@ class KeyQuota:
 
     license_id: int
     facts: QuotaFacts
-    has_row: bool
+    quota_id: int | None
     grant: Grant
+
+    @property
+    def has_row(self) -> bool:
+        return self.quota_id is not None
 
 
 @dataclass(frozen=True)
@@ -102,103 +127,50 @@ def lookup_key(activation_key: str) -> str | None:
     return key
 
 
-def _day(now: datetime) -> date:
-    return now.astimezone(timezone.utc).date()
+_KEY_COLUMNS: tuple[Any, ...] = (
+    License.id,
+    License.tenant_id,
+    License.activation_key,
+    License.status,
+    License.expires_at,
+    Product.is_active,
+    Product.is_api_product,
+    Product.default_api_calls,
+    Product.api_rate_limit_per_minute.label("product_rate"),
+    Plan.api_calls,
+    Plan.api_rate_limit_per_minute.label("plan_rate"),
+    ApiQuota.id.label("quota_id"),
+    ApiQuota.calls_limit,
+    ApiQuota.calls_used,
+    ApiQuota.rate_limit_per_minute,
+    ApiQuota.window_minute,
+    ApiQuota.window_calls,
+)
 
 
-def _write_usage(session: Session) -> None:
-    """Before commit: add the transaction's usage to ``api_usage_days`` (one upsert per key
-    and day)."""
-    usage: Counter[tuple[int, date]] = session.info.pop(_USAGE, Counter())
-    if not usage:
-        return
-    insert = insert_for(session.get_bind().dialect.name)
-    statement = insert(ApiUsageDay)
-    statement = statement.on_conflict_do_update(
-        index_elements=["license_id", "day"],
-        set_={"calls": ApiUsageDay.calls + statement.excluded.calls},
+@functools.cache
+def _keys_statement(*, locked: bool) -> Select[Any]:
+    """The facts and quota rows of the keys ``keys`` (a list parameter), as columns: never ORM
+    objects, which a batch's session could answer from after its own UPDATE. ``locked``: only
+    keys with a row, the rows locked in license order; else every key, rows or not."""
+    statement: Select[Any] = select(*_KEY_COLUMNS).join(Product, Product.id == License.product_id)
+    if locked:
+        statement = statement.join(ApiQuota, ApiQuota.license_id == License.id)
+    else:
+        statement = statement.outerjoin(ApiQuota, ApiQuota.license_id == License.id)
+    statement = statement.outerjoin(Plan, Plan.id == License.plan_id).where(
+        License.activation_key.in_(bindparam("keys", expanding=True))  # unique across tenants
     )
-    now = utc_now()
-    session.execute(
-        statement,
-        [
-            {"license_id": license_id, "day": day, "calls": calls, "created_at": now}
-            for (license_id, day), calls in sorted(usage.items())
-        ],
-    )
+    if locked:
+        statement = statement.order_by(ApiQuota.license_id).with_for_update(of=ApiQuota)
+    return statement
 
 
-def _add_usage(session: AsyncSession, license_id: int, day: date, calls: int) -> None:
-    usage: Counter[tuple[int, date]] | None = session.info.get(_USAGE)
-    if usage is None:
-        usage = session.info[_USAGE] = Counter()
-        event.listen(session.sync_session, "before_commit", _write_usage, once=True)
-    usage[license_id, day] += calls
+async def _read_keys(session: AsyncSession, keys: Sequence[str], *, locked: bool) -> Any:
+    return await session.execute(_keys_statement(locked=locked), {"keys": list(keys)})
 
 
-def _spend(tenant_id: int, key: str, amount: int, now: datetime) -> Any:
-    minute = rules.utc_minute(now)
-    return (
-        update(ApiQuota)
-        .where(
-            ApiQuota.license_id == License.id,
-            License.product_id == Product.id,
-            License.tenant_id == tenant_id,
-            License.activation_key == key,
-            rules.consume_allowed_sql(amount, now),
-        )
-        .values(
-            calls_used=ApiQuota.calls_used + amount,
-            window_calls=case(
-                (ApiQuota.window_minute == minute, ApiQuota.window_calls + amount), else_=amount
-            ),
-            window_minute=minute,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-        .returning(
-            ApiQuota.license_id,
-            ApiQuota.calls_limit,
-            ApiQuota.calls_used,
-            ApiQuota.rate_limit_per_minute,
-            ApiQuota.window_calls,
-        )
-    )
-
-
-async def read_key_quota(session: AsyncSession, tenant_id: int, key: str) -> KeyQuota | None:
-    """The key's facts and quota in the tenant (``key`` as :func:`lookup_key` gives it).
-
-    Columns, not ORM objects: a batch's session must never answer from an object it loaded
-    before one of its own UPDATEs changed the row.
-    """
-    row = (
-        await session.execute(
-            select(
-                License.id,
-                License.status,
-                License.expires_at,
-                Product.is_active,
-                Product.is_api_product,
-                Product.default_api_calls,
-                Product.api_rate_limit_per_minute.label("product_rate"),
-                Plan.api_calls,
-                Plan.api_rate_limit_per_minute.label("plan_rate"),
-                ApiQuota.id.label("quota_id"),
-                ApiQuota.calls_limit,
-                ApiQuota.calls_used,
-                ApiQuota.rate_limit_per_minute,
-                ApiQuota.window_minute,
-                ApiQuota.window_calls,
-            )
-            .join(Product, Product.id == License.product_id)
-            .outerjoin(ApiQuota, ApiQuota.license_id == License.id)
-            .outerjoin(Plan, Plan.id == License.plan_id)
-            .where(License.tenant_id == tenant_id, License.activation_key == key)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
+def _key_quota(row: Row[Any]) -> KeyQuota:
     calls, rate = rules.api_grant(
         row.api_calls, row.plan_rate, row.default_api_calls, row.product_rate
     )
@@ -214,31 +186,137 @@ async def read_key_quota(session: AsyncSession, tenant_id: int, key: str) -> Key
         window_minute=row.window_minute if has_row else 0,
         window_calls=row.window_calls if has_row else 0,
     )
-    return KeyQuota(row.id, facts, has_row, Grant(calls, rate))
+    return KeyQuota(row.id, facts, row.quota_id, Grant(calls, rate))
 
 
-async def create_quota_row(
-    session: AsyncSession, license_id: int, grant: Grant, now: datetime
-) -> None:
-    """The key's quota row with ``grant`` (a concurrent creator's row wins)."""
+async def read_key_quota(session: AsyncSession, tenant_id: int, key: str) -> KeyQuota | None:
+    """The tenant's key with its quota, unlocked (``key`` as :func:`lookup_key` gives it)."""
+    row = (await _read_keys(session, [key], locked=False)).one_or_none()
+    return _key_quota(row) if row is not None and row.tenant_id == tenant_id else None
+
+
+async def create_quota_rows(session: AsyncSession, grants: dict[int, Grant], now: datetime) -> None:
+    """Quota rows for these licenses (license id → grant); a concurrent creator's row wins."""
+    if not grants:
+        return
     insert = insert_for(session.get_bind().dialect.name)
     await session.execute(
-        insert(ApiQuota)
-        .values(
-            license_id=license_id,
-            calls_limit=grant.calls,
-            calls_used=0,
-            rate_limit_per_minute=grant.rate_limit_per_minute,
-            window_minute=0,
-            window_calls=0,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["license_id"])
+        insert(ApiQuota).on_conflict_do_nothing(index_elements=["license_id"]),
+        [
+            {
+                "license_id": license_id,
+                "calls_limit": grant.calls,
+                "calls_used": 0,
+                "rate_limit_per_minute": grant.rate_limit_per_minute,
+                "window_minute": 0,
+                "window_calls": 0,
+                "created_at": now,
+            }
+            for license_id, grant in sorted(grants.items())
+        ],
     )
 
 
-def _refused(quota: KeyQuota, reason: Reason, minute: int) -> ConsumeOutcome:
-    facts = quota.facts
+async def _lock_keys(
+    session: AsyncSession, asked: dict[str, set[int]], now: datetime
+) -> dict[str, tuple[int, KeyQuota]]:
+    """Key → (tenant, quota), the quota rows locked; a first use (by the key's own tenant:
+    ``asked`` maps each key to the tenants asking) makes its row first."""
+    keys = sorted(asked)
+    found = {
+        row.activation_key: (row.tenant_id, _key_quota(row))
+        for row in await _read_keys(session, keys, locked=True)
+    }
+    absent = [key for key in keys if key not in found]
+    if not absent:
+        return found
+    others = {
+        row.activation_key: (row.tenant_id, _key_quota(row))
+        for row in await _read_keys(session, absent, locked=False)
+    }
+    fresh = {
+        quota.license_id: quota.grant
+        for key, (tenant_id, quota) in others.items()
+        if quota.facts.is_api_product and not quota.has_row and tenant_id in asked[key]
+    }
+    await create_quota_rows(session, fresh, now)
+    with_rows = [
+        key for key, (_, quota) in others.items() if quota.has_row or quota.license_id in fresh
+    ]
+    if with_rows:  # made now, or by another transaction since the first read
+        for row in await _read_keys(session, with_rows, locked=True):
+            others[row.activation_key] = (row.tenant_id, _key_quota(row))
+    return {**found, **others}
+
+
+_WRITE = (
+    update(ApiQuota)
+    .where(
+        ApiQuota.id == bindparam("q_id"),
+        ApiQuota.calls_used + bindparam("q_spent") <= ApiQuota.calls_limit,
+    )
+    .values(
+        calls_used=ApiQuota.calls_used + bindparam("q_spent"),
+        window_minute=bindparam("q_minute"),
+        window_calls=bindparam("q_window"),
+        updated_at=bindparam("q_now"),
+    )
+)
+
+
+async def _write_rows(
+    connection: AsyncConnection, spent: dict[int, tuple[int, QuotaFacts]], now: datetime
+) -> None:
+    """Write the changed rows (quota id → (calls spent, facts after)); see step 3."""
+    if not spent:
+        return
+    result = await connection.execute(
+        _WRITE,
+        [
+            {
+                "q_id": quota_id,
+                "q_spent": calls,
+                "q_minute": facts.window_minute,
+                "q_window": facts.window_calls,
+                "q_now": now,
+            }
+            for quota_id, (calls, facts) in sorted(spent.items())
+        ],
+    )
+    if result.rowcount != len(spent):
+        raise QuotaOverrun(f"{len(spent) - result.rowcount} quota row(s) would pass their grant")
+
+
+async def _add_usage(session: AsyncSession, usage: Counter[int], day: date, now: datetime) -> None:
+    """Add the calls of ``day`` per license (one upsert each, in one executemany)."""
+    if not usage:
+        return
+    insert = insert_for(session.get_bind().dialect.name)
+    statement = insert(ApiUsageDay)
+    statement = statement.on_conflict_do_update(
+        index_elements=["license_id", "day"],
+        set_={"calls": ApiUsageDay.calls + statement.excluded.calls},
+    )
+    await session.execute(
+        statement,
+        [
+            {"license_id": license_id, "day": day, "calls": calls, "created_at": now}
+            for license_id, calls in sorted(usage.items())
+        ],
+    )
+
+
+def _spend(facts: QuotaFacts, amount: int, minute: int) -> QuotaFacts:
+    window = rules.calls_in_window(facts.window_minute, facts.window_calls, minute)
+    return dataclasses.replace(
+        facts,
+        calls_used=facts.calls_used + amount,
+        window_minute=minute,
+        window_calls=window + amount,
+    )
+
+
+def _outcome(facts: QuotaFacts, reason: Reason | None, minute: int) -> ConsumeOutcome:
     return ConsumeOutcome(
         found=True,
         reason=reason,
@@ -250,38 +328,56 @@ def _refused(quota: KeyQuota, reason: Reason, minute: int) -> ConsumeOutcome:
     )
 
 
+async def consume_many(
+    session: AsyncSession, calls: Sequence[ConsumeCall], now: datetime | None = None
+) -> list[ConsumeOutcome]:
+    """Decide and spend ``calls`` in order, in ``session``'s write transaction (see the module
+    docstring); ``1 <= amount <= MAX_AMOUNT`` is checked by the caller."""
+    moment = now or utc_now()
+    minute = rules.utc_minute(moment)
+    asked: dict[str, set[int]] = {}
+    for call in calls:
+        asked.setdefault(call.key, set()).add(call.tenant_id)
+    keys = await _lock_keys(session, asked, moment)
+    state = {key: quota.facts for key, (_, quota) in keys.items()}
+    outcomes: list[ConsumeOutcome] = []
+    usage: Counter[int] = Counter()
+    crossings: list[tuple[int, int, int, int]] = []  # license, share, limit, used
+    for call in calls:
+        entry = keys.get(call.key)
+        if entry is None or entry[0] != call.tenant_id:
+            outcomes.append(ConsumeOutcome(found=False))
+            continue
+        facts = state[call.key]
+        reason = rules.consume_refusal(facts, call.amount, moment)
+        if reason is None:
+            license_id = entry[1].license_id
+            after = _spend(facts, call.amount, minute)
+            usage[license_id] += call.amount
+            crossings += [
+                (license_id, share, after.calls_limit, after.calls_used)
+                for share in rules.quota_crossings(
+                    after.calls_limit, facts.calls_used, after.calls_used
+                )
+            ]
+            state[call.key] = facts = after
+        outcomes.append(_outcome(facts, reason, minute))
+    connection = await session.connection()
+    spent: dict[int, tuple[int, QuotaFacts]] = {}
+    for key, facts in state.items():
+        before = keys[key][1]
+        if facts.calls_used != before.facts.calls_used:
+            assert before.quota_id is not None  # spending needs a row (an API key has one)
+            spent[before.quota_id] = (facts.calls_used - before.facts.calls_used, facts)
+    await _write_rows(connection, spent, moment)
+    await _add_usage(session, usage, moment.astimezone(timezone.utc).date(), moment)
+    for license_id, share, limit, used in crossings:
+        await webhooks.quota_crossed(session, license_id, share, limit, used)
+    return outcomes
+
+
 async def consume(
     session: AsyncSession, tenant_id: int, key: str, amount: int, now: datetime | None = None
 ) -> ConsumeOutcome:
-    """Spend ``amount`` calls of the tenant's key ``key`` (as :func:`lookup_key` gives it;
-    ``1 <= amount <= MAX_AMOUNT``, checked by the caller) in ``session``'s transaction."""
-    moment = now or utc_now()
-    minute = rules.utc_minute(moment)
-    for _ in range(3):
-        spent = (await session.execute(_spend(tenant_id, key, amount, moment))).one_or_none()
-        if spent is not None:
-            _add_usage(session, spent.license_id, _day(moment), amount)
-            for share in rules.quota_crossings(
-                spent.calls_limit, spent.calls_used - amount, spent.calls_used
-            ):
-                await webhooks.quota_crossed(
-                    session, spent.license_id, share, spent.calls_limit, spent.calls_used
-                )
-            return ConsumeOutcome(
-                found=True,
-                limit=spent.calls_limit,
-                used=spent.calls_used,
-                rate_limit_per_minute=spent.rate_limit_per_minute,
-                window_calls=spent.window_calls,
-                minute=minute,
-            )
-        quota = await read_key_quota(session, tenant_id, key)
-        if quota is None:
-            return ConsumeOutcome(found=False)
-        reason = rules.consume_refusal(quota.facts, amount, moment)
-        if reason is not None:
-            return _refused(quota, reason, minute)
-        if not quota.has_row:
-            await create_quota_row(session, quota.license_id, quota.grant, moment)
-        # else another transaction changed the row between the UPDATE and the read: again
-    raise RuntimeError("the consume did not settle after three attempts")
+    """:func:`consume_many` of one consume."""
+    return (await consume_many(session, [ConsumeCall(tenant_id, key, amount)], now))[0]

@@ -23,7 +23,7 @@ from ..licenses.rules import Reason
 from ..models import ApiQuota, ApiUsageDay, HistoryAction, Product
 from ..publisher.checks import MAX_API_CALLS
 from ..security.lookups import lookup_found, lookup_missed
-from .consume import Grant, KeyQuota, create_quota_row, lookup_key, read_key_quota
+from .consume import Grant, KeyQuota, create_quota_rows, lookup_key, read_key_quota
 from .schemas import ApiUsageDayRead, QuotaRead
 
 __all__ = [
@@ -154,7 +154,7 @@ async def add_calls(
         )
     if not quota.has_row:
         grant = Grant(0, quota.grant.rate_limit_per_minute) if set_calls else quota.grant
-        await create_quota_row(session, quota.license_id, grant, moment)
+        await create_quota_rows(session, {quota.license_id: grant}, moment)
     granted = literal(calls, BigInteger) if set_calls else ApiQuota.calls_limit + calls
     values: dict[str, object] = {"calls_limit": granted, "updated_at": moment}
     if not isinstance(rate_limit_per_minute, UnsetType):

@@ -27,7 +27,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, or_
+from sqlalchemy import BindParameter, ColumnElement, and_, case, or_
 
 from ..kit.versions import is_older
 from ..models import ApiQuota, License, LicenseStatus, Product
@@ -152,7 +152,9 @@ def license_state_sql(now: datetime) -> ColumnElement[str]:
     )
 
 
-def license_state_is(state: LicenseState, now: datetime) -> ColumnElement[bool]:
+def license_state_is(
+    state: LicenseState, now: datetime | BindParameter[datetime]
+) -> ColumnElement[bool]:
     """SQL condition: the license is in ``state`` at ``now`` (index-friendly, no CASE)."""
     if state is LicenseState.REVOKED:
         return License.status == LicenseStatus.REVOKED
@@ -367,10 +369,17 @@ def consume_refusal(facts: QuotaFacts, amount: int, now: datetime) -> Reason | N
     return None
 
 
-def consume_allowed_sql(amount: int, now: datetime) -> ColumnElement[bool]:
+def consume_allowed_sql(
+    amount: int | BindParameter[int],
+    now: datetime | BindParameter[datetime],
+    minute: int | BindParameter[int] | None = None,
+) -> ColumnElement[bool]:
     """:func:`consume_refusal` is None, as a SQL condition on ``licenses``, ``products`` and
-    ``api_quotas`` rows (joined by the caller)."""
-    minute = utc_minute(now)
+    ``api_quotas`` rows (joined by the caller). The values may be bind parameters (a statement
+    built once); ``minute`` is :func:`utc_minute` of ``now``, computed when left out."""
+    if minute is None:
+        assert isinstance(now, datetime)
+        minute = utc_minute(now)
     window = case((ApiQuota.window_minute == minute, ApiQuota.window_calls), else_=0)
     return and_(
         license_state_is(LicenseState.ACTIVE, now),
