@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from exisone_server.api_keys.batcher import ConsumeBatcher
-from exisone_server.api_keys.consume import ConsumeCall, QuotaOverrun, consume, consume_many
+from exisone_server.api_keys.consume import ConsumeCall, StaleDecision, consume, consume_many
 from exisone_server.api_keys.service import purchase_grant
 from exisone_server.auth import Permission
 from exisone_server.db import Database
@@ -432,7 +432,7 @@ async def test_the_write_refuses_to_pass_a_grant_whatever_the_decision(
     on purpose): the batch fails and nothing is spent."""
     license = await seed.license(await _api_product(seed, default_api_calls=3))
     monkeypatch.setattr("exisone_server.licenses.rules.consume_refusal", lambda *_: None)
-    with pytest.raises(QuotaOverrun):
+    with pytest.raises(StaleDecision):
         async with seed.database.write() as session:
             await consume(session, seed.tenant.id, license.activation_key, 5)
     row = await _quota_row(seed.database, license.id)
@@ -461,3 +461,22 @@ async def test_one_batch_decides_in_order_and_keeps_tenants_apart(
         (True, "quota_exceeded", 2),
         (True, None, 5),
     ]
+
+
+async def test_a_stale_batch_is_decided_again(seed: Seed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch whose write no longer holds (a license revoked between its read and its write)
+    is rolled back and decided afresh: the caller gets the new decision, not an error."""
+    license = await seed.license(await _api_product(seed, default_api_calls=5))
+    await seed.update_license(license, status=LicenseStatus.REVOKED)
+    attempts = 0
+
+    async def revoked_meanwhile(session: Any, calls: Any, now: Any) -> Any:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:  # as if decided before the revocation, written after it
+            raise StaleDecision("the license changed")
+        return await consume_many(session, calls, now)
+
+    monkeypatch.setattr("exisone_server.api_keys.batcher.consume_many", revoked_meanwhile)
+    outcome = await ConsumeBatcher(seed.database).consume(seed.tenant.id, license.activation_key, 1)
+    assert attempts == 2 and outcome.reason == "license_revoked"

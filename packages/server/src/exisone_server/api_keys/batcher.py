@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..db import Database
 from ..kit.time import utc_now
-from .consume import ConsumeCall, ConsumeOutcome, consume_many
+from .consume import ConsumeCall, ConsumeOutcome, StaleDecision, consume_many
 
 __all__ = ["MAX_BATCH", "ConsumeBatcher", "consume_batcher"]
 
@@ -30,7 +30,8 @@ MAX_BATCH = 256
 
 _Waiting = tuple[ConsumeCall, "asyncio.Future[ConsumeOutcome]"]
 #: PostgreSQL's deadlock_detected: two batches that made new quota rows while locking (a
-#: key's first use) may wait for each other; PostgreSQL breaks it and the batch runs again.
+#: key's first use) may wait for each other; PostgreSQL breaks it and the batch runs again,
+#: as does a batch decided on a license that changed meanwhile (StaleDecision).
 _DEADLOCK = "40P01"
 _ATTEMPTS = 3
 
@@ -86,8 +87,9 @@ class ConsumeBatcher:
             try:
                 async with self._database.write() as session:
                     outcomes = await consume_many(session, calls, utc_now())
-            except DBAPIError as exc:
-                if attempt == _ATTEMPTS or _sqlstate(exc) != _DEADLOCK:
+            except (DBAPIError, StaleDecision) as exc:
+                again = isinstance(exc, StaleDecision) or _sqlstate(exc) == _DEADLOCK
+                if attempt == _ATTEMPTS or not again:
                     raise
                 continue
             self.batches += 1

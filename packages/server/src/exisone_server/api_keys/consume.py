@@ -9,10 +9,12 @@ A batch of consumes is decided on locked rows, with the pure rule:
    makes its row first, with the key's grant (its plan's calls, else its product's);
 2. each consume, in order, is decided by :func:`..licenses.rules.consume_refusal` on those
    values, which an allowed consume then changes in memory (calls used, the minute's window);
-3. each changed row is written by a conditional UPDATE, ``calls_used + spent <= calls_limit``
-   (all rows in one ``executemany``): a write that would pass the grant changes nothing and
-   fails the batch. While the lock holds it cannot happen; the condition keeps "never more
-   than granted" true whatever the code above it does;
+3. each changed row is written by one conditional UPDATE whose condition is the rule's SQL
+   twin (:func:`..licenses.rules.consume_allowed_sql`) for the calls the batch spent of it
+   (all rows in one ``executemany``). A write whose condition no longer holds changes nothing
+   and the batch fails with :class:`StaleDecision` (the batcher decides it again): the license
+   was revoked or suspended since it was read (licenses are not locked), or a bug would pass
+   a grant. So "never more than granted" does not rest on the code above it;
 4. the calls per key and day are added up (one upsert per key), and each crossing of 80 % or
    100 % of a grant is announced (``license.quota.warning`` / ``license.quota.exhausted``) in
    the same transaction: a crossing happens in exactly one consume, whichever process made it.
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, select, update
+from sqlalchemy import BigInteger, Row, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..db import insert_for
@@ -40,7 +42,7 @@ from ..kit.activation_keys import normalize_activation_key
 from ..kit.time import utc_now
 from ..licenses import rules
 from ..licenses.rules import QuotaFacts, Reason
-from ..models import ApiQuota, ApiUsageDay, License, LicenseStatus, Plan, Product
+from ..models import ApiQuota, ApiUsageDay, License, LicenseStatus, Plan, Product, UTCDateTime
 from ..webhooks import hooks as webhooks
 
 __all__ = [
@@ -49,7 +51,7 @@ __all__ = [
     "ConsumeOutcome",
     "Grant",
     "KeyQuota",
-    "QuotaOverrun",
+    "StaleDecision",
     "consume",
     "consume_many",
     "create_quota_rows",
@@ -61,8 +63,8 @@ __all__ = [
 MAX_AMOUNT = 1_000_000_000
 
 
-class QuotaOverrun(RuntimeError):
-    """A quota row would have passed its grant (the batch is rolled back; see step 3)."""
+class StaleDecision(RuntimeError):
+    """A decided write no longer holds in the database (step 3): roll back, decide again."""
 
 
 @dataclass(frozen=True)
@@ -249,19 +251,27 @@ async def _lock_keys(
     return {**found, **others}
 
 
-_WRITE = (
-    update(ApiQuota)
-    .where(
-        ApiQuota.id == bindparam("q_id"),
-        ApiQuota.calls_used + bindparam("q_spent") <= ApiQuota.calls_limit,
+@functools.cache
+def _write_statement() -> Any:
+    spent = bindparam("q_spent", type_=BigInteger())
+    minute = bindparam("q_minute", type_=BigInteger())
+    now = bindparam("q_now", type_=UTCDateTime())
+    return (
+        update(ApiQuota)
+        .where(
+            ApiQuota.id == bindparam("q_id"),
+            License.id == ApiQuota.license_id,
+            Product.id == License.product_id,
+            rules.consume_allowed_sql(spent, now, minute),
+        )
+        .values(
+            calls_used=ApiQuota.calls_used + spent,
+            window_minute=minute,
+            window_calls=bindparam("q_window", type_=BigInteger()),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
     )
-    .values(
-        calls_used=ApiQuota.calls_used + bindparam("q_spent"),
-        window_minute=bindparam("q_minute"),
-        window_calls=bindparam("q_window"),
-        updated_at=bindparam("q_now"),
-    )
-)
 
 
 async def _write_rows(
@@ -271,7 +281,7 @@ async def _write_rows(
     if not spent:
         return
     result = await connection.execute(
-        _WRITE,
+        _write_statement(),
         [
             {
                 "q_id": quota_id,
@@ -284,7 +294,7 @@ async def _write_rows(
         ],
     )
     if result.rowcount != len(spent):
-        raise QuotaOverrun(f"{len(spent) - result.rowcount} quota row(s) would pass their grant")
+        raise StaleDecision(f"{len(spent) - result.rowcount} decided write(s) no longer hold")
 
 
 async def _add_usage(session: AsyncSession, usage: Counter[int], day: date, now: datetime) -> None:
