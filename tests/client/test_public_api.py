@@ -99,6 +99,8 @@ def test_sync_and_async_clients_have_the_same_methods_and_parameters() -> None:
         "get_licensed_features",
         "send_support_ticket",
         "get_seat_usage",
+        "consume",
+        "get_usage",
         "validate_smart",
         "deactivate_smart",
         "flush_outbox",

@@ -30,6 +30,8 @@ from ._guard import DEFAULT_CLOCK_TOLERANCE, DEFAULT_GRACE_PERIOD, guard_setting
 from ._http import SYNC_TIMEOUT, VerifyTypes, httpx_timeout, map_httpx_exceptions, ssl_verify
 from ._models import (
     ActivationResult,
+    ApiUsage,
+    ConsumeResult,
     DeactivationResult,
     GeneratedActivationKey,
     OfflineValidationResult,
@@ -286,6 +288,18 @@ class ExisOneClient:
     def get_seat_usage(self, activation_key: str) -> SeatUsage:
         """Seat usage of a corporate license; NotFoundError for a single-device license."""
         return self._send(self._core.seat_usage(activation_key))
+
+    def consume(self, activation_key: str, amount: int = 1) -> ConsumeResult:
+        """Spend ``amount`` calls of an API key (token needs ``verify``): all or none, see
+        ``allowed`` and ``reason``. Never retried (a repeat could spend twice).
+
+        Raises NotFoundError for an unknown key, BadRequestError for a bad amount.
+        """
+        return self._send(self._core.consume(activation_key, amount))
+
+    def get_usage(self, activation_key: str, days: int = 30) -> ApiUsage:
+        """An API key's quota, its calls this minute and per UTC day for the last ``days``."""
+        return self._send(self._core.api_usage(activation_key, days))
 
     def validate_offline(
         self,

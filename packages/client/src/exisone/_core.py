@@ -34,6 +34,8 @@ from ._exceptions import (
 from ._guard import Guard, GuardSettings
 from ._models import (
     ActivationResult,
+    ApiUsage,
+    ConsumeResult,
     GeneratedActivationKey,
     OfflineValidationResult,
     SeatUsage,
@@ -340,6 +342,38 @@ class ClientCore:
             None,
             True,
             lambda reply: parse.seat_usage(_ok_object(reply)),
+        )
+
+    # -- API keys (docs/api-keys.md) ---------------------------------------------------------
+
+    def consume(self, activation_key: str, amount: int) -> Call[ConsumeResult]:
+        if not activation_key or not activation_key.strip():
+            raise InvalidArgumentError("activation_key is required")
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+            raise InvalidArgumentError(f"amount must be a whole number >= 1, got {amount!r}")
+        # Not idempotent: a repeat after a lost answer would spend the calls twice.
+        return Call(
+            "consume",
+            "POST",
+            "/api/license/consume",
+            {"activationKey": activation_key, "amount": amount},
+            False,
+            lambda reply: parse.consume_result(_ok_object(reply)),
+        )
+
+    def api_usage(self, activation_key: str, days: int) -> Call[ApiUsage]:
+        if not activation_key or not activation_key.strip():
+            raise InvalidArgumentError("activation_key is required")
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+            raise InvalidArgumentError(f"days must be 1 to 366, got {days!r}")
+        path = f"/api/license/{quote(activation_key, safe='')}/quota?days={days}"
+        return Call(
+            "get_usage",
+            "GET",
+            path,
+            None,
+            True,
+            lambda reply: parse.api_usage(_ok_object(reply)),
         )
 
     # -- resilience (see _guard) ---------------------------------------------------------------
