@@ -101,6 +101,7 @@ def test_sync_and_async_clients_have_the_same_methods_and_parameters() -> None:
         "get_seat_usage",
         "consume",
         "get_usage",
+        "validate_encrypted",
         "validate_smart",
         "deactivate_smart",
         "flush_outbox",

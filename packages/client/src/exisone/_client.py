@@ -244,6 +244,21 @@ class ExisOneClient:
         """
         return self._send(self._core.validate(activation_key, hardware_id, product_name, version))
 
+    def validate_encrypted(
+        self,
+        activation_key: str,
+        hardware_id: str,
+        product_name: str | None = None,
+        version: str | None = None,
+    ) -> ValidationResult:
+        """:meth:`validate`, the request sealed for the tenant's public key (the first of
+        ``offline_public_key``) and the answer sealed with a fresh key only this request knows
+        (docs/encrypted-validation.md). An answer that does not open raises
+        AnswerSignatureError; otherwise it raises as :meth:`validate`.
+        """
+        call = self._core.validate_encrypted(activation_key, hardware_id, product_name, version)
+        return self._send(call)
+
     def deactivate(self, activation_key: str, hardware_id: str, product_name: str) -> bool:
         """Release the license (or corporate seat) of ``hardware_id``; True, or raises."""
         return self._send(self._core.deactivate(activation_key, hardware_id, product_name))

@@ -7,6 +7,8 @@ The two clients only send calls and sleep, so they behave identically.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import platform
@@ -29,6 +31,7 @@ from ._exceptions import (
     AnswerSignatureError,
     ConfigurationError,
     InvalidArgumentError,
+    InvalidResponseError,
     TransportError,
 )
 from ._guard import Guard, GuardSettings
@@ -278,6 +281,50 @@ class ClientCore:
         )
         return self.guard.signed(
             call, lambda answer, result: self.guard.remember(answer, result.is_valid)
+        )
+
+    def validate_encrypted(
+        self,
+        activation_key: str,
+        hardware_id: str,
+        product_name: str | None,
+        version: str | None,
+    ) -> Call[ValidationResult]:
+        """validate's body sealed for the tenant's key (the first of ``offline_public_key``);
+        the answer must open with the request's fresh key (docs/encrypted-validation.md)."""
+        from ._sealed import SealedPayloadError, open_answer, seal_request
+
+        if not self.settings.public_keys:
+            raise ConfigurationError(
+                "validate_encrypted needs offline_public_key (the tenant's public key)"
+            )
+        body: dict[str, str] = {"activationKey": activation_key, "hardwareId": hardware_id}
+        if product_name:
+            body["productName"] = product_name
+        if version:
+            body["version"] = version
+        plaintext = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        sealed, key = seal_request(self.settings.public_keys[0], plaintext)
+
+        def read(reply: parse.Reply) -> ValidationResult:
+            text = _ok_object(reply).get("payload")
+            try:
+                if not isinstance(text, str):
+                    raise SealedPayloadError()
+                answer = open_answer(key, sealed, base64.b64decode(text, validate=True))
+                data = json.loads(answer.decode("utf-8"))
+            except (SealedPayloadError, binascii.Error, ValueError):
+                raise AnswerSignatureError(
+                    "the sealed answer does not open with this request's key: "
+                    "forged, altered, or not the answer to this request"
+                ) from None
+            if not isinstance(data, dict):
+                raise InvalidResponseError("the sealed answer is not a JSON object")
+            return parse.validation_result(data)
+
+        payload = {"payload": base64.b64encode(sealed).decode("ascii")}
+        return Call(
+            "validate_encrypted", "POST", "/api/license/validate-encrypted", payload, True, read
         )
 
     def deactivate(self, activation_key: str, hardware_id: str, product_name: str) -> Call[bool]:

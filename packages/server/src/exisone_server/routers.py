@@ -23,6 +23,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
     from .crypto.endpoints import router as crypto_router
     from .dashboard import dashboard_routers
     from .health import router as health_router
+    from .licenses.encrypted import router as encrypted_router
     from .licenses.endpoints import router as licenses_router
     from .plans.endpoints import router as plans_router
     from .products.endpoints import router as products_router
@@ -42,5 +43,6 @@ def domain_routers() -> list[ControllerRouterHandler]:
         audit_router,
         webhooks_router,
         api_keys_router,
+        encrypted_router,
         *dashboard_routers(),
     ]
