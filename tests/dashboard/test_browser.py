@@ -18,7 +18,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,12 @@ class LiveServer:
     log: Path
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """``exisone-server demo`` (for a login and a token), then ``serve`` on a free port."""
-    data_dir = tmp_path_factory.mktemp("dashboard-server")
+@contextmanager
+def running_dashboard(
+    data_dir: Path, extra_env: Mapping[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """``exisone-server demo`` (for a login and a token), then ``serve`` on a free port, with
+    ``extra_env`` set for the server."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -78,6 +81,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     }
     env["EXISONE_DATA_DIR"] = str(data_dir)
     env["EXISONE_MASTER_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
+    env.update(extra_env or {})
     port = _free_port()
     command = [sys.executable, "-m", "exisone_server"]
     demo = subprocess.run(
@@ -124,6 +128,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with running_dashboard(tmp_path_factory.mktemp("dashboard-server")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

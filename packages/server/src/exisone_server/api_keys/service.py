@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from msgspec import UNSET, UnsetType
-from sqlalchemy import BigInteger, literal, select, update
+from sqlalchemy import BigInteger, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit import record_audit
@@ -20,7 +20,7 @@ from ..kit.time import format_expiration, utc_now
 from ..licenses import rules
 from ..licenses.history import record_history
 from ..licenses.rules import Reason
-from ..models import ApiQuota, ApiUsageDay, HistoryAction, Product
+from ..models import ApiQuota, ApiUsageDay, HistoryAction, License, Plan, Product
 from ..publisher.checks import MAX_API_CALLS
 from ..security.lookups import lookup_found, lookup_missed
 from .consume import Grant, KeyQuota, create_quota_rows, lookup_key, read_key_quota
@@ -28,10 +28,12 @@ from .schemas import ApiUsageDayRead, QuotaRead
 
 __all__ = [
     "MAX_CALLS",
+    "ApiKeyLine",
     "PurchaseGrant",
     "add_calls",
     "find_key_quota",
     "key_usage",
+    "list_api_keys",
     "purchase_grant",
     "window_end",
 ]
@@ -61,6 +63,88 @@ def purchase_grant(product: Product, quantity: int) -> PurchaseGrant:
             raise BadRequest("invalid_request", f"Invalid request: at most {MAX_CALLS} calls.")
         return PurchaseGrant(keys=1, calls_per_key=quantity)
     return PurchaseGrant(keys=quantity, calls_per_key=None)
+
+
+@dataclass(frozen=True)
+class ApiKeyLine:
+    """One API key in the publisher's list: its quota and its calls of the last days."""
+
+    activation_key: str
+    email: str
+    product_name: str
+    status: str
+    limit: int
+    used: int
+    rate_limit_per_minute: int | None
+    recent_calls: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    @property
+    def used_percent(self) -> float:
+        return 100.0 * self.used / self.limit if self.limit else 0.0
+
+
+async def list_api_keys(
+    session: AsyncSession,
+    tenant_id: int,
+    *,
+    now: datetime,
+    recent_days: int = 30,
+    limit: int = 500,
+) -> list[ApiKeyLine]:
+    """The tenant's keys of API products, the most used first (a key not used yet shows its
+    grant), with their calls of the last ``recent_days`` days."""
+    first = now.astimezone(timezone.utc).date() - timedelta(days=recent_days - 1)
+    recent = (
+        select(func.coalesce(func.sum(ApiUsageDay.calls), 0))
+        .where(ApiUsageDay.license_id == License.id, ApiUsageDay.day >= first)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(
+            License.activation_key,
+            License.email,
+            rules.license_state_sql(now).label("state"),
+            Product.name,
+            Product.default_api_calls,
+            Product.api_rate_limit_per_minute.label("product_rate"),
+            Plan.api_calls,
+            Plan.api_rate_limit_per_minute.label("plan_rate"),
+            ApiQuota.id.label("quota_id"),
+            ApiQuota.calls_limit,
+            ApiQuota.calls_used,
+            ApiQuota.rate_limit_per_minute,
+            recent.label("recent"),
+        )
+        .join(Product, Product.id == License.product_id)
+        .outerjoin(Plan, Plan.id == License.plan_id)
+        .outerjoin(ApiQuota, ApiQuota.license_id == License.id)
+        .where(License.tenant_id == tenant_id, Product.is_api_product.is_(True))
+        .order_by(func.coalesce(ApiQuota.calls_used, 0).desc(), License.id.desc())
+        .limit(limit)
+    )
+    lines = []
+    for row in rows:
+        calls, rate = rules.api_grant(
+            row.api_calls, row.plan_rate, row.default_api_calls, row.product_rate
+        )
+        has_row = row.quota_id is not None
+        lines.append(
+            ApiKeyLine(
+                activation_key=row.activation_key,
+                email=row.email,
+                product_name=row.name,
+                status=row.state,
+                limit=row.calls_limit if has_row else calls,
+                used=row.calls_used if has_row else 0,
+                rate_limit_per_minute=row.rate_limit_per_minute if has_row else rate,
+                recent_calls=int(row.recent or 0),
+            )
+        )
+    return lines
 
 
 def window_end(minute: int) -> datetime:

@@ -69,6 +69,8 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
     """The dashboard's pages, its static files, and ``/`` redirecting to it."""
     from . import (
         admin_pages,
+        analytics_pages,
+        api_usage_pages,
         audit_pages,  # issue 5: the audit log (read-only)
         auth_pages,
         catalog_pages,
@@ -77,7 +79,16 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
     )
 
     handlers: list[ControllerRouterHandler] = []
-    modules = (auth_pages, catalog_pages, license_pages, admin_pages, webhook_pages, audit_pages)
+    modules = (
+        auth_pages,
+        catalog_pages,
+        license_pages,
+        admin_pages,
+        webhook_pages,
+        audit_pages,
+        analytics_pages,
+        api_usage_pages,
+    )
     for module in modules:
         handlers.extend(getattr(module, name) for name in module.__all__)
     pages = Router(

@@ -24,6 +24,7 @@ from exisone._dates import parse_datetime
 from exisone._exceptions import ExisOneError
 from exisone._offline import is_offline_code, load_public_keys, verify_offline_code
 
+from ..analytics.counting import validation_analytics
 from ..auth.dependencies import authenticate, parse_authorization, principal_of
 from ..auth.principal import Principal
 from ..db import Database, insert_for
@@ -121,9 +122,15 @@ def online_key_answer(
 
 
 async def validate(
-    database: Database, tenant_id: int, request: LicenseValidate, now: datetime | None = None
+    database: Database,
+    tenant_id: int,
+    request: LicenseValidate,
+    now: datetime | None = None,
+    *,
+    client_ip: str | None = None,
 ) -> LicenseValidation:
-    """Answer a validation request of ``tenant_id``'s client (hardwareId already checked)."""
+    """Answer a validation request of ``tenant_id``'s client (hardwareId already checked);
+    ``client_ip`` is kept with a trial the request starts (analytics)."""
     moment = now or utc_now()
     hardware_id = normalize_hardware_id(request.hardware_id)
     key = (request.activation_key or "").strip()
@@ -135,7 +142,9 @@ async def validate(
     if key:
         return await _validate_offline_code(database, tenant_id, request, key, hardware_id, moment)
     async with database.read() as connection:
-        return await _validate_trial(database, connection, tenant_id, request, hardware_id, moment)
+        return await _validate_trial(
+            database, connection, tenant_id, request, hardware_id, moment, client_ip
+        )
 
 
 async def answer_validation(
@@ -147,11 +156,16 @@ async def answer_validation(
 ) -> tuple[Principal, LicenseValidation]:
     """The whole validate endpoint: :func:`validate_with_token`, then its webhook hook
     (``license.validation.failed``; answered from a per-process 5 s cache of the tenant's
-    subscriptions, writes only when subscribed), then the day's count (in memory, see
-    :mod:`.validation_stats`)."""
-    principal, answer = await validate_with_token(database, authorization, check_access, request)
+    subscriptions, writes only when subscribed), then the day's count and its analytics (in
+    memory, see :mod:`.validation_stats` and :mod:`..analytics.counting`)."""
+    principal, answer = await validate_with_token(
+        database, authorization, check_access, request, client_ip=client_ip
+    )
     await webhooks.after_validation(database, principal.tenant_id, request, answer, client_ip)
     validation_stats(database).count(principal.tenant_id)
+    validation_analytics(database).count(
+        principal.tenant_id, request.product_name or answer.product_name, request.version, client_ip
+    )
     return principal, answer
 
 
@@ -160,6 +174,8 @@ async def validate_with_token(
     authorization: str | None,
     check_access: Callable[[Principal], None],
     request: LicenseValidate,
+    *,
+    client_ip: str | None = None,
 ) -> tuple[Principal, LicenseValidation]:
     """Authenticate the token, ``check_access`` its principal (tenant, permission), validate.
 
@@ -171,7 +187,9 @@ async def validate_with_token(
         principal = await authenticate(database, authorization)
         check_access(principal)
         check_hardware_id(request.hardware_id)
-        return principal, await validate(database, principal.tenant_id, request)
+        return principal, await validate(
+            database, principal.tenant_id, request, client_ip=client_ip
+        )
     public_id, secret = parse_authorization(authorization)
     token, rows = await fast_reader(database).token_and_online_key(
         public_id,
@@ -191,8 +209,10 @@ async def _validate_trial(
     request: LicenseValidate,
     hardware_id: str,
     now: datetime,
+    client_ip: str | None,
 ) -> LicenseValidation:
-    """Trial mode (no key): :func:`.rules.trial_refusal`; a device's first visit starts it."""
+    """Trial mode (no key): :func:`.rules.trial_refusal`; a device's first visit starts it,
+    keeping the client's version and address (analytics)."""
     product_name = (request.product_name or "").strip()
     if not product_name:
         return _answer(Reason.PRODUCT_NAME_REQUIRED, now)
@@ -243,7 +263,14 @@ async def _validate_trial(
     reason = refusal()
     if reason is None and expires_at is None:
         expires_at = await _start_trial(
-            database, connection, row.id, hardware_id, now + timedelta(days=row.trial_days), now
+            database,
+            connection,
+            row.id,
+            hardware_id,
+            now + timedelta(days=row.trial_days),
+            now,
+            (request.version or "").strip()[:50] or None,
+            client_ip,
         )
         # hook (webhooks): trial.started (first visit only; once per device by its idempotency
         # key; writes only when the tenant subscribes). Keep this call when reworking this path.
@@ -272,6 +299,8 @@ async def _start_trial(
     hardware_id: str,
     expires_at: datetime,
     now: datetime,
+    client_version: str | None,
+    ip_address: str | None,
 ) -> datetime:
     """Insert the device's trial unless a concurrent request did; return the stored expiry."""
     insert = insert_for(database.dialect)
@@ -279,6 +308,8 @@ async def _start_trial(
         "product_id": product_id,
         "hardware_id": hardware_id,
         "expires_at": expires_at,
+        "client_version": client_version,
+        "ip_address": ip_address,
         "created_at": now,
     }
     await connection.execute(

@@ -10,8 +10,6 @@ database. The dashboard flushes its own process's sums before it reads. A proces
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -21,12 +19,11 @@ from datetime import date, timedelta
 from litestar import Litestar
 
 from ..db import Database, insert_for
+from ..kit.periodic import flushing
 from ..kit.time import utc_now
 from ..models import ValidationCount
 
 __all__ = ["FLUSH_SECONDS", "ValidationStats", "validation_stats", "validation_stats_lifespan"]
-
-logger = logging.getLogger("exisone_server")
 
 #: How often a serving process writes its counts.
 FLUSH_SECONDS = 10.0
@@ -97,26 +94,7 @@ def validation_stats_lifespan(
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        stats = validation_stats(database())
-
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(every)
-                try:
-                    await stats.flush()
-                except Exception:
-                    logger.exception("could not write the validation counts")
-
-        task = asyncio.create_task(loop(), name="exisone-validation-stats")
-        try:
+        async with flushing(validation_stats(database()).flush, every, "the validation counts"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            try:
-                await stats.flush()
-            except Exception:
-                logger.exception("could not write the validation counts at shutdown")
 
     return lifespan
