@@ -9,9 +9,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+import exisone
 from exisone._sealed import (
     envelope_key_id,
     open_answer,
@@ -19,6 +21,7 @@ from exisone._sealed import (
     seal_answer,
     seal_request,
 )
+from tests.examples.live_server import DemoServer
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "encrypted-validation.md"
 
@@ -87,3 +90,36 @@ def test_the_rsa_only_request_opens_with_its_response_key() -> None:
     assert opened.key is None and opened.plaintext.decode() == case["requestJson"]
     response_key = base64.b64decode(json.loads(case["requestJson"])["responseKey"])
     assert response_key.hex() == vector["envelope"]["key"]
+
+
+def test_the_pages_example_runs_against_the_server(
+    server: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (example,) = re.findall(r"```python\n(.*?)```", DOC.read_text("utf-8"), re.S)
+    with server.publisher() as http:
+        key = http.post(
+            "/api/activationkey/generate",
+            json={"productName": server.product, "email": "sealed@example.com"},
+        ).json()["activationKey"]
+        assert (
+            http.post(
+                "/api/license/activate",
+                json={
+                    "activationKey": key,
+                    "hardwareId": exisone.generate_hardware_id(),
+                    "productName": server.product,
+                    "email": "sealed@example.com",
+                },
+            ).status_code
+            == 200
+        )
+    code = (
+        example.replace("https://licensing.example.com", server.base_url)
+        .replace('"exo_at_..."', repr(server.token))
+        .replace('"MyProduct"', repr(server.product))
+    )
+    namespace = {"PUBLIC_KEY_PEM": server.demo["publicKeyPem"], "key": key}
+
+    exec(compile(code, DOC.name, "exec"), namespace)
+
+    assert capsys.readouterr().out.startswith("True licensed ")
