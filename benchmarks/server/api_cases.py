@@ -18,8 +18,9 @@ from typing import Any
 
 from benchmarks.registry import RunContext
 from benchmarks.results import CaseResult, Status, Target, error_case, skipped_case
-from benchmarks.server.cases import BACKEND_LABEL, CONNECTIONS, Contender
+from benchmarks.server.cases import BACKEND_LABEL, CONNECTIONS, FIXED_FACTORY, Contender
 from benchmarks.server.dataset import Deployment, DeploymentError, deployment, settle
+from benchmarks.server.fixed_app import FIXED_PATH
 from benchmarks.server.geo import write_country_database
 from benchmarks.server.processes import ServerError, serve
 from benchmarks.server.scripts import consume_script, validate_script
@@ -82,7 +83,9 @@ def _api_keys(port: int, token: str) -> list[str]:
     return keys
 
 
-def _consume_row(backend: str, saturated: Contender, paced: Contender) -> list[CaseResult]:
+def _consume_row(
+    backend: str, saturated: Contender, paced: Contender, fixed: Contender
+) -> list[CaseResult]:
     label = BACKEND_LABEL[backend]
     rate_ok = saturated.rate >= MIN_CONSUMES and saturated.errors == 0
     paced_ok = paced.p99 <= MAX_P99_S and paced.errors == 0
@@ -114,6 +117,27 @@ def _consume_row(backend: str, saturated: Contender, paced: Contender) -> list[C
             f"{paced.rate:,.0f} consumes/s; p50 "
             f"{median([r.p50 for r in paced.results]) * 1e3:.1f} ms; {paced.errors} errors",
             {"display": {"measured": f"p99 {paced.p99 * 1e3:.1f} ms"}, **paced.summary()},
+        ),
+        CaseResult(
+            GROUP,
+            f"consume {label}, 2 workers ÷ the stack's fixed answer, same run",
+            "consume",
+            1.0 / saturated.rate,
+            "fixed",
+            1.0 / fixed.rate,
+            saturated.rate / fixed.rate,
+            None,
+            Status.INFO,
+            f"fixed answer {fixed.rate:,.0f} req/s p99 {fixed.p99 * 1e3:.1f} ms (the framework's "
+            "ceiling on this host now: the ratio is what carries over between hosts)",
+            {
+                "display": {
+                    "measured": f"{saturated.rate:,.0f} req/s",
+                    "reference": f"fixed {fixed.rate:,.0f} req/s",
+                },
+                "ours": saturated.summary(),
+                "reference": fixed.summary(),
+            },
         ),
     ]
 
@@ -186,6 +210,19 @@ def run_api_group(ctx: RunContext) -> list[CaseResult]:
             consumes[f"{backend}-paced"] = Contender(url, _constant(paced), process.pid)
 
         sqlite = deployments["sqlite"]
+        port, process = stack.enter_context(
+            serve(
+                executable,
+                {**sqlite.env, "PYTHONPATH": str(ctx.repo_root)},
+                2,
+                log,
+                app_factory=FIXED_FACTORY,
+            )
+        )
+        fixed_script = validate_script(folder / "fixed.lua", "unused", "DemoApp", 1_000)
+        consumes["fixed"] = Contender(
+            f"http://127.0.0.1:{port}{FIXED_PATH}", _constant(fixed_script), process.pid
+        )
         country_db = write_country_database(folder / "countries.mmdb")
         validates: dict[str, Contender] = {}
         for state, extra in (
@@ -227,7 +264,9 @@ def run_api_group(ctx: RunContext) -> list[CaseResult]:
                     skipped_case(GROUP, f"consume {BACKEND_LABEL[backend]}", None, skipped[backend])
                 )
                 continue
-            rows += _consume_row(backend, consumes[backend], consumes[f"{backend}-paced"])
+            rows += _consume_row(
+                backend, consumes[backend], consumes[f"{backend}-paced"], consumes["fixed"]
+            )
     return rows
 
 
