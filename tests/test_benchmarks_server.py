@@ -97,7 +97,6 @@ def test_the_consume_script_picks_one_of_the_keys(tmp_path: Path) -> None:
 
 def test_the_country_database_of_the_runs_knows_loopback(tmp_path: Path) -> None:
     import maxminddb
-
     from benchmarks.server.geo import write_country_database
 
     path = write_country_database(tmp_path / "c.mmdb", networks=50)

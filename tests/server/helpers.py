@@ -6,7 +6,8 @@ from typing import Any
 
 import httpx
 
-from exisone_server.models import License, Product
+from exisone_server.db import Database
+from exisone_server.models import License, Product, WebhookEndpoint
 
 
 def activate_body(
@@ -37,3 +38,19 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert body["error"] == code, body
     assert isinstance(body["message"], str) and body["message"]
     return dict(body)
+
+
+async def subscribe(database: Database, tenant_id: int, *events: str) -> None:
+    """An active webhook endpoint of the tenant for ``events`` (its deliveries go nowhere)."""
+    async with database.write() as session:
+        session.add(
+            WebhookEndpoint(
+                tenant_id=tenant_id,
+                url="https://hooks.example.com/events",
+                secret_nonce=b"n",
+                secret_ciphertext=b"x",
+                master_key_id="test",
+                events=list(events),
+                is_active=True,
+            )
+        )

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -111,3 +111,19 @@ def running(
         for server in servers:
             server.stop()
             server.log.close()
+
+
+@asynccontextmanager
+async def http_clients(
+    servers: Sequence[Server], per_process: int
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """One client per server, each with at most ``per_process`` connections."""
+    limits = httpx.Limits(max_connections=per_process, max_keepalive_connections=per_process)
+    opened = [
+        httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) for server in servers
+    ]
+    try:
+        yield opened
+    finally:
+        for client in opened:
+            await client.aclose()

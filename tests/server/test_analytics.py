@@ -229,6 +229,18 @@ async def test_the_report_counts_each_kind(
     assert report.products == ["", "Studio"] and report.versions == ["", "1.0", "1.1"]
 
 
+async def _report(database: Database, tenant_id: int, days: int) -> Any:
+    analytics = validation_analytics(database)
+    async with database.read_session() as session:
+        return await analytics_report(
+            session,
+            tenant_id,
+            analytics.countries,
+            datetime.now(timezone.utc).date(),
+            ReportFilters(days=days),
+        )
+
+
 async def test_without_a_country_database_every_country_is_unknown(
     seed: Seed, database: Database, from_ip: Callable[[str], Any]
 ) -> None:
@@ -236,14 +248,7 @@ async def test_without_a_country_database_every_country_is_unknown(
     analytics.configure(AnalyticsSettings(True, None))
     await _scenario(seed, from_ip)
     await analytics.flush()
-    async with database.read_session() as session:
-        report = await analytics_report(
-            session,
-            seed.tenant.id,
-            analytics.countries,
-            datetime.now(timezone.utc).date(),
-            ReportFilters(days=30),
-        )
+    report = await _report(database, seed.tenant.id, 30)
     assert [(country, _figures(f)) for country, f in report.by_country()] == [("", (5, 3, 1, 1))]
     assert not report.geo.configured
 
@@ -259,14 +264,7 @@ async def test_the_csv_cannot_run_formulas(
             {"hardwareId": "H", "productName": '=HYPERLINK("http://x")', "version": "+1"},
         )
     await analytics.flush()
-    async with database.read_session() as session:
-        report = await analytics_report(
-            session,
-            seed.tenant.id,
-            analytics.countries,
-            datetime.now(timezone.utc).date(),
-            ReportFilters(days=7),
-        )
+    report = await _report(database, seed.tenant.id, 7)
     lines = list(csv.reader(io.StringIO(report_csv(report))))
     assert lines[0] == [
         "day",

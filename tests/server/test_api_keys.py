@@ -23,12 +23,13 @@ from exisone_server.models import (
     License,
     LicenseStatus,
     Product,
-    WebhookEndpoint,
     WebhookEvent,
 )
 
-from .helpers import assert_error
+from .helpers import assert_error, subscribe
 from .seeding import Api, Seed
+
+QUOTA_EVENTS = ("license.quota.warning", "license.quota.exhausted")
 
 
 async def _api_product(seed: Seed, name: str = "Api", **fields: Any) -> Product:
@@ -280,18 +281,7 @@ async def test_a_top_up_adds_calls_and_sets_the_rate(seed: Seed) -> None:
 
 
 async def _subscribe(seed: Seed) -> None:
-    async with seed.database.write() as session:
-        session.add(
-            WebhookEndpoint(
-                tenant_id=seed.tenant.id,
-                url="https://hooks.example.com/quota",
-                secret_nonce=b"n",
-                secret_ciphertext=b"x",
-                master_key_id="test",
-                events=["license.quota.warning", "license.quota.exhausted"],
-                is_active=True,
-            )
-        )
+    await subscribe(seed.database, seed.tenant.id, *QUOTA_EVENTS)
 
 
 async def _quota_events(database: Database, tenant_id: int) -> list[dict[str, Any]]:

@@ -18,10 +18,12 @@ from sqlalchemy import func, select
 from exisone_server.config import Settings
 from exisone_server.crypto.master_key import MasterKey
 from exisone_server.db import Database
-from exisone_server.models import ApiQuota, ApiUsageDay, Product, WebhookEndpoint, WebhookEvent
+from exisone_server.models import ApiQuota, ApiUsageDay, Product, WebhookEvent
 
-from .security_servers import Server, running
+from .helpers import subscribe
+from .security_servers import Server, http_clients, running
 from .seeding import Seed
+from .test_api_keys import QUOTA_EVENTS
 
 pytestmark = pytest.mark.slow
 
@@ -37,32 +39,15 @@ def servers(settings: Settings) -> Iterator[list[Server]]:
 
 @pytest.fixture
 async def clients(servers: list[Server]) -> AsyncIterator[list[httpx.AsyncClient]]:
-    limits = httpx.Limits(max_connections=PER_PROCESS, max_keepalive_connections=PER_PROCESS)
-    opened = [
-        httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) for server in servers
-    ]
-    try:
+    async with http_clients(servers, PER_PROCESS) as opened:
         yield opened
-    finally:
-        for client in opened:
-            await client.aclose()
 
 
 @pytest.fixture
 async def tenant(database: Database, master_key: MasterKey) -> Seed:
     async with httpx.AsyncClient() as unused:
         seed = await Seed.create(database, master_key, unused)
-    async with database.write() as session:
-        session.add(
-            WebhookEndpoint(
-                tenant_id=seed.tenant.id,
-                url="https://hooks.example.com/quota",
-                secret_nonce=b"n",
-                secret_ciphertext=b"x",
-                master_key_id="test",
-                events=["license.quota.warning", "license.quota.exhausted"],
-            )
-        )
+    await subscribe(database, seed.tenant.id, *QUOTA_EVENTS)
     return seed
 
 

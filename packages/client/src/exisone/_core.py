@@ -379,8 +379,7 @@ class ClientCore:
         return Call("send_support_ticket", "POST", "/api/support/ticket", payload, False, _ok_none)
 
     def seat_usage(self, activation_key: str) -> Call[SeatUsage]:
-        if not activation_key or not activation_key.strip():
-            raise InvalidArgumentError("activation_key is required")
+        _require_key(activation_key)
         path = f"/api/license/{quote(activation_key, safe='')}/usage"
         return Call(
             "get_seat_usage",
@@ -394,8 +393,7 @@ class ClientCore:
     # -- API keys (docs/api-keys.md) ---------------------------------------------------------
 
     def consume(self, activation_key: str, amount: int) -> Call[ConsumeResult]:
-        if not activation_key or not activation_key.strip():
-            raise InvalidArgumentError("activation_key is required")
+        _require_key(activation_key)
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
             raise InvalidArgumentError(f"amount must be a whole number >= 1, got {amount!r}")
         # Not idempotent: a repeat after a lost answer would spend the calls twice.
@@ -409,8 +407,7 @@ class ClientCore:
         )
 
     def api_usage(self, activation_key: str, days: int) -> Call[ApiUsage]:
-        if not activation_key or not activation_key.strip():
-            raise InvalidArgumentError("activation_key is required")
+        _require_key(activation_key)
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
             raise InvalidArgumentError(f"days must be 1 to 366, got {days!r}")
         path = f"/api/license/{quote(activation_key, safe='')}/quota?days={days}"
@@ -472,6 +469,11 @@ class ClientCore:
         )
         # An explicit ``now`` asks about another moment; the clock check is about this one.
         return result if now is not None else self.guard.check_offline_clock(result, moment)
+
+
+def _require_key(activation_key: str) -> None:
+    if not activation_key or not activation_key.strip():
+        raise InvalidArgumentError("activation_key is required")
 
 
 def _ok_object(reply: parse.Reply) -> dict[str, Any]:

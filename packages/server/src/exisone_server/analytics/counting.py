@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from litestar import Litestar
 
 from ..db import Database, insert_for
+from ..kit.attached import attached
 from ..kit.periodic import flushing
 from ..kit.time import utc_now
 from ..licenses.validation_stats import FLUSH_SECONDS
@@ -117,19 +118,9 @@ class ValidationAnalytics:
                 raise
 
 
-#: The attribute of a Database that holds its analytics (like the fast path's reader).
-_ATTRIBUTE = "_exisone_validation_analytics"
-
-
 def validation_analytics(database: Database) -> ValidationAnalytics:
     """The database's analytics in this process (made on first use)."""
-    try:
-        analytics: ValidationAnalytics = database.__dict__[_ATTRIBUTE]
-        return analytics
-    except KeyError:
-        analytics = ValidationAnalytics(database)
-        setattr(database, _ATTRIBUTE, analytics)
-        return analytics
+    return attached(database, "_exisone_validation_analytics", ValidationAnalytics)
 
 
 def analytics_lifespan(

@@ -19,6 +19,7 @@ import asyncio
 from sqlalchemy.exc import DBAPIError
 
 from ..db import Database
+from ..kit.attached import attached
 from ..kit.time import utc_now
 from .consume import ConsumeCall, ConsumeOutcome, StaleDecision, consume_many
 
@@ -108,16 +109,6 @@ def _fail(batch: list[_Waiting], error: BaseException) -> None:
             answer.set_exception(error)
 
 
-#: The attribute of a Database that holds its batcher (like the fast path's reader).
-_ATTRIBUTE = "_exisone_consume_batcher"
-
-
 def consume_batcher(database: Database) -> ConsumeBatcher:
     """The database's batcher in this process (made on first use)."""
-    try:
-        batcher: ConsumeBatcher = database.__dict__[_ATTRIBUTE]
-        return batcher
-    except KeyError:
-        batcher = ConsumeBatcher(database)
-        setattr(database, _ATTRIBUTE, batcher)
-        return batcher
+    return attached(database, "_exisone_consume_batcher", ConsumeBatcher)

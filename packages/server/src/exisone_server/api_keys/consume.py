@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, Select, bindparam, select, update
+from sqlalchemy import BigInteger, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..db import insert_for
@@ -46,6 +46,7 @@ from ..models import ApiQuota, ApiUsageDay, License, LicenseStatus, Plan, Produc
 from ..webhooks import hooks as webhooks
 
 __all__ = [
+    "KEY_COLUMNS",
     "MAX_AMOUNT",
     "ConsumeCall",
     "ConsumeOutcome",
@@ -55,6 +56,7 @@ __all__ = [
     "consume",
     "consume_many",
     "create_quota_rows",
+    "key_quota_of",
     "lookup_key",
     "read_key_quota",
 ]
@@ -129,7 +131,7 @@ def lookup_key(activation_key: str) -> str | None:
     return key
 
 
-_KEY_COLUMNS: tuple[Any, ...] = (
+KEY_COLUMNS: tuple[Any, ...] = (
     License.id,
     License.tenant_id,
     License.activation_key,
@@ -155,7 +157,7 @@ def _keys_statement(*, locked: bool) -> Select[Any]:
     """The facts and quota rows of the keys ``keys`` (a list parameter), as columns: never ORM
     objects, which a batch's session could answer from after its own UPDATE. ``locked``: only
     keys with a row, the rows locked in license order; else every key, rows or not."""
-    statement: Select[Any] = select(*_KEY_COLUMNS).join(Product, Product.id == License.product_id)
+    statement: Select[Any] = select(*KEY_COLUMNS).join(Product, Product.id == License.product_id)
     if locked:
         statement = statement.join(ApiQuota, ApiQuota.license_id == License.id)
     else:
@@ -172,7 +174,8 @@ async def _read_keys(session: AsyncSession, keys: Sequence[str], *, locked: bool
     return await session.execute(_keys_statement(locked=locked), {"keys": list(keys)})
 
 
-def _key_quota(row: Row[Any]) -> KeyQuota:
+def key_quota_of(row: Any) -> KeyQuota:
+    """A row of :data:`KEY_COLUMNS` as a :class:`KeyQuota`."""
     calls, rate = rules.api_grant(
         row.api_calls, row.plan_rate, row.default_api_calls, row.product_rate
     )
@@ -194,7 +197,7 @@ def _key_quota(row: Row[Any]) -> KeyQuota:
 async def read_key_quota(session: AsyncSession, tenant_id: int, key: str) -> KeyQuota | None:
     """The tenant's key with its quota, unlocked (``key`` as :func:`lookup_key` gives it)."""
     row = (await _read_keys(session, [key], locked=False)).one_or_none()
-    return _key_quota(row) if row is not None and row.tenant_id == tenant_id else None
+    return key_quota_of(row) if row is not None and row.tenant_id == tenant_id else None
 
 
 async def create_quota_rows(session: AsyncSession, grants: dict[int, Grant], now: datetime) -> None:
@@ -226,14 +229,14 @@ async def _lock_keys(
     ``asked`` maps each key to the tenants asking) makes its row first."""
     keys = sorted(asked)
     found = {
-        row.activation_key: (row.tenant_id, _key_quota(row))
+        row.activation_key: (row.tenant_id, key_quota_of(row))
         for row in await _read_keys(session, keys, locked=True)
     }
     absent = [key for key in keys if key not in found]
     if not absent:
         return found
     others = {
-        row.activation_key: (row.tenant_id, _key_quota(row))
+        row.activation_key: (row.tenant_id, key_quota_of(row))
         for row in await _read_keys(session, absent, locked=False)
     }
     fresh = {
@@ -247,7 +250,7 @@ async def _lock_keys(
     ]
     if with_rows:  # made now, or by another transaction since the first read
         for row in await _read_keys(session, with_rows, locked=True):
-            others[row.activation_key] = (row.tenant_id, _key_quota(row))
+            others[row.activation_key] = (row.tenant_id, key_quota_of(row))
     return {**found, **others}
 
 

@@ -23,7 +23,15 @@ from ..licenses.rules import Reason
 from ..models import ApiQuota, ApiUsageDay, HistoryAction, License, Plan, Product
 from ..publisher.checks import MAX_API_CALLS
 from ..security.lookups import lookup_found, lookup_missed
-from .consume import Grant, KeyQuota, create_quota_rows, lookup_key, read_key_quota
+from .consume import (
+    KEY_COLUMNS,
+    Grant,
+    KeyQuota,
+    create_quota_rows,
+    key_quota_of,
+    lookup_key,
+    read_key_quota,
+)
 from .schemas import ApiUsageDayRead, QuotaRead
 
 __all__ = [
@@ -102,22 +110,15 @@ async def list_api_keys(
         select(func.coalesce(func.sum(ApiUsageDay.calls), 0))
         .where(ApiUsageDay.license_id == License.id, ApiUsageDay.day >= first)
         .scalar_subquery()
+        .label("recent")
     )
     rows = await session.execute(
         select(
-            License.activation_key,
+            *KEY_COLUMNS,
             License.email,
+            Product.name.label("product_name"),
             rules.license_state_sql(now).label("state"),
-            Product.name,
-            Product.default_api_calls,
-            Product.api_rate_limit_per_minute.label("product_rate"),
-            Plan.api_calls,
-            Plan.api_rate_limit_per_minute.label("plan_rate"),
-            ApiQuota.id.label("quota_id"),
-            ApiQuota.calls_limit,
-            ApiQuota.calls_used,
-            ApiQuota.rate_limit_per_minute,
-            recent.label("recent"),
+            recent,
         )
         .join(Product, Product.id == License.product_id)
         .outerjoin(Plan, Plan.id == License.plan_id)
@@ -128,19 +129,16 @@ async def list_api_keys(
     )
     lines = []
     for row in rows:
-        calls, rate = rules.api_grant(
-            row.api_calls, row.plan_rate, row.default_api_calls, row.product_rate
-        )
-        has_row = row.quota_id is not None
+        facts = key_quota_of(row).facts
         lines.append(
             ApiKeyLine(
                 activation_key=row.activation_key,
                 email=row.email,
-                product_name=row.name,
+                product_name=row.product_name,
                 status=row.state,
-                limit=row.calls_limit if has_row else calls,
-                used=row.calls_used if has_row else 0,
-                rate_limit_per_minute=row.rate_limit_per_minute if has_row else rate,
+                limit=facts.calls_limit,
+                used=facts.calls_used,
+                rate_limit_per_minute=facts.rate_limit_per_minute,
                 recent_calls=int(row.recent or 0),
             )
         )
