@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from exisone_server.api_keys.batcher import ConsumeBatcher
 from exisone_server.api_keys.consume import ConsumeCall, StaleDecision, consume, consume_many
-from exisone_server.api_keys.service import purchase_grant
+from exisone_server.api_keys.service import add_calls, purchase_grant
 from exisone_server.auth import Permission
 from exisone_server.db import Database
 from exisone_server.models import (
@@ -470,3 +470,23 @@ async def test_a_stale_batch_is_decided_again(seed: Seed, monkeypatch: pytest.Mo
     monkeypatch.setattr("exisone_server.api_keys.batcher.consume_many", revoked_meanwhile)
     outcome = await ConsumeBatcher(seed.database).consume(seed.tenant.id, license.activation_key, 1)
     assert attempts == 2 and outcome.reason == "license_revoked"
+
+
+async def test_a_key_sold_with_use_quantity_as_api_calls_is_granted_the_quantity(
+    seed: Seed,
+) -> None:
+    """What the payment fulfilment does: one key, its grant set to the purchased quantity."""
+    product = await _api_product(seed, "Sold", default_api_calls=50, use_quantity_as_api_calls=True)
+    grant = purchase_grant(product, 10_000)
+    assert (grant.keys, grant.calls_per_key) == (1, 10_000)
+    license = await seed.license(product)
+    async with seed.database.write() as session:
+        quota = await add_calls(
+            session, seed.tenant.id, license.activation_key, 10_000, set_calls=True
+        )
+    assert (quota.facts.calls_limit, quota.facts.calls_used) == (10_000, 0)
+    answer = await _consume(seed.api, license.activation_key, 10_000)
+    assert (answer["allowed"], answer["remaining"]) == (True, 0)
+    async with seed.database.write() as session:  # a renewal adds to what is left
+        renewed = await add_calls(session, seed.tenant.id, license.activation_key, 500)
+    assert renewed.facts.calls_limit == 10_500
