@@ -106,6 +106,9 @@ def _body(victim: Victim, method: str, path: str) -> Any:
         ("POST", "/api/license/bulk-by-email"): {"emails": [victim.email]},
         ("POST", "/api/license/bulk-by-hardware"): {"hardwareIds": [hardware]},
         ("POST", "/api/webhook"): {"url": f"https://example.com/{tag}"},
+        ("POST", "/api/license/consume"): {"activationKey": victim.key},
+        ("POST", "/api/license/{activation_key:str}/topup"): {"calls": 10},
+        ("POST", "/api/license/validate-encrypted"): {"payload": "c2VhbGVkIGZvciBub2JvZHk="},
         ("POST", "/api/webhook/deliveries/{delivery_id:int}/resend"): None,
     }
     if method in ("GET", "DELETE"):
