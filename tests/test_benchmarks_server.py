@@ -16,7 +16,7 @@ from benchmarks.report import text_table
 from benchmarks.results import CaseResult, Status, Target
 from benchmarks.server.dataset import Deployment, activation_key, license_key, settle
 from benchmarks.server.processes import resident_bytes, resident_parts, worker_pids
-from benchmarks.server.scripts import activate_script, validate_script
+from benchmarks.server.scripts import activate_script, consume_script, validate_script
 from benchmarks.server.wrk import parse_wrk
 
 WRK_OUTPUT = """\
@@ -85,6 +85,23 @@ def test_scripts_embed_token_product_and_count(tmp_path: Path) -> None:
 def test_a_paced_script_waits_between_requests(tmp_path: Path) -> None:
     paced = validate_script(tmp_path / "p.lua", "tok", "App", 10, think_ms=12.5).read_text()
     assert "function delay()\n  return 12.500\nend" in paced
+
+
+def test_the_consume_script_picks_one_of_the_keys(tmp_path: Path) -> None:
+    keys = ["AAAA-0000-0000-0001", "BBBB-0000-0000-0002"]
+    script = consume_script(tmp_path / "c.lua", "tok", keys, think_ms=32).read_text()
+    assert 'local keys = {"AAAA-0000-0000-0001","BBBB-0000-0000-0002"}' in script
+    assert "keys[math.random(1, #keys)]" in script and '"amount":1' in script
+    assert "function delay()\n  return 32.000\nend" in script
+
+
+def test_the_country_database_of_the_runs_knows_loopback(tmp_path: Path) -> None:
+    import maxminddb
+    from benchmarks.server.geo import write_country_database
+
+    path = write_country_database(tmp_path / "c.mmdb", networks=50)
+    with maxminddb.open_database(str(path)) as reader:
+        assert reader.get("127.0.0.1") == {"country": {"iso_code": "DE"}}
 
 
 def test_text_table_shows_a_groups_own_units() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["activate_script", "validate_script"]
+__all__ = ["activate_script", "consume_script", "validate_script"]
 
 _COMMON = """
 wrk.method = "POST"
@@ -72,4 +72,25 @@ def activate_script(path: Path, token: str, product: str, licenses: int, tag: st
     """A script activating new devices (unique per run ``tag``) on the activation licenses."""
     common = _COMMON.format(token=_lua(token), product=_lua(product))
     path.write_text(common + _ACTIVATE.format(licenses=licenses, tag=_lua(tag)), "utf-8")
+    return path
+
+
+_CONSUME = """
+local keys = {{{keys}}}
+request = function()
+  local key = keys[math.random(1, #keys)]
+  return wrk.format(nil, nil, nil, '{{"activationKey":"' .. key .. '","amount":1}}')
+end
+"""
+
+
+def consume_script(
+    path: Path, token: str, keys: list[str], *, think_ms: float | None = None
+) -> Path:
+    """A script consuming 1 call of a random key of ``keys`` per request (paced like
+    :func:`validate_script` with ``think_ms``)."""
+    common = _COMMON.format(token=_lua(token), product=_lua(""))
+    listed = ",".join(_lua(key) for key in keys)
+    paced = _PACED.format(think_ms=f"{think_ms:.3f}") if think_ms is not None else ""
+    path.write_text(common + _CONSUME.format(keys=listed) + paced, "utf-8")
     return path

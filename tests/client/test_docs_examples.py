@@ -3,6 +3,7 @@ against a tiny local HTTP server (real sockets)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -13,6 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from exisone._offline import load_private_key
+from exisone._sealed import open_request, seal_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "client.md"
@@ -46,13 +50,46 @@ ANSWERS = {
     "/api/support/ticket": {},
 }
 USAGE = {"currentSeats": 3, "maxSeats": 10, "hasCapacity": True, "isUnlimited": False}
+CONSUMED = {
+    "allowed": True,
+    "remaining": 97,
+    "limit": 100,
+    "used": 3,
+    "resetAt": None,
+    "retryAfter": None,
+}
+QUOTA = {
+    "isApiLicense": True,
+    "limit": 100,
+    "used": 3,
+    "remaining": 97,
+    "callsThisMinute": 3,
+    "usage": [{"date": "2030-01-01", "calls": 3}],
+}
+
+
+def _sealed(request: bytes) -> dict[str, str]:
+    """validate-encrypted's answer, sealed as the server does (the vector's key is the
+    tenant's here)."""
+    private_key = load_private_key(VECTOR["private_key_pem"])
+    payload = base64.b64decode(json.loads(request)["payload"])
+    opened = open_request(payload, private_key, lambda _: private_key)
+    assert opened.key is not None
+    answer = json.dumps(ANSWERS["/api/license/validate"]).encode()
+    return {"payload": base64.b64encode(seal_answer(opened.key, payload, answer)).decode()}
 
 
 class Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
+        request = self.rfile.read(length)
         body = USAGE if self.path.endswith("/usage") else ANSWERS.get(self.path)
+        if "/quota" in self.path:
+            body = QUOTA
+        elif self.path == "/api/license/consume":
+            body = CONSUMED
+        elif self.path == "/api/license/validate-encrypted":
+            body = _sealed(request)
         data = json.dumps(body).encode() if body is not None else b'{"error":"not_found"}'
         self.send_response(200 if body is not None else 404)
         self.send_header("Content-Type", "application/json")

@@ -91,6 +91,16 @@ PROTOCOL_NAMES = {
         "load_public_keys",
         "verify_offline_code",
     ],
+    "_sealed": [
+        "SEALED_KEY_BYTES",
+        "OpenedRequest",
+        "SealedPayloadError",
+        "envelope_key_id",
+        "open_answer",
+        "open_request",
+        "seal_answer",
+        "seal_request",
+    ],
 }
 
 
@@ -169,6 +179,9 @@ def test_sync_and_async_clients_have_the_same_methods_and_parameters() -> None:
         "get_licensed_features",
         "send_support_ticket",
         "get_seat_usage",
+        "consume",
+        "get_usage",
+        "validate_encrypted",
         "validate_smart",
         "deactivate_smart",
         "flush_outbox",

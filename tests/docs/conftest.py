@@ -11,7 +11,8 @@ from tests.examples.live_server import DemoServer, demo_server
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    """The demo tenant, plus ``serverUrl`` and a 5-seat corporate plan (``corporatePlanId``)."""
+    """The demo tenant, plus ``serverUrl``, a 5-seat corporate plan (``corporatePlanId``) and
+    an API product with 100 calls per key (``apiProductName``)."""
     with demo_server(tmp_path_factory.mktemp("docs-server")) as running:
         running.demo["serverUrl"] = running.base_url
         with running.publisher() as http:
@@ -25,8 +26,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
                     "productId": running.demo["productId"],
                 },
             )
+            api = http.post(
+                "/api/product",
+                json={"name": "Docs API", "isApiProduct": True, "defaultApiCalls": 100},
+            )
         assert plan.status_code == 201, plan.text
+        assert api.status_code == 201, api.text
         running.demo["corporatePlanId"] = plan.json()["id"]
+        running.demo["apiProductName"] = "Docs API"
         yield running
 
 

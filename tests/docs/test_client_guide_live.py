@@ -23,7 +23,8 @@ EXAMPLES = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), r
 
 
 def fresh_keys(server: DemoServer) -> dict[str, str]:
-    """A new single-device key and a new 5-seat corporate key, through the publisher API."""
+    """A new single-device key, a new 5-seat corporate key and a new API key (100 calls),
+    through the publisher API."""
     keys = {}
     with server.publisher() as http:
         for name, plan in (("singleDeviceKey", "planId"), ("corporateKey", "corporatePlanId")):
@@ -33,6 +34,12 @@ def fresh_keys(server: DemoServer) -> dict[str, str]:
             )
             assert answer.status_code == 200, answer.text
             keys[name] = answer.json()["activationKey"]
+        answer = http.post(
+            "/api/activationkey/generate",
+            json={"productName": server.demo["apiProductName"], "email": "api@example.com"},
+        )
+        assert answer.status_code == 200, answer.text
+        keys["apiKey"] = answer.json()["activationKey"]
     return keys
 
 
@@ -44,6 +51,7 @@ def real(code: str, server: DemoServer, keys: dict[str, str]) -> str:
         "exo_at_<public>_<secret>": server.token,
         "AAAA-BBBB-CCCC-DDDD": keys["singleDeviceKey"],
         "CORP-0001-AAAA-BBBB": keys["corporateKey"],
+        "APIK-0000-0000-0001": keys["apiKey"],
         '"MyProduct"': repr(server.product).replace("'", '"'),
         "plan_id=1": f"plan_id={server.demo['planId']}",
     }
@@ -88,5 +96,9 @@ def test_example_runs_against_the_server(
         assert printed.splitlines() == ["['Export', 'Pro']", "Export,Pro"]
     if "get_seat_usage(" in code:
         assert printed.strip() == "0 5 5"
+    if "client.consume(" in code:
+        assert printed.splitlines() == ["allowed, 97 calls left", "3 of 100 [0, 0, 0, 0, 0, 0, 3]"]
+    if "validate_encrypted(" in code:
+        assert printed.strip() == "invalid"  # a new key, not activated on this machine
     if "validate_offline(" in code:
         assert printed.startswith(server.product + " 2049-12-31 23:59:59+00:00 ['Export', 'Pro']")

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 
 from exisone.protocol import ErrorCode, ValidationReason
-from exisone_server.models import License, Product
+from exisone_server.db import Database
+from exisone_server.models import License, Product, WebhookEndpoint
 
 #: The endpoints the clients call: their answers use only the codes of exisone.protocol.
 CLIENT_ENDPOINTS = re.compile(
@@ -58,3 +59,19 @@ def check_protocol(path: str, response: httpx.Response) -> None:
     elif path.startswith("/api/license/validate") and "reason" in body:
         reason = ValidationReason(body["reason"])
         assert (body["status"], body["isValid"]) == (reason.status, reason.is_valid), body
+
+
+async def subscribe(database: Database, tenant_id: int, *events: str) -> None:
+    """An active webhook endpoint of the tenant for ``events`` (its deliveries go nowhere)."""
+    async with database.write() as session:
+        session.add(
+            WebhookEndpoint(
+                tenant_id=tenant_id,
+                url="https://hooks.example.com/events",
+                secret_nonce=b"n",
+                secret_ciphertext=b"x",
+                master_key_id="test",
+                events=list(events),
+                is_active=True,
+            )
+        )

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from exisone_server.config import Settings
 from tests.support import ServerProcess, cli, environment, start_server
 
-__all__ = ["Server", "demo", "running"]
+__all__ = ["Server", "demo", "http_clients", "running"]
 
 Server = ServerProcess
 
@@ -56,3 +58,19 @@ def demo(settings: Settings) -> dict[str, Any]:
         check=True,
     )
     return dict(json.loads(done.stdout))
+
+
+@asynccontextmanager
+async def http_clients(
+    servers: Sequence[Server], per_process: int
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """One client per server, each with at most ``per_process`` connections."""
+    limits = httpx.Limits(max_connections=per_process, max_keepalive_connections=per_process)
+    opened = [
+        httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) for server in servers
+    ]
+    try:
+        yield opened
+    finally:
+        for client in opened:
+            await client.aclose()

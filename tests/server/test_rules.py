@@ -9,8 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from exisone_server.licenses import rules
-from exisone_server.licenses.rules import KeyFacts, LicenseState, Reason, ReleasePolicy, Releaser
-from exisone_server.models import License, LicenseStatus
+from exisone_server.licenses.rules import (
+    KeyFacts,
+    LicenseState,
+    QuotaFacts,
+    Reason,
+    ReleasePolicy,
+    Releaser,
+)
+from exisone_server.models import ApiQuota, License, LicenseStatus, Product
 
 from .seeding import Seed
 
@@ -276,3 +283,93 @@ def test_trials() -> None:
 )
 def test_answer_status(reason: Reason | None, status: str) -> None:
     assert rules.answer_status(reason) == status
+
+
+# -- API keys --------------------------------------------------------------------------------
+
+MINUTE = rules.utc_minute(NOW)
+
+
+def _quota(**changes: object) -> QuotaFacts:
+    values: dict[str, object] = {
+        "status": LicenseStatus.ACTIVE,
+        "expires_at": None,
+        "product_active": True,
+        "is_api_product": True,
+        "calls_limit": 100,
+        "calls_used": 90,
+        "rate_limit_per_minute": 5,
+        "window_minute": MINUTE,
+        "window_calls": 3,
+    }
+    values.update(changes)
+    return QuotaFacts(**values)  # type: ignore[arg-type]
+
+
+#: (facts, amount) → the refusal at NOW; each case also runs in SQL below.
+CONSUME_CASES: list[tuple[QuotaFacts, int, Reason | None]] = [
+    (_quota(), 2, None),
+    (_quota(), 3, Reason.RATE_LIMIT_EXCEEDED),  # 3 + 3 > 5 this minute
+    (_quota(window_minute=MINUTE - 1), 5, None),  # last minute's calls do not count
+    (_quota(window_minute=MINUTE - 1), 6, Reason.RATE_LIMIT_EXCEEDED),
+    (_quota(rate_limit_per_minute=None), 10, None),
+    (_quota(rate_limit_per_minute=None), 11, Reason.QUOTA_EXCEEDED),
+    (_quota(calls_used=100, window_calls=0), 1, Reason.QUOTA_EXCEEDED),  # quota before rate
+    (_quota(calls_used=99, window_calls=5), 2, Reason.QUOTA_EXCEEDED),
+    (_quota(is_api_product=False, calls_used=100), 1, Reason.NOT_API_LICENSE),
+    (_quota(product_active=False, is_api_product=False), 1, Reason.PRODUCT_INACTIVE),
+    (_quota(status=LicenseStatus.SUSPENDED, product_active=False), 1, Reason.LICENSE_SUSPENDED),
+    (_quota(status=LicenseStatus.REVOKED), 1, Reason.LICENSE_REVOKED),
+    (_quota(expires_at=NOW), 1, Reason.LICENSE_EXPIRED),
+    (_quota(expires_at=NOW + timedelta(seconds=1)), 1, None),
+]
+
+
+@pytest.mark.parametrize(("facts", "amount", "reason"), CONSUME_CASES)
+def test_consume_checks_run_in_order(facts: QuotaFacts, amount: int, reason: Reason | None) -> None:
+    assert rules.consume_refusal(facts, amount, NOW) == reason
+
+
+async def test_the_consume_sql_twin_agrees_with_the_rule(seed: Seed) -> None:
+    """consume_allowed_sql selects exactly the cases consume_refusal allows, on this database
+    (the UPDATE that spends calls uses it as its condition)."""
+    cases: dict[int, tuple[int, bool]] = {}  # license id → (amount, allowed)
+    for n, (facts, amount, reason) in enumerate(CONSUME_CASES):
+        product = await seed.product(
+            f"Api{n}", is_active=facts.product_active, is_api_product=facts.is_api_product
+        )
+        license = await seed.license(product)
+        await seed.update_license(license, status=facts.status, expires_at=facts.expires_at)
+        async with seed.database.write() as session:
+            session.add(
+                ApiQuota(
+                    license_id=license.id,
+                    calls_limit=facts.calls_limit,
+                    calls_used=facts.calls_used,
+                    rate_limit_per_minute=facts.rate_limit_per_minute,
+                    window_minute=facts.window_minute,
+                    window_calls=facts.window_calls,
+                )
+            )
+        cases[license.id] = (amount, reason is None)
+    async with seed.database.read() as connection:
+        for license_id, (amount, allowed) in cases.items():
+            found = await connection.scalar(
+                select(License.id)
+                .join(Product, Product.id == License.product_id)
+                .join(ApiQuota, ApiQuota.license_id == License.id)
+                .where(License.id == license_id, rules.consume_allowed_sql(amount, NOW))
+            )
+            assert (found is not None) is allowed, (license_id, amount)
+
+
+def test_grants_and_crossings() -> None:
+    assert rules.api_grant(None, None, 1000, 60) == (1000, 60)
+    assert rules.api_grant(5, None, 1000, 60) == (5, 60)
+    assert rules.api_grant(0, 10, 1000, None) == (0, 10)  # a plan may grant no calls
+    assert rules.quota_crossings(10, 7, 8) == [80]
+    assert rules.quota_crossings(10, 8, 9) == []
+    assert rules.quota_crossings(10, 0, 10) == [80, 100]
+    assert rules.quota_crossings(3, 2, 3) == [80, 100]  # 80 % of 3 is 2.4: crossed from 2
+    assert rules.quota_crossings(3, 1, 2) == []
+    assert rules.quota_crossings(0, 0, 0) == []

@@ -4,19 +4,24 @@ database that every app (process) shares; successful requests write nothing."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
+from exisone.protocol import seal_request
 from exisone_server.app import create_app
 from exisone_server.config import Settings
 from exisone_server.crypto.master_key import MasterKey
 from exisone_server.db import Database
-from exisone_server.models import RateLimitCounter
+from exisone_server.models import CryptoKey, RateLimitCounter
 from exisone_server.security import FailureLimiter, SecuritySettings
 from exisone_server.security.limits import record_failures
 from exisone_server.security.lookups import LookupLedger, lookup_route
@@ -344,7 +349,32 @@ FAILING_LOOKUPS: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
         "/api/license/bulk-by-hardware",
         {"hardwareIds": ["NO-SUCH-DEVICE"]},
     ),
+    ("POST", "/api/license/consume"): ("/api/license/consume", {"activationKey": UNKNOWN_KEY}),
+    ("POST", "/api/license/validate-encrypted"): (
+        "/api/license/validate-encrypted",
+        {"sealed for the tenant": {"activationKey": UNKNOWN_KEY, "hardwareId": "h"}},
+    ),
+    ("GET", "/api/license/{activation_key:str}/quota"): (f"/api/license/{UNKNOWN_KEY}/quota", None),
+    ("POST", "/api/license/{activation_key:str}/topup"): (
+        f"/api/license/{UNKNOWN_KEY}/topup",
+        {"calls": 1},
+    ),
 }
+
+
+async def sealed_for(seed: Seed, body: dict[str, Any]) -> dict[str, Any]:
+    """validate-encrypted's body: ``body`` sealed for the tenant's current public key."""
+    async with seed.database.read_session() as session:
+        pem = await session.scalar(
+            select(CryptoKey.public_key_pem).where(
+                CryptoKey.tenant_id == seed.tenant.id, CryptoKey.is_current
+            )
+        )
+    assert pem is not None
+    public_key = serialization.load_pem_public_key(pem.encode())
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    payload, _ = seal_request(public_key, json.dumps(body).encode())
+    return {"payload": base64.b64encode(payload).decode()}
 
 
 def _takes_guessable_values(path_parameters: Any, body_type: Any) -> bool:
@@ -389,6 +419,8 @@ async def test_each_lookup_route_counts_and_refuses(
     seed: Seed, limited: Callable[[str], Any], route: tuple[str, str]
 ) -> None:
     url, body = FAILING_LOOKUPS[route]
+    if body is not None and "sealed for the tenant" in body:  # encrypted: the body, sealed
+        body = await sealed_for(seed, body["sealed for the tenant"])
     async with limited("192.0.2.77") as client:
         headers = {"Authorization": f"ExisOneApi {seed.api.token}"}
 

@@ -19,7 +19,7 @@ from exisone_server.crypto.master_key import MasterKey
 from exisone_server.db import Database
 from exisone_server.models import Activation, HistoryAction, LicenseHistory, Trial
 
-from .security_servers import Server, running
+from .security_servers import Server, http_clients, running
 from .seeding import Seed
 
 pytestmark = pytest.mark.slow
@@ -46,15 +46,8 @@ def servers(settings: Settings) -> Iterator[list[Server]]:
 
 @pytest.fixture
 async def clients(servers: list[Server]) -> AsyncIterator[list[httpx.AsyncClient]]:
-    limits = httpx.Limits(max_connections=PER_PROCESS, max_keepalive_connections=PER_PROCESS)
-    opened = [
-        httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) for server in servers
-    ]
-    try:
+    async with http_clients(servers, PER_PROCESS) as opened:
         yield opened
-    finally:
-        for client in opened:
-            await client.aclose()
 
 
 @pytest.fixture

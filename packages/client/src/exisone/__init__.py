@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from ._hwid import generate_hardware_id
     from ._models import (
         ActivationResult,
+        ApiUsage,
+        ApiUsageDay,
+        ConsumeResult,
         DeactivationResult,
         GeneratedActivationKey,
         OfflineKeyPayload,
@@ -63,6 +66,8 @@ __all__ = [  # noqa: RUF022 - sorted with str.casefold, as httpx does
     "ActivationResult",
     "AnswerSignatureError",
     "APIError",
+    "ApiUsage",
+    "ApiUsageDay",
     "AsyncExisOneClient",
     "AuthenticationError",
     "BadRequestError",
@@ -71,6 +76,7 @@ __all__ = [  # noqa: RUF022 - sorted with str.casefold, as httpx does
     "ConflictError",
     "ConnectError",
     "ConnectTimeout",
+    "ConsumeResult",
     "DeactivationResult",
     "ExisOneClient",
     "ExisOneClientOptions",
@@ -105,6 +111,9 @@ _SOURCES = {
     "._options": ("ExisOneClientOptions",),
     "._models": (
         "ActivationResult",
+        "ApiUsage",
+        "ApiUsageDay",
+        "ConsumeResult",
         "DeactivationResult",
         "GeneratedActivationKey",
         "OfflineKeyPayload",

@@ -29,6 +29,8 @@ from ._guard import DEFAULT_CLOCK_TOLERANCE, DEFAULT_GRACE_PERIOD, guard_setting
 from ._http import SYNC_TIMEOUT, VerifyTypes, httpx_timeout, map_httpx_exceptions, ssl_verify
 from ._models import (
     ActivationResult,
+    ApiUsage,
+    ConsumeResult,
     DeactivationResult,
     GeneratedActivationKey,
     OfflineValidationResult,
@@ -241,6 +243,21 @@ class AsyncExisOneClient:
             self._core.validate(activation_key, hardware_id, product_name, version)
         )
 
+    async def validate_encrypted(
+        self,
+        activation_key: str,
+        hardware_id: str,
+        product_name: str | None = None,
+        version: str | None = None,
+    ) -> ValidationResult:
+        """:meth:`validate`, the request sealed for the tenant's public key (the first of
+        ``offline_public_key``) and the answer sealed with a fresh key only this request knows
+        (docs/encrypted-validation.md). An answer that does not open raises
+        AnswerSignatureError; otherwise it raises as :meth:`validate`.
+        """
+        call = self._core.validate_encrypted(activation_key, hardware_id, product_name, version)
+        return await self._send(call)
+
     async def deactivate(self, activation_key: str, hardware_id: str, product_name: str) -> bool:
         """Release the license (or corporate seat) of ``hardware_id``; True, or raises."""
         return await self._send(self._core.deactivate(activation_key, hardware_id, product_name))
@@ -286,6 +303,18 @@ class AsyncExisOneClient:
     async def get_seat_usage(self, activation_key: str) -> SeatUsage:
         """Seat usage of a corporate license; NotFoundError for a single-device license."""
         return await self._send(self._core.seat_usage(activation_key))
+
+    async def consume(self, activation_key: str, amount: int = 1) -> ConsumeResult:
+        """Spend ``amount`` calls of an API key (token needs ``verify``): all or none, see
+        ``allowed`` and ``reason``. Never retried (a repeat could spend twice).
+
+        Raises NotFoundError for an unknown key, BadRequestError for a bad amount.
+        """
+        return await self._send(self._core.consume(activation_key, amount))
+
+    async def get_usage(self, activation_key: str, days: int = 30) -> ApiUsage:
+        """An API key's quota, its calls this minute and per UTC day for the last ``days``."""
+        return await self._send(self._core.api_usage(activation_key, days))
 
     def validate_offline(
         self,

@@ -7,6 +7,8 @@ The two clients only send calls and sleep, so they behave identically.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import platform
@@ -29,11 +31,14 @@ from ._exceptions import (
     AnswerSignatureError,
     ConfigurationError,
     InvalidArgumentError,
+    InvalidResponseError,
     TransportError,
 )
 from ._guard import Guard, GuardSettings
 from ._models import (
     ActivationResult,
+    ApiUsage,
+    ConsumeResult,
     GeneratedActivationKey,
     OfflineValidationResult,
     SeatUsage,
@@ -308,6 +313,50 @@ class ClientCore:
                 return _smart.withdrawn(result, status)
         return _smart.from_offline(result)
 
+    def validate_encrypted(
+        self,
+        activation_key: str,
+        hardware_id: str,
+        product_name: str | None,
+        version: str | None,
+    ) -> Call[ValidationResult]:
+        """validate's body sealed for the tenant's key (the first of ``offline_public_key``);
+        the answer must open with the request's fresh key (docs/encrypted-validation.md)."""
+        from ._sealed import SealedPayloadError, open_answer, seal_request
+
+        if not self.settings.public_keys:
+            raise ConfigurationError(
+                "validate_encrypted needs offline_public_key (the tenant's public key)"
+            )
+        body: dict[str, str] = {"activationKey": activation_key, "hardwareId": hardware_id}
+        if product_name:
+            body["productName"] = product_name
+        if version:
+            body["version"] = version
+        plaintext = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        sealed, key = seal_request(self.settings.public_keys[0], plaintext)
+
+        def read(reply: parse.Reply) -> ValidationResult:
+            text = _ok_object(reply).get("payload")
+            try:
+                if not isinstance(text, str):
+                    raise SealedPayloadError()
+                answer = open_answer(key, sealed, base64.b64decode(text, validate=True))
+                data = json.loads(answer.decode("utf-8"))
+            except (SealedPayloadError, binascii.Error, ValueError):
+                raise AnswerSignatureError(
+                    "the sealed answer does not open with this request's key: "
+                    "forged, altered, or not the answer to this request"
+                ) from None
+            if not isinstance(data, dict):
+                raise InvalidResponseError("the sealed answer is not a JSON object")
+            return parse.validation_result(data)
+
+        payload = {"payload": base64.b64encode(sealed).decode("ascii")}
+        return Call(
+            "validate_encrypted", "POST", "/api/license/validate-encrypted", payload, True, read
+        )
+
     def deactivate(self, activation_key: str, hardware_id: str, product_name: str) -> Call[bool]:
         payload = {
             "licenseKey": activation_key,
@@ -360,8 +409,7 @@ class ClientCore:
         return Call("send_support_ticket", "POST", "/api/support/ticket", payload, False, _ok_none)
 
     def seat_usage(self, activation_key: str) -> Call[SeatUsage]:
-        if not activation_key or not activation_key.strip():
-            raise InvalidArgumentError("activation_key is required")
+        _require_key(activation_key)
         path = f"/api/license/{quote(activation_key, safe='')}/usage"
         return Call(
             "get_seat_usage",
@@ -370,6 +418,36 @@ class ClientCore:
             None,
             True,
             lambda reply: parse.seat_usage(_ok_object(reply)),
+        )
+
+    # -- API keys (docs/api-keys.md) ---------------------------------------------------------
+
+    def consume(self, activation_key: str, amount: int) -> Call[ConsumeResult]:
+        _require_key(activation_key)
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+            raise InvalidArgumentError(f"amount must be a whole number >= 1, got {amount!r}")
+        # Not idempotent: a repeat after a lost answer would spend the calls twice.
+        return Call(
+            "consume",
+            "POST",
+            "/api/license/consume",
+            {"activationKey": activation_key, "amount": amount},
+            False,
+            lambda reply: parse.consume_result(_ok_object(reply)),
+        )
+
+    def api_usage(self, activation_key: str, days: int) -> Call[ApiUsage]:
+        _require_key(activation_key)
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+            raise InvalidArgumentError(f"days must be 1 to 366, got {days!r}")
+        path = f"/api/license/{quote(activation_key, safe='')}/quota?days={days}"
+        return Call(
+            "get_usage",
+            "GET",
+            path,
+            None,
+            True,
+            lambda reply: parse.api_usage(_ok_object(reply)),
         )
 
     # -- resilience (see _guard) ---------------------------------------------------------------
@@ -421,6 +499,11 @@ class ClientCore:
         )
         # An explicit ``now`` asks about another moment; the clock check is about this one.
         return result if now is not None else self.guard.check_offline_clock(result, moment)
+
+
+def _require_key(activation_key: str) -> None:
+    if not activation_key or not activation_key.strip():
+        raise InvalidArgumentError("activation_key is required")
 
 
 def _ok_object(reply: parse.Reply) -> dict[str, Any]:

@@ -23,7 +23,9 @@ Every exception the SDK raises on purpose derives from :class:`ExisOneError`::
     │   └── ServerError               5xx
     ├── InvalidResponseError          a 2xx answer the SDK cannot read
     ├── AnswerSignatureError          a signed answer that does not verify, or an unsigned
-    │                                 one that must be signed: forged, replayed or stripped
+    │                                 one that must be signed, or a sealed answer
+    │                                 (validate_encrypted) that does not open: forged, replayed
+    │                                 or stripped
     └── InvalidOfflineCode            an offline code that fails decoding or its signature
 
 License-level outcomes are never exceptions: an invalid, expired, trial or outdated license is a
@@ -172,7 +174,8 @@ class InvalidResponseError(ExisOneError):
 
 class AnswerSignatureError(ExisOneError):
     """The server's answer failed the signature check: a bad or missing signature, another
-    request's nonce, an untrusted key, or a time too far from this computer's clock.
+    request's nonce, an untrusted key, or a time too far from this computer's clock; or a
+    sealed answer of ``validate_encrypted`` that does not open with its request's key.
 
     ``validate_smart`` treats it like an unreachable server (a man in the middle is no server).
     """

@@ -7,12 +7,15 @@ which compare equal to the plain strings (``result.status == "licensed"``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Union
 
 __all__ = [
     "ActivationResult",
+    "ApiUsage",
+    "ApiUsageDay",
+    "ConsumeResult",
     "DeactivationResult",
     "GeneratedActivationKey",
     "OfflineKeyPayload",
@@ -180,3 +183,49 @@ class OfflineKeyPayload:
     features: list[str]
     tenant_id: int
     version: str = ""
+
+
+@dataclass
+class ConsumeResult:
+    """The answer to :meth:`~exisone.ExisOneClient.consume`: whether the calls were spent
+    (all of them, or none), and the API key's quota after."""
+
+    allowed: bool
+    remaining: int = 0
+    """Calls left of the key's lifetime quota."""
+    limit: int = 0
+    """Calls granted in all."""
+    used: int = 0
+    reset_at: datetime | None = None
+    """End of the current per-minute window; ``None`` without a per-minute limit."""
+    retry_after: int | None = None
+    """Seconds until a consume refused by the per-minute limit may succeed."""
+    reason: str | None = None
+    """Why it was refused: ``quota_exceeded``, ``rate_limit_exceeded``, ``not_api_license``,
+    ``license_expired``, ``license_suspended``, ``license_revoked``, ``product_inactive``."""
+    rate_limit_per_minute: int | None = None
+    rate_remaining: int | None = None
+    """Calls left in the current minute (with a per-minute limit)."""
+
+
+@dataclass
+class ApiUsageDay:
+    """Calls an API key consumed on one UTC day."""
+
+    day: date
+    calls: int = 0
+
+
+@dataclass
+class ApiUsage:
+    """An API key's quota and use (:meth:`~exisone.ExisOneClient.get_usage`)."""
+
+    is_api_license: bool
+    limit: int = 0
+    used: int = 0
+    remaining: int = 0
+    calls_this_minute: int = 0
+    rate_limit_per_minute: int | None = None
+    reset_at: datetime | None = None
+    usage: list[ApiUsageDay] = field(default_factory=list)
+    """Calls per UTC day, oldest first, ending today."""

@@ -17,6 +17,9 @@ from ._constants import NETWORK_ERROR_CODE
 from ._dates import parse_datetime
 from ._models import (
     ActivationResult,
+    ApiUsage,
+    ApiUsageDay,
+    ConsumeResult,
     GeneratedActivationKey,
     SeatUsage,
     ValidationResult,
@@ -155,6 +158,42 @@ def seat_usage(data: Mapping[str, Any]) -> SeatUsage:
         max_seats=_int(data.get("maxSeats")),
         has_capacity=data.get("hasCapacity") is True,
         is_unlimited=data.get("isUnlimited") is True,
+    )
+
+
+def consume_result(data: Mapping[str, Any]) -> ConsumeResult:
+    allowed = data.get("allowed")
+    if not isinstance(allowed, bool):
+        raise exc.InvalidResponseError("the server's answer to consume has no 'allowed'")
+    return ConsumeResult(
+        allowed=allowed,
+        remaining=_int(data.get("remaining")) or 0,
+        limit=_int(data.get("limit")) or 0,
+        used=_int(data.get("used")) or 0,
+        reset_at=optional_datetime(data.get("resetAt")),
+        retry_after=_int(data.get("retryAfter")),
+        reason=_text(data.get("reason")),
+        rate_limit_per_minute=_int(data.get("rateLimitPerMinute")),
+        rate_remaining=_int(data.get("rateRemaining")),
+    )
+
+
+def api_usage(data: Mapping[str, Any]) -> ApiUsage:
+    days = []
+    listed = data.get("usage")
+    for item in listed if isinstance(listed, list) else []:
+        day = optional_datetime(item.get("date")) if isinstance(item, dict) else None
+        if day is not None:
+            days.append(ApiUsageDay(day=day.date(), calls=_int(item.get("calls")) or 0))
+    return ApiUsage(
+        is_api_license=data.get("isApiLicense") is True,
+        limit=_int(data.get("limit")) or 0,
+        used=_int(data.get("used")) or 0,
+        remaining=_int(data.get("remaining")) or 0,
+        calls_this_minute=_int(data.get("callsThisMinute")) or 0,
+        rate_limit_per_minute=_int(data.get("rateLimitPerMinute")),
+        reset_at=optional_datetime(data.get("resetAt")),
+        usage=days,
     )
 
 

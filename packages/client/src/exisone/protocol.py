@@ -7,6 +7,8 @@
   and :func:`verify_answer` (the client).
 * **Dates**: :func:`format_datetime` writes the protocol's one shape, :func:`parse_datetime`
   reads every shape servers send; :data:`PERPETUAL` is "never expires".
+* **Sealed validation** (``POST /api/license/validate-encrypted``): :func:`seal_request` and
+  :func:`open_answer` (the client), :func:`open_request` and :func:`seal_answer` (the server).
 * **Codes**: :class:`ErrorCode` (``error`` of an error answer), :class:`ValidationReason` and
   :class:`ValidationStatus` (``reason`` and ``status`` of a validate answer), and the exceptions
   the functions above raise.
@@ -50,6 +52,16 @@ from ._offline import (
     load_public_keys,
     verify_offline_code,
 )
+from ._sealed import (
+    SEALED_KEY_BYTES,
+    OpenedRequest,
+    SealedPayloadError,
+    envelope_key_id,
+    open_answer,
+    open_request,
+    seal_answer,
+    seal_request,
+)
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -58,6 +70,7 @@ __all__ = [
     "OFFLINE_CODE_MIN_LENGTH",
     "PERPETUAL",
     "PROTOCOL_VERSION",
+    "SEALED_KEY_BYTES",
     "SIGNATURE_ALGORITHM",
     "SIGNATURE_HEADER",
     "SIGNED_PATHS",
@@ -67,12 +80,15 @@ __all__ = [
     "ErrorCode",
     "ExisOneError",
     "InvalidOfflineCode",
+    "OpenedRequest",
     "PublicKeys",
+    "SealedPayloadError",
     "ValidationReason",
     "ValidationStatus",
     "VerifiedCode",
     "canonical_message",
     "encode_payload",
+    "envelope_key_id",
     "format_datetime",
     "is_offline_code",
     "is_valid_nonce",
@@ -81,12 +97,16 @@ __all__ = [
     "load_private_key",
     "load_public_keys",
     "new_nonce",
+    "open_answer",
+    "open_request",
     "parse_datetime",
     "parse_signature_header",
+    "seal_answer",
+    "seal_request",
     "sign_answer",
     "verify_answer",
     "verify_offline_code",
 ]
 
 #: The version of the formats above (see the module docstring for what its numbers mean).
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"

@@ -32,6 +32,8 @@ from litestar.types import (
 )
 
 from . import __version__
+from .analytics.counting import analytics_lifespan
+from .analytics.settings import AnalyticsSettings
 from .auth import Principal, provide_principal
 from .auth.permissions import PERMISSION_OPT
 from .config import Settings
@@ -173,6 +175,7 @@ def create_app(
             mail_lifespan(provide_database, key),  # the e-mail outbox's sending worker
             payment_lifespan(provide_database, key),  # retries payment events that wait
             validation_stats_lifespan(provide_database),  # the dashboard's validation counts
+            analytics_lifespan(provide_database, AnalyticsSettings.from_env()),
         ],
         openapi_config=OpenAPIConfig(
             title="ExisOne-compatible license server",

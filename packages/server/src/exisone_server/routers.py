@@ -17,11 +17,13 @@ __all__ = ["domain_routers"]
 
 def domain_routers() -> list[ControllerRouterHandler]:
     """Every domain router of the API, in mounting order."""
+    from .api_keys.endpoints import router as api_keys_router
     from .audit.endpoints import router as audit_router
     from .bulk.endpoints import router as bulk_router
     from .crypto.endpoints import router as crypto_router
     from .dashboard import dashboard_routers
     from .health import router as health_router
+    from .licenses.encrypted import router as encrypted_router
     from .licenses.endpoints import router as licenses_router
     from .mail.endpoints import router as mail_router
     from .payments.endpoints import router as payments_router
@@ -45,6 +47,8 @@ def domain_routers() -> list[ControllerRouterHandler]:
         webhooks_router,
         mail_router,
         payments_router,
+        api_keys_router,
+        encrypted_router,
         *dashboard_routers(),
         *portal_routers(),
     ]

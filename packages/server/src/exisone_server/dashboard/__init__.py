@@ -69,6 +69,8 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
     """The dashboard's pages, its static files, and ``/`` redirecting to it."""
     from . import (
         admin_pages,
+        analytics_pages,
+        api_usage_pages,
         audit_pages,  # issue 5: the audit log (read-only)
         auth_pages,
         catalog_pages,
@@ -92,6 +94,8 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
         settings_pages,
         payment_pages,
         portal_pages,
+        analytics_pages,
+        api_usage_pages,
     )
     for module in modules:
         handlers.extend(getattr(module, name) for name in module.__all__)

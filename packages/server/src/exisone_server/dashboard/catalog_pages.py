@@ -90,6 +90,12 @@ def _product_fields(form: Posted) -> dict[str, Any]:
         "max_releases_per_30_days": form_int(
             form.get("max_releases_per_30_days"), "Most releases in 30 days", optional=True
         ),
+        "is_api_product": form.flag("is_api_product"),
+        "default_api_calls": form_int(form.get("default_api_calls", "0"), "API calls") or 0,
+        "api_rate_limit_per_minute": form_int(
+            form.get("api_rate_limit_per_minute"), "Calls per minute", optional=True
+        ),
+        "use_quantity_as_api_calls": form.flag("use_quantity_as_api_calls"),
     }
 
 
@@ -188,6 +194,10 @@ async def plan_save(request: Request[Any, Any, Any], database: DatabaseDep) -> R
                 max_seats=seats if form.flag("is_corporate") else None,
                 product_id=product_id,
                 features=features,
+                api_calls=form_int(form.get("api_calls"), "API calls", optional=True),
+                api_rate_limit_per_minute=form_int(
+                    form.get("api_rate_limit_per_minute"), "API calls per minute", optional=True
+                ),
             ),
         )
         return f"Plan {plan.name!r} {'created' if created else 'saved'}."

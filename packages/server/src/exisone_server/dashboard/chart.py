@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
 
-from ..publisher.activity import DailyCount
-
-__all__ = ["Bar", "Chart", "daily_chart"]
+__all__ = ["Bar", "Chart", "Day", "daily_chart"]
 
 WIDTH = 600
 HEIGHT = 160
 _TOP = 10
 _BOTTOM = 20
+
+
+class Day(Protocol):
+    """A day of a chart: its date, and a count per kind as an attribute of that name."""
+
+    @property
+    def day(self) -> date: ...
 
 
 @dataclass(frozen=True)
@@ -36,10 +43,9 @@ class Chart:
     baseline: float
 
 
-def daily_chart(
-    days: Sequence[DailyCount], kinds: Sequence[str] = ("activations", "trials")
-) -> Chart:
-    """One bar per day for each of ``kinds`` (DailyCount fields), scaled to the largest count."""
+def daily_chart(days: Sequence[Day], kinds: Sequence[str] = ("activations", "trials")) -> Chart:
+    """One bar per day for each of ``kinds`` (attributes of the days, e.g. DailyCount's),
+    scaled to the largest count."""
     values = [[int(getattr(day, kind)) for kind in kinds] for day in days]
     maximum = max([1, *(value for row in values for value in row)])
     slot = WIDTH / max(len(days), 1)

@@ -20,6 +20,9 @@ The order of the checks is part of the rules (it decides which refusal a client 
 
 What a payment buys (:func:`purchase_days`, :func:`purchase_shape`, :func:`renewal_days`) is
 decided here too, for every payment provider alike (``payments/``).
+* consume calls of an API key (:func:`consume_refusal`): license state → product active →
+  API product → calls left → calls this minute. Its SQL twin, :func:`consume_allowed_sql`, is
+  the condition of the one UPDATE that consumes (so a key never gives more than it was granted).
 
 Reasons are the ``reason`` of validate's answer and the ``error`` code of activate's refusals;
 ``docs/errors.md`` lists them.
@@ -32,25 +35,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, or_
+from sqlalchemy import BindParameter, ColumnElement, and_, case, or_
 
 from exisone.protocol import ValidationReason
 
 from ..kit.versions import is_older
-from ..models import License, LicenseStatus
+from ..models import ApiQuota, License, LicenseStatus, Product
 
 __all__ = [
     "MAX_KEYS_PER_ORDER",
+    "QUOTA_THRESHOLDS",
     "RELEASE_WINDOW",
     "KeyFacts",
     "LicenseState",
     "PurchaseShape",
+    "QuotaFacts",
     "Reason",
     "ReleasePolicy",
     "ReleaseRefusal",
     "Releaser",
     "activation_refusal",
     "answer_status",
+    "api_grant",
+    "calls_in_window",
+    "consume_allowed_sql",
+    "consume_refusal",
     "has_free_seat",
     "license_state",
     "license_state_is",
@@ -60,6 +69,7 @@ __all__ = [
     "product_named",
     "purchase_days",
     "purchase_shape",
+    "quota_crossings",
     "release_lookback",
     "release_refusal",
     "release_wait",
@@ -67,6 +77,7 @@ __all__ = [
     "seat_limit",
     "seat_refusal",
     "trial_refusal",
+    "utc_minute",
     "validation_refusal",
     "version_outdated",
 ]
@@ -107,6 +118,9 @@ class Reason(enum.StrEnum):
     RELEASE_NOT_ALLOWED = "release_not_allowed"
     RELEASE_COOLDOWN = "release_cooldown"
     RELEASE_LIMIT_REACHED = "release_limit_reached"
+    NOT_API_LICENSE = "not_api_license"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
 
 
 _STATE_REASONS = {
@@ -154,7 +168,9 @@ def license_state_sql(now: datetime) -> ColumnElement[str]:
     )
 
 
-def license_state_is(state: LicenseState, now: datetime) -> ColumnElement[bool]:
+def license_state_is(
+    state: LicenseState, now: datetime | BindParameter[datetime]
+) -> ColumnElement[bool]:
     """SQL condition: the license is in ``state`` at ``now`` (index-friendly, no CASE)."""
     if state is LicenseState.REVOKED:
         return License.status == LicenseStatus.REVOKED
@@ -472,3 +488,99 @@ def renewal_days(*, plan_days: int | None, product_days: int) -> int:
     """Days a paid renewal adds to a license: its plan's, else its product's default (0: the
     license is perpetual and a renewal changes nothing)."""
     return plan_days if plan_days is not None else product_days
+
+
+# -- API keys: quotas of calls ---------------------------------------------------------------
+
+#: The shares of a key's granted calls (percent) whose crossing is announced by a webhook
+#: (``license.quota.warning``, ``license.quota.exhausted``).
+QUOTA_THRESHOLDS = (80, 100)
+
+
+@dataclass(frozen=True)
+class QuotaFacts:
+    """What :func:`consume_refusal` reads of an API key, its product and its quota."""
+
+    status: LicenseStatus
+    expires_at: datetime | None
+    product_active: bool
+    is_api_product: bool
+    calls_limit: int
+    calls_used: int
+    rate_limit_per_minute: int | None
+    window_minute: int
+    window_calls: int
+
+
+def utc_minute(now: datetime) -> int:
+    """The fixed per-minute window holding ``now``: whole minutes since the Unix epoch."""
+    return int(now.timestamp()) // 60
+
+
+def calls_in_window(window_minute: int, window_calls: int, minute: int) -> int:
+    """Calls already counted in the window ``minute`` (a stored older window counts none)."""
+    return window_calls if window_minute == minute else 0
+
+
+def consume_refusal(facts: QuotaFacts, amount: int, now: datetime) -> Reason | None:
+    """Why the key may not consume ``amount`` calls now, or None (it may)."""
+    state = license_state(facts.status, facts.expires_at, now)
+    if state is not LicenseState.ACTIVE:
+        return _STATE_REASONS[state]
+    if not facts.product_active:
+        return Reason.PRODUCT_INACTIVE
+    if not facts.is_api_product:
+        return Reason.NOT_API_LICENSE
+    if facts.calls_used + amount > facts.calls_limit:
+        return Reason.QUOTA_EXCEEDED
+    rate = facts.rate_limit_per_minute
+    window = calls_in_window(facts.window_minute, facts.window_calls, utc_minute(now))
+    if rate is not None and window + amount > rate:
+        return Reason.RATE_LIMIT_EXCEEDED
+    return None
+
+
+def consume_allowed_sql(
+    amount: int | BindParameter[int],
+    now: datetime | BindParameter[datetime],
+    minute: int | BindParameter[int] | None = None,
+) -> ColumnElement[bool]:
+    """:func:`consume_refusal` is None, as a SQL condition on ``licenses``, ``products`` and
+    ``api_quotas`` rows (joined by the caller). The values may be bind parameters (a statement
+    built once); ``minute`` is :func:`utc_minute` of ``now``, computed when left out."""
+    if minute is None:
+        assert isinstance(now, datetime)
+        minute = utc_minute(now)
+    window = case((ApiQuota.window_minute == minute, ApiQuota.window_calls), else_=0)
+    return and_(
+        license_state_is(LicenseState.ACTIVE, now),
+        Product.is_active.is_(True),
+        Product.is_api_product.is_(True),
+        ApiQuota.calls_used + amount <= ApiQuota.calls_limit,
+        or_(
+            ApiQuota.rate_limit_per_minute.is_(None),
+            window + amount <= ApiQuota.rate_limit_per_minute,
+        ),
+    )
+
+
+def api_grant(
+    plan_calls: int | None,
+    plan_rate: int | None,
+    product_calls: int,
+    product_rate: int | None,
+) -> tuple[int, int | None]:
+    """``(calls, calls per minute)`` a new key is granted: the plan's, else the product's."""
+    calls = plan_calls if plan_calls is not None else product_calls
+    rate = plan_rate if plan_rate is not None else product_rate
+    return calls, rate
+
+
+def quota_crossings(limit: int, used_before: int, used_after: int) -> list[int]:
+    """The :data:`QUOTA_THRESHOLDS` (percent of ``limit``) that a consume from ``used_before``
+    to ``used_after`` crossed: reached now, not before."""
+    if limit <= 0:
+        return []
+    return [
+        share for share in QUOTA_THRESHOLDS if used_before * 100 < share * limit <= used_after * 100
+    ]

@@ -27,6 +27,7 @@ from exisone.protocol import (
     verify_offline_code,
 )
 
+from ..analytics.counting import validation_analytics
 from ..auth.dependencies import authenticate, parse_authorization, principal_of
 from ..auth.principal import Principal
 from ..db import Database, insert_for
@@ -125,9 +126,15 @@ def online_key_answer(
 
 
 async def validate(
-    database: Database, tenant_id: int, request: LicenseValidate, now: datetime | None = None
+    database: Database,
+    tenant_id: int,
+    request: LicenseValidate,
+    now: datetime | None = None,
+    *,
+    client_ip: str | None = None,
 ) -> LicenseValidation:
-    """Answer a validation request of ``tenant_id``'s client (hardwareId already checked)."""
+    """Answer a validation request of ``tenant_id``'s client (hardwareId already checked);
+    ``client_ip`` is kept with a trial the request starts (analytics)."""
     moment = now or utc_now()
     hardware_id = normalize_hardware_id(request.hardware_id)
     key = (request.activation_key or "").strip()
@@ -138,7 +145,7 @@ async def validate(
         return online_key_answer(rows, request, moment)
     if key:
         return await _validate_offline_code(database, tenant_id, request, key, hardware_id, moment)
-    return await _validate_trial(database, tenant_id, request, hardware_id, moment)
+    return await _validate_trial(database, tenant_id, request, hardware_id, moment, client_ip)
 
 
 async def answer_validation(
@@ -150,12 +157,18 @@ async def answer_validation(
 ) -> tuple[Principal, LicenseValidation]:
     """The whole validate endpoint: :func:`validate_with_token`, then its webhook hook
     (``license.validation.failed``; answered from a per-process 5 s cache of the tenant's
-    subscriptions, writes only when subscribed), then the day's count and, for a licensed online
-    key, the device's last-seen time (in memory, see :mod:`.validation_stats`)."""
-    principal, answer = await validate_with_token(database, authorization, check_access, request)
+    subscriptions, writes only when subscribed), then the day's count, its analytics and, for a
+    licensed online key, the device's last-seen time (in memory, see :mod:`.validation_stats`
+    and :mod:`..analytics.counting`)."""
+    principal, answer = await validate_with_token(
+        database, authorization, check_access, request, client_ip=client_ip
+    )
     await webhooks.after_validation(database, principal.tenant_id, request, answer, client_ip)
     stats = validation_stats(database)
     stats.count(principal.tenant_id)
+    validation_analytics(database).count(
+        principal.tenant_id, request.product_name or answer.product_name, request.version, client_ip
+    )
     key = request.activation_key
     if answer.status == "licensed" and key and not is_offline_code(key):
         stats.seen(
@@ -171,6 +184,8 @@ async def validate_with_token(
     authorization: str | None,
     check_access: Callable[[Principal], None],
     request: LicenseValidate,
+    *,
+    client_ip: str | None = None,
 ) -> tuple[Principal, LicenseValidation]:
     """Authenticate the token, ``check_access`` its principal (tenant, permission), validate.
 
@@ -182,7 +197,9 @@ async def validate_with_token(
         principal = await authenticate(database, authorization)
         check_access(principal)
         check_hardware_id(request.hardware_id)
-        return principal, await validate(database, principal.tenant_id, request)
+        return principal, await validate(
+            database, principal.tenant_id, request, client_ip=client_ip
+        )
     public_id, secret = parse_authorization(authorization)
     token, rows = await fast_reader(database).token_and_online_key(
         public_id,
@@ -201,8 +218,10 @@ async def _validate_trial(
     request: LicenseValidate,
     hardware_id: str,
     now: datetime,
+    client_ip: str | None,
 ) -> LicenseValidation:
-    """Trial mode (no key): :func:`.rules.trial_refusal`; a device's first visit starts it."""
+    """Trial mode (no key): :func:`.rules.trial_refusal`; a device's first visit starts it,
+    keeping the client's version and address (analytics)."""
     product_name = (request.product_name or "").strip()
     if not product_name:
         return _answer(Reason.PRODUCT_NAME_REQUIRED, now)
@@ -261,6 +280,8 @@ async def _validate_trial(
             hardware_id=hardware_id,
             expires_at=now + timedelta(days=row.trial_days),
             now=now,
+            client_version=(request.version or "").strip()[:50] or None,
+            ip_address=client_ip,
         )
         reason = refusal()
     if reason is None:
@@ -280,6 +301,8 @@ async def _start_trial(
     hardware_id: str,
     expires_at: datetime,
     now: datetime,
+    client_version: str | None,
+    ip_address: str | None,
 ) -> datetime:
     """Start the device's trial unless a concurrent request did; return the stored expiry.
 
@@ -295,6 +318,8 @@ async def _start_trial(
                 product_id=product_id,
                 hardware_id=hardware_id,
                 expires_at=expires_at,
+                client_version=client_version,
+                ip_address=ip_address,
                 created_at=now,
             )
             .on_conflict_do_nothing(index_elements=["product_id", "hardware_id"])

@@ -14,8 +14,6 @@ not records.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -26,12 +24,11 @@ from litestar import Litestar
 from sqlalchemy import bindparam, or_, select, update
 
 from ..db import Database, insert_for
+from ..kit.periodic import flushing
 from ..kit.time import utc_now
 from ..models import Activation, License, ValidationCount
 
 __all__ = ["FLUSH_SECONDS", "ValidationStats", "validation_stats", "validation_stats_lifespan"]
-
-logger = logging.getLogger("exisone_server")
 
 #: How often a serving process writes its counts.
 FLUSH_SECONDS = 10.0
@@ -147,26 +144,7 @@ def validation_stats_lifespan(
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        stats = validation_stats(database())
-
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(every)
-                try:
-                    await stats.flush()
-                except Exception:
-                    logger.exception("could not write the validation counts")
-
-        task = asyncio.create_task(loop(), name="exisone-validation-stats")
-        try:
+        async with flushing(validation_stats(database()).flush, every, "the validation counts"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            try:
-                await stats.flush()
-            except Exception:
-                logger.exception("could not write the validation counts at shutdown")
 
     return lifespan

@@ -2,6 +2,7 @@
 
 from .access_token import AccessToken
 from .activation import Activation
+from .api_quota import ApiQuota, ApiUsageDay
 from .audit_event import AuditEvent
 from .base import Model, UTCDateTime
 from .crypto_key import CryptoKey
@@ -25,12 +26,15 @@ from .rate_limit import RateLimitCounter
 from .support_ticket import SupportTicket
 from .tenant import Tenant
 from .trial import Trial
+from .validation_analytics import ValidationAnalytics
 from .validation_count import ValidationCount
 from .webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "AccessToken",
     "Activation",
+    "ApiQuota",
+    "ApiUsageDay",
     "AuditEvent",
     "CryptoKey",
     "DashboardSession",
@@ -62,6 +66,7 @@ __all__ = [
     "TenantMailSettings",
     "Trial",
     "UTCDateTime",
+    "ValidationAnalytics",
     "ValidationCount",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint, false
+from sqlalchemy import BigInteger, Column, ForeignKey, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model
@@ -55,6 +55,10 @@ class Plan(Model):
         default=None,
         index=True,
     )
+    #: API products: calls a key of the plan is granted (None = the product's default).
+    api_calls: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: API products: the key's calls per minute (None = the product's setting).
+    api_rate_limit_per_minute: Mapped[int | None] = mapped_column(BigInteger, default=None)
     features: Mapped[list[Feature]] = relationship(
         secondary=plan_features, lazy="raise", order_by=Feature.name
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint, false, true
+from sqlalchemy import BigInteger, ForeignKey, Numeric, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..kit.time import utc_now
@@ -58,4 +58,12 @@ class Product(Model):
     )
     #: Most releases of one license by customers and applications in 30 days; None = no limit.
     max_releases_per_30_days: Mapped[int | None] = mapped_column(default=None)
+    # API-key licensing (docs/api-keys.md): the keys of an API product carry a quota of calls.
+    is_api_product: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Calls a new key gets when its plan grants none.
+    default_api_calls: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: Calls per minute of a key when its plan sets none; None = no per-minute limit.
+    api_rate_limit_per_minute: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: A purchase of quantity N gives one key with N calls (instead of N keys).
+    use_quantity_as_api_calls: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime | None] = mapped_column(default=None, onupdate=utc_now)

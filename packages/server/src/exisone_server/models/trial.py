@@ -23,3 +23,6 @@ class Trial(Model):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     hardware_id: Mapped[str] = mapped_column(String(256))
     expires_at: Mapped[datetime]
+    #: What the device reported on its first visit (analytics: version and country).
+    client_version: Mapped[str | None] = mapped_column(String(50), default=None)
+    ip_address: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -32,6 +32,8 @@ def plan_read(plan: Plan) -> PlanRead:
         created_at=format_expiration(plan.created_at),
         max_seats=plan.max_seats,
         product_id=plan.product_id,
+        api_calls=plan.api_calls,
+        api_rate_limit_per_minute=plan.api_rate_limit_per_minute,
     )
 
 

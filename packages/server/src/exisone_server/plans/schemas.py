@@ -29,6 +29,10 @@ class PlanUpsert(WireRequest):
     product_id: int | UnsetType | None = UNSET
     #: Feature names new licenses of the plan get (created in the tenant's catalogue if new).
     features: list[str] | UnsetType = UNSET
+    #: API products: calls a key of the plan is granted; null = the product's default.
+    api_calls: int | UnsetType | None = UNSET
+    #: API products: a key's calls per minute; null = the product's setting.
+    api_rate_limit_per_minute: int | UnsetType | None = UNSET
 
 
 class PlanRead(WireResponse):
@@ -41,3 +45,5 @@ class PlanRead(WireResponse):
     created_at: str
     max_seats: int | None = None
     product_id: int | None = None
+    api_calls: int | None = None
+    api_rate_limit_per_minute: int | None = None

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from ..audit import record_audit
 from ..errors import Conflict, NotFound
 from ..models import Feature, Plan, Product
-from ..publisher.checks import MAX_DAYS, bounded_int, required_text
+from ..publisher.checks import MAX_API_CALLS, MAX_DAYS, bounded_int, required_text
 from .schemas import PlanUpsert
 
 __all__ = [
@@ -93,6 +93,14 @@ async def upsert_plan(session: AsyncSession, tenant_id: int, data: PlanUpsert) -
         plan.product_id = await _check_product(session, tenant_id, data.product_id)
     if data.features is not UNSET:
         plan.features = await ensure_features(session, tenant_id, data.features)
+    if data.api_calls is not UNSET:
+        calls = data.api_calls
+        plan.api_calls = None if calls is None else bounded_int("apiCalls", calls, 0, MAX_API_CALLS)
+    if data.api_rate_limit_per_minute is not UNSET:
+        rate = data.api_rate_limit_per_minute
+        plan.api_rate_limit_per_minute = (
+            None if rate is None else bounded_int("apiRateLimitPerMinute", rate, 1, MAX_API_CALLS)
+        )
     if created:
         session.add(plan)
     try:

@@ -33,6 +33,9 @@ def product_read(product: Product) -> ProductRead:
         send_purchase_email=product.send_purchase_email,
         send_renewal_reminders=product.send_renewal_reminders,
         send_trial_ending=product.send_trial_ending,
+        is_api_product=product.is_api_product,
+        default_api_calls=product.default_api_calls,
+        use_quantity_as_api_calls=product.use_quantity_as_api_calls,
         created_at=format_expiration(product.created_at),
         default_plan_id=product.default_plan_id,
         minimum_required_version=product.minimum_required_version,
@@ -42,6 +45,7 @@ def product_read(product: Product) -> ProductRead:
         customer_may_release=product.customer_may_release,
         customer_may_release_offline=product.customer_may_release_offline,
         max_releases_per_30_days=product.max_releases_per_30_days,
+        api_rate_limit_per_minute=product.api_rate_limit_per_minute,
         updated_at=format_expiration(product.updated_at) if product.updated_at else None,
     )
 

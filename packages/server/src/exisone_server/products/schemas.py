@@ -30,6 +30,11 @@ class _ProductFields(WireRequest):
     customer_may_release: bool | UnsetType = UNSET
     customer_may_release_offline: bool | UnsetType = UNSET
     max_releases_per_30_days: int | UnsetType | None = UNSET
+    #: API-key licensing (docs/api-keys.md).
+    is_api_product: bool | UnsetType = UNSET
+    default_api_calls: int | UnsetType = UNSET
+    api_rate_limit_per_minute: int | UnsetType | None = UNSET
+    use_quantity_as_api_calls: bool | UnsetType = UNSET
 
 
 class ProductCreate(_ProductFields, kw_only=True):
@@ -55,6 +60,10 @@ class ProductRead(WireResponse):
     send_purchase_email: bool
     send_renewal_reminders: bool
     send_trial_ending: bool
+    is_api_product: bool
+    #: Calls a new key gets when its plan grants none (API products).
+    default_api_calls: int
+    use_quantity_as_api_calls: bool
     created_at: str
     default_plan_id: int | None = None
     minimum_required_version: str | None = None
@@ -69,4 +78,6 @@ class ProductRead(WireResponse):
     customer_may_release_offline: bool = False
     #: Most device releases of one license in 30 days (customers and applications); None = any.
     max_releases_per_30_days: int | None = None
+    #: A key's calls per minute when its plan sets none; absent = no limit.
+    api_rate_limit_per_minute: int | None = None
     updated_at: str | None = None

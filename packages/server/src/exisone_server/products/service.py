@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..audit import record_audit
 from ..errors import BadRequest, Conflict, NotFound
 from ..models import License, Plan, Product
-from ..publisher.checks import MAX_DAYS, bounded_int, optional_text, required_text
+from ..publisher.checks import MAX_API_CALLS, MAX_DAYS, bounded_int, optional_text, required_text
 from .schemas import ProductCreate, ProductUpdate
 
 __all__ = ["create_product", "delete_product", "get_product", "list_products", "update_product"]
@@ -156,6 +156,15 @@ async def _apply(
         product.max_releases_per_30_days = (
             None if most is None else bounded_int("maxReleasesPer30Days", most, 1, _MAX_RELEASES)
         )
+    if "default_api_calls" in given:
+        product.default_api_calls = bounded_int(
+            "defaultApiCalls", given["default_api_calls"], 0, MAX_API_CALLS
+        )
+    if "api_rate_limit_per_minute" in given:
+        rate = given["api_rate_limit_per_minute"]
+        product.api_rate_limit_per_minute = (
+            None if rate is None else bounded_int("apiRateLimitPerMinute", rate, 1, MAX_API_CALLS)
+        )
     for field in (
         "is_active",
         "enforce_version_check",
@@ -164,6 +173,8 @@ async def _apply(
         "send_trial_ending",
         "customer_may_release",
         "customer_may_release_offline",
+        "is_api_product",
+        "use_quantity_as_api_calls",
     ):
         if field in given:
             setattr(product, field, given[field])

@@ -9,6 +9,7 @@ from exisone.protocol import parse_datetime
 from ..errors import BadRequest
 
 __all__ = [
+    "MAX_API_CALLS",
     "MAX_DAYS",
     "bounded_int",
     "check_email",
@@ -19,6 +20,8 @@ __all__ = [
 
 #: Upper bound for any day count (validity, trial, duration): 100 years.
 MAX_DAYS = 36_500
+#: Upper bound for the calls an API key is granted in all, and for a per-minute limit.
+MAX_API_CALLS = 10**15
 
 
 def _invalid(message: str) -> BadRequest:

@@ -14,4 +14,6 @@ EVENT_TYPES: tuple[str, ...] = (
     "license.revoked",
     "device.deactivated",
     "trial.started",
+    "license.quota.warning",
+    "license.quota.exhausted",
 )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import Database
@@ -27,6 +28,7 @@ __all__ = [
     "license_activated",
     "license_created",
     "license_revoked",
+    "quota_crossed",
     "trial_started",
     "validation_failed",
 ]
@@ -220,4 +222,35 @@ async def after_validation(
         status=answer.status,
         reason=answer.reason,
         ip_address=ip_address,
+    )
+
+
+async def quota_crossed(
+    session: AsyncSession, license_id: int, share: int, calls_limit: int, calls_used: int
+) -> None:
+    """``license.quota.warning`` (``share`` 80) or ``license.quota.exhausted`` (100): a consume
+    of the API key just reached that share of its calls (once per crossing: the idempotency
+    key names the grant it crossed)."""
+    row = (
+        await session.execute(
+            select(License, Product.name)
+            .join(Product, Product.id == License.product_id)
+            .where(License.id == license_id)
+        )
+    ).one()
+    license, product_name = row
+    event_type = "license.quota.exhausted" if share >= 100 else "license.quota.warning"
+    await emit(
+        session,
+        license.tenant_id,
+        event_type,
+        {
+            **_license_fields(license),
+            "productName": product_name,
+            "thresholdPercent": share,
+            "callsLimit": calls_limit,
+            "callsUsed": calls_used,
+            "callsRemaining": calls_limit - calls_used,
+        },
+        idempotency_key=f"{event_type}:{license_id}:{calls_limit}",
     )

@@ -1,0 +1,118 @@
+"""The API-key endpoints (docs/api-keys.md).
+
+* ``POST /api/license/consume`` (``verify``): spend calls of a key;
+* ``GET /api/license/{key}/quota`` (``verify``): its quota and usage;
+* ``POST /api/license/{key}/topup`` (``admin``): add calls, set its per-minute limit.
+
+Each looks the key up, so each counts its failed lookups (:func:`..security.lookups.looks_up`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from litestar import Router, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from ..auth import Permission, requires
+from ..deps import DatabaseDep, PrincipalDep
+from ..errors import BadRequest, NotFound
+from ..kit.time import format_expiration, utc_now
+from ..licenses.rules import Reason
+from ..security.lookups import looks_up, lookup_found, lookup_missed
+from .batcher import consume_batcher
+from .consume import MAX_AMOUNT, ConsumeOutcome, lookup_key
+from .schemas import ConsumeCalls, ConsumeRead, QuotaRead, QuotaTopUp
+from .service import add_calls, key_usage, window_end
+
+__all__ = ["consume_read", "router"]
+
+
+def consume_read(outcome: ConsumeOutcome, amount: int) -> ConsumeRead:
+    """The wire answer of a consume of ``amount`` calls."""
+    rate = outcome.rate_limit_per_minute
+    reset = window_end(outcome.minute) if rate is not None else None
+    retry_after = None
+    if outcome.reason is Reason.RATE_LIMIT_EXCEEDED and rate is not None and amount <= rate:
+        assert reset is not None
+        retry_after = max(1, math.ceil((reset - utc_now()).total_seconds()))
+    return ConsumeRead(
+        allowed=outcome.allowed,
+        remaining=max(0, outcome.limit - outcome.used),
+        limit=outcome.limit,
+        used=outcome.used,
+        reset_at=format_expiration(reset) if reset is not None else None,
+        retry_after=retry_after,
+        reason=outcome.reason.value if outcome.reason is not None else None,
+        rate_limit_per_minute=rate,
+        rate_remaining=max(0, rate - outcome.window_calls) if rate is not None else None,
+    )
+
+
+@post(
+    "/license/consume",
+    status_code=200,
+    opt={**requires(Permission.VERIFY), **looks_up(writes=True)},
+)
+async def consume_calls(
+    data: JSONBody[ConsumeCalls], principal: PrincipalDep, database: DatabaseDep
+) -> ConsumeRead:
+    """Spend ``amount`` calls of an API key, all or nothing: ``allowed`` says which."""
+    if not 1 <= data.amount <= MAX_AMOUNT:
+        raise BadRequest(
+            "invalid_request", f"Invalid request: amount must be between 1 and {MAX_AMOUNT}."
+        )
+    if not data.activation_key.strip():
+        raise BadRequest("invalid_request", "Invalid request: activationKey is required.")
+    key = lookup_key(data.activation_key)
+    outcome = (
+        await consume_batcher(database).consume(principal.tenant_id, key, data.amount)
+        if key is not None
+        else ConsumeOutcome(found=False)
+    )
+    if not outcome.found:
+        lookup_missed()
+        raise NotFound("license_not_found", "No license with this activation key.")
+    lookup_found()
+    return consume_read(outcome, data.amount)
+
+
+@get("/license/{activation_key:str}/quota", opt={**requires(Permission.VERIFY), **looks_up()})
+async def read_quota(
+    activation_key: FromPath[str],
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    days: Annotated[int, QueryParameter(name="days")] = 30,
+) -> QuotaRead:
+    """The key's quota, calls this minute, and calls per UTC day (last ``days``, max 366)."""
+    async with database.read_session() as session:
+        return await key_usage(session, principal.tenant_id, activation_key, days=days)
+
+
+@post(
+    "/license/{activation_key:str}/topup",
+    status_code=200,
+    opt={**requires(Permission.ADMIN), **looks_up(writes=True)},
+)
+async def top_up(
+    activation_key: FromPath[str],
+    data: JSONBody[QuotaTopUp],
+    principal: PrincipalDep,
+    database: DatabaseDep,
+) -> QuotaRead:
+    """Add ``calls`` to the key (a renewal, a purchase) and optionally set its per-minute
+    limit; the answer is its quota as after the change."""
+    async with database.write() as session:
+        await add_calls(
+            session,
+            principal.tenant_id,
+            activation_key,
+            data.calls,
+            rate_limit_per_minute=data.rate_limit_per_minute,
+            access_token_id=principal.token_id,
+        )
+        return await key_usage(session, principal.tenant_id, activation_key)
+
+
+router = Router(path="/api", route_handlers=[consume_calls, read_quota, top_up], tags=["api keys"])
