@@ -75,7 +75,15 @@ PROTOCOL_NAMES = {
         "AnswerSignatureError",
         "ConfigurationError",
         "ExisOneError",
+        "InvalidLeaseToken",
         "InvalidOfflineCode",
+    ],
+    "_lease_token": [
+        "LEASE_TOKEN_PREFIX",
+        "LEASE_TOKEN_VERSION",
+        "VerifiedLease",
+        "issue_lease_token",
+        "verify_lease_token",
     ],
     "_models": ["ValidationStatus"],
     "_offline": [

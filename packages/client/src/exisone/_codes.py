@@ -46,6 +46,10 @@ class ErrorCode(str, Enum):
     OFFLINE_SEAT = "offline_seat"
     RELEASE_COOLDOWN = "release_cooldown"
     RELEASE_LIMIT_REACHED = "release_limit_reached"
+    # Floating seats (lease, heartbeat, release).
+    NO_FREE_SEAT = "no_free_seat"
+    LEASE_NOT_FOUND = "lease_not_found"
+    LEASE_EXPIRED = "lease_expired"
 
     def __str__(self) -> str:
         return self.value

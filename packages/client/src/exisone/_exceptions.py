@@ -26,7 +26,8 @@ Every exception the SDK raises on purpose derives from :class:`ExisOneError`::
     │                                 one that must be signed, or a sealed answer
     │                                 (validate_encrypted) that does not open: forged, replayed
     │                                 or stripped
-    └── InvalidOfflineCode            an offline code that fails decoding or its signature
+    ├── InvalidOfflineCode            an offline code that fails decoding or its signature
+    └── InvalidLeaseToken             a lease token that fails decoding or its signature
 
 License-level outcomes are never exceptions: an invalid, expired, trial or outdated license is a
 result (``ValidationResult.status``). ``activate`` reports refusals and an unreachable server in
@@ -51,6 +52,7 @@ __all__ = [
     "HostNotAllowedError",
     "InsecureBaseUrlError",
     "InvalidArgumentError",
+    "InvalidLeaseToken",
     "InvalidOfflineCode",
     "InvalidResponseError",
     "NetworkError",
@@ -187,3 +189,7 @@ class InvalidOfflineCode(ExisOneError):
     The message says which, in words a user can act on (a stray character, a truncated code,
     a code signed by another key).
     """
+
+
+class InvalidLeaseToken(ExisOneError):
+    """A floating seat's lease token is malformed, or its signature does not verify."""

@@ -1,5 +1,7 @@
 """What an ExisOne license server and its clients share, byte for byte: a public, versioned surface.
 
+* **Lease tokens** (floating seats): :func:`issue_lease_token` (the server signs) and
+  :func:`verify_lease_token` (the client checks, also offline).
 * **Offline activation codes**: :func:`issue_offline_code` (the server signs) and
   :func:`verify_offline_code` (the client checks), :func:`is_offline_code` (tells a code from a
   license key).
@@ -37,7 +39,20 @@ from ._answer_signature import (
 )
 from ._codes import ErrorCode, ValidationReason
 from ._dates import PERPETUAL, format_datetime, parse_datetime
-from ._exceptions import AnswerSignatureError, ConfigurationError, ExisOneError, InvalidOfflineCode
+from ._exceptions import (
+    AnswerSignatureError,
+    ConfigurationError,
+    ExisOneError,
+    InvalidLeaseToken,
+    InvalidOfflineCode,
+)
+from ._lease_token import (
+    LEASE_TOKEN_PREFIX,
+    LEASE_TOKEN_VERSION,
+    VerifiedLease,
+    issue_lease_token,
+    verify_lease_token,
+)
 from ._models import ValidationStatus
 from ._offline import (
     MAX_PAYLOAD_BYTES,
@@ -64,6 +79,8 @@ from ._sealed import (
 )
 
 __all__ = [
+    "LEASE_TOKEN_PREFIX",
+    "LEASE_TOKEN_VERSION",
     "MAX_PAYLOAD_BYTES",
     "MIN_RSA_BITS",
     "NONCE_HEADER",
@@ -79,6 +96,7 @@ __all__ = [
     "ConfigurationError",
     "ErrorCode",
     "ExisOneError",
+    "InvalidLeaseToken",
     "InvalidOfflineCode",
     "OpenedRequest",
     "PublicKeys",
@@ -86,12 +104,14 @@ __all__ = [
     "ValidationReason",
     "ValidationStatus",
     "VerifiedCode",
+    "VerifiedLease",
     "canonical_message",
     "encode_payload",
     "envelope_key_id",
     "format_datetime",
     "is_offline_code",
     "is_valid_nonce",
+    "issue_lease_token",
     "issue_offline_code",
     "key_id",
     "load_private_key",
@@ -105,6 +125,7 @@ __all__ = [
     "seal_request",
     "sign_answer",
     "verify_answer",
+    "verify_lease_token",
     "verify_offline_code",
 ]
 
