@@ -47,6 +47,7 @@ class ErrorCode(str, Enum):
     RELEASE_COOLDOWN = "release_cooldown"
     RELEASE_LIMIT_REACHED = "release_limit_reached"
     # Floating seats (lease, heartbeat, release).
+    NOT_FLOATING = "not_floating"
     NO_FREE_SEAT = "no_free_seat"
     LEASE_NOT_FOUND = "lease_not_found"
     LEASE_EXPIRED = "lease_expired"
