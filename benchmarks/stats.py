@@ -1,6 +1,6 @@
 """Interleaved rounds and medians: the one way every group turns timings into figures.
 
-The host is shared and noisy (stack.md §3.1, §7). Each round therefore samples every contender
+The host is shared and noisy. Each round therefore samples every contender
 once, in a rotating order, so a slow spell spreads over all of them; the figures are medians
 over the rounds, and the ratios compare numbers from the same run only.
 """

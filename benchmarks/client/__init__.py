@@ -7,6 +7,6 @@ from benchmarks.registry import register
 
 __all__ = ["run_client_group"]
 
-register("client", "client SDK speed targets (issue 2), ours vs official exisone-client 0.10.0")(
+register("client", "client SDK speed targets, ours vs official exisone-client 0.10.0")(
     run_client_group
 )

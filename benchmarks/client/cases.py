@@ -1,4 +1,4 @@
-"""The four client cases of issue 2, each measured side by side with a reference in one run.
+"""The four client cases, each measured side by side with a reference in one run.
 
 1. ``validate_offline`` against a raw RSA-2048 PKCS#1 v1.5/SHA-256 verify with a preloaded key,
    for our SDK and for the official one (each against the raw verify in its own process).

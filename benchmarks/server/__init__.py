@@ -1,4 +1,4 @@
-"""The server group (issue 7): load tests with wrk, bulk import, offline codes, memory."""
+"""The server group: load tests with wrk, bulk import, offline codes, memory."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ __all__ = ["run_api_group", "run_server_group"]
 
 register(
     "server",
-    "server load (issue 7): validate vs the stack's fixed answer and nginx, SQLite/PostgreSQL, "
+    "server load: validate vs the stack's fixed answer and nginx, SQLite/PostgreSQL, "
     "1/2 workers, 1k vs 1M licenses, activations, offline codes, memory",
 )(run_server_group)
 

@@ -1,4 +1,4 @@
-"""The server group (issue 7): validate under wrk load, side by side with the stack's fixed
+"""The server group: validate under wrk load, side by side with the stack's fixed
 answer and nginx, on SQLite and PostgreSQL, 1 and 2 workers; scale (1k vs 1M licenses);
 activation throughput; offline-code issuance vs a raw RSA sign; memory after the 1M run.
 """

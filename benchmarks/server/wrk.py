@@ -13,7 +13,7 @@ __all__ = ["WrkResult", "missing_tools", "parse_wrk", "run_wrk"]
 SETUP_HINT = "run benchmarks/server/setup.sh (apt-get install -y wrk nginx)"
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
-# Anchored to the line start: wrk's stdev column also ends in "%" (stack.md §7).
+# Anchored to the line start: wrk's stdev column also ends in "%".
 _PERCENTILE = re.compile(r"^\s+(50|75|90|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", re.M)
 _RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
 _TOTAL = re.compile(r"^\s+(\d+) requests in", re.M)

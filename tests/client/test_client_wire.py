@@ -1,4 +1,4 @@
-"""Every online method, sync and async, against the exact wire of reference §1–§3."""
+"""Every online method, sync and async, against the exact wire of ExisOne's API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Crockford base32 as the offline codes use it (reference §5.2 and the vectors of §12)."""
+"""Crockford base32 as the offline codes use it (and the protocol's test vectors)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""exisone._dates on every form servers send, on every supported Python (reference §4.4, §12.3)."""
+"""exisone._dates on every form servers send, on every supported Python."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ HEX64 = re.compile(r"[0-9A-F]{64}")
     ],
 )
 def test_legacy_reference_vectors(components: list[str], expected: str) -> None:
-    """Protocol §12.2: salt + components with no separator, SHA-256, upper hex."""
+    """The protocol's vector: salt + components with no separator, SHA-256, upper hex."""
     assert legacy_hash(components) == expected
 
 

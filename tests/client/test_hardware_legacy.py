@@ -314,7 +314,7 @@ def test_scenario_components_by_hand() -> None:
 
 
 def test_legacy_id_changes_with_hostname_and_kernel() -> None:
-    """The instability stable mode exists to avoid (protocol §7.6)."""
+    """The instability stable mode exists to avoid."""
     scenario = dict(SCENARIOS["linux"])
     before = legacy_hash(_legacy.legacy_components(host_for(scenario)))
     scenario["hostname"] = "build-08"
@@ -418,7 +418,7 @@ def test_legacy_mode_equals_the_official_client_on_this_machine(
         pytest.skip(
             f"official venv runs Python {version[0]}.{version[1]}, these tests "
             f"{sys.version_info[0]}.{sys.version_info[1]}: platform.platform(), one of the "
-            "legacy inputs, may differ between versions (protocol §12.4)"
+            "legacy inputs, may differ between versions"
         )
     hardware.clear_cache()
     try:

@@ -79,3 +79,20 @@ def test_each_benchmark_table_sits_between_its_markers_with_its_command(group: s
     assert rewritten.replace(f"{begin}\nNEW TABLE\n{end}", "") == page.replace(
         page[page.index(begin) : page.index(end) + len(end)], ""
     )
+
+
+def test_no_source_file_cites_notes_outside_the_repository() -> None:
+    sources = [
+        path
+        for folder in ("packages", "benchmarks", "examples", "scripts", "tests")
+        for path in (ROOT / folder).rglob("*.py")
+        if path != Path(__file__) and ".venv" not in path.parts
+    ]
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sources
+        for number, line in _lines(path)
+        if OUTSIDE.search(line)
+    ]
+
+    assert not found, "\n".join(found)

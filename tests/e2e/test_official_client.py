@@ -200,7 +200,7 @@ def test_trial_mode(official: OfficialClient, demo: Demo, hardware_id: Callable[
     assert unknown["value"]["is_valid"] is False
     assert unknown["value"]["status"] == "invalid"
     assert activation["value"]["success"] is True
-    # A device that was activated for the product gets no trial (reference §4.2).
+    # A device that was activated for the product gets no trial.
     assert refused["value"]["is_valid"] is False
     assert refused["value"]["status"] == "invalid"
 

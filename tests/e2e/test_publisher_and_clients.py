@@ -30,7 +30,7 @@ def test_publisher_lists_what_the_official_client_did(
     assert official.call("activate", key, EMAIL, device, demo.product_name)["success"]
     server.require_route("GET", "/api/license")
     with server.publisher() as http:
-        # Trailing slashes, as ExisOne's MCP server sends them (reference §10, §13.1).
+        # Trailing slashes, as ExisOne's MCP server sends them.
         licenses = http.get("/api/license/").raise_for_status().json()
         products = http.get("/api/product/").raise_for_status().json()
         history = http.get(f"/api/license/{key}/history").raise_for_status().json()
@@ -97,7 +97,7 @@ def test_revoked_offline_code_stays_valid_offline_but_not_online(
         ("validate", code, device),
         offline_public_key=demo.public_key,
     )
-    # Without a network the code cannot know (reference §5.4); the server knows.
+    # Without a network the code cannot know; the server knows.
     assert local["value"]["is_valid"] is True
     assert ours.validate_offline(code, device).is_valid is True
     assert online["value"]["is_valid"] is False

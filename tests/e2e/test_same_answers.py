@@ -86,7 +86,7 @@ def test_validate_answers_are_the_same(
         assert "value" in answer, (case, answer)
         mine = _as_official(ours.validate(*case), VALIDATION_FIELDS)
         theirs = dict(answer["value"])
-        # Answers without a license date carry "now" (reference §4.2): equal within seconds.
+        # Answers without a license date carry "now": equal within seconds.
         assert _seconds_apart(mine.pop("expiration_date"), theirs.pop("expiration_date")) < 5
         assert mine == theirs, case
     statuses = [answer["value"]["status"] for answer in answers]
@@ -206,7 +206,7 @@ def test_offline_answers_are_the_same(
 def test_deactivate_smart_refusal_differs_on_purpose(
     official: OfficialClient, ours: ExisOneClient, demo: Demo, hardware_id: Callable[[], str]
 ) -> None:
-    """The official client reports a refusal as "deactivated locally" (reference §6.4); ours
+    """The official client reports a refusal as "deactivated locally"; ours
     reports it as a failure. A real success is the same for both."""
     device = hardware_id()
     key, product = demo.corporate_key, demo.product_name
@@ -268,7 +268,7 @@ def test_unreachable_server_answers_are_the_same(
 def test_rejected_token_in_validate_smart_differs_on_purpose(
     official: OfficialClient, server: Server, demo: Demo, hardware_id: Callable[[], str]
 ) -> None:
-    """The official client takes any HTTP error for "server unreachable" (reference §6.3); ours
+    """The official client takes any HTTP error for "server unreachable"; ours
     raises the 401, which is not an offline situation."""
     device, bad_token = hardware_id(), "exo_at_nosuchtoken_secret"
     (theirs,) = official.run(

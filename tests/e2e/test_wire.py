@@ -1,4 +1,4 @@
-"""The raw wire over TLS, as any client sees it: camelCase, dates, error bodies (§2, §13)."""
+"""The raw wire over TLS, as any client sees it: camelCase, dates, error bodies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bulk queries (reference §3.9): validate-bulk, bulk-info, bulk-by-email, bulk-by-hardware."""
+"""Bulk queries: validate-bulk, bulk-info, bulk-by-email, bulk-by-hardware."""
 
 from __future__ import annotations
 

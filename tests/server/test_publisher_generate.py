@@ -1,4 +1,4 @@
-"""POST /api/activationkey/generate (reference §3.4): validity rules, plans, seats, errors."""
+"""POST /api/activationkey/generate: validity rules, plans, seats, errors."""
 
 from __future__ import annotations
 

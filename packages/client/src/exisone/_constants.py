@@ -31,7 +31,7 @@ RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 #: The background server sync of validate_smart: one attempt, this many seconds at most.
 SMART_SYNC_TIMEOUT = 5.0
 
-# Literal messages of exisone-client 0.10.0 (reference §6.2), kept for parity.
+# Literal messages of exisone-client 0.10.0, kept for parity.
 MSG_OFFLINE_NOT_CONFIGURED = "Offline validation not configured. Set offline_public_key in options."
 MSG_CODE_REQUIRED = "Offline code is required"
 MSG_HARDWARE_ID_REQUIRED = "Hardware ID is required"

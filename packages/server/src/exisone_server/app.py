@@ -167,7 +167,7 @@ def create_app(
             "client_ip": Provide(_client_ip, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
-        plugins=[security],  # limits, body checks, headers (issue 5)
+        plugins=[security],  # limits, body checks, headers
         middleware=[answer_signing(provide_database, signing_keys)],  # when asked (nonce)
         lifespan=[
             lifespan,

@@ -464,7 +464,7 @@ def demo(
             return await create_demo(session, master_key)
 
     data = _run(settings, work)
-    login = _run(settings, lambda db, _: demo_dashboard_user(db, data.tenant_id))  # issue 4
+    login = _run(settings, lambda db, _: demo_dashboard_user(db, data.tenant_id))
     url = server_url or f"{'https' if use_https else 'http'}://{settings.host}:{settings.port}"
     payload = {
         "serverUrl": url,
@@ -518,10 +518,10 @@ def demo(
     click.echo(data.public_key_pem, nl=False)
 
 
-main.add_command(license_group)  # license import (issue 7: bulk path)
-main.add_command(user_group)  # user create|list|password: dashboard users (issue 4)
-main.add_command(webhook_group)  # webhook create|list|delete|deliveries (issue 8)
+main.add_command(license_group)  # license import (the bulk path)
+main.add_command(user_group)  # user create|list|password: dashboard users
+main.add_command(webhook_group)  # webhook create|list|delete|deliveries
 main.add_command(mail_group)  # mail test|queue: e-mail delivery
 main.add_command(stripe_group)  # stripe add-app|diagnostics
 main.add_command(payments_group)  # payments add-app|apps|events|replay
-keys.add_command(rotate_master)  # keys rotate-master: re-encrypt under a new master key (issue 5)
+keys.add_command(rotate_master)  # keys rotate-master: re-encrypt under a new master key

@@ -2,7 +2,7 @@
 
 granian (Rust HTTP/1.1 and HTTP/2, TLS, its own process supervisor) replaced uvicorn here: on
 this kind of machine it halved the CPU a validation costs outside the app and cut the p99
-latency at 64 connections from 100-180 ms to about 20 ms (docs/benchmarks.md, issue 7).
+latency at 64 connections from 100-180 ms to about 20 ms (docs/benchmarks.md).
 
 Each worker builds the app with :func:`load_app`: the factory named by ``--app-factory``,
 wrapped (pure ASGI, outside the app) so that a request body must arrive in time

@@ -1,4 +1,4 @@
-"""The hardware ID of exisone-client 0.9.0/0.10.0, reproduced input for input (protocol §7.1/§7.2).
+"""The hardware ID of exisone-client 0.9.0/0.10.0, reproduced input for input (docs/hardware-id.md).
 
 Components, concatenated with no separator after the ``_v1`` salt (see ``legacy_hash``):
 

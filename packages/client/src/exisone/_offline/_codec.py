@@ -1,6 +1,6 @@
 """The offline activation code: one codec for the client (verify) and the server (issue).
 
-Layout of the decoded bytes (reference §5.1)::
+Layout of the decoded bytes (docs/protocol.md)::
 
     2 bytes   payload length P, unsigned little-endian
     P bytes   payload: a UTF-8 JSON object, camelCase keys
@@ -37,7 +37,7 @@ __all__ = [
     "verify_offline_code",
 ]
 
-#: Without dashes and spaces, a key this long or longer is an offline code (reference §5.5).
+#: Without dashes and spaces, a key this long or longer is an offline code (as every ExisOne SDK).
 OFFLINE_CODE_MIN_LENGTH = 50
 #: The length prefix is 16 bits.
 MAX_PAYLOAD_BYTES = 0xFFFF

@@ -1,5 +1,5 @@
 """The publisher dashboard under ``/dashboard``: server-rendered pages over the same services as
-the REST API (issue 4).
+the REST API.
 
 ``dashboard_routers()`` is mounted by :func:`exisone_server.routers.domain_routers`;
 ``template_config()`` is the app's Jinja configuration. Users: ``exisone-server user create``.
@@ -71,7 +71,7 @@ def dashboard_routers() -> list[ControllerRouterHandler]:
         admin_pages,
         analytics_pages,
         api_usage_pages,
-        audit_pages,  # issue 5: the audit log (read-only)
+        audit_pages,  # the audit log (read-only)
         auth_pages,
         catalog_pages,
         license_pages,

@@ -1,4 +1,4 @@
-"""Webhooks: endpoints (secret shown once), their deliveries and a resend button (issue 8)."""
+"""Webhooks: endpoints (secret shown once), their deliveries and a resend button."""
 
 from __future__ import annotations
 

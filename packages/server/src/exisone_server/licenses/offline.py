@@ -1,4 +1,4 @@
-"""Issue offline activation codes (reference §5): sign a device's license with the tenant key."""
+"""Issue offline activation codes: sign a device's license with the tenant key."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class OfflineActivation:
 def build_offline_payload(
     license: License, product: Product, hardware_id: str, features: list[str], now: datetime
 ) -> dict[str, Any]:
-    """The signed JSON: the protocol's keys in its order (§5.3), then activationKey, issuedAt."""
+    """The signed JSON: the protocol's keys in their order, then activationKey, issuedAt."""
     return {
         "productId": product.id,
         "productName": product.name,

@@ -1,4 +1,4 @@
-"""Request and response bodies of the client-facing license endpoints (reference §3)."""
+"""Request and response bodies of the client-facing license endpoints."""
 
 from __future__ import annotations
 

@@ -477,7 +477,7 @@ async def create_license(
     payment: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> License:
-    """A new license of ``product`` (reference §3.4 rules), with a ``created`` history event.
+    """A new license of ``product`` (ExisOne's rules), with a ``created`` history event.
 
     ``payment``: the provider and order that paid for it (``license.created`` says so).
 

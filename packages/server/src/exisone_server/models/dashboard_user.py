@@ -1,4 +1,4 @@
-"""Publisher dashboard users and their server-side sessions (issue 4)."""
+"""Publisher dashboard users and their server-side sessions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of /api/plan (reference §3.9)."""
+"""Request and response bodies of /api/plan."""
 
 from __future__ import annotations
 

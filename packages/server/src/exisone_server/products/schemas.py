@@ -1,4 +1,4 @@
-"""Request and response bodies of /api/product (reference §10 ``Product``)."""
+"""Request and response bodies of /api/product (ExisOne's ``Product``)."""
 
 from __future__ import annotations
 

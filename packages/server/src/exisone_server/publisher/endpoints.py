@@ -69,7 +69,7 @@ async def _read(session: AsyncSession, tenant_id: int, license: License) -> Lice
 async def generate_key(
     data: JSONBody[KeyGenerate], principal: PrincipalDep, database: DatabaseDep
 ) -> KeyGenerated:
-    """Create a license (reference §3.4): ``{activationKey, isCorporate, maxSeats, isOffline}``."""
+    """Create a license: ``{activationKey, isCorporate, maxSeats, isOffline}``."""
     async with database.write() as session:
         license = await service.generate_license(
             session,

@@ -1,4 +1,4 @@
-"""Request and response bodies of the publisher's license API (reference §3.4, §3.9, §10)."""
+"""Request and response bodies of the publisher's license API."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class KeyGenerated(WireResponse):
 
 
 class LicenseRead(WireResponse):
-    """A license as ExisOne's ``License`` (reference §10) plus ``id``, ``status``, ``planId``."""
+    """A license as ExisOne's ``License`` plus ``id``, ``status``, ``planId``."""
 
     id: int
     activation_key: str

@@ -73,7 +73,7 @@ async def generate_license(
     validity_days: int | None,
     access_token_id: int | None = None,
 ) -> License:
-    """POST /api/activationkey/generate (reference §3.4).
+    """POST /api/activationkey/generate.
 
     ``planId`` wins over ``validityDays``; with neither, the product's default plan, else its
     ``defaultLicenseDays`` (0 = perpetual). A plan gives the features and, when corporate, the

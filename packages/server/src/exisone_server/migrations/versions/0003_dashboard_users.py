@@ -1,4 +1,4 @@
-"""Publisher dashboard: users and sessions (issue 4).
+"""Publisher dashboard: users and sessions.
 
 Revision ID: 0003
 Revises: 0002

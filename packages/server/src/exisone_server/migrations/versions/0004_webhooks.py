@@ -1,4 +1,4 @@
-"""Webhooks: endpoints, event outbox, deliveries (issue 8).
+"""Webhooks: endpoints, event outbox, deliveries.
 
 Revision ID: 0004
 Revises: 0003

@@ -1,4 +1,4 @@
-"""Audit log (append-only) and rate-limit counters (issue 5).
+"""Audit log (append-only) and rate-limit counters.
 
 Revision ID: 0005
 Revises: 0004

@@ -1,4 +1,4 @@
-"""Validations per tenant and day, for the dashboard's chart (issue 4).
+"""Validations per tenant and day, for the dashboard's chart.
 
 Revision ID: 0006
 Revises: 0005
