@@ -33,7 +33,7 @@ def test_every_block_runs_in_order(capsys: pytest.CaptureFixture[str]) -> None:
     for index, block in enumerate(BLOCKS, 1):
         exec(compile(block, f"protocol.md block {index}", "exec"), namespace)
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0].startswith("Offline code has extra characters at its end, or is cut off")
+    assert printed[0].startswith("Offline code contains 'U' at position 21, which is not a valid")
     assert printed[1].startswith("ExisOne-Signature refused: the answer's signature does not")
 
 

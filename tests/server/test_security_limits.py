@@ -492,7 +492,7 @@ async def test_a_found_read_is_withheld_once_the_limit_is_reached(
         body = {"activationKey": "ZZZZ-8888-8888-9999", "hardwareId": "h"}
         await second.post("/api/license/validate", json=body, headers=headers)  # reaches it
         # the first process has not refreshed its view (its refresh is due only later)
-        first_limiter = first._transport.app.validate_seam.limiter  # type: ignore[attr-defined]
+        first_limiter = first._transport.app.seam.limiter  # type: ignore[attr-defined]
         first_limiter._refreshed_at = float("inf")
         guess = {"activationKey": license.activation_key, "hardwareId": "h"}
         lucky = await first.post("/api/license/validate", json=guess, headers=headers)

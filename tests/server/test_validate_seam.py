@@ -43,7 +43,7 @@ async def _both_lanes(
     headers = {"Content-Type": "application/json", **headers}
     seam = await seed.client.post(url, content=body, headers=headers)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(app, "validate_seam", None)
+        patch.setattr(app, "seam", None)
         route = await seed.client.post(url, content=body, headers=headers)
     return seam, route
 
@@ -239,8 +239,8 @@ async def test_the_seam_signs_answers_as_the_route_does(seed: Seed, app: ExisOne
 async def test_a_refused_caller_gets_a_signed_429(
     seed: Seed, app: ExisOneApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert app.validate_seam is not None
-    limiter = app.validate_seam.limiter
+    assert app.seam is not None
+    limiter = app.seam.limiter
     monkeypatch.setattr(
         limiter, "settings", replace(limiter.settings, lookup_per_ip=1, refresh_seconds=0)
     )
@@ -306,7 +306,7 @@ async def test_a_database_error_is_a_500_not_a_second_try(
     monkeypatch.setattr(validate_seam, "answer_validation", database_down)
     monkeypatch.setattr(endpoints, "answer_validation", database_down)
     if lane == "route":
-        monkeypatch.setattr(app, "validate_seam", None)
+        monkeypatch.setattr(app, "seam", None)
     headers = {"Content-Type": "application/json", "Authorization": f"ExisOneApi {seed.api.token}"}
 
     response = await seed.client.post(
@@ -323,8 +323,8 @@ async def test_a_failing_limit_check_is_a_500_in_the_documented_shape(
     async def database_down(*_: Any) -> None:
         raise ConnectionError("database down")
 
-    assert app.validate_seam is not None
-    monkeypatch.setattr(app.validate_seam.limiter, "_refresh", database_down)
+    assert app.seam is not None
+    monkeypatch.setattr(app.seam.limiter, "_refresh", database_down)
     headers = {"Content-Type": "application/json", "Authorization": f"ExisOneApi {seed.api.token}"}
 
     response = await seed.client.post(
@@ -339,8 +339,8 @@ async def test_the_seam_reads_no_more_than_the_body_limit(
 ) -> None:
     """A body longer than its Content-Length said and than the limit is refused (413) as the
     framework refuses it, after reading no more than the limit."""
-    assert app.validate_seam is not None
-    limiter = app.validate_seam.limiter
+    assert app.seam is not None
+    limiter = app.seam.limiter
     monkeypatch.setattr(limiter, "settings", replace(limiter.settings, max_body_bytes=1024))
     body = json.dumps({"hardwareId": "HW-1", "activationKey": "K", "pad": "x" * 2000}).encode()
     scope = {

@@ -3,11 +3,11 @@
 Every answer depends only on the database, so any number of processes on one PostgreSQL
 database behave as one server.
 
-``POST /api/license/validate`` does not go through the framework: :class:`ExisOneApp` hands it
-to the validate seam (:mod:`.licenses.validate_seam`), which does itself what the app-wide layers
-listed in :data:`SEAM_STANDS_IN_FOR` do for every other route. A layer added to the app must be
-added there too, and done by the seam: ``tests/server/test_validate_seam.py`` compares the list
-with the app's layers.
+``POST /api/license/validate`` and ``POST /api/license/consume`` do not go through the
+framework: :class:`ExisOneApp` hands them to the seam (:mod:`.seam`), which does itself what
+the app-wide layers listed in :data:`SEAM_STANDS_IN_FOR` do for every other route. A layer
+added to the app must be added there too, and done by the seam:
+``tests/server/test_validate_seam.py`` compares the list with the app's layers.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from litestar.types import (
 from . import __version__
 from .analytics.counting import analytics_lifespan
 from .analytics.settings import AnalyticsSettings
+from .api_keys.endpoints import CONSUME_PATH, CONSUME_ROUTE
 from .auth import Principal, provide_principal
 from .auth.permissions import PERMISSION_OPT
 from .config import Settings
@@ -42,11 +43,12 @@ from .dashboard import template_config
 from .db import Database
 from .errors import exception_handlers
 from .licenses.endpoints import VALIDATE_PATH, validate_license
-from .licenses.validate_seam import ValidateSeam
+from .licenses.validate_seam import validate_route
 from .licenses.validation_stats import validation_stats_lifespan
 from .mail import mail_lifespan
 from .payments import payment_lifespan
 from .routers import domain_routers
+from .seam import Seam
 from .security import security_plugin
 from .signing import answer_signing
 from .signing.keys import SigningKeys
@@ -78,10 +80,10 @@ SEAM_STANDS_IN_FOR: dict[tuple[str, str], str] = {
 
 class ExisOneApp(Litestar):
     """Litestar, plus collapsing ``//api/...`` (sent by clients whose base URL ends in ``/``)
-    and the validate seam ahead of the framework (:class:`ValidateSeam`)."""
+    and the seam ahead of the framework (:class:`~.seam.Seam`)."""
 
-    #: Receives ``POST`` to its path before Litestar does (set by create_app).
-    validate_seam: ValidateSeam | None = None
+    #: Receives ``POST`` to its routes' paths before Litestar does (set by create_app).
+    seam: Seam | None = None
 
     async def __call__(
         self,
@@ -94,17 +96,17 @@ class ExisOneApp(Litestar):
                 path = _REPEATED_SLASHES.sub("/", scope["path"])
                 scope = cast("Scope", {**scope, "path": path, "raw_path": path.encode("latin-1")})
             if (
-                self.validate_seam is not None
-                and scope["path"] == self.validate_seam.path
+                self.seam is not None
+                and scope["path"] in self.seam.routes
                 and scope["type"] == ScopeType.HTTP
                 and scope["method"] == "POST"
             ):
-                await self.validate_seam(scope, cast("Receive", receive), cast("Send", send))
+                await self.seam(scope, cast("Receive", receive), cast("Send", send))
                 return
         await super().__call__(scope, receive, send)
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Litestar's handling of a request (what the validate seam leaves to it)."""
+        """Litestar's handling of a request (what the seam leaves to it)."""
         await super().__call__(scope, receive, send)
 
 
@@ -189,12 +191,14 @@ def create_app(
         logging_config=None,
         debug=debug,
     )
-    app.validate_seam = ValidateSeam(
+    app.seam = Seam(
         app.framework,
-        path=VALIDATE_PATH,
+        routes={
+            VALIDATE_PATH: validate_route(validate_license.opt[PERMISSION_OPT]),
+            CONSUME_PATH: CONSUME_ROUTE,
+        },
         database=provide_database,
         limiter=security.limiter,
         signing_keys=signing_keys,
-        permissions=validate_license.opt[PERMISSION_OPT],
     )
     return app

@@ -10,23 +10,30 @@ Each looks the key up, so each counts its failed lookups (:func:`..security.look
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Annotated
 
+import msgspec
 from litestar import Router, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..auth import Permission, requires
+from ..auth.dependencies import authenticate
+from ..auth.permissions import PERMISSION_OPT
+from ..auth.principal import Principal
+from ..db import Database
 from ..deps import DatabaseDep, PrincipalDep
 from ..errors import BadRequest, NotFound
 from ..kit.time import format_expiration, utc_now
 from ..licenses.rules import Reason
+from ..seam import HotRoute
 from ..security.lookups import looks_up, lookup_found, lookup_missed
 from .batcher import consume_batcher
 from .consume import MAX_AMOUNT, ConsumeOutcome, lookup_key
 from .schemas import ConsumeCalls, ConsumeRead, QuotaRead, QuotaTopUp
 from .service import add_calls, key_usage, window_end
 
-__all__ = ["consume_read", "router"]
+__all__ = ["CONSUME_PATH", "CONSUME_ROUTE", "consume_read", "router", "spend_calls"]
 
 
 def consume_read(outcome: ConsumeOutcome, amount: int) -> ConsumeRead:
@@ -50,14 +57,7 @@ def consume_read(outcome: ConsumeOutcome, amount: int) -> ConsumeRead:
     )
 
 
-@post(
-    "/license/consume",
-    status_code=200,
-    opt={**requires(Permission.VERIFY), **looks_up(writes=True)},
-)
-async def consume_calls(
-    data: JSONBody[ConsumeCalls], principal: PrincipalDep, database: DatabaseDep
-) -> ConsumeRead:
+async def spend_calls(database: Database, tenant_id: int, data: ConsumeCalls) -> ConsumeRead:
     """Spend ``amount`` calls of an API key, all or nothing: ``allowed`` says which."""
     if not 1 <= data.amount <= MAX_AMOUNT:
         raise BadRequest(
@@ -67,7 +67,7 @@ async def consume_calls(
         raise BadRequest("invalid_request", "Invalid request: activationKey is required.")
     key = lookup_key(data.activation_key)
     outcome = (
-        await consume_batcher(database).consume(principal.tenant_id, key, data.amount)
+        await consume_batcher(database).consume(tenant_id, key, data.amount)
         if key is not None
         else ConsumeOutcome(found=False)
     )
@@ -76,6 +76,42 @@ async def consume_calls(
         raise NotFound("license_not_found", "No license with this activation key.")
     lookup_found()
     return consume_read(outcome, data.amount)
+
+
+@post(
+    "/license/consume",
+    status_code=200,
+    opt={**requires(Permission.VERIFY), **looks_up(writes=True)},
+)
+async def consume_calls(
+    data: JSONBody[ConsumeCalls], principal: PrincipalDep, database: DatabaseDep
+) -> ConsumeRead:
+    """Spend ``amount`` calls of an API key, all or nothing: ``allowed`` says which."""
+    return await spend_calls(database, principal.tenant_id, data)
+
+
+async def _consume_in_seam(
+    database: Database,
+    authorization: str | None,
+    check: Callable[[Principal], None],
+    data: ConsumeCalls,
+    ip: str | None,
+) -> ConsumeRead:
+    principal = await authenticate(database, authorization)
+    check(principal)
+    return await spend_calls(database, principal.tenant_id, data)
+
+
+#: The consume endpoint's path (the app's seam receives it ahead of the framework).
+CONSUME_PATH = "/api/license/consume"
+
+#: ``POST /api/license/consume`` in the seam (:mod:`..seam`): the same handler as the route.
+CONSUME_ROUTE = HotRoute(
+    decode=msgspec.json.Decoder(ConsumeCalls).decode,
+    handle=_consume_in_seam,
+    permissions=consume_calls.opt[PERMISSION_OPT],
+    writes=True,
+)
 
 
 @get("/license/{activation_key:str}/quota", opt={**requires(Permission.VERIFY), **looks_up()})
