@@ -84,6 +84,8 @@ async def test_renew_shows_only_for_renewable_licenses_of_a_connected_shop(
     await seed.update_license(perpetual, expires_at=None)
     revoked = await seed.license(shop.product, email=email, validity_days=365)
     await seed.update_license(revoked, status=LicenseStatus.REVOKED)
+    suspended = await seed.license(shop.product, email=email, validity_days=365)
+    await seed.update_license(suspended, status=LicenseStatus.SUSPENDED)
     strangers = await seed.license(shop.product, email=_address(), validity_days=365)
 
     listing = await customer.client.get(f"{base}/licenses")
@@ -93,10 +95,10 @@ async def test_renew_shows_only_for_renewable_licenses_of_a_connected_shop(
     )
     detail = await customer.client.get(f"{base}/licenses/{renewable.id}")
     assert _renew_links(detail.text) == [renew]
-    for other in (perpetual, revoked):
+    for other in (perpetual, revoked, suspended):
         shown = await customer.client.get(f"{base}/licenses/{other.id}")
         assert shown.status_code == 200 and _renew_links(shown.text) == []
-    for refused in (perpetual, revoked, strangers):
+    for refused in (perpetual, revoked, suspended, strangers):
         for method in ("GET", "POST"):
             token = csrf_of(listing.text)
             answer = await customer.client.request(

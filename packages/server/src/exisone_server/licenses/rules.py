@@ -74,6 +74,7 @@ __all__ = [
     "release_refusal",
     "release_wait",
     "renewal_days",
+    "renewal_extends",
     "renewal_offered",
     "renewal_quantity",
     "seat_limit",
@@ -492,10 +493,16 @@ def renewal_days(*, plan_days: int | None, product_days: int) -> int:
     return plan_days if plan_days is not None else product_days
 
 
-def renewal_offered(status: LicenseStatus, expires_at: datetime | None, days: int) -> bool:
-    """Whether a customer may pay to renew a license: it is not revoked, it expires, and a
-    renewal adds ``days`` (:func:`renewal_days`) to it."""
+def renewal_extends(status: LicenseStatus, expires_at: datetime | None, days: int) -> bool:
+    """Whether a paid renewal extends a license: it is not revoked, it expires, and a renewal
+    adds ``days`` (:func:`renewal_days`) to it (a suspended one is extended, still suspended)."""
     return status is not LicenseStatus.REVOKED and expires_at is not None and days > 0
+
+
+def renewal_offered(status: LicenseStatus, expires_at: datetime | None, days: int) -> bool:
+    """Whether a customer is offered to pay to renew a license: a renewal extends it and it
+    is not suspended (resuming a suspended key is the publisher's decision)."""
+    return status is not LicenseStatus.SUSPENDED and renewal_extends(status, expires_at, days)
 
 
 def renewal_quantity(*, order_quantity: int | None, order_licenses: int) -> int:

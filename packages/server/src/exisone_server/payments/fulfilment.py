@@ -498,7 +498,7 @@ async def _extend(
         plan_days=plan.duration_days if plan else None,
         product_days=product.default_license_days,
     )
-    if not rules.renewal_offered(license.status, license.expires_at, days):
+    if not rules.renewal_extends(license.status, license.expires_at, days):
         return False
     await extend_license(
         session,

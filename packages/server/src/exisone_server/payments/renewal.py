@@ -8,8 +8,8 @@
 * Paddle, Lemon Squeezy, PayPal: when the publisher set the product's renewal checkout address
   (the Payments page) and the tenant has an active app of one of them, that address.
 
-No offer for a license that cannot be renewed (:func:`..licenses.rules.renewal_offered`:
-revoked, or it never expires) or when no provider is connected.
+No offer for a license that is not offered a renewal (:func:`..licenses.rules.renewal_offered`:
+revoked, suspended, or it never expires) or when no provider is connected.
 """
 
 from __future__ import annotations
