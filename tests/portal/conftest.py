@@ -16,6 +16,7 @@ from ..server.conftest import (  # noqa: F401  (fixtures)
     seed,
     settings,
 )
+from ..server.payment_helpers import fake  # noqa: F401  (the local payment providers)
 
 
 @pytest.fixture(autouse=True)

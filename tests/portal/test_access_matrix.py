@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -16,18 +17,34 @@ from sqlalchemy import select
 
 from exisone_server.kit.time import utc_now
 from exisone_server.models import Activation, AuditEvent, HistoryAction, LicenseHistory, PortalLink
+from exisone_server.payments.apps import AppForm, save_app
 
+from ..server.fake_providers import FakeProviders
 from ..server.helpers import activate_body
 from ..server.seeding import Seed
 from .helpers import Browser, browser, csrf_of, form_token, link_tokens, open_portal, sign_in
 
 
 @pytest.fixture
-async def scene(app: Any, seed: Seed) -> dict[str, Any]:
-    """The owner's license with a device, and every kind of caller."""
+async def scene(app: Any, seed: Seed, fake: FakeProviders) -> dict[str, Any]:
+    """The owner's license with a device (renewable through Stripe), and every kind of caller."""
     owner_email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
-    product = await seed.product(name="Studio")
-    license = await seed.license(product, email=owner_email, is_corporate=True, max_seats=3)
+    product = await seed.product(name="Studio", price=Decimal(20), default_license_days=365)
+    license = await seed.license(
+        product, email=owner_email, is_corporate=True, max_seats=3, validity_days=365
+    )
+    async with seed.database.write() as session:
+        await save_app(
+            session,
+            seed.tenant.id,
+            seed.master_key,
+            AppForm(
+                provider="stripe",
+                name="Stripe",
+                secret_key="sk_test_" + uuid.uuid4().hex,
+                signing_secret="whsec_" + uuid.uuid4().hex,
+            ),
+        )
     await seed.api.post("/api/license/activate", activate_body(license, product, "OWNER-PC"))
     async with seed.database.read_session() as session:
         device = await session.scalar(
@@ -121,10 +138,14 @@ ROUTES: dict[str, Route] = {
     "POST reveal": _post("/reveal"),
     "POST release": _post("/release", device="{device}"),
     "POST offline-code": _post("/offline-code", hardware_id="INTRUDER-PC"),
+    "GET renew": _get("/{id}/renew"),
+    "POST renew": _post("/renew"),
 }
 
 
-async def test_nobody_else_reaches_the_owners_license(scene: dict[str, Any], seed: Seed) -> None:
+async def test_nobody_else_reaches_the_owners_license(
+    scene: dict[str, Any], seed: Seed, fake: FakeProviders
+) -> None:
     base, license, device = scene["base"], scene["license"], scene["device"]
     for who, caller in scene["callers"].items():
         for name, route in ROUTES.items():
@@ -171,12 +192,15 @@ async def test_nobody_else_reaches_the_owners_license(scene: dict[str, Any], see
     assert HistoryAction.DEACTIVATED not in history
     assert HistoryAction.OFFLINE_CODE_ISSUED not in history
     assert audits == []
+    assert fake.checkout_forms == []
 
     # The owner's session survived everyone's sign-outs, and the owner can do it all.
     owner = scene["owner"]
     for name, route in ROUTES.items():
         answer = await route(owner, base, license, device)
-        assert answer.status_code in (200, 302), name
+        assert answer.status_code in (200, 302, 303), name
+        if answer.status_code == 303:
+            assert answer.headers["location"].startswith("https://checkout.stripe.test/"), name
         if answer.status_code == 302:
             assert answer.headers["location"] == f"{base}/licenses/{license.id}", name
     async with seed.database.read_session() as session:
@@ -188,3 +212,5 @@ async def test_nobody_else_reaches_the_owners_license(scene: dict[str, Any], see
             )
         )
     assert audits == ["portal.key_reveal", "portal.release", "portal.offline_code"]
+    [renewal] = fake.checkout_forms
+    assert renewal["metadata[renewLicenseId]"] == str(license.id)

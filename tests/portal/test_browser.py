@@ -3,7 +3,9 @@ real, with the sign-in links and keys read from a real SMTP server (aiosmtpd): t
 turns the portal on in the dashboard; a customer signs in from the e-mailed link, sees the
 license and its devices, releases one (the seat is free in the API at once), is refused a
 second release inside the cooldown with the time it lifts, gets an offline code for a pasted
-hardware ID (copied and downloaded), and recovers the keys by e-mail. On a desktop and on a
+hardware ID (copied and downloaded), and recovers the keys by e-mail; and, once the publisher
+added a Stripe app, renews a license: the portal sends the customer to Stripe's checkout (the
+local fake Stripe) and the signed payment event extends the same key. On a desktop and on a
 phone-sized screen; every portal page is checked with axe-core (npm, installed from
 ``tests/portal/package-lock.json`` by ``npm ci``): no serious or critical violation.
 
@@ -12,6 +14,7 @@ With ``EXISONE_DOCS_SCREENSHOTS=1`` the screenshots are also written to docs/ima
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,7 @@ from ..dashboard.test_browser import (  # noqa: F401  (the browser fixture)
     message,
     running_live_server,
 )
+from ..server.fake_providers import FakeProviders, running_fake_providers, stripe_headers
 from ..server.smtp_server import MailServer, running_mail_server
 
 pytestmark = pytest.mark.browser
@@ -76,10 +81,18 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer
 
 
 @pytest.fixture(scope="module")
+def providers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeProviders]:
+    """The local fake Stripe (HTTPS) the server makes its Checkout sessions at."""
+    with running_fake_providers(tmp_path_factory.mktemp("providers")) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
 def live_server(
-    tmp_path_factory: pytest.TempPathFactory, mail_server: MailServer
+    tmp_path_factory: pytest.TempPathFactory, mail_server: MailServer, providers: FakeProviders
 ) -> Iterator[LiveServer]:
     env = {
+        **providers.env(),
         "EXISONE_SMTP_URL": mail_server.url,
         "EXISONE_MAIL_FROM": "Acme Licensing <licenses@acme.example>",
         "EXISONE_MAIL_POLL_SECONDS": "0.2",
@@ -379,3 +392,136 @@ def test_the_pages_keep_to_their_security_policy(
     assert tab.evaluate("navigator.clipboard.readText()") == key
     expect(tab.locator(".top")).to_have_css("background-color", "rgb(11, 110, 79)")  # theme.css
     assert violations == []
+
+
+STRIPE_SIGNING_SECRET = "whsec_" + uuid.uuid4().hex
+
+
+def _connect_stripe(browser: Any, server: LiveServer) -> None:  # noqa: F811
+    """The publisher adds a Stripe app on the dashboard's Payments page."""
+    context = browser.new_context(base_url=server.base_url, viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    try:
+        log_in(tab, server)
+        tab.get_by_role("link", name="Payments").click()
+        tab.get_by_label("App name").fill("Acme Stripe")
+        tab.get_by_label("Secret key / API key / client secret").fill("sk_test_" + uuid.uuid4().hex)
+        tab.get_by_label("Webhook signing secret").fill(STRIPE_SIGNING_SECRET)
+        tab.get_by_role("button", name="Add app").click()
+        assert message(tab) == "Stripe app 'Acme Stripe' saved: Ready."
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("tab", [(DESKTOP, False)], indirect=True)
+def test_a_customer_renews_a_license_through_stripe(
+    tab: Any,
+    browser: Any,  # noqa: F811
+    shop: Shop,
+    mail_server: MailServer,
+    providers: FakeProviders,
+    axe_script: Path,
+) -> None:
+    """No "Renew" without a provider; with the publisher's Stripe app, "Renew" leads (under the
+    portal's security policy) to Stripe's checkout for this license, and Stripe's signed event
+    extends the same key by the product's days."""
+    [product] = [
+        p for p in shop.api("GET", "/api/product").json() if p["name"] == shop.server.product_name
+    ]
+    priced = shop.api(
+        "PATCH", f"/api/product/{product['id']}", {"price": 49.0, "defaultLicenseDays": 365}
+    )
+    assert priced.status_code == 200, priced.text
+    email = f"renew-{uuid.uuid4().hex[:6]}@example.com"
+    created = shop.api(
+        "POST",
+        "/api/activationkey/generate",
+        {"productName": shop.server.product_name, "email": email, "validityDays": 30},
+    )
+    assert created.status_code == 200, created.text
+    key, expires = created.json()["activationKey"], created.json()["expirationDate"]
+    violations: list[str] = []
+    tab.on(
+        "console",
+        lambda entry: (
+            violations.append(entry.text) if "Content Security Policy" in entry.text else None
+        ),
+    )
+    tab.goto(shop.portal)
+    tab.get_by_label("E-mail address", exact=True).first.fill(email)
+    tab.get_by_role("button", name="E-mail me a sign-in link").click()
+    [body] = _mail_to(mail_server, email)
+    tab.goto(LINK.search(body).group(1))  # type: ignore[union-attr]
+    tab.get_by_role("button", name="Sign in").click()
+    tab.wait_for_url(f"{shop.portal}/licenses")
+    expect(tab.get_by_role("link", name=re.compile("^Renew"))).to_have_count(0)
+
+    _connect_stripe(browser, shop.server)
+    tab.reload()
+    renew = tab.get_by_role("link", name=re.compile("^Renew"))
+    expect(renew).to_have_count(1)
+    renew.click()
+    expect(tab.get_by_role("heading", name=re.compile("^Renew"))).to_be_visible()
+    expect(tab.locator("#renewal-days")).to_have_text("365 more days")
+    license_id = tab.url.rstrip("/").split("/")[-2]
+
+    # axe-core needs its script on the page: the same page in a context that bypasses the CSP.
+    checked = browser.new_context(base_url=shop.server.base_url, bypass_csp=True)
+    try:
+        checked.add_cookies(tab.context.cookies())
+        other = checked.new_page()
+        other.goto(tab.url)
+        _accessible(other, axe_script)
+    finally:
+        checked.close()
+
+    tab.context.route(
+        "https://checkout.stripe.test/**",
+        lambda route: route.fulfill(
+            status=200,
+            content_type="text/html",
+            body="<!doctype html><title>Stripe Checkout</title><h1>Pay</h1>",
+        ),
+    )
+    with tab.expect_request(lambda r: r.url.startswith("https://checkout.stripe.test/")):
+        tab.get_by_role("button", name="Pay and renew").click()
+    expect(tab).to_have_title("Stripe Checkout")
+    assert violations == []
+    form = providers.checkout_forms[-1]
+    assert form["metadata[renewLicenseId]"] == license_id
+    assert form["customer_email"] == email
+    assert form["line_items[0][price_data][unit_amount]"] == "4900"
+
+    # Stripe's signed event for the paid session: the same key, 365 days later.
+    metadata = {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")}
+    event = json.dumps(
+        {
+            "id": "evt_" + uuid.uuid4().hex,
+            "type": "checkout.session.completed",
+            "data": {
+                "object": {
+                    "id": "cs_test_renewal",
+                    "mode": "payment",
+                    "payment_status": "paid",
+                    "payment_intent": "pi_" + uuid.uuid4().hex,
+                    "customer_details": {"email": email},
+                    "metadata": metadata,
+                }
+            },
+        }
+    ).encode()
+    paid = httpx.post(
+        f"{shop.server.base_url}/api/stripe/webhook",
+        content=event,
+        headers=stripe_headers(event, STRIPE_SIGNING_SECRET),
+    )
+    assert paid.status_code == 200 and paid.json()["status"] == "fulfilled", paid.text
+    tab.goto(form["success_url"])
+    assert message(tab).startswith("Thank you.")
+    looked_up = shop.api("GET", f"/api/license/{key}")
+    renewed = datetime.fromisoformat(looked_up.json()["expirationDate"].replace("Z", "+00:00"))
+    before = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+    assert renewed - before == timedelta(days=365), looked_up.text
+    expect(tab.locator("main")).to_contain_text(renewed.strftime("%Y-%m-%d"))
+    _shot(tab, "renewed")

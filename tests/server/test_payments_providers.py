@@ -172,6 +172,29 @@ async def test_lemonsqueezy_purchase_mails_the_key_and_replays_do_nothing(
     assert_error(refused, 400, "invalid_signature")
 
 
+async def test_lemonsqueezy_checkout_naming_a_key_renews_it(shop: Shop, seed: Seed) -> None:
+    """A renewal address's checkout with ``renewLicenseId`` in its custom data extends that key
+    once (the order is claimed) and makes no new one."""
+    email = f"renew-{uuid.uuid4().hex[:6]}@example.com"
+    license = await seed.license(shop.product, email=email, validity_days=30)
+    expires = license.expires_at
+    assert expires is not None
+    order = ls_order(shop.product.id, email)
+    order["meta"]["custom_data"]["renewLicenseId"] = str(license.id)
+    body = dumps(order)
+    answers = [
+        (
+            await shop.post(
+                "lemonsqueezy", body, lemonsqueezy_headers(body, shop.lemonsqueezy_secret)
+            )
+        ).json()
+        for _ in range(2)
+    ]
+    assert answers[0]["status"] == "fulfilled" and answers[1]["duplicate"] is True, answers
+    [renewed] = await shop.licenses()
+    assert renewed.id == license.id and renewed.expires_at == expires + timedelta(days=365)
+
+
 async def test_lemonsqueezy_subscription_links_then_renews(shop: Shop, seed: Seed) -> None:
     plan = await seed.plan(f"Monthly {uuid.uuid4().hex[:4]}", duration_days=30)
     order_id, subscription = str(uuid.uuid4().int % 10**9), str(uuid.uuid4().int % 10**9)

@@ -128,7 +128,11 @@ async def test_payment_intent_before_checkout_licenses_once(shop: Shop) -> None:
     [("missing", 400), ("wrong secret", 400), ("tampered", 400), ("too old", 400), ("future", 400)],
 )
 async def test_refused_signatures_store_nothing(
-    shop: Shop, database: Database, case: str, status_code: int
+    shop: Shop,
+    database: Database,
+    case: str,
+    status_code: int,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     body = dumps(stripe_checkout(shop.product.id))
     secret, timestamp = shop.stripe_secret, int(time.time())
@@ -151,6 +155,11 @@ async def test_refused_signatures_store_nothing(
     )
     assert await event_count(database) == before and await shop.licenses() == []
     assert REFUSALS[("stripe", "signature")] == refusals + 1
+    [logged] = [r for r in caplog.records if r.name == "exisone_server.payments"]
+    assert logged.levelname == "WARNING"
+    assert logged.getMessage().startswith("refused a Stripe webhook delivery: signature")
+    for secret_part in (shop.stripe_secret, "buyer@", "thief@", headers.get("Stripe-Signature")):
+        assert not secret_part or secret_part not in caplog.text
 
 
 async def test_our_verification_agrees_with_stripes_library(shop: Shop) -> None:

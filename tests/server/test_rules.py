@@ -373,3 +373,28 @@ def test_grants_and_crossings() -> None:
     assert rules.quota_crossings(3, 2, 3) == [80, 100]  # 80 % of 3 is 2.4: crossed from 2
     assert rules.quota_crossings(3, 1, 2) == []
     assert rules.quota_crossings(0, 0, 0) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "expires_at", "days", "extends", "offered"),
+    [
+        (LicenseStatus.ACTIVE, NOW, 30, True, True),
+        (LicenseStatus.ACTIVE, NOW - timedelta(days=400), 30, True, True),  # expired: renewable
+        (LicenseStatus.SUSPENDED, NOW, 30, True, False),
+        (LicenseStatus.REVOKED, NOW, 30, False, False),
+        (LicenseStatus.ACTIVE, None, 30, False, False),  # perpetual
+        (LicenseStatus.ACTIVE, NOW, 0, False, False),  # a renewal adds nothing
+    ],
+)
+def test_renewal_extends_and_is_offered(
+    status: LicenseStatus, expires_at: datetime | None, days: int, extends: bool, offered: bool
+) -> None:
+    assert rules.renewal_extends(status, expires_at, days) is extends
+    assert rules.renewal_offered(status, expires_at, days) is offered
+
+
+def test_renewal_quantity_is_the_orders_seats_for_its_one_key() -> None:
+    assert rules.renewal_quantity(order_quantity=5, order_licenses=1) == 5
+    assert rules.renewal_quantity(order_quantity=3, order_licenses=3) == 1  # one of 3 keys
+    assert rules.renewal_quantity(order_quantity=None, order_licenses=1) == 1
+    assert rules.renewal_quantity(order_quantity=0, order_licenses=1) == 1

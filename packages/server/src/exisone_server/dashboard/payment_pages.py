@@ -121,7 +121,8 @@ async def payment_app_delete(
 
 @post("/payments/selling", status_code=200)
 async def payment_selling_save(request: Request[Any, Any, Any], database: DatabaseDep) -> Redirect:
-    """What a purchase's quantity means for a product, and the plan its purchases get."""
+    """What a purchase's quantity means for a product, the plan its purchases get, and its
+    renewal checkout address (Paddle, Lemon Squeezy, PayPal)."""
     form = await posted(request, database)
     product_id = form_int(form.get("product_id"), "Product")
     assert product_id is not None
@@ -133,6 +134,7 @@ async def payment_selling_save(request: Request[Any, Any, Any], database: Databa
             product_id,
             quantity_means=form.get("quantity_means", "seats"),
             plan_id=form_int(form.get("plan_id"), "Plan", optional=True),
+            renewal_url=form.get("renewal_url"),
         )
 
     return await perform(database, form.user, work, done="Selling settings saved.", back=_PAGE)

@@ -74,6 +74,9 @@ __all__ = [
     "release_refusal",
     "release_wait",
     "renewal_days",
+    "renewal_extends",
+    "renewal_offered",
+    "renewal_quantity",
     "seat_limit",
     "seat_refusal",
     "trial_refusal",
@@ -488,6 +491,26 @@ def renewal_days(*, plan_days: int | None, product_days: int) -> int:
     """Days a paid renewal adds to a license: its plan's, else its product's default (0: the
     license is perpetual and a renewal changes nothing)."""
     return plan_days if plan_days is not None else product_days
+
+
+def renewal_extends(status: LicenseStatus, expires_at: datetime | None, days: int) -> bool:
+    """Whether a paid renewal extends a license: it is not revoked, it expires, and a renewal
+    adds ``days`` (:func:`renewal_days`) to it (a suspended one is extended, still suspended)."""
+    return status is not LicenseStatus.REVOKED and expires_at is not None and days > 0
+
+
+def renewal_offered(status: LicenseStatus, expires_at: datetime | None, days: int) -> bool:
+    """Whether a customer is offered to pay to renew a license: a renewal extends it and it
+    is not suspended (resuming a suspended key is the publisher's decision)."""
+    return status is not LicenseStatus.SUSPENDED and renewal_extends(status, expires_at, days)
+
+
+def renewal_quantity(*, order_quantity: int | None, order_licenses: int) -> int:
+    """The quantity a renewal is paid for: the order's when it made this one license (its
+    seats), else 1 (one of the keys an order of many made, or a license sold without one)."""
+    if order_quantity is not None and order_licenses == 1:
+        return max(1, order_quantity)
+    return 1
 
 
 # -- API keys: quotas of calls ---------------------------------------------------------------

@@ -179,7 +179,9 @@ class PaymentOrder(Model):
 
 class PaymentProduct(Model):
     """How a product is sold: what a purchase's quantity means (``seats`` of one corporate
-    key, ``keys``: that many keys) and the plan purchases get (None: the product's rules)."""
+    key, ``keys``: that many keys), the plan purchases get (None: the product's rules) and the
+    publisher's renewal checkout address at Paddle, Lemon Squeezy or PayPal (shown in the
+    customer portal)."""
 
     __tablename__ = "payment_products"
 
@@ -191,6 +193,7 @@ class PaymentProduct(Model):
     plan_id: Mapped[int | None] = mapped_column(
         ForeignKey("plans.id", ondelete="SET NULL"), default=None
     )
+    renewal_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 

@@ -2,7 +2,9 @@
 
 ``POST {EXISONE_STRIPE_API_BASE}/v1/checkout/sessions`` (form-encoded, the app's secret key as
 the bearer): one line of the product at its price, ``metadata`` (and the payment intent's)
-``productId`` / ``quantity`` (/ ``planId``), so the webhook licenses exactly what was bought.
+``productId`` / ``quantity`` (/ ``planId``), so the webhook licenses exactly what was bought;
+a renewal's session (:mod:`.renewal`) also carries ``renewLicenseId``, so its payment renews that
+license instead of making one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ..crypto.master_key import MasterKey
 from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..models import PaymentApp, Product
 from .apps import app_keys
+from .event import RENEW_LICENSE
 from .providers.base import http_client
 from .settings import PaymentSettings
 
@@ -50,6 +53,8 @@ class CheckoutRequest:
     customer_email: str | None = None
     plan_id: int | None = None
     app_id: int | None = None
+    #: The license the payment renews (checked by the caller: :mod:`.renewal`).
+    renew_license_id: int | None = None
 
 
 def minor_units(price: Decimal, currency: str) -> int:
@@ -119,6 +124,10 @@ async def create_checkout_session(
     metadata = {"productId": str(product.id), "quantity": str(request.quantity)}
     if request.plan_id is not None:
         metadata["planId"] = str(request.plan_id)
+    name = product.name
+    if request.renew_license_id is not None:
+        metadata[RENEW_LICENSE] = str(request.renew_license_id)
+        name = f"{product.name} (renewal)"
     form = {
         "mode": "payment",
         "success_url": success,
@@ -126,7 +135,7 @@ async def create_checkout_session(
         "line_items[0][quantity]": str(request.quantity),
         "line_items[0][price_data][currency]": currency,
         "line_items[0][price_data][unit_amount]": str(minor_units(product.price, currency)),
-        "line_items[0][price_data][product_data][name]": product.name,
+        "line_items[0][price_data][product_data][name]": name,
     }
     for name, value in metadata.items():
         form[f"metadata[{name}]"] = value

@@ -10,11 +10,15 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Action", "PaymentEvent", "metadata_text", "sale_metadata"]
+__all__ = ["RENEW_LICENSE", "Action", "PaymentEvent", "metadata_text", "sale_metadata"]
+
+#: The checkout metadata that makes a payment renew one license (its id) instead of buying one.
+RENEW_LICENSE = "renewLicenseId"
 
 
 class Action(enum.StrEnum):
-    #: A paid order or a new subscription: make its license(s), once per order.
+    #: A paid order or a new subscription: make its license(s), once per order; or, when
+    #: the checkout named a license (``renewLicenseId``), renew that one, once per order.
     PURCHASE = "purchase"
     #: A subscription's renewal was paid: extend its licenses by their plan.
     RENEWAL = "renewal"
@@ -47,6 +51,9 @@ class PaymentEvent:
     days: str | None = None
     #: The provider's ids of what was sold (price, variant, SKU), for the tenant's mappings.
     external_refs: tuple[str, ...] = ()
+    #: The license a renewal checkout names (its metadata's ``renewLicenseId``): the payment
+    #: renews that license instead of making one.
+    license_ref: str | None = None
     #: The customer's e-mail address; None when the event does not carry it.
     email: str | None = None
     #: The provider's customer id (to look the address up when the event lacks it).
@@ -70,9 +77,11 @@ def metadata_text(metadata: Any, *names: str) -> str | None:
 
 
 def sale_metadata(metadata: Any) -> dict[str, Any]:
-    """``product_ref``, ``plan_ref``, ``quantity`` and ``days`` of a checkout's metadata
-    (``productId``, ``planId``, ``quantity``, ``days``; snake_case names work too)."""
+    """``product_ref``, ``plan_ref``, ``quantity``, ``days`` and ``license_ref`` of a checkout's
+    metadata (``productId``, ``planId``, ``quantity``, ``days``, ``renewLicenseId``; snake_case
+    names work too)."""
     return {
+        "license_ref": metadata_text(metadata, RENEW_LICENSE, "renew_license_id"),
         "product_ref": metadata_text(metadata, "productId", "product_id"),
         "plan_ref": metadata_text(metadata, "planId", "plan_id"),
         "quantity": metadata_text(metadata, "quantity"),

@@ -202,6 +202,8 @@ async def _act(
     mail_settings: MailSettings | None,
     moment: datetime,
 ) -> Outcome:
+    if event.action is Action.PURCHASE and event.license_ref is not None:
+        return await _renew_license(session, row, event, moment)
     if event.action is Action.PURCHASE:
         return await _purchase(session, row, event, mail_settings)
     if event.action is Action.RENEWAL:
@@ -327,6 +329,45 @@ async def _match(
     return product, plan
 
 
+async def _claim_order(
+    session: AsyncSession,
+    row: ReceivedPaymentEvent,
+    event: PaymentEvent,
+    product_id: int,
+    plan_id: int | None,
+    email: str,
+    quantity: int,
+) -> PaymentOrder | Outcome:
+    """Claim the event's order (once per provider and order); the duplicate's outcome when
+    another transaction claimed it meanwhile (PostgreSQL)."""
+    assert event.order_ref
+    claimed = await session.scalar(
+        insert_for(session.get_bind().dialect.name)(PaymentOrder)
+        .values(
+            tenant_id=row.tenant_id,
+            provider=event.provider,
+            order_ref=event.order_ref[:200],
+            subscription_ref=event.subscription_ref,
+            payment_ref=event.payment_ref,
+            product_id=product_id,
+            plan_id=plan_id,
+            email=email,
+            quantity=quantity,
+            event_id=row.id,
+            created_at=utc_now(),
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "order_ref"])
+        .returning(PaymentOrder.id)
+    )
+    if claimed is None:
+        order = await _existing_order(session, event.provider, event.order_ref)
+        assert order is not None
+        return await _duplicate(session, order, event)
+    order = await session.get(PaymentOrder, claimed)
+    assert order is not None
+    return order
+
+
 async def _purchase(
     session: AsyncSession,
     row: ReceivedPaymentEvent,
@@ -351,30 +392,11 @@ async def _purchase(
             "waiting for the customer's e-mail address (the order's other event has it)",
             retry=True,
         )
-    claimed = await session.scalar(
-        insert_for(session.get_bind().dialect.name)(PaymentOrder)
-        .values(
-            tenant_id=row.tenant_id,
-            provider=event.provider,
-            order_ref=event.order_ref[:200],
-            subscription_ref=event.subscription_ref,
-            payment_ref=event.payment_ref,
-            product_id=product.id,
-            plan_id=plan.id if plan else None,
-            email=email,
-            quantity=quantity,
-            event_id=row.id,
-            created_at=utc_now(),
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "order_ref"])
-        .returning(PaymentOrder.id)
+    order = await _claim_order(
+        session, row, event, product.id, plan.id if plan else None, email, quantity
     )
-    if claimed is None:  # another transaction claimed it meanwhile (PostgreSQL)
-        order = await _existing_order(session, event.provider, event.order_ref)
-        assert order is not None
-        return await _duplicate(session, order, event)
-    order = await session.get(PaymentOrder, claimed)
-    assert order is not None
+    if isinstance(order, Outcome):
+        return order
     sale = Sale(
         product,
         plan,
@@ -460,6 +482,87 @@ async def _orders(
     )
 
 
+async def _extend(
+    session: AsyncSession,
+    tenant_id: int,
+    license: License,
+    event: PaymentEvent,
+    moment: datetime,
+) -> bool:
+    """Extend a license by what a paid renewal adds (:func:`..licenses.rules.renewal_days`);
+    False when it cannot be renewed (revoked, or it never expires)."""
+    plan = await session.get(Plan, license.plan_id) if license.plan_id else None
+    product = await session.get(Product, license.product_id)
+    assert product is not None
+    days = rules.renewal_days(
+        plan_days=plan.duration_days if plan else None,
+        product_days=product.default_license_days,
+    )
+    if not rules.renewal_extends(license.status, license.expires_at, days):
+        return False
+    await extend_license(
+        session,
+        tenant_id,
+        license.activation_key,
+        LicenseExtend(days=days, note=f"{_label(event.provider)} renewal {event.event_id}"),
+        now=moment,
+    )
+    return True
+
+
+async def _renew_license(
+    session: AsyncSession, row: ReceivedPaymentEvent, event: PaymentEvent, moment: datetime
+) -> Outcome:
+    """A paid checkout that names one license (``renewLicenseId``) of the product it bought
+    (``productId`` or a mapping, as for a purchase): its order is claimed like a purchase's
+    (one renewal per payment, whatever number of events name it) and linked to the license,
+    which is extended as a subscription's renewal would extend it."""
+    if not event.order_ref:
+        return Outcome(PaymentEventStatus.FAILED, "the event names no order or payment")
+    existing = await _existing_order(session, event.provider, event.order_ref)
+    if existing is not None:
+        return await _duplicate(session, existing, event)
+    ref = event.license_ref or ""
+    license = (
+        await session.scalar(
+            select(License).where(License.tenant_id == row.tenant_id, License.id == int(ref))
+        )
+        if ref.isdigit() and len(ref) < 20
+        else None
+    )
+    if license is None:
+        return Outcome(
+            PaymentEventStatus.FAILED, f"renewLicenseId {ref!r} names no license of yours"
+        )
+    matched = await _match(session, row.tenant_id, event)
+    if isinstance(matched, Outcome):
+        return matched
+    if matched[0].id != license.product_id:
+        raise ApiError(
+            "plan_product_mismatch",
+            f"The payment bought {matched[0].name!r}, not the product of {license.activation_key}.",
+        )
+    order = await _claim_order(
+        session, row, event, license.product_id, license.plan_id, license.email, 1
+    )
+    if isinstance(order, Outcome):
+        return order
+    await session.execute(
+        payment_order_licenses.insert(), [{"order_id": order.id, "license_id": license.id}]
+    )
+    if not await _extend(session, row.tenant_id, license, event, moment):
+        raise ApiError(
+            "renewal_refused",
+            f"{license.activation_key} cannot be renewed (revoked, or it never expires): "
+            "refund the payment, or change the key and retry",
+        )
+    return Outcome(
+        PaymentEventStatus.FULFILLED,
+        f"renewed {license.activation_key} to {format_expiration(license.expires_at)}",
+        license.id,
+    )
+
+
 async def _renewal(
     session: AsyncSession, row: ReceivedPaymentEvent, event: PaymentEvent, moment: datetime
 ) -> Outcome:
@@ -482,22 +585,8 @@ async def _renewal(
     first: int | None = None
     for order in orders:
         for license in await order_licenses(session, order.id):
-            plan = await session.get(Plan, license.plan_id) if license.plan_id else None
-            product = await session.get(Product, license.product_id)
-            assert product is not None
-            days = rules.renewal_days(
-                plan_days=plan.duration_days if plan else None,
-                product_days=product.default_license_days,
-            )
-            if days == 0 or license.expires_at is None or license.status is LicenseStatus.REVOKED:
+            if not await _extend(session, row.tenant_id, license, event, moment):
                 continue
-            await extend_license(
-                session,
-                row.tenant_id,
-                license.activation_key,
-                LicenseExtend(days=days, note=f"{_label(event.provider)} renewal {event.event_id}"),
-                now=moment,
-            )
             first = first or license.id
             done.append(f"{license.activation_key} to {format_expiration(license.expires_at)}")
     if not done:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,7 @@ __all__ = [
     "EVENT_PAGE",
     "REPLAYABLE",
     "EventRow",
+    "check_renewal_url",
     "delete_mapping",
     "event_view",
     "list_events",
@@ -152,6 +154,20 @@ async def _plan_id(session: AsyncSession, tenant_id: int, plan_id: int | None) -
     return plan_id
 
 
+def check_renewal_url(value: str | None) -> str | None:
+    """A renewal checkout address as stored: an ``https://`` URL of at most 2000 characters
+    (``{licenseId}`` and ``{email}`` are filled in per license), or None for an empty one."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme != "https" or not parts.hostname or len(text) > 2000 or " " in text:
+        raise BadRequest(
+            "invalid_request", "Invalid request: the renewal address must be an https:// URL."
+        )
+    return text
+
+
 async def selling_of(session: AsyncSession, tenant_id: int) -> dict[int, PaymentProduct]:
     """Each product's selling settings that were set, by product id."""
     rows = await session.scalars(
@@ -167,12 +183,15 @@ async def save_selling(
     *,
     quantity_means: str,
     plan_id: int | None,
+    renewal_url: str | None = None,
 ) -> PaymentProduct:
     """Set what a purchase's quantity means for a product (``seats``, ``keys``, or a meaning
-    registered by an extension) and the plan its purchases get."""
+    registered by an extension), the plan its purchases get, and its renewal checkout address
+    at Paddle, Lemon Squeezy or PayPal (the portal's "Renew" link; None or empty: none)."""
     if quantity_means not in QUANTITY_MEANINGS:
         choices = ", ".join(QUANTITY_MEANINGS)
         raise BadRequest("invalid_request", f"Invalid request: quantity means one of {choices}.")
+    link = check_renewal_url(renewal_url)
     await _product(session, tenant_id, product_id)
     row = await session.scalar(
         select(PaymentProduct).where(PaymentProduct.product_id == product_id)
@@ -182,6 +201,7 @@ async def save_selling(
         session.add(row)
     row.quantity_means = quantity_means
     row.plan_id = await _plan_id(session, tenant_id, plan_id)
+    row.renewal_url = link
     row.updated_at = utc_now()
     await session.flush()
     return row

@@ -63,10 +63,10 @@ def _api_error(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
 
 def portal_routers() -> list[ControllerRouterHandler]:
     """The portal's pages and its static files."""
-    from . import license_pages, public_pages
+    from . import license_pages, public_pages, renewal_pages
 
     handlers: list[ControllerRouterHandler] = []
-    for module in (public_pages, license_pages):
+    for module in (public_pages, license_pages, renewal_pages):
         handlers.extend(getattr(module, name) for name in module.__all__)
     pages = Router(
         path=BASE,

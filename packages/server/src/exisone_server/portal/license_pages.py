@@ -4,10 +4,10 @@ key, releasing a device, an offline code for a machine without internet, signing
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,7 +57,7 @@ async def licenses_page(
     portal = await portal_of(database, slug)
     customer = await require_customer(request, database, portal)
     async with database.read_session() as session:
-        licenses = await list_license_views(session, customer, utc_now())
+        licenses = await list_license_views(session, customer, utc_now(), portal.base)
     return await page(database, portal, customer, "licenses.html", {"licenses": licenses})
 
 
@@ -77,7 +77,7 @@ async def _license_page(
     )
     async with database.read_session() as session:
         license = await customer_license(session, customer, license_id)
-        view = await license_view(session, license, utc_now())
+        view = await license_view(session, license, utc_now(), portal.base)
     return await page(
         database,
         portal,
@@ -95,11 +95,18 @@ async def license_page(
     license_id: FromPath[int],
     request: Request[Any, Any, Any],
     database: DatabaseDep,
+    renewed: Annotated[str | None, QueryParameter(name="renewed")] = None,
 ) -> Response[str]:
-    """One license: its facts, its devices (release), an offline code form."""
+    """One license: its facts, its devices (release), an offline code form. ``?renewed=1``:
+    back from a renewal's checkout (the payment is confirmed by the provider's event)."""
     portal = await portal_of(database, slug)
     customer = await require_customer(request, database, portal)
-    return await _license_page(database, (portal, customer), license_id)
+    message = (
+        ("ok", "Thank you. The new expiry shows here as soon as the payment is confirmed.")
+        if renewed
+        else None
+    )
+    return await _license_page(database, (portal, customer), license_id, message=message)
 
 
 @post("/{slug:str}/licenses/{license_id:int}/reveal", status_code=200)

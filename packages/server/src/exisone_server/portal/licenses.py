@@ -115,7 +115,12 @@ async def customer_license(
 
 
 async def license_view(
-    session: AsyncSession, license: License, now: datetime, *, with_devices: bool = True
+    session: AsyncSession,
+    license: License,
+    now: datetime,
+    portal_base: str,
+    *,
+    with_devices: bool = True,
 ) -> LicenseView:
     product = await session.get(Product, license.product_id)
     assert product is not None  # foreign key
@@ -149,7 +154,7 @@ async def license_view(
         features=await license_feature_names(session, license.id),
         seats_used=await count_active_seats(session, license.id),
         seats_total=seat_limit(license),
-        renewal_url=await renewal_url(session, license),
+        renewal_url=await renewal_url(session, license, portal_base),
         devices=devices,
         policy=policy,
         wait=wait,
@@ -157,7 +162,7 @@ async def license_view(
 
 
 async def list_license_views(
-    session: AsyncSession, customer: Customer, now: datetime
+    session: AsyncSession, customer: Customer, now: datetime, portal_base: str
 ) -> list[LicenseView]:
     """Every license of the customer in the tenant, by product and age."""
     licenses = await session.scalars(
@@ -165,7 +170,9 @@ async def list_license_views(
         .where(License.tenant_id == customer.tenant_id, func.lower(License.email) == customer.email)
         .order_by(License.product_id, License.created_at, License.id)
     )
-    return [await license_view(session, item, now, with_devices=False) for item in licenses]
+    return [
+        await license_view(session, item, now, portal_base, with_devices=False) for item in licenses
+    ]
 
 
 async def reveal_key(session: AsyncSession, customer: Customer, license_id: int) -> License:

@@ -1,8 +1,9 @@
-"""hook (payments): the address where a customer renews a license, shown in the portal.
+"""The address where a customer renews a license, shown in the portal as "Renew".
 
-The portal calls :func:`renewal_url` for every license it lists and shows a "Renew" link when
-it returns an address. Until a payment provider is connected it returns None (no link); the
-payments package fills it in (e.g. a checkout link for the license's product and plan).
+:func:`renewal_url` asks the payments package how the license can be renewed
+(:func:`..payments.renewal.renewal_offer`): through Stripe, the portal's own renewal page
+(``<portal>/licenses/<id>/renew``, which makes a Checkout session for the license); through
+Paddle, Lemon Squeezy or PayPal, the publisher's renewal checkout address; else None (no link).
 """
 
 from __future__ import annotations
@@ -10,10 +11,17 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import License
+from ..payments.renewal import renewal_offer
 
 __all__ = ["renewal_url"]
 
 
-async def renewal_url(session: AsyncSession, license: License) -> str | None:
-    """The renewal address of ``license``, or None when none can be offered."""
-    return None
+async def renewal_url(session: AsyncSession, license: License, portal_base: str) -> str | None:
+    """The renewal address of ``license`` in the portal at ``portal_base``, or None when none
+    can be offered."""
+    offer = await renewal_offer(session, license)
+    if offer is None:
+        return None
+    if offer.provider == "stripe":
+        return f"{portal_base}/licenses/{license.id}/renew"
+    return offer.link

@@ -11,6 +11,8 @@ Events (``data.object``):
   purchase; the order is the subscription (mode ``subscription``), else the payment intent.
 * ``payment_intent.succeeded`` with ``productId`` metadata: purchase of the same order (a
   Checkout payment is never licensed twice); without it, or for an invoice's payment, ignored.
+  With ``renewLicenseId`` metadata too (a renewal's checkout), either of them renews that
+  license instead (:mod:`..fulfilment`).
 * ``invoice.paid``: ``subscription_create`` is the subscription's purchase, ``subscription_cycle``
   a renewal.
 * ``customer.subscription.deleted``: the subscription ended (cancel).
