@@ -1,7 +1,7 @@
 """A product's renewal checkout address at Paddle, Lemon Squeezy or PayPal (the customer
 portal's "Renew" link).
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
