@@ -33,7 +33,14 @@ from ..auth.dependencies import authenticate, check_access
 from ..auth.permissions import Permission
 from ..auth.principal import Principal
 from ..db import Database
-from ..errors import INTERNAL_ERROR, ApiError, log_unexpected
+from ..errors import (
+    DATABASE_UNAVAILABLE,
+    INTERNAL_ERROR,
+    ApiError,
+    database_unavailable,
+    log_unavailable,
+    log_unexpected,
+)
 from ..kit.asgi import body_of, header, read_body, replay
 from ..security.headers import security_headers
 from ..security.limits import FailureLimiter
@@ -92,6 +99,11 @@ class ValidateSeam:
         try:
             await self._answer(scope, receive, send)
         except Exception as exc:  # as the app's error handler does
+            if database_unavailable(exc):
+                log_unavailable("POST", scope["path"], exc)
+                unavailable = [_JSON, (b"retry-after", b"1")]
+                await self._send(scope, send, (503, unavailable, _encode(DATABASE_UNAVAILABLE)))
+                return
             log_unexpected("POST", scope["path"], exc)
             await self._send(scope, send, (500, [_JSON], _encode(INTERNAL_ERROR)))
 
