@@ -54,7 +54,7 @@ RISE = 2
 APP_PORT = 8000
 LB_PORT = 8080
 #: Seconds the app waits for PostgreSQL (connect, unacknowledged data) before a 503.
-DB_TIMEOUT_S = 1
+DB_TIMEOUT_S = 0.5
 ADDRESSES = {
     "lb": f"{SUBNET}.2",
     "app1": f"{SUBNET}.11",

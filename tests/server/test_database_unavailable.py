@@ -91,6 +91,12 @@ def test_timeouts_reach_libpq(tmp_path: Path) -> None:
         "tcp_user_timeout": 500,
         "options": "-c statement_timeout=3000",
     }
+    with_options = settings.with_changes(
+        database_url="postgresql+psycopg://db/exisone?options=-c%20search_path%3Dlic"
+    )
+    assert postgres_connect_args(with_options)["options"] == (
+        "-c search_path=lic -c statement_timeout=3000"
+    )
     no_limit = settings.with_changes(database_statement_timeout_seconds=0)
     assert "options" not in postgres_connect_args(no_limit)
     for name, value in [

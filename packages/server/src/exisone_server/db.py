@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy.exc
 from sqlalchemy import Select, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -86,7 +86,9 @@ def postgres_connect_args(settings: Settings) -> dict[str, Any]:
     }
     statement_ms = round(settings.database_statement_timeout_seconds * 1000)
     if statement_ms:
-        args["options"] = f"-c statement_timeout={statement_ms}"
+        given = make_url(settings.database_url).query.get("options") or ""
+        given = given if isinstance(given, str) else " ".join(given)
+        args["options"] = f"{given} -c statement_timeout={statement_ms}".strip()
     return args
 
 
