@@ -80,9 +80,9 @@ def missing_parts() -> str | None:
         return "network namespaces need Linux"
     if os.geteuid() != 0:
         return "building network namespaces needs root"
-    for tool in ("ip", "haproxy", "runuser"):
+    for tool in ("ip", "haproxy", "iptables", "runuser"):
         if shutil.which(tool) is None:
-            return f"{tool} is not installed (iproute2, haproxy, util-linux)"
+            return f"{tool} is not installed (iproute2, haproxy, iptables, util-linux)"
     if postgres_bin() is None:
         return "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
     try:
@@ -234,15 +234,26 @@ class Bed:
         with open(hosts, "w", encoding="ascii") as file:  # same inode: the mount sees it
             file.write(text)
 
-    def cut_from_database(self, app: str) -> None:
-        """No route from ``app`` to either PostgreSQL node: new connections fail at once,
-        packets of open ones go nowhere (its link to the database network is down)."""
+    def cut_from_database(self, app: str, how: str = "route") -> None:
+        """Cut ``app`` off from both PostgreSQL nodes. ``route``: no route to them (its link to
+        the database network is down): new connections fail at once, packets of open ones go
+        nowhere. ``drop``: a firewall drops the packets silently: new connections wait."""
         for node in ("pg1", "pg2"):
-            sh("ip", "-n", namespace(app), "route", "add", "unreachable", f"{ADDRESSES[node]}/32")
+            address = f"{ADDRESSES[node]}/32"
+            if how == "route":
+                sh("ip", "-n", namespace(app), "route", "add", "unreachable", address)
+            else:
+                sh("ip", "netns", "exec", namespace(app), "iptables", "-A", "OUTPUT",
+                   "-d", address, "-j", "DROP")  # fmt: skip
 
-    def reconnect_to_database(self, app: str) -> None:
+    def reconnect_to_database(self, app: str, how: str = "route") -> None:
         for node in ("pg1", "pg2"):
-            sh("ip", "-n", namespace(app), "route", "del", "unreachable", f"{ADDRESSES[node]}/32")
+            address = f"{ADDRESSES[node]}/32"
+            if how == "route":
+                sh("ip", "-n", namespace(app), "route", "del", "unreachable", address)
+            else:
+                sh("ip", "netns", "exec", namespace(app), "iptables", "-D", "OUTPUT",
+                   "-d", address, "-j", "DROP")  # fmt: skip
 
     # ---- PostgreSQL
 

@@ -285,7 +285,11 @@ def test_kill_9_of_a_host_in_a_burst(bed: Bed, shop: Shop) -> None:
     assert not [a for a in answers if a.status >= 500 and a.status != 503]  # never a 500
 
 
-def test_a_host_cut_off_from_postgresql(bed: Bed, shop: Shop) -> None:
+@pytest.mark.parametrize(
+    "how",
+    [pytest.param("route", id="link-down"), pytest.param("drop", id="packets-dropped")],
+)
+def test_a_host_cut_off_from_postgresql(bed: Bed, shop: Shop, how: str) -> None:
     key = shop.license(max_seats=50)
 
     async def activate_one() -> Answer:
@@ -293,7 +297,7 @@ def test_a_host_cut_off_from_postgresql(bed: Bed, shop: Shop) -> None:
             return await call(http, bed.url, "activate", shop, key, "cut-known")
 
     assert run_from("client", activate_one).status == 200
-    bed.cut_from_database("app3")
+    bed.cut_from_database("app3", how)
     cut_at = time.monotonic()
     try:
         direct = f"http://{ADDRESSES['app3']}:{APP_PORT}"
@@ -302,7 +306,7 @@ def test_a_host_cut_off_from_postgresql(bed: Bed, shop: Shop) -> None:
             async with client() as http:
                 return [
                     await call(http, direct, "validate", shop, key, "cut-known"),
-                    await call(http, direct, "activate", shop, key, "cut-new"),
+                    await call(http, direct, "activate", shop, key, f"cut-new-{how}"),
                     await call(http, direct, "validate", shop, key, "cut-known"),
                 ]
 
@@ -315,7 +319,7 @@ def test_a_host_cut_off_from_postgresql(bed: Bed, shop: Shop) -> None:
             async with client() as http:
                 return await asyncio.gather(
                     *(
-                        call(http, bed.url, kind, shop, key, f"cut-lb-{n}")
+                        call(http, bed.url, kind, shop, key, f"cut-lb-{how}-{n}")
                         for n in range(20)
                         for kind in ("activate", "validate")
                     )
@@ -323,12 +327,12 @@ def test_a_host_cut_off_from_postgresql(bed: Bed, shop: Shop) -> None:
 
         others = run_from("client", through_lb)
     finally:
-        bed.reconnect_to_database("app3")
+        bed.reconnect_to_database("app3", how)
     healed_at = time.monotonic()
     back = wait_for(lambda: direct_status(bed, "app3", "/health") == 200, 20)
     back_in_lb = wait_for(lambda: bed.backend_states().get("app3", "").startswith("UP"), 20)
     report(
-        "app3 cut off from PostgreSQL",
+        f"app3 cut off from PostgreSQL ({'link down' if how == 'route' else 'packets dropped'})",
         direct_answers=[(a.kind, a.status, a.error, a.seconds) for a in cut_answers],
         health_on_app3=health,
         haproxy_out_after_s=out_after,

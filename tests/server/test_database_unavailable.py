@@ -4,17 +4,19 @@ cluster drills cut a real host off, tests/cluster)."""
 
 from __future__ import annotations
 
+import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 import sqlalchemy.exc
 
 from exisone_server.app import create_app
 from exisone_server.config import Settings
-from exisone_server.db import Database, postgres_connect_args
+from exisone_server.db import Database, connect_within, postgres_connect_args
 from exisone_server.errors import database_unavailable
 
 from .conftest import TEST_MASTER_KEY
@@ -65,8 +67,6 @@ async def test_every_route_answers_503_at_once(
 
 
 def test_only_errors_that_say_the_database_cannot_answer_count() -> None:
-    import psycopg
-
     assert database_unavailable(psycopg.OperationalError("connection refused"))
     assert database_unavailable(sqlalchemy.exc.TimeoutError("pool"))
     wrapped = sqlalchemy.exc.OperationalError("SELECT 1", None, psycopg.OperationalError("gone"))
@@ -106,3 +106,52 @@ def test_timeouts_reach_libpq(tmp_path: Path) -> None:
     ]:
         with pytest.raises(ValueError, match=name):
             Settings.from_env({"EXISONE_DATA_DIR": str(tmp_path), name: value})
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word (as a PostgreSQL whose
+    packets are dropped looks to a client that got through the handshake)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+async def test_a_connection_that_never_answers_is_given_up_in_time(silent_server: int) -> None:
+    started = time.monotonic()
+    with pytest.raises(psycopg.OperationalError, match=r"timed out after 0\.3 s"):
+        await connect_within(0.3, f"host=127.0.0.1 port={silent_server} dbname=x user=x")
+    assert 0.3 <= time.monotonic() - started < 1.5  # libpq alone would wait 2 s at least
+
+
+async def test_a_silent_database_answers_503_within_the_connect_timeout(
+    silent_server: int, tmp_path: Path
+) -> None:
+    settings = Settings(
+        tmp_path,
+        f"postgresql+psycopg://postgres@127.0.0.1:{silent_server}/exisone",
+        master_key=TEST_MASTER_KEY.generate_base64(),
+        database_connect_timeout_seconds=0.3,
+    )
+    database = Database.from_settings(settings)
+    app = create_app(settings, database=database, master_key=TEST_MASTER_KEY)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client:
+            for method, path in [("GET", "/health"), ("POST", "/api/license/validate")]:
+                started = time.monotonic()
+                answer = await client.request(
+                    method,
+                    path,
+                    json={"activationKey": "AAAA-BBBB", "hardwareId": "HW"},
+                    headers={"Authorization": f"ExisOneApi {TOKEN}"},
+                )
+                assert (answer.status_code, answer.json()["error"]) == (
+                    503,
+                    "database_unavailable",
+                )
+                assert time.monotonic() - started < 1.5
+    finally:
+        await database.dispose()

@@ -21,9 +21,9 @@ EXISONE_ACCESS_LOG          ``serve``'s access log: ``text``, ``json`` (one obje
                             or ``off`` (text); keys masked, control characters escaped
 EXISONE_BODY_TIMEOUT_SECONDS  seconds a request's body may take to arrive after its headers;
                             then 408 ``request_timeout`` (30; 0 = no limit)
-EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS  PostgreSQL: seconds to open a connection (libpq
-                            waits 2 at least) and for sent data to be acknowledged before the
-                            connection counts as lost (5)
+EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS  PostgreSQL: seconds to open a connection, and
+                            for sent data to be acknowledged before the connection counts as
+                            lost (5)
 EXISONE_DATABASE_STATEMENT_TIMEOUT_SECONDS  PostgreSQL: longest a statement may run, lock
                             waits included (30; 0 = no limit)
 EXISONE_DATABASE_REPLICA_URLS  PostgreSQL streaming replicas (comma-separated URLs) that

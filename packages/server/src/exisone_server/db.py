@@ -23,8 +23,10 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
+import psycopg
 import sqlalchemy.exc
 from sqlalchemy import Select, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,6 +47,7 @@ from .writer_lock import WriterLockFile
 
 __all__ = [
     "Database",
+    "connect_within",
     "create_engine",
     "insert_for",
     "lock_for_update",
@@ -71,14 +74,33 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.database_url,
         pool_pre_ping=True,
         hide_parameters=True,
-        connect_args=postgres_connect_args(settings),
+        connect_args={
+            **postgres_connect_args(settings),
+            "async_creator_fn": partial(connect_within, settings.database_connect_timeout_seconds),
+        },
     )
+
+
+async def connect_within(
+    seconds: float | None, conninfo: str = "", **kwargs: Any
+) -> psycopg.AsyncConnection[Any]:
+    """psycopg's connect, given up after ``seconds`` (libpq's own ``connect_timeout`` waits 2 s
+    at least, and a host whose packets to PostgreSQL are dropped would wait it all)."""
+    if seconds is None:
+        return await psycopg.AsyncConnection.connect(conninfo, **kwargs)
+    try:
+        async with asyncio.timeout(seconds):
+            return await psycopg.AsyncConnection.connect(conninfo, **kwargs)
+    except TimeoutError:
+        raise psycopg.OperationalError(
+            f"connection to PostgreSQL timed out after {seconds:g} s"
+        ) from None
 
 
 def postgres_connect_args(settings: Settings) -> dict[str, Any]:
     """libpq parameters that keep a lost PostgreSQL from hanging a request: a connect timeout
-    (libpq's minimum is 2 s; an unreachable address fails at once), ``tcp_user_timeout`` (sent
-    data unacknowledged this long: the connection is dead) and a ``statement_timeout``."""
+    (libpq's minimum is 2 s; :func:`connect_within` enforces shorter ones), ``tcp_user_timeout``
+    (sent data unacknowledged this long: the connection is dead) and a ``statement_timeout``."""
     timeout = settings.database_connect_timeout_seconds
     args: dict[str, Any] = {
         "connect_timeout": max(2, math.ceil(timeout)),
@@ -154,11 +176,14 @@ class Database:
         *,
         group_commit: bool = True,
         connect_args: dict[str, Any] | None = None,
+        connect_timeout_seconds: float | None = None,
         replica_urls: tuple[str, ...] = (),
     ) -> None:
         self.engine = engine
-        #: libpq parameters of the PostgreSQL connections made beside the engine (fast path).
+        #: libpq parameters of the PostgreSQL connections made beside the engine (fast path),
+        #: and the seconds they may take to open (:func:`connect_within`).
         self.connect_args = dict(connect_args or {})
+        self.connect_timeout_seconds = connect_timeout_seconds
         #: Streaming replicas validate's reads may use (PostgreSQL URLs).
         self.replica_urls = replica_urls
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
@@ -183,6 +208,7 @@ class Database:
             create_engine(settings),
             group_commit=settings.sqlite_group_commit,
             connect_args={} if settings.is_sqlite else postgres_connect_args(settings),
+            connect_timeout_seconds=settings.database_connect_timeout_seconds,
             replica_urls=settings.database_replica_urls,
         )
 

@@ -23,7 +23,7 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg.pq import TransactionStatus
 from sqlalchemy.engine import URL, make_url
 
-from ..db import Database, sqlite_file
+from ..db import Database, connect_within, sqlite_file
 from .queries import KEY_ROWS, TOKEN, TOKEN_AND_ONLINE_KEY, TOKEN_AND_ONLINE_KEYS, for_sqlite
 
 __all__ = [
@@ -218,9 +218,15 @@ class PostgresReader:
     nothing waits (docs/benchmarks.md).
     """
 
-    def __init__(self, conninfo: str, connect_args: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        connect_args: dict[str, Any] | None = None,
+        connect_timeout_seconds: float | None = None,
+    ) -> None:
         self._conninfo = conninfo
         self._connect_args = dict(connect_args or {})
+        self._connect_timeout = connect_timeout_seconds
         self._slots = asyncio.Semaphore(POSTGRES_CONNECTIONS)
         self._idle: list[tuple[AsyncConnection[Any], AsyncCursor[Any]]] = []
         self._open: set[AsyncConnection[Any]] = set()
@@ -242,8 +248,8 @@ class PostgresReader:
         if self._idle:
             return self._idle.pop()
         try:
-            connection = await AsyncConnection.connect(
-                self._conninfo, autocommit=True, **self._connect_args
+            connection = await connect_within(
+                self._connect_timeout, self._conninfo, autocommit=True, **self._connect_args
             )
         except BaseException:
             self._slots.release()
@@ -410,7 +416,11 @@ _ATTRIBUTE = "_exisone_fast_reader"
 
 def _make_reader(database: Database) -> FastReader:
     if database.dialect == "postgresql":
-        return PostgresReader(libpq_url(database.engine.url), database.connect_args)
+        return PostgresReader(
+            libpq_url(database.engine.url),
+            database.connect_args,
+            database.connect_timeout_seconds,
+        )
     path = sqlite_file(database.engine)
     return SqliteReader(path) if path else EngineReader(database)
 

@@ -37,8 +37,16 @@ _ATTRIBUTE = "_exisone_replica_readers"
 class ReplicaReaders:
     """One :class:`~.reader.PostgresReader` per replica, asked in turn."""
 
-    def __init__(self, urls: tuple[str, ...], connect_args: dict[str, object]) -> None:
-        self._readers = [PostgresReader(libpq_url(url), dict(connect_args)) for url in urls]
+    def __init__(
+        self,
+        urls: tuple[str, ...],
+        connect_args: dict[str, object],
+        connect_timeout_seconds: float | None = None,
+    ) -> None:
+        self._readers = [
+            PostgresReader(libpq_url(url), dict(connect_args), connect_timeout_seconds)
+            for url in urls
+        ]
         self._resting_until = [0.0] * len(urls)
         self._turn = 0
         #: Validations a replica settled, and those read again on the primary (tests, stats).
@@ -80,7 +88,9 @@ def replica_readers(database: Database) -> ReplicaReaders | None:
         return None
     readers: ReplicaReaders | None = database.__dict__.get(_ATTRIBUTE)
     if readers is None:
-        readers = ReplicaReaders(database.replica_urls, database.connect_args)
+        readers = ReplicaReaders(
+            database.replica_urls, database.connect_args, database.connect_timeout_seconds
+        )
         setattr(database, _ATTRIBUTE, readers)
         database.on_dispose(readers.close)
     return readers
