@@ -53,8 +53,10 @@ FALL = 2
 RISE = 2
 APP_PORT = 8000
 LB_PORT = 8080
-#: Seconds the app waits for PostgreSQL (connect, unacknowledged data) before a 503.
-DB_TIMEOUT_S = 0.5
+#: Seconds the app waits to connect to PostgreSQL, and for sent data to be acknowledged,
+#: before a 503. A connect under a burst (a new backend process) must fit in the first.
+DB_CONNECT_TIMEOUT_S = 1.0
+DB_TCP_USER_TIMEOUT_S = 0.5
 ADDRESSES = {
     "lb": f"{SUBNET}.2",
     "app1": f"{SUBNET}.11",
@@ -109,6 +111,14 @@ def postgres_bin() -> Path | None:
         key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
     )
     return found[-1].parent if found else None
+
+
+def pg_tool(name: str) -> str:
+    """The path of one of PostgreSQL's programs (initdb, pg_ctl, psql, ...)."""
+    folder = postgres_bin()
+    if folder is None:
+        raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
+    return str(folder / name)
 
 
 def sh(*command: str, check: bool = True, timeout: float = 60) -> str:
@@ -262,10 +272,9 @@ class Bed:
 
     def as_postgres(self, node: str, *command: str, timeout: float = 120) -> str:
         """Run a PostgreSQL binary as user postgres on ``node``'s host."""
-        binary = str(postgres_bin() / command[0])  # type: ignore[operator]
         return sh(
             "ip", "netns", "exec", namespace(node), "runuser", "-u", "postgres", "--",
-            binary, *command[1:], timeout=timeout,
+            pg_tool(command[0]), *command[1:], timeout=timeout,
         )  # fmt: skip
 
     def start_primary(self) -> None:
@@ -278,7 +287,7 @@ class Bed:
             hba.write(f"host replication all {SUBNET}.0/24 trust\n")
         self.pg_ctl("pg1", "start")
         sh(
-            "ip", "netns", "exec", namespace("client"), str(postgres_bin() / "createdb"),  # type: ignore[operator]
+            "ip", "netns", "exec", namespace("client"), pg_tool("createdb"),
             "-h", ADDRESSES["pg1"], "-U", "postgres", DATABASE,
         )  # fmt: skip
 
@@ -297,7 +306,7 @@ class Bed:
     def psql(self, node: str, statement: str) -> str:
         """One statement on ``node``, from the client host."""
         return sh(
-            "ip", "netns", "exec", namespace("client"), str(postgres_bin() / "psql"),  # type: ignore[operator]
+            "ip", "netns", "exec", namespace("client"), pg_tool("psql"),
             "-h", ADDRESSES[node], "-U", "postgres", "-d", DATABASE, "-Atc", statement,
         )  # fmt: skip
 
@@ -327,7 +336,8 @@ class Bed:
             "EXISONE_DATABASE_URL": self.database_url(),
             "EXISONE_MASTER_KEY": self.master_key,
             "EXISONE_FORWARDED_ALLOW_IPS": ADDRESSES["lb"],
-            "EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS": str(DB_TIMEOUT_S),
+            "EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS": str(DB_CONNECT_TIMEOUT_S),
+            "EXISONE_DATABASE_TCP_USER_TIMEOUT_SECONDS": str(DB_TCP_USER_TIMEOUT_S),
             "EXISONE_DATABASE_STATEMENT_TIMEOUT_SECONDS": "10",
             "EXISONE_ANALYTICS": "off",
             "EXISONE_STATE_DIR": str(self.root / "client-state"),
@@ -400,6 +410,7 @@ defaults
     mode http
     option forwardfor
     timeout connect 1s
+    timeout check 2s
     timeout client 30s
     timeout server 30s
     retries 3

@@ -83,12 +83,13 @@ def test_timeouts_reach_libpq(tmp_path: Path) -> None:
             "EXISONE_DATA_DIR": str(tmp_path),
             "EXISONE_DATABASE_URL": "postgresql://db/exisone",
             "EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS": "0.5",
+            "EXISONE_DATABASE_TCP_USER_TIMEOUT_SECONDS": "0.25",
             "EXISONE_DATABASE_STATEMENT_TIMEOUT_SECONDS": "3",
         }
     )
     assert postgres_connect_args(settings) == {
         "connect_timeout": 2,  # libpq's least
-        "tcp_user_timeout": 500,
+        "tcp_user_timeout": 250,
         "options": "-c statement_timeout=3000",
     }
     with_options = settings.with_changes(
@@ -102,6 +103,7 @@ def test_timeouts_reach_libpq(tmp_path: Path) -> None:
     for name, value in [
         ("EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS", "0"),
         ("EXISONE_DATABASE_STATEMENT_TIMEOUT_SECONDS", "-1"),
+        ("EXISONE_DATABASE_TCP_USER_TIMEOUT_SECONDS", "0"),
         ("EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS", "soon"),
     ]:
         with pytest.raises(ValueError, match=name):

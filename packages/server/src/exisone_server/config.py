@@ -21,9 +21,9 @@ EXISONE_ACCESS_LOG          ``serve``'s access log: ``text``, ``json`` (one obje
                             or ``off`` (text); keys masked, control characters escaped
 EXISONE_BODY_TIMEOUT_SECONDS  seconds a request's body may take to arrive after its headers;
                             then 408 ``request_timeout`` (30; 0 = no limit)
-EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS  PostgreSQL: seconds to open a connection, and
-                            for sent data to be acknowledged before the connection counts as
-                            lost (5)
+EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS  PostgreSQL: seconds to open a connection (5)
+EXISONE_DATABASE_TCP_USER_TIMEOUT_SECONDS  PostgreSQL: seconds sent data may stay
+                            unacknowledged before a connection counts as lost (5)
 EXISONE_DATABASE_STATEMENT_TIMEOUT_SECONDS  PostgreSQL: longest a statement may run, lock
                             waits included (30; 0 = no limit)
 EXISONE_DATABASE_REPLICA_URLS  PostgreSQL streaming replicas (comma-separated URLs) that
@@ -77,6 +77,7 @@ class Settings:
     access_log: str = "text"
     body_timeout_seconds: float = 30.0
     database_connect_timeout_seconds: float = 5.0
+    database_tcp_user_timeout_seconds: float = 5.0
     database_statement_timeout_seconds: float = 30.0
     database_replica_urls: tuple[str, ...] = ()
 
@@ -94,6 +95,8 @@ class Settings:
             raise ValueError("EXISONE_BODY_TIMEOUT_SECONDS must be a number of seconds (>= 0)")
         if not self.database_connect_timeout_seconds > 0:
             raise ValueError("EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS must be more than 0")
+        if not self.database_tcp_user_timeout_seconds >= 0.001:
+            raise ValueError("EXISONE_DATABASE_TCP_USER_TIMEOUT_SECONDS must be 0.001 or more")
         if not self.database_statement_timeout_seconds >= 0:
             raise ValueError("EXISONE_DATABASE_STATEMENT_TIMEOUT_SECONDS must be 0 or more")
         replicas = self.database_replica_urls
@@ -133,6 +136,9 @@ class Settings:
             body_timeout_seconds=_seconds(env, "EXISONE_BODY_TIMEOUT_SECONDS", 30),
             database_connect_timeout_seconds=_seconds(
                 env, "EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS", 5
+            ),
+            database_tcp_user_timeout_seconds=_seconds(
+                env, "EXISONE_DATABASE_TCP_USER_TIMEOUT_SECONDS", 5
             ),
             database_statement_timeout_seconds=_seconds(
                 env, "EXISONE_DATABASE_STATEMENT_TIMEOUT_SECONDS", 30

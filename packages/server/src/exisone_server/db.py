@@ -101,10 +101,9 @@ def postgres_connect_args(settings: Settings) -> dict[str, Any]:
     """libpq parameters that keep a lost PostgreSQL from hanging a request: a connect timeout
     (libpq's minimum is 2 s; :func:`connect_within` enforces shorter ones), ``tcp_user_timeout``
     (sent data unacknowledged this long: the connection is dead) and a ``statement_timeout``."""
-    timeout = settings.database_connect_timeout_seconds
     args: dict[str, Any] = {
-        "connect_timeout": max(2, math.ceil(timeout)),
-        "tcp_user_timeout": max(1, round(timeout * 1000)),
+        "connect_timeout": max(2, math.ceil(settings.database_connect_timeout_seconds)),
+        "tcp_user_timeout": max(1, round(settings.database_tcp_user_timeout_seconds * 1000)),
     }
     statement_ms = round(settings.database_statement_timeout_seconds * 1000)
     if statement_ms:
