@@ -334,6 +334,7 @@ class Bed:
             "PATH": f"{REPO / '.venv' / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": str(self.root),
             "EXISONE_DATABASE_URL": self.database_url(),
+            "EXISONE_DATABASE_REPLICA_URLS": self.database_url("pg2"),
             "EXISONE_MASTER_KEY": self.master_key,
             "EXISONE_FORWARDED_ALLOW_IPS": ADDRESSES["lb"],
             "EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS": str(DB_CONNECT_TIMEOUT_S),

@@ -97,7 +97,6 @@ def bed() -> Iterator[Bed]:
             pytest.fail(f"the cluster bed is required under CI: {problem}")
         pytest.skip(f"no cluster bed here: {problem}")
     bed = new_bed()
-    bed.extra_env["EXISONE_DATABASE_REPLICA_URLS"] = bed.database_url("pg2")
     try:
         bed.up()
         yield bed
