@@ -32,6 +32,7 @@ class ErrorCode(str, Enum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
+    DATABASE_UNAVAILABLE = "database_unavailable"
     # The license (activate, deactivate, features, seat usage).
     LICENSE_NOT_FOUND = "license_not_found"
     NOT_CORPORATE = "not_corporate"

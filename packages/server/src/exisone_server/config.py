@@ -21,6 +21,13 @@ EXISONE_ACCESS_LOG          ``serve``'s access log: ``text``, ``json`` (one obje
                             or ``off`` (text); keys masked, control characters escaped
 EXISONE_BODY_TIMEOUT_SECONDS  seconds a request's body may take to arrive after its headers;
                             then 408 ``request_timeout`` (30; 0 = no limit)
+EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS  PostgreSQL: seconds to open a connection (5)
+EXISONE_DATABASE_TCP_USER_TIMEOUT_SECONDS  PostgreSQL: seconds sent data may stay
+                            unacknowledged before a connection counts as lost (5)
+EXISONE_DATABASE_STATEMENT_TIMEOUT_SECONDS  PostgreSQL: longest a statement may run, lock
+                            waits included (30; 0 = no limit)
+EXISONE_DATABASE_REPLICA_URLS  PostgreSQL streaming replicas (comma-separated URLs) that
+                            validate's reads may use (none)
 ==========================  ===========================================================
 """
 
@@ -69,6 +76,10 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     access_log: str = "text"
     body_timeout_seconds: float = 30.0
+    database_connect_timeout_seconds: float = 5.0
+    database_tcp_user_timeout_seconds: float = 5.0
+    database_statement_timeout_seconds: float = 30.0
+    database_replica_urls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous.upper() not in _SYNCHRONOUS_LEVELS:
@@ -82,6 +93,18 @@ class Settings:
             raise ValueError(f"EXISONE_ACCESS_LOG must be one of {forms}")
         if not self.body_timeout_seconds >= 0:
             raise ValueError("EXISONE_BODY_TIMEOUT_SECONDS must be a number of seconds (>= 0)")
+        if not self.database_connect_timeout_seconds > 0:
+            raise ValueError("EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS must be more than 0")
+        if not self.database_tcp_user_timeout_seconds >= 0.001:
+            raise ValueError("EXISONE_DATABASE_TCP_USER_TIMEOUT_SECONDS must be 0.001 or more")
+        if not self.database_statement_timeout_seconds >= 0:
+            raise ValueError("EXISONE_DATABASE_STATEMENT_TIMEOUT_SECONDS must be 0 or more")
+        replicas = self.database_replica_urls
+        if replicas and (self.is_sqlite or any(url.startswith("sqlite") for url in replicas)):
+            raise ValueError(
+                "EXISONE_DATABASE_REPLICA_URLS: replicas are PostgreSQL streaming replicas of a "
+                "PostgreSQL EXISONE_DATABASE_URL"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -99,13 +122,7 @@ class Settings:
             port = int(port_text)
         except ValueError:
             raise ValueError(f"EXISONE_PORT must be an integer, not {port_text!r}") from None
-        timeout_text = env.get("EXISONE_BODY_TIMEOUT_SECONDS") or "30"
-        try:
-            body_timeout = float(timeout_text)
-        except ValueError:
-            raise ValueError(
-                f"EXISONE_BODY_TIMEOUT_SECONDS must be a number, not {timeout_text!r}"
-            ) from None
+        replicas = env.get("EXISONE_DATABASE_REPLICA_URLS") or ""
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -116,7 +133,19 @@ class Settings:
             sqlite_group_commit=_switch(env, "EXISONE_SQLITE_GROUP_COMMIT", default=True),
             forwarded_allow_ips=env.get("EXISONE_FORWARDED_ALLOW_IPS") or "127.0.0.1",
             access_log=(env.get("EXISONE_ACCESS_LOG") or "text").strip().lower(),
-            body_timeout_seconds=body_timeout,
+            body_timeout_seconds=_seconds(env, "EXISONE_BODY_TIMEOUT_SECONDS", 30),
+            database_connect_timeout_seconds=_seconds(
+                env, "EXISONE_DATABASE_CONNECT_TIMEOUT_SECONDS", 5
+            ),
+            database_tcp_user_timeout_seconds=_seconds(
+                env, "EXISONE_DATABASE_TCP_USER_TIMEOUT_SECONDS", 5
+            ),
+            database_statement_timeout_seconds=_seconds(
+                env, "EXISONE_DATABASE_STATEMENT_TIMEOUT_SECONDS", 30
+            ),
+            database_replica_urls=tuple(
+                normalize_database_url(url) for url in replicas.split(",") if url.strip()
+            ),
         )
 
     def with_changes(self, **changes: object) -> Settings:
@@ -127,6 +156,14 @@ class Settings:
     def is_sqlite(self) -> bool:
         """True when the database is a SQLite file."""
         return self.database_url.startswith("sqlite")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name) or str(default)
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {text!r}") from None
 
 
 def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:

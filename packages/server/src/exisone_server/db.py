@@ -18,16 +18,19 @@ Transactions:
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
+import psycopg
 import sqlalchemy.exc
 from sqlalchemy import Select, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -42,7 +45,15 @@ from .group_commit import WriteBatches
 from .storage import prepare_storage, sqlite_path
 from .writer_lock import WriterLockFile
 
-__all__ = ["Database", "create_engine", "insert_for", "lock_for_update", "sqlite_file"]
+__all__ = [
+    "Database",
+    "connect_within",
+    "create_engine",
+    "insert_for",
+    "lock_for_update",
+    "postgres_connect_args",
+    "sqlite_file",
+]
 
 #: Execution option that makes the SQLite "begin" hook emit nothing (see Database.read).
 _SQLITE_NO_BEGIN = "exisone_no_begin"
@@ -59,7 +70,47 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(settings.database_url, hide_parameters=True)
         _configure_sqlite(engine, settings.sqlite_synchronous)
         return engine
-    return create_async_engine(settings.database_url, pool_pre_ping=True, hide_parameters=True)
+    return create_async_engine(
+        settings.database_url,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args={
+            **postgres_connect_args(settings),
+            "async_creator_fn": partial(connect_within, settings.database_connect_timeout_seconds),
+        },
+    )
+
+
+async def connect_within(
+    seconds: float | None, conninfo: str = "", **kwargs: Any
+) -> psycopg.AsyncConnection[Any]:
+    """psycopg's connect, given up after ``seconds`` (libpq's own ``connect_timeout`` waits 2 s
+    at least, and a host whose packets to PostgreSQL are dropped would wait it all)."""
+    if seconds is None:
+        return await psycopg.AsyncConnection.connect(conninfo, **kwargs)
+    try:
+        async with asyncio.timeout(seconds):
+            return await psycopg.AsyncConnection.connect(conninfo, **kwargs)
+    except TimeoutError:
+        raise psycopg.OperationalError(
+            f"connection to PostgreSQL timed out after {seconds:g} s"
+        ) from None
+
+
+def postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    """libpq parameters that keep a lost PostgreSQL from hanging a request: a connect timeout
+    (libpq's minimum is 2 s; :func:`connect_within` enforces shorter ones), ``tcp_user_timeout``
+    (sent data unacknowledged this long: the connection is dead) and a ``statement_timeout``."""
+    args: dict[str, Any] = {
+        "connect_timeout": max(2, math.ceil(settings.database_connect_timeout_seconds)),
+        "tcp_user_timeout": max(1, round(settings.database_tcp_user_timeout_seconds * 1000)),
+    }
+    statement_ms = round(settings.database_statement_timeout_seconds * 1000)
+    if statement_ms:
+        given = make_url(settings.database_url).query.get("options") or ""
+        given = given if isinstance(given, str) else " ".join(given)
+        args["options"] = f"{given} -c statement_timeout={statement_ms}".strip()
+    return args
 
 
 def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
@@ -118,8 +169,22 @@ def _database_is_locked() -> sqlalchemy.exc.OperationalError:
 class Database:
     """The engine plus the two ways of using it."""
 
-    def __init__(self, engine: AsyncEngine, *, group_commit: bool = True) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        group_commit: bool = True,
+        connect_args: dict[str, Any] | None = None,
+        connect_timeout_seconds: float | None = None,
+        replica_urls: tuple[str, ...] = (),
+    ) -> None:
         self.engine = engine
+        #: libpq parameters of the PostgreSQL connections made beside the engine (fast path),
+        #: and the seconds they may take to open (:func:`connect_within`).
+        self.connect_args = dict(connect_args or {})
+        self.connect_timeout_seconds = connect_timeout_seconds
+        #: Streaming replicas validate's reads may use (PostgreSQL URLs).
+        self.replica_urls = replica_urls
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._sqlite_writer = asyncio.Lock()
@@ -138,7 +203,13 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(create_engine(settings), group_commit=settings.sqlite_group_commit)
+        return cls(
+            create_engine(settings),
+            group_commit=settings.sqlite_group_commit,
+            connect_args={} if settings.is_sqlite else postgres_connect_args(settings),
+            connect_timeout_seconds=settings.database_connect_timeout_seconds,
+            replica_urls=settings.database_replica_urls,
+        )
 
     @property
     def dialect(self) -> str:

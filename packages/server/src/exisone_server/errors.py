@@ -11,6 +11,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -24,6 +26,7 @@ from sqlalchemy.exc import DataError
 from .kit.log_safety import escape, mask_path
 
 __all__ = [
+    "DATABASE_UNAVAILABLE",
     "INTERNAL_ERROR",
     "ApiError",
     "BadRequest",
@@ -31,8 +34,10 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "Unauthorized",
+    "database_unavailable",
     "error_response",
     "exception_handlers",
+    "log_unavailable",
     "log_unexpected",
 ]
 
@@ -40,6 +45,11 @@ logger = logging.getLogger("exisone_server")
 
 #: The body of every 500 answer: it says nothing about the error (the log does).
 INTERNAL_ERROR = {"error": "internal_error", "message": "Internal server error."}
+#: The body of a 503: PostgreSQL could not be reached or gave up (sent with Retry-After: 1).
+DATABASE_UNAVAILABLE = {
+    "error": "database_unavailable",
+    "message": "The database is unavailable; try again shortly.",
+}
 
 
 class ApiError(Exception):
@@ -155,6 +165,31 @@ def _out_of_range(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[st
     return error_response(400, "invalid_request", "Invalid request: a value is out of range.")
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says PostgreSQL cannot answer now: unreachable, restarting, a lost
+    connection, a statement or pool wait that timed out, a deadlock (every one worth a retry)."""
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):  # no pooled connection in time
+        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        return isinstance(exc.orig, psycopg.OperationalError)
+    return isinstance(exc, psycopg.OperationalError)
+
+
+def log_unavailable(method: str, path: str, exc: BaseException) -> None:
+    """One warning line (no traceback) for a request the database could not serve."""
+    cause = getattr(exc, "orig", None) or exc
+    reason = escape(str(cause).strip().splitlines()[0] if str(cause).strip() else "", strict=True)
+    logger.warning(
+        "database unavailable on %s %s: %s %s",
+        escape(method, strict=True),
+        mask_path(path),
+        type(cause).__name__,
+        reason,
+    )
+
+
 def log_unexpected(method: str, path: str, exc: BaseException) -> None:
     """Log an error no handler expected, with its traceback (the path escaped, keys masked)."""
     logger.error(
@@ -163,6 +198,14 @@ def log_unexpected(method: str, path: str, exc: BaseException) -> None:
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if database_unavailable(exc):
+        log_unavailable(request.method, request.url.path, exc)
+        return error_response(
+            503,
+            DATABASE_UNAVAILABLE["error"],
+            DATABASE_UNAVAILABLE["message"],
+            headers={"Retry-After": "1"},
+        )
     log_unexpected(request.method, request.url.path, exc)
     return error_response(500, INTERNAL_ERROR["error"], INTERNAL_ERROR["message"])
 

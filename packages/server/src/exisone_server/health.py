@@ -20,7 +20,7 @@ class HealthRead(WireResponse):
 
 @get("/health", tags=["ops"])
 async def health(database: DatabaseDep) -> HealthRead:
-    """``{"status": "ok", ...}`` when the database answers (errors become 500)."""
+    """``{"status": "ok", ...}`` when the database answers; else 503 ``database_unavailable``."""
     async with database.read() as connection:
         await connection.execute(text("SELECT 1"))
     return HealthRead(status="ok", version=__version__, database=database.dialect)

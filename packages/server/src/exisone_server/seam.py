@@ -37,7 +37,14 @@ from .auth.dependencies import authenticate, check_access
 from .auth.permissions import Permission
 from .auth.principal import Principal
 from .db import Database
-from .errors import INTERNAL_ERROR, ApiError, log_unexpected
+from .errors import (
+    DATABASE_UNAVAILABLE,
+    INTERNAL_ERROR,
+    ApiError,
+    database_unavailable,
+    log_unavailable,
+    log_unexpected,
+)
 from .kit.asgi import body_of, header, read_body, replay
 from .security.headers import security_headers
 from .security.limits import FailureLimiter
@@ -109,7 +116,12 @@ class Seam:
         """Answer a ``POST`` to one of :attr:`routes`."""
         try:
             await self._answer(self.routes[scope["path"]], scope, receive, send)
-        except Exception as exc:  # as the app's error handler does
+        except Exception as exc:  # as the app's error handlers do
+            if database_unavailable(exc):
+                log_unavailable("POST", scope["path"], exc)
+                unavailable = [_JSON, (b"retry-after", b"1")]
+                await self._send(scope, send, (503, unavailable, _encode(DATABASE_UNAVAILABLE)))
+                return
             log_unexpected("POST", scope["path"], exc)
             await self._send(scope, send, (500, [_JSON], _encode(INTERNAL_ERROR)))
 

@@ -21,11 +21,19 @@ from typing import Any, NamedTuple, Protocol
 import psycopg
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.pq import TransactionStatus
+from sqlalchemy.engine import URL, make_url
 
-from ..db import Database, sqlite_file
+from ..db import Database, connect_within, sqlite_file
 from .queries import KEY_ROWS, TOKEN, TOKEN_AND_ONLINE_KEY, TOKEN_AND_ONLINE_KEYS, for_sqlite
 
-__all__ = ["FastReader", "OnlineKeyRow", "TokenRow", "fast_reader"]
+__all__ = [
+    "FastReader",
+    "OnlineKeyRow",
+    "PostgresReader",
+    "TokenRow",
+    "fast_reader",
+    "libpq_url",
+]
 
 #: PostgreSQL connections of one process's fast reader, on top of SQLAlchemy's (up to 15). Each
 #: read is one short round trip, so a few connections serve many concurrent requests; 10 made
@@ -210,8 +218,15 @@ class PostgresReader:
     nothing waits (docs/benchmarks.md).
     """
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        connect_args: dict[str, Any] | None = None,
+        connect_timeout_seconds: float | None = None,
+    ) -> None:
         self._conninfo = conninfo
+        self._connect_args = dict(connect_args or {})
+        self._connect_timeout = connect_timeout_seconds
         self._slots = asyncio.Semaphore(POSTGRES_CONNECTIONS)
         self._idle: list[tuple[AsyncConnection[Any], AsyncCursor[Any]]] = []
         self._open: set[AsyncConnection[Any]] = set()
@@ -233,7 +248,9 @@ class PostgresReader:
         if self._idle:
             return self._idle.pop()
         try:
-            connection = await AsyncConnection.connect(self._conninfo, autocommit=True)
+            connection = await connect_within(
+                self._connect_timeout, self._conninfo, autocommit=True, **self._connect_args
+            )
         except BaseException:
             self._slots.release()
             raise
@@ -399,10 +416,18 @@ _ATTRIBUTE = "_exisone_fast_reader"
 
 def _make_reader(database: Database) -> FastReader:
     if database.dialect == "postgresql":
-        url = database.engine.url
-        return PostgresReader(url.set(drivername="postgresql").render_as_string(False))
+        return PostgresReader(
+            libpq_url(database.engine.url),
+            database.connect_args,
+            database.connect_timeout_seconds,
+        )
     path = sqlite_file(database.engine)
     return SqliteReader(path) if path else EngineReader(database)
+
+
+def libpq_url(url: URL | str) -> str:
+    """A SQLAlchemy PostgreSQL URL as libpq reads it (password included)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(False)
 
 
 def fast_reader(database: Database) -> FastReader:

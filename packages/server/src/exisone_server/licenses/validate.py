@@ -31,7 +31,8 @@ from ..analytics.counting import validation_analytics
 from ..auth.dependencies import authenticate, parse_authorization, principal_of
 from ..auth.principal import Principal
 from ..db import Database, insert_for
-from ..fastpath import OnlineKeyRow, fast_reader
+from ..fastpath import OnlineKeyRow, TokenRow, fast_reader
+from ..fastpath.replicas import read_validation
 from ..kit.activation_keys import normalize_activation_key
 from ..kit.hardware import normalize_hardware_id
 from ..kit.time import format_expiration, utc_now
@@ -101,6 +102,17 @@ def _facts(row: OnlineKeyRow) -> KeyFacts:
     )
 
 
+def _refusal(row: OnlineKeyRow, request: LicenseValidate, now: datetime) -> Reason | None:
+    """Why an online key's first row does not license the request, or None."""
+    return rules.validation_refusal(
+        _facts(row),
+        product_name=request.product_name,
+        version=request.version,
+        bound=row.bound,
+        now=now,
+    )
+
+
 def online_key_answer(
     rows: Sequence[OnlineKeyRow], request: LicenseValidate, now: datetime
 ) -> LicenseValidation:
@@ -110,13 +122,7 @@ def online_key_answer(
         return _answer(Reason.LICENSE_NOT_FOUND, now)
     lookup_found()
     first = rows[0]
-    refusal = rules.validation_refusal(
-        _facts(first),
-        product_name=request.product_name,
-        version=request.version,
-        bound=first.bound,
-        now=now,
-    )
+    refusal = _refusal(first, request, now)
     return _answer(
         refusal or Reason.LICENSED,
         first.expires_at,
@@ -201,15 +207,28 @@ async def validate_with_token(
             database, principal.tenant_id, request, client_ip=client_ip
         )
     public_id, secret = parse_authorization(authorization)
-    token, rows = await fast_reader(database).token_and_online_key(
+    now = utc_now()
+
+    def settles(token: TokenRow | None, rows: list[OnlineKeyRow]) -> bool:
+        """A replica's read stands only when it licenses the device (read-your-writes)."""
+        return (
+            token is not None
+            and not token.revoked
+            and bool(rows)
+            and _refusal(rows[0], request, now) is None
+        )
+
+    token, rows = await read_validation(
+        database,
         public_id,
         _matchable(normalize_activation_key(key)),
         _matchable(normalize_hardware_id(request.hardware_id)),
+        settles,
     )
     principal = principal_of(token, secret)
     check_access(principal)
     check_hardware_id(request.hardware_id)
-    return principal, online_key_answer(rows, request, utc_now())
+    return principal, online_key_answer(rows, request, now)
 
 
 async def _validate_trial(
