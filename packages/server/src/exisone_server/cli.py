@@ -1,4 +1,4 @@
-"""The ``exisone-server`` command: serve, migrate, tenants, tokens, keys, demo.
+"""The ``exisone-server`` command: serve, migrate, tenants, tokens, keys, demo, db copy, backup.
 
 Configuration comes from ``EXISONE_*`` environment variables (see config.py); ``--data-dir`` and
 ``--database-url`` override them for one command. Output for scripts: ``--json``.
@@ -24,6 +24,9 @@ from .crypto.master_key import MasterKey, load_master_key
 from .crypto.service import list_crypto_keys, rotate_crypto_key
 from .dashboard.cli import demo_dashboard_user, user_group
 from .db import Database
+from .dbtools.cli import backup as backup_command
+from .dbtools.cli import db as db_group
+from .dbtools.cli import restore as restore_command
 from .kit.access_log import AccessLog
 from .kit.cli import run_with_settings
 from .kit.proxy_headers import TrustedProxies
@@ -524,4 +527,7 @@ main.add_command(webhook_group)  # webhook create|list|delete|deliveries (issue 
 main.add_command(mail_group)  # mail test|queue: e-mail delivery
 main.add_command(stripe_group)  # stripe add-app|diagnostics
 main.add_command(payments_group)  # payments add-app|apps|events|replay
+main.add_command(db_group)  # db copy: SQLite to PostgreSQL
+main.add_command(backup_command)
+main.add_command(restore_command)
 keys.add_command(rotate_master)  # keys rotate-master: re-encrypt under a new master key (issue 5)
