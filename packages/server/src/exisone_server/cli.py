@@ -6,6 +6,7 @@ Configuration comes from ``EXISONE_*`` environment variables (see config.py); ``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from datetime import timedelta
@@ -32,6 +33,8 @@ from .kit.cli import run_with_settings
 from .kit.proxy_headers import TrustedProxies
 from .licenses.import_command import license_group
 from .mail.cli import mail as mail_group
+from .metrics.settings import MetricsSettings, new_metrics_token
+from .metrics.worker_files import metrics_folder
 from .migrate import upgrade
 from .payments.cli import payments as payments_group
 from .payments.cli import stripe as stripe_group
@@ -178,6 +181,10 @@ def serve(
     if run_migrations:
         upgrade(settings)
     _master_key(settings)  # check it, and generate the key file once before workers start
+    try:
+        metrics = MetricsSettings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     host = host or settings.host
     port = port if port is not None else settings.port
     scheme = "https" if ssl_certfile else "http"
@@ -189,18 +196,30 @@ def serve(
     os.environ["EXISONE_DATA_DIR"] = str(settings.data_dir)
     os.environ["EXISONE_DATABASE_URL"] = settings.database_url
     os.environ["EXISONE_FORWARDED_ALLOW_IPS"] = trusted_proxies
-    serving.run(
-        serving.ServeOptions(
-            app_factory=app_factory,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=log_level.lower(),
-            access_log=(access_log or settings.access_log).lower(),
-            ssl_certfile=ssl_certfile,
-            ssl_keyfile=ssl_keyfile,
-        )
+    options = serving.ServeOptions(
+        app_factory=app_factory,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level.lower(),
+        access_log=(access_log or settings.access_log).lower(),
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
+    # The workers write their metrics into one folder of this run (a scrape sums them).
+    with metrics_folder() if metrics.enabled else contextlib.nullcontext():
+        serving.run(options)
+
+
+@main.command("metrics-token")
+def metrics_token() -> None:
+    """Make a token for /metrics (EXISONE_METRICS=token): the token is printed once, for the
+    scraper; the server is given its SHA-256 only."""
+    token, digest = new_metrics_token()
+    errors.print("Give the scraper this token (it is not shown again):")
+    click.echo(token)
+    errors.print("and the server this setting:")
+    click.echo(f"EXISONE_METRICS_TOKEN_SHA256={digest}")
 
 
 @main.group()

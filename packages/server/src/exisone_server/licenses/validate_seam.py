@@ -11,7 +11,9 @@ does with plain ASGI calls what the framework's layers do for every other route 
 * the handler (:func:`.validate.answer_validation`) and its error answers, in the documented
   shape, byte for byte as the framework's exception handlers write them;
 * answer signing, when the request sends a nonce;
-* the security headers.
+* the security headers;
+* the validations' count by outcome, when metrics are on (the request itself is timed by the
+  app around the seam).
 
 Every request is answered here, refusals included (a refusal reads the database once), except
 a body that is not a JSON object of the validate shape: it goes to the framework (replayed) so
@@ -35,6 +37,7 @@ from ..auth.principal import Principal
 from ..db import Database
 from ..errors import INTERNAL_ERROR, ApiError, log_unexpected
 from ..kit.asgi import body_of, header, read_body, replay
+from ..metrics import Metrics
 from ..security.headers import security_headers
 from ..security.limits import FailureLimiter
 from ..security.lookups import counting_lookups
@@ -80,6 +83,7 @@ class ValidateSeam:
         limiter: FailureLimiter,
         signing_keys: SigningKeys,
         permissions: tuple[Permission, ...],
+        metrics: Metrics | None = None,
     ) -> None:
         self.framework = framework
         self.path = path
@@ -87,6 +91,7 @@ class ValidateSeam:
         self.limiter = limiter
         self.signing_keys = signing_keys
         self.permissions = permissions
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -134,11 +139,16 @@ class ValidateSeam:
                     self.database(), header(scope, b"authorization"), check, request, ip
                 )
                 answer: Answer = (200, [_JSON], _encode(validation))
+                outcome = validation.reason
             except ApiError as error:
                 answer = _api_error_answer(error)
+                outcome = error.code
             wait = await self.limiter.settle(limits, ledger, writes=False)
         if wait is not None:
             answer = rate_limited_answer(wait)
+            outcome = "rate_limited"
+        if self.metrics is not None:
+            self.metrics.count_validation(outcome)
         principal = principals[0] if principals else None
         await self._send(scope, send, answer, nonce=nonce, body=body, principal=principal)
 
