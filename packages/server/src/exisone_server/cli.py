@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +31,12 @@ from .dbtools.cli import db as db_group
 from .dbtools.cli import restore as restore_command
 from .kit.access_log import AccessLog
 from .kit.cli import run_with_settings
+from .kit.log_format import (
+    LOG_FORMAT_VARIABLE,
+    JsonFormatter,
+    LogFormat,
+    log_format_from_env,
+)
 from .kit.proxy_headers import TrustedProxies
 from .licenses.import_command import license_group
 from .mail.cli import mail as mail_group
@@ -148,6 +155,11 @@ def migrate(context: click.Context, revision: str) -> None:
     help="Access log format (EXISONE_ACCESS_LOG, default text): text lines or JSON lines.",
 )
 @click.option(
+    "--log-format",
+    type=click.Choice([form.value for form in LogFormat], case_sensitive=False),
+    help="The server's log lines (EXISONE_LOG_FORMAT, default text): text or JSON lines.",
+)
+@click.option(
     "--app-factory",
     default="exisone_server.asgi:app_from_env",
     hidden=True,
@@ -165,10 +177,15 @@ def serve(
     forwarded_allow_ips: str | None,
     log_level: str,
     access_log: str | None,
+    log_format: str | None,
     app_factory: str,
 ) -> None:
     """Run the HTTP(S) server (granian)."""
     settings = _settings(context)
+    try:
+        form = LogFormat(log_format.lower()) if log_format else log_format_from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
     if ssl_keyfile and (problem := serving.tls_key_problem(ssl_keyfile)):
@@ -188,10 +205,17 @@ def serve(
     host = host or settings.host
     port = port if port is not None else settings.port
     scheme = "https" if ssl_certfile else "http"
-    errors.print(
+    started = (
         f"exisone-server {__version__} on {scheme}://{host}:{port} "
         f"(database {_safe_url(settings.database_url)}, {workers} worker(s))"
     )
+    if form is LogFormat.JSON:
+        record = logging.makeLogRecord({"msg": started, "name": "exisone_server", "levelno": 20})
+        record.levelname = "INFO"
+        click.echo(JsonFormatter().format(record), err=True)
+    else:
+        errors.print(started)
+    os.environ[LOG_FORMAT_VARIABLE] = form.value  # read by the workers (asgi.configure_logging)
     # The workers build the app from the environment (serving.load_app): hand them our settings.
     os.environ["EXISONE_DATA_DIR"] = str(settings.data_dir)
     os.environ["EXISONE_DATABASE_URL"] = settings.database_url
@@ -205,6 +229,7 @@ def serve(
         access_log=(access_log or settings.access_log).lower(),
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        log_format=form.value,
     )
     # The workers write their metrics into one folder of this run (a scrape sums them).
     with metrics_folder() if metrics.enabled else contextlib.nullcontext():
