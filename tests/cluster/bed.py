@@ -46,7 +46,7 @@ T = TypeVar("T")
 PREFIX = "xocl"
 SUBNET = "10.231.7"
 #: What HAProxy asks each app host. Switch to "/health/ready" once the server has it.
-READINESS_PATH = "/health"
+READINESS_PATH = "/health/ready"
 #: HAProxy's check interval (ms); a host is out after FALL failed checks, back after RISE.
 CHECK_INTERVAL_MS = 300
 FALL = 2

@@ -46,6 +46,8 @@ from .licenses.endpoints import VALIDATE_PATH, validate_license
 from .licenses.validate_seam import validate_route
 from .licenses.validation_stats import validation_stats_lifespan
 from .mail import mail_lifespan
+from .metrics import Metrics, MetricsSettings
+from .metrics.endpoint import metrics_lifespan, metrics_router
 from .payments import payment_lifespan
 from .routers import domain_routers
 from .seam import Seam
@@ -79,11 +81,14 @@ SEAM_STANDS_IN_FOR: dict[tuple[str, str], str] = {
 
 
 class ExisOneApp(Litestar):
-    """Litestar, plus collapsing ``//api/...`` (sent by clients whose base URL ends in ``/``)
-    and the seam ahead of the framework (:class:`~.seam.Seam`)."""
+    """Litestar, plus collapsing ``//api/...`` (sent by clients whose base URL ends in ``/``),
+    the request metrics (:meth:`Metrics.timed`, around the seam and the framework alike) and
+    the seam ahead of the framework (:class:`~.seam.Seam`)."""
 
     #: Receives ``POST`` to its routes' paths before Litestar does (set by create_app).
     seam: Seam | None = None
+    #: Times every HTTP request, when metrics are on (set by create_app).
+    metrics: Metrics | None = None
 
     async def __call__(
         self,
@@ -95,14 +100,26 @@ class ExisOneApp(Litestar):
             if "//" in scope["path"]:
                 path = _REPEATED_SLASHES.sub("/", scope["path"])
                 scope = cast("Scope", {**scope, "path": path, "raw_path": path.encode("latin-1")})
-            if (
-                self.seam is not None
-                and scope["path"] in self.seam.routes
-                and scope["type"] == ScopeType.HTTP
-                and scope["method"] == "POST"
-            ):
-                await self.seam(scope, cast("Receive", receive), cast("Send", send))
+            if self.metrics is not None and scope["type"] == ScopeType.HTTP:
+                await self.metrics.timed(
+                    cast("Any", self._dispatch), cast("Any", scope), receive, send
+                )
                 return
+            await self._dispatch(scope, cast("Receive", receive), cast("Send", send))
+            return
+        await super().__call__(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """To the seam, or to the framework."""
+        if (
+            self.seam is not None
+            and scope["path"] in self.seam.routes
+            and scope["type"] == ScopeType.HTTP
+            and scope["method"] == "POST"
+        ):
+            scope["path_template"] = scope["path"]  # the route, for the metrics
+            await self.seam(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,6 +137,7 @@ def create_app(
     database: Database | None = None,
     master_key: MasterKey | None = None,
     extra_routers: Sequence[ControllerRouterHandler] = (),
+    metrics_settings: MetricsSettings | None = None,
     debug: bool = False,
 ) -> ExisOneApp:
     """Build the application.
@@ -127,6 +145,7 @@ def create_app(
     ``settings`` defaults to :meth:`Settings.from_env`. Pass ``database`` to share an engine (tests
     do; the app then leaves it open), otherwise the app makes one on startup and disposes of it
     on shutdown. ``extra_routers`` are mounted after :func:`routers.domain_routers`.
+    ``metrics_settings`` defaults to :meth:`MetricsSettings.from_env` (off unless set).
     """
     settings = settings or Settings.from_env()
     key = master_key or load_master_key(settings)
@@ -157,10 +176,17 @@ def create_app(
     def provide_master_key() -> MasterKey:
         return key
 
+    metrics_settings = metrics_settings or MetricsSettings.from_env()
+    metrics = Metrics() if metrics_settings.enabled else None
+    metrics_parts = (
+        ([metrics_router(metrics, metrics_settings)], [metrics_lifespan(provide_database, metrics)])
+        if metrics is not None
+        else ([], [])
+    )
     security = security_plugin(provide_database)
     signing_keys = SigningKeys(key)
     app = ExisOneApp(
-        route_handlers=[*domain_routers(), *extra_routers],
+        route_handlers=[*domain_routers(), *metrics_parts[0], *extra_routers],
         dependencies={
             "database": Provide(provide_database, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -178,6 +204,7 @@ def create_app(
             payment_lifespan(provide_database, key),  # retries payment events that wait
             validation_stats_lifespan(provide_database),  # the dashboard's validation counts
             analytics_lifespan(provide_database, AnalyticsSettings.from_env()),
+            *metrics_parts[1],  # this worker's pool use, for /metrics
         ],
         openapi_config=OpenAPIConfig(
             title="ExisOne-compatible license server",
@@ -200,5 +227,7 @@ def create_app(
         database=provide_database,
         limiter=security.limiter,
         signing_keys=signing_keys,
+        metrics=metrics,
     )
+    app.metrics = metrics
     return app

@@ -7,20 +7,27 @@ import logging
 
 from .app import ExisOneApp, create_app
 from .config import Settings
-from .kit.log_safety import SafeFormatter
+from .kit.log_format import formatter, log_format_from_env
 
-__all__ = ["app_from_env", "freeze_startup_heap"]
+__all__ = ["app_from_env", "configure_logging", "freeze_startup_heap"]
 
 
-def app_from_env() -> ExisOneApp:
-    """The app configured from ``EXISONE_*`` environment variables; logs to stderr, one line per
-    record (control characters escaped, tracebacks behind ``| ``)."""
+def configure_logging() -> None:
+    """Unless it was configured already, the ``exisone_server`` logger writes to stderr at INFO,
+    one line per record, in ``EXISONE_LOG_FORMAT`` (:mod:`.kit.log_format`): text (control
+    characters escaped, tracebacks behind ``| ``) or JSON."""
     logger = logging.getLogger("exisone_server")
     if not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(SafeFormatter("%(levelname)s:     %(name)s: %(message)s"))
+        handler.setFormatter(formatter(log_format_from_env()))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+
+
+def app_from_env() -> ExisOneApp:
+    """The app configured from ``EXISONE_*`` environment variables, logging as
+    :func:`configure_logging` says."""
+    configure_logging()
     app = create_app(Settings.from_env())
     freeze_startup_heap()
     return app

@@ -1,4 +1,4 @@
-"""The ``exisone-server`` command: serve, migrate, tenants, tokens, keys, demo.
+"""The ``exisone-server`` command: serve, migrate, tenants, tokens, keys, demo, db copy, backup.
 
 Configuration comes from ``EXISONE_*`` environment variables (see config.py); ``--data-dir`` and
 ``--database-url`` override them for one command. Output for scripts: ``--json``.
@@ -6,7 +6,9 @@ Configuration comes from ``EXISONE_*`` environment variables (see config.py); ``
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -24,11 +26,22 @@ from .crypto.master_key import MasterKey, load_master_key
 from .crypto.service import list_crypto_keys, rotate_crypto_key
 from .dashboard.cli import demo_dashboard_user, user_group
 from .db import Database
+from .dbtools.cli import backup as backup_command
+from .dbtools.cli import db as db_group
+from .dbtools.cli import restore as restore_command
 from .kit.access_log import AccessLog
 from .kit.cli import run_with_settings
+from .kit.log_format import (
+    LOG_FORMAT_VARIABLE,
+    JsonFormatter,
+    LogFormat,
+    log_format_from_env,
+)
 from .kit.proxy_headers import TrustedProxies
 from .licenses.import_command import license_group
 from .mail.cli import mail as mail_group
+from .metrics.settings import MetricsSettings, new_metrics_token
+from .metrics.worker_files import metrics_folder
 from .migrate import upgrade
 from .payments.cli import payments as payments_group
 from .payments.cli import stripe as stripe_group
@@ -142,6 +155,11 @@ def migrate(context: click.Context, revision: str) -> None:
     help="Access log format (EXISONE_ACCESS_LOG, default text): text lines or JSON lines.",
 )
 @click.option(
+    "--log-format",
+    type=click.Choice([form.value for form in LogFormat], case_sensitive=False),
+    help="The server's log lines (EXISONE_LOG_FORMAT, default text): text or JSON lines.",
+)
+@click.option(
     "--app-factory",
     default="exisone_server.asgi:app_from_env",
     hidden=True,
@@ -159,10 +177,15 @@ def serve(
     forwarded_allow_ips: str | None,
     log_level: str,
     access_log: str | None,
+    log_format: str | None,
     app_factory: str,
 ) -> None:
     """Run the HTTP(S) server (granian)."""
     settings = _settings(context)
+    try:
+        form = LogFormat(log_format.lower()) if log_format else log_format_from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
     if ssl_keyfile and (problem := serving.tls_key_problem(ssl_keyfile)):
@@ -175,29 +198,53 @@ def serve(
     if run_migrations:
         upgrade(settings)
     _master_key(settings)  # check it, and generate the key file once before workers start
+    try:
+        metrics = MetricsSettings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     host = host or settings.host
     port = port if port is not None else settings.port
     scheme = "https" if ssl_certfile else "http"
-    errors.print(
+    started = (
         f"exisone-server {__version__} on {scheme}://{host}:{port} "
         f"(database {_safe_url(settings.database_url)}, {workers} worker(s))"
     )
+    if form is LogFormat.JSON:
+        record = logging.makeLogRecord({"msg": started, "name": "exisone_server", "levelno": 20})
+        record.levelname = "INFO"
+        click.echo(JsonFormatter().format(record), err=True)
+    else:
+        errors.print(started)
+    os.environ[LOG_FORMAT_VARIABLE] = form.value  # read by the workers (asgi.configure_logging)
     # The workers build the app from the environment (serving.load_app): hand them our settings.
     os.environ["EXISONE_DATA_DIR"] = str(settings.data_dir)
     os.environ["EXISONE_DATABASE_URL"] = settings.database_url
     os.environ["EXISONE_FORWARDED_ALLOW_IPS"] = trusted_proxies
-    serving.run(
-        serving.ServeOptions(
-            app_factory=app_factory,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=log_level.lower(),
-            access_log=(access_log or settings.access_log).lower(),
-            ssl_certfile=ssl_certfile,
-            ssl_keyfile=ssl_keyfile,
-        )
+    options = serving.ServeOptions(
+        app_factory=app_factory,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level.lower(),
+        access_log=(access_log or settings.access_log).lower(),
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        log_format=form.value,
     )
+    # The workers write their metrics into one folder of this run (a scrape sums them).
+    with metrics_folder() if metrics.enabled else contextlib.nullcontext():
+        serving.run(options)
+
+
+@main.command("metrics-token")
+def metrics_token() -> None:
+    """Make a token for /metrics (EXISONE_METRICS=token): the token is printed once, for the
+    scraper; the server is given its SHA-256 only."""
+    token, digest = new_metrics_token()
+    errors.print("Give the scraper this token (it is not shown again):")
+    click.echo(token)
+    errors.print("and the server this setting:")
+    click.echo(f"EXISONE_METRICS_TOKEN_SHA256={digest}")
 
 
 @main.group()
@@ -524,4 +571,7 @@ main.add_command(webhook_group)  # webhook create|list|delete|deliveries
 main.add_command(mail_group)  # mail test|queue: e-mail delivery
 main.add_command(stripe_group)  # stripe add-app|diagnostics
 main.add_command(payments_group)  # payments add-app|apps|events|replay
+main.add_command(db_group)  # db copy: SQLite to PostgreSQL
+main.add_command(backup_command)
+main.add_command(restore_command)
 keys.add_command(rotate_master)  # keys rotate-master: re-encrypt under a new master key

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from .config import Settings
 from .storage import prepare_storage
 
-__all__ = ["alembic_config", "downgrade", "sync_url", "upgrade"]
+__all__ = [
+    "SCRIPT_LOCATION",
+    "alembic_config",
+    "downgrade",
+    "head_revisions",
+    "sync_url",
+    "upgrade",
+]
+
+#: Where the packaged migrations are.
+SCRIPT_LOCATION = "exisone_server:migrations"
 
 
 def sync_url(database_url: str) -> str:
@@ -21,7 +34,7 @@ def sync_url(database_url: str) -> str:
 def alembic_config(settings: Settings) -> Config:
     """An Alembic config pointing at the packaged migrations and the configured database."""
     config = Config()
-    config.set_main_option("script_location", "exisone_server:migrations")
+    config.set_main_option("script_location", SCRIPT_LOCATION)
     config.set_main_option("sqlalchemy.url", sync_url(settings.database_url).replace("%", "%%"))
     return config
 
@@ -35,3 +48,11 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
 def downgrade(settings: Settings, revision: str = "base") -> None:
     """Undo migrations down to ``revision``."""
     command.downgrade(alembic_config(settings), revision)
+
+
+@cache
+def head_revisions() -> frozenset[str]:
+    """The revisions a database fully migrated by this version of the server is at."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    return frozenset(ScriptDirectory.from_config(config).get_heads())

@@ -13,7 +13,9 @@ when the app gets a layer that list does not name:
   consume's in :mod:`.api_keys.endpoints`) and its error answers, in the documented shape,
   byte for byte as the framework's exception handlers write them;
 * answer signing, when the request sends a nonce to a signed path;
-* the security headers.
+* the security headers;
+* the count of each answer's outcome, when metrics are on, for routes that name one (validate:
+  validations by outcome; the request itself is timed by the app around the seam).
 
 Every request is answered here, refusals included, except a body that is not a JSON object of
 the route's shape: it goes to the framework (replayed) so that its 400 says what the framework
@@ -46,6 +48,7 @@ from .errors import (
     log_unexpected,
 )
 from .kit.asgi import body_of, header, read_body, replay
+from .metrics import Metrics
 from .security.headers import security_headers
 from .security.limits import FailureLimiter
 from .security.lookups import counting_lookups
@@ -86,12 +89,14 @@ Handler = Callable[
 @dataclass(frozen=True)
 class HotRoute:
     """A route the seam answers: how its body decodes, its handler, the framework route's
-    permissions, and whether it writes (a write's answer is never replaced by 429)."""
+    permissions, whether it writes (a write's answer is never replaced by 429), and how an
+    answer names its outcome for the metrics (None: not counted)."""
 
     decode: Callable[[bytes], Any]
     handle: Handler
     permissions: tuple[Permission, ...]
     writes: bool
+    outcome: Callable[[Any], str] | None = None
 
 
 class Seam:
@@ -105,12 +110,14 @@ class Seam:
         database: Callable[[], Database],
         limiter: FailureLimiter,
         signing_keys: SigningKeys,
+        metrics: Metrics | None = None,
     ) -> None:
         self.framework = framework
         self.routes = dict(routes)
         self.database = database
         self.limiter = limiter
         self.signing_keys = signing_keys
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a ``POST`` to one of :attr:`routes`."""
@@ -164,11 +171,16 @@ class Seam:
                     self.database(), header(scope, b"authorization"), check, request, ip
                 )
                 answer: Answer = (200, [_JSON], _encode(result))
+                outcome = route.outcome(result) if route.outcome is not None else None
             except ApiError as error:
                 answer = _api_error_answer(error)
+                outcome = error.code
             wait = await self.limiter.settle(limits, ledger, writes=route.writes)
         if wait is not None:
             answer = rate_limited_answer(wait)
+            outcome = "rate_limited"
+        if self.metrics is not None and route.outcome is not None and outcome is not None:
+            self.metrics.count_validation(outcome)
         principal = principals[0] if principals else None
         await self._send(scope, send, answer, nonce=nonce, body=body, principal=principal)
 

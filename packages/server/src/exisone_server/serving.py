@@ -27,6 +27,7 @@ from typing import Any
 from .config import Settings
 from .kit.access_log import AccessLog, with_access_log
 from .kit.body_deadline import with_body_deadline
+from .kit.log_format import LogFormat, granian_log_config
 from .kit.proxy_headers import TrustedProxies, with_proxy_headers
 
 __all__ = [
@@ -58,6 +59,7 @@ class ServeOptions:
     workers: int = 1
     log_level: str = "info"  # critical, error, warning, info or debug (granian's names)
     access_log: str = "text"  # text, json or off (off anyway above info)
+    log_format: str = "text"  # text or json: granian's lines too
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
 
@@ -135,5 +137,6 @@ def run(options: ServeOptions) -> None:
         ssl_key=Path(options.ssl_keyfile) if options.ssl_keyfile else None,
         ssl_protocol_min=SSLProtocols(TLS_MINIMUM),
         workers_kill_timeout=STOP_TIMEOUT_S,
+        log_dictconfig=granian_log_config(LogFormat(options.log_format)),
     )
     server.serve(target_loader=load_app)

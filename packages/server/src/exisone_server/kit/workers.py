@@ -73,11 +73,14 @@ class PollingWorker:
             self._task = asyncio.create_task(self.run(), name=name)
 
     async def stop(self) -> None:
+        """Cancel the loop where it waits or works (a row it had claimed is claimed again once
+        its lock expires) and wait for it to end."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            self._logger.info("%s stopped", self.label)
 
 
 def worker_lifespan(

@@ -34,4 +34,5 @@ def validate_route(permissions: tuple[Permission, ...]) -> HotRoute:
         handle=_validate,
         permissions=permissions,
         writes=False,
+        outcome=lambda validation: str(validation.reason),
     )

@@ -1,0 +1,1 @@
+"""Moving and keeping the data: ``db copy`` between databases, ``backup`` and ``restore``."""
