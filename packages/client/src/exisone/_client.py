@@ -43,6 +43,7 @@ from ._models import (
     SeatUsage,
     SmartValidationResult,
     ValidationResult,
+    ValidationStatus,
 )
 from ._options import ExisOneClientOptions, TimeoutTypes
 from ._state._store import StateDirOption
@@ -427,6 +428,13 @@ class ExisOneClient:
         if is_offline_code(key):
             result = self.validate_offline(key, hardware_id, product_name=product_name)
             answer = self._core.smart_offline(key, hardware_id, result)
+            if answer.status == ValidationStatus.CHECK_IN_REQUIRED:  # ask the server now
+                sync = self._core.offline_sync(key, hardware_id, product_name, version)
+                with contextlib.suppress(
+                    TransportError, APIError, AnswerSignatureError, InvalidResponseError
+                ):
+                    self._send(sync, timeout=SYNC_TIMEOUT, max_retries=0)
+                return self._core.smart_offline(key, hardware_id, result)
             if result.is_valid:  # the server's answer, in the background, counts next time
                 self._start_sync(self._core.offline_sync(key, hardware_id, product_name, version))
             return answer

@@ -14,7 +14,7 @@ import logging
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 from urllib.parse import quote
 
@@ -301,7 +301,7 @@ class ClientCore:
 
         def parse_and_keep(reply: parse.Reply) -> ValidationResult:
             result = call.parse(reply)
-            withdrawn.note(offline_code, hardware_id, str(result.status))
+            withdrawn.note(offline_code, hardware_id, str(result.status), self.guard.now())
             return result
 
         return replace(call, parse=parse_and_keep)
@@ -315,7 +315,20 @@ class ClientCore:
             status = self.guard.withdrawn_codes().status(offline_code, hardware_id)
             if status is not None:
                 return _smart.withdrawn(result, status)
+            if self.check_in_due(offline_code, hardware_id, result):
+                return _smart.check_in_required(result)
         return _smart.from_offline(result)
+
+    def check_in_due(
+        self, offline_code: str, hardware_id: str, result: OfflineValidationResult
+    ) -> bool:
+        """A valid code with ``checkInDays`` not confirmed online (or issued) that recently."""
+        days = result.check_in_days
+        if not result.is_valid or days is None:
+            return False
+        seen = [result.issued_at, self.guard.withdrawn_codes().confirmed(offline_code, hardware_id)]
+        last = max((moment for moment in seen if moment is not None), default=None)
+        return last is None or self.guard.now() >= last + timedelta(days=days)
 
     def validate_encrypted(
         self,
