@@ -6,14 +6,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 
-from exisone.testing import FakeExisOneServer
+from .socket_kit import SocketServer, serving
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -37,53 +34,10 @@ time.sleep(60)
 """
 
 
-class SocketServer:
-    """The test kit's server behind a real HTTP socket."""
-
-    def __init__(self) -> None:
-        self.fake = FakeExisOneServer()
-        self.fake.add_product("App")
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = httpx.Request(
-                    "POST",
-                    f"http://fake{self.path}",
-                    headers=dict(self.headers.items()),
-                    content=body,
-                )
-                with outer.lock:
-                    reply = outer.fake.handle_request(request)
-                self.send_response(reply.status_code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply.content)))
-                self.end_headers()
-                self.wfile.write(reply.content)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
-
-    def live(self, key: str) -> int:
-        with self.lock:
-            return len(self.fake.live_leases(key))
-
-
 @pytest.fixture
 def socket_server() -> Iterator[SocketServer]:
-    server = SocketServer()
-    thread = threading.Thread(target=server.http.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving() as server:
         yield server
-    finally:
-        server.http.shutdown()
-        server.http.server_close()
 
 
 def hold(server: SocketServer, key: str, mode: str) -> subprocess.Popen[str]:
