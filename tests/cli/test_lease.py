@@ -73,6 +73,10 @@ def test_no_free_seat_is_one_line_with_the_code(cli: LeaseCli) -> None:
     assert refused.exit_code == 1 and refused.stdout == ""
     assert refused.stderr.startswith("error:") and "no_free_seat" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+    as_json = cli("checkout", "FLOAT-KEY", "--hwid", "E" * 64, "--json")
+    error = json.loads(as_json.stderr)
+    assert error["error"] == "no_free_seat" and error["status"] == 409
+    assert (error["seatsInUse"], error["maxSeats"]) == (1, 1) and error["nextFreeAt"]
 
 
 def test_borrow_then_verify_offline(cli: LeaseCli, tmp_path: Path) -> None:
