@@ -214,8 +214,26 @@ def test_no_heartbeat_within_the_ttl_loses_the_lease(
         assert lease.lost_reason == LeaseLostReason.TTL_PASSED and not lease.active
         wait_until(lambda: bool(lost))
         assert lost == [LeaseLostReason.TTL_PASSED]
+        flaky.failure = None  # the server is back: leaving still tries to give the seat back
     released = [r for r in server.requests if r.url.path.endswith("/release")]
-    assert released == []  # a lost lease is not released
+    assert len(released) == 1 and server.leases == {}
+
+
+def test_a_lease_the_server_ended_is_not_released(
+    server: FakeExisOneServer, key: str, client: ExisOneClient
+) -> None:
+    with client.lease(key, HW1, "App", ttl_seconds=1) as lease:
+        server.end_lease(lease.lease_id or "")
+        wait_until(lambda: lease.lost)
+    assert not [r for r in server.requests if r.url.path.endswith("/release")]
+
+
+def test_releasing_after_the_client_closed_is_quiet(server: FakeExisOneServer, key: str) -> None:
+    client = server.client()
+    lease = client.lease(key, HW1, "App", ttl_seconds=60)
+    lease.acquire()
+    client.close()
+    assert lease.release() is False  # the seat runs out by its TTL
 
 
 def test_a_lease_run_out_on_the_server_is_lost_with_410() -> None:

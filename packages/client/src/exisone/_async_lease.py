@@ -13,7 +13,7 @@ import httpx
 
 from . import _lease_exit as exits
 from . import _lease_policy as policy
-from ._exceptions import APIError, NotFoundError, TransportError
+from ._exceptions import APIError, ClientClosedError, NotFoundError, TransportError
 from ._lease import LeaseState, OnLost
 from ._models import LeaseGrant, LeaseLostReason
 
@@ -97,12 +97,12 @@ class AsyncLease(LeaseState):
         if task is not None and task is not asyncio.current_task():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        lost = self._lost is not None
+        ended = self._lost in policy.ENDED_BY_SERVER
         self._released = True
         exits.unregister(id(self))
-        if lost:
+        if ended:
             return False
-        try:
+        try:  # also after a loss on this side (TTL passed, refused): the server may hold it
             await self._client._send(
                 self._core.lease_release(self._grant.lease_id),
                 timeout=httpx.Timeout(policy.CALL_TIMEOUT),
@@ -110,7 +110,7 @@ class AsyncLease(LeaseState):
             )
         except NotFoundError:
             return False
-        except (TransportError, APIError) as error:
+        except (TransportError, APIError, ClientClosedError) as error:
             logger.info("lease %s not released (%s): it runs out by its TTL", self.lease_id, error)
             return False
         return True
@@ -173,7 +173,8 @@ class AsyncLease(LeaseState):
     async def _lose(self, reason: LeaseLostReason) -> None:
         if not self._mark_lost(reason):
             return
-        exits.unregister(id(self))
+        if reason in policy.ENDED_BY_SERVER:
+            exits.unregister(id(self))
         if self._on_lost is not None:
             try:
                 outcome = self._on_lost(reason)

@@ -14,7 +14,7 @@ import httpx
 
 from . import _lease_exit as exits
 from . import _lease_policy as policy
-from ._exceptions import APIError, NotFoundError, TransportError
+from ._exceptions import APIError, ClientClosedError, NotFoundError, TransportError
 from ._models import LeaseGrant, LeaseLostReason
 
 if TYPE_CHECKING:
@@ -192,12 +192,12 @@ class Lease(LeaseState):
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(policy.CALL_TIMEOUT)
-        lost = self._lost is not None
+        ended = self._lost in policy.ENDED_BY_SERVER
         self._released = True
         exits.unregister(id(self))
-        if lost:
+        if ended:
             return False
-        try:
+        try:  # also after a loss on this side (TTL passed, refused): the server may hold it
             self._client._send(
                 self._core.lease_release(self._grant.lease_id),
                 timeout=httpx.Timeout(policy.CALL_TIMEOUT),
@@ -205,7 +205,7 @@ class Lease(LeaseState):
             )
         except NotFoundError:
             return False
-        except (TransportError, APIError) as error:
+        except (TransportError, APIError, ClientClosedError) as error:
             logger.info("lease %s not released (%s): it runs out by its TTL", self.lease_id, error)
             return False
         return True
@@ -257,7 +257,8 @@ class Lease(LeaseState):
     def _lose(self, reason: LeaseLostReason) -> None:
         if not self._mark_lost(reason):
             return
-        exits.unregister(id(self))
+        if reason in policy.ENDED_BY_SERVER:
+            exits.unregister(id(self))
         if self._on_lost is not None:
             try:
                 self._on_lost(reason)

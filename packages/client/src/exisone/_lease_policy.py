@@ -31,6 +31,16 @@ HEARTBEAT_TIMEOUT = 30.0
 #: The time to live assumed when the server names neither ``ttlSeconds`` nor a usable expiry.
 FALLBACK_TTL = 60.0
 
+#: Losses after which the server holds no lease to release (others are released best effort).
+ENDED_BY_SERVER = frozenset(
+    {
+        LeaseLostReason.EXPIRED,
+        LeaseLostReason.NOT_FOUND,
+        LeaseLostReason.LICENSE_REVOKED,
+        LeaseLostReason.LICENSE_SUSPENDED,
+    }
+)
+
 _LOST_CODES = {
     "lease_expired": LeaseLostReason.EXPIRED,
     "lease_not_found": LeaseLostReason.NOT_FOUND,
