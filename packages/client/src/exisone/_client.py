@@ -418,7 +418,8 @@ class ExisOneClient:
         """Offline code: checked locally at once (a bounded server sync runs in the background).
         Online key: checked by the server; status ``offline`` only when it is unreachable. With
         signed answers, an unreachable server (or a rejected signature) is answered from the last
-        verified check for ``grace_period``; a clock behind trusted time: ``clock_tampered``.
+        verified check for ``grace_period``; a clock behind trusted time: ``clock_tampered``;
+        past the server's ``checkInDays`` without an online check: ``check_in_required``.
 
         Raises APIError (e.g. 401/403/404) and InvalidResponseError: they are not "offline".
         """
