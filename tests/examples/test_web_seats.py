@@ -6,6 +6,7 @@ publisher ends the session, shutdown releases everything)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.util
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -59,8 +60,8 @@ def settings(license_server: SocketServer, tmp_path: Path) -> Any:
         product_name="App",
         admin_token="admin-secret",
         database=tmp_path / "users.db",
-        lease_ttl_seconds=2,
-        idle_seconds=1.0,
+        lease_ttl_seconds=4,
+        idle_seconds=60.0,  # the idle sweep's own test shortens it
         sweep_seconds=0.1,
     )
 
@@ -119,33 +120,37 @@ async def test_a_seat_is_held_while_signed_in_and_freed_at_sign_out(
     assert carol.status_code == 200, carol.text
 
 
-async def test_a_vanished_user_frees_the_seat(
-    client: AsyncTestClient[Any], license_server: SocketServer, settings: Any
-) -> None:
-    alice = await sign_up_and_in(client, "alice")
-    bob = await sign_up_and_in(client, "bob")
-    assert len(leased(license_server)) == 2
-    # Bob keeps working; Alice closes her browser without signing out.
-    for _ in range(8):
-        await asyncio.sleep(0.25)
-        assert (await client.get("/me", headers=bearer(bob))).status_code == 200
-    assert leased(license_server) == {hardware_id(settings, "bob")}  # Alice's session ended
-    assert (await client.get("/me", headers=bearer(alice))).status_code == 401
-    assert (await sign_up_and_in(client, "carol")).status_code == 200
+async def test_a_vanished_user_frees_the_seat(license_server: SocketServer, settings: Any) -> None:
+    impatient = dataclasses.replace(settings, idle_seconds=1.0)
+    async with AsyncTestClient(app=web_seats.create_app(impatient)) as client:
+        bob = await sign_up_and_in(client, "bob")
+        alice = await sign_up_and_in(client, "alice")
+        assert len(leased(license_server)) == 2
+        # Bob keeps working; Alice closes her browser without signing out.
+        for _ in range(8):
+            await asyncio.sleep(0.25)
+            assert (await client.get("/me", headers=bearer(bob))).status_code == 200
+        assert leased(license_server) == {hardware_id(settings, "bob")}  # Alice's session ended
+        assert (await client.get("/me", headers=bearer(alice))).status_code == 401
+        assert (await sign_up_and_in(client, "carol")).status_code == 200
 
 
 async def test_a_seat_taken_back_by_the_publisher_ends_the_session(
-    client: AsyncTestClient[Any], license_server: SocketServer
+    settings: Any, license_server: SocketServer
 ) -> None:
-    alice = await sign_up_and_in(client, "alice")
-    with license_server.lock:
-        (lease,) = license_server.fake.live_leases(KEY)
-        license_server.fake.end_lease(lease.lease_id)
-    await asyncio.sleep(1.0)  # the next heartbeat (a third of the 2 s TTL) learns it
-    ended = await client.get("/me", headers=bearer(alice))
-    assert ended.status_code == 401
-    assert ended.json()["error"] == "session_ended"
-    assert "lease_not_found" in ended.json()["message"]
+    async with AsyncTestClient(app=web_seats.create_app(settings)) as client:
+        alice = await sign_up_and_in(client, "alice")
+        with license_server.lock:
+            (lease,) = license_server.fake.live_leases(KEY)
+            license_server.fake.end_lease(lease.lease_id)
+        for _ in range(50):  # the next heartbeat (a third of the 4 s TTL) learns it
+            ended = await client.get("/me", headers=bearer(alice))
+            if ended.status_code != 200:
+                break
+            await asyncio.sleep(0.1)
+        assert ended.status_code == 401
+        assert ended.json()["error"] == "session_ended"
+        assert "lease_not_found" in ended.json()["message"]
 
 
 async def test_removing_a_user_and_shutting_down_free_the_seats(
