@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,14 +19,16 @@ HOLDER = """
 import signal, sys, time
 from exisone import ExisOneClient
 
-url, key, mode = sys.argv[1:4]
+url, key, mode, ttl = sys.argv[1:5]
 if mode == "chained":
     def app_handler(signum, frame):
         print("app handler", flush=True)
         sys.exit(3)
     signal.signal(signal.SIGTERM, app_handler)
 client = ExisOneClient(base_url=url, access_token="exo_at_fake_secret", state_dir=False)
-lease = client.lease(key, "A" * 64, "App", ttl_seconds=600, handle_sigterm=mode != "no-handler")
+lease = client.lease(
+    key, "A" * 64, "App", ttl_seconds=int(ttl), handle_sigterm=mode != "no-handler"
+)
 lease.acquire()
 print("held", flush=True)
 if mode == "exit":
@@ -40,9 +43,9 @@ def socket_server() -> Iterator[SocketServer]:
         yield server
 
 
-def hold(server: SocketServer, key: str, mode: str) -> subprocess.Popen[str]:
+def hold(server: SocketServer, key: str, mode: str, ttl: int = 600) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, server.url, key, mode],
+        [sys.executable, "-c", HOLDER, server.url, key, mode, str(ttl)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -96,3 +99,18 @@ def test_without_the_handler_sigterm_leaves_the_seat_to_its_ttl(
     process.send_signal(signal.SIGTERM)
     assert finish(process) == -signal.SIGTERM
     assert socket_server.live(key) == 1
+
+
+def test_a_killed_process_keeps_nothing_past_its_ttl(socket_server: SocketServer) -> None:
+    key = socket_server.fake.add_license("App", floating=True).key
+    process = hold(socket_server, key, "sigkill", ttl=1)
+    time.sleep(2.0)  # twice the TTL: the process's heartbeats keep the seat
+    assert socket_server.live(key) == 1
+    with socket_server.lock:
+        assert sum(lease.heartbeats for lease in socket_server.fake.leases.values()) >= 3
+    process.kill()  # nothing can be released now
+    assert finish(process) == -signal.SIGKILL
+    deadline = time.monotonic() + 3.0
+    while socket_server.live(key) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert socket_server.live(key) == 0  # the seat came back within the TTL

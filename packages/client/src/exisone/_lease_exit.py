@@ -29,7 +29,7 @@ EXIT_RELEASE_TIMEOUT = 3.0
 
 Handler = Union[Callable[[int, Union[FrameType, None]], Any], int, None]
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # reentrant: the SIGTERM handler may interrupt a holder
 _releasers: dict[int, Callable[[], None]] = {}
 _atexit_installed = False
 _previous: Handler = None
