@@ -10,13 +10,17 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from exisone._dates import format_datetime
 from exisone._offline import load_private_key
 from exisone._sealed import open_request, seal_answer
+from exisone.protocol import issue_lease_token
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "client.md"
@@ -68,6 +72,39 @@ QUOTA = {
 }
 
 
+def _lease(path: str, request: bytes) -> dict[str, Any]:
+    """The lease endpoints' answers, the token signed with the vector's key (the tenant's)."""
+    asked = json.loads(request)
+    if path.endswith("/release"):
+        return {"success": True, "leaseId": asked["leaseId"]}
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    hours = asked.get("borrowHours")
+    ttl = hours * 3600 if hours else asked.get("ttlSeconds") or 300
+    expires = now + timedelta(seconds=ttl)
+    token = issue_lease_token(
+        lease_id="lease_1",
+        tenant_id=1,
+        activation_key=asked.get("activationKey", ""),
+        hardware_id=asked.get("hardwareId", ""),
+        product_name=asked.get("productName", "MyProduct"),
+        features=["Pro"],
+        issued_at=now,
+        expires_at=expires,
+        borrowed=bool(hours),
+        private_key=load_private_key(VECTOR["private_key_pem"]),
+    )
+    return {
+        "leaseId": "lease_1",
+        "expiresAt": format_datetime(expires),
+        "leaseToken": token,
+        "seatsInUse": 1,
+        "maxSeats": 5,
+        "features": ["Pro"],
+        "borrowed": bool(hours),
+        "ttlSeconds": ttl,
+    }
+
+
 def _sealed(request: bytes) -> dict[str, str]:
     """validate-encrypted's answer, sealed as the server does (the vector's key is the
     tenant's here)."""
@@ -90,6 +127,8 @@ class Handler(BaseHTTPRequestHandler):
             body = CONSUMED
         elif self.path == "/api/license/validate-encrypted":
             body = _sealed(request)
+        elif self.path.startswith("/api/license/lease"):
+            body = _lease(self.path, request)
         data = json.dumps(body).encode() if body is not None else b'{"error":"not_found"}'
         self.send_response(200 if body is not None else 404)
         self.send_header("Content-Type", "application/json")

@@ -31,9 +31,11 @@ REPO = Path(__file__).resolve().parents[2]
 OFFICIAL_PYTHON = REPO / ".venvs" / "official" / "bin" / "python"
 PRIVATE_MODULES_WITH_PUBLIC_NAMES = [
     "_async_client",
+    "_async_lease",
     "_client",
     "_exceptions",
     "_hwid",
+    "_lease",
     "_models",
     "_options",
 ]
@@ -193,6 +195,8 @@ def test_sync_and_async_clients_have_the_same_methods_and_parameters() -> None:
         "validate_smart",
         "deactivate_smart",
         "flush_outbox",
+        "borrow",
+        "return_borrowed",
         "aclose",
         "__aenter__",
         "__aexit__",
@@ -212,6 +216,7 @@ def test_status_enum_compares_as_plain_strings() -> None:
         "version_outdated",
         "offline",
         "clock_tampered",
+        "check_in_required",
     }
     assert ValidationStatus.coerce("new_status") == "new_status"
 

@@ -43,6 +43,25 @@ def fresh_keys(server: DemoServer) -> dict[str, str]:
     return keys
 
 
+FLOATING_KEY = "FLOAT-0001-AAAA-BBBB"
+
+
+def floating_key(server: DemoServer) -> str:
+    """A new floating license of the demo's floating plan (``floatingPlanId``); skips while the
+    server has no lease endpoints at all."""
+    with server.publisher() as http:
+        probe = http.post("/api/license/lease", json={})
+    if probe.json().get("error") in ("not_found", "method_not_allowed"):  # no such route
+        pytest.skip("this server has no lease endpoints (POST /api/license/lease)")
+    plan = server.demo.get("floatingPlanId")
+    assert plan, "the demo tenant needs a floating plan (floatingPlanId) for the lease examples"
+    with server.publisher() as http:
+        body = {"productName": server.product, "email": "guide@example.com", "planId": plan}
+        answer = http.post("/api/activationkey/generate", json=body)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["activationKey"])
+
+
 def real(code: str, server: DemoServer, keys: dict[str, str]) -> str:
     """The example with the placeholders of the page replaced by the test server's values."""
     replacements = {
@@ -52,6 +71,7 @@ def real(code: str, server: DemoServer, keys: dict[str, str]) -> str:
         "AAAA-BBBB-CCCC-DDDD": keys["singleDeviceKey"],
         "CORP-0001-AAAA-BBBB": keys["corporateKey"],
         "APIK-0000-0000-0001": keys["apiKey"],
+        FLOATING_KEY: keys.get("floatingKey", FLOATING_KEY),
         '"MyProduct"': repr(server.product).replace("'", '"'),
         "plan_id=1": f"plan_id={server.demo['planId']}",
     }
@@ -69,6 +89,8 @@ def test_example_runs_against_the_server(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     keys = fresh_keys(server)
+    if FLOATING_KEY in EXAMPLES[index]:
+        keys["floatingKey"] = floating_key(server)
     code = real(EXAMPLES[index], server, keys)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tenant-public-key.pem").write_text(server.demo["publicKeyPem"])

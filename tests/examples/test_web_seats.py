@@ -1,13 +1,15 @@
-"""examples/web_seats: per-user seats of one corporate key, through the app's ASGI test client,
-against a real exisone-server on loopback (sign-up activates, sign-in validates, removal frees).
-"""
+"""examples/web_seats: a floating seat per signed-in user, through the app's ASGI test client,
+against the SDK's test kit serving floating seats over a real loopback socket (sign-in leases,
+requests keep the session, sign-out and idleness give the seat back, a seat taken back by the
+publisher ends the session, shutdown releases everything)."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import importlib.util
 import sys
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,11 +17,13 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.examples.live_server import DemoServer
+from tests.client.socket_kit import SocketServer, serving
 
 APP = Path(__file__).resolve().parents[2] / "examples" / "web_seats" / "app.py"
-SEATS = 7
+SEATS = 2
+KEY = "FLOAT-0001-AAAA-BBBB"
 ADMIN = {"X-Admin-Token": "admin-secret"}
+PASSWORD = "correct horse"
 
 
 def load_example() -> ModuleType:
@@ -34,127 +38,130 @@ def load_example() -> ModuleType:
 web_seats = load_example()
 
 
-def corporate_key(server: DemoServer, seats: int) -> str:
-    with server.publisher() as http:
-        plan = http.post(
-            "/api/plan",
-            json={
-                "name": f"Team {seats} {uuid.uuid4().hex[:8]}",
-                "isCorporate": True,
-                "maxSeats": seats,
-                "productId": server.demo["productId"],
-                "durationDays": 0,
-                "features": ["Pro", "Export"],
-            },
-        )
-        assert plan.status_code in (200, 201), plan.text
-        key = http.post(
-            "/api/activationkey/generate",
-            json={
-                "productName": server.product,
-                "email": "it@example.com",
-                "planId": plan.json()["id"],
-            },
-        )
-    assert key.status_code == 200, key.text
-    return str(key.json()["activationKey"])
+@pytest.fixture
+def license_server() -> Iterator[SocketServer]:
+    with serving() as server:
+        server.fake.add_license("App", key=KEY, floating=True, max_seats=SEATS, features=["Pro"])
+        yield server
+
+
+def leased(server: SocketServer) -> set[str]:
+    """The hardware IDs holding a live lease of the key, as the license server sees them."""
+    with server.lock:
+        return {lease.hardware_id for lease in server.fake.live_leases(KEY)}
 
 
 @pytest.fixture
-async def app_client(
-    server: DemoServer, tmp_path: Path
-) -> AsyncIterator[tuple[AsyncTestClient[Any], str]]:
-    key = corporate_key(server, SEATS)
-    settings = web_seats.Settings(
-        license_server_url=server.base_url,
-        license_token=server.token,
-        corporate_key=key,
-        product_name=server.product,
+def settings(license_server: SocketServer, tmp_path: Path) -> Any:
+    return web_seats.Settings(
+        license_server_url=license_server.url,
+        license_token=license_server.fake.access_token,
+        floating_key=KEY,
+        product_name="App",
         admin_token="admin-secret",
         database=tmp_path / "users.db",
-        app_version="1.2.0",
-        license_state_dir=tmp_path / "license-state",
+        lease_ttl_seconds=4,
+        idle_seconds=60.0,  # the idle sweep's own test shortens it
+        sweep_seconds=0.1,
     )
+
+
+@pytest.fixture
+async def client(settings: Any) -> AsyncIterator[AsyncTestClient[Any]]:
     async with AsyncTestClient(app=web_seats.create_app(settings)) as client:
-        yield client, key
+        yield client
 
 
-def server_activations(server: DemoServer, key: str) -> set[str]:
-    """Hardware IDs holding a seat of ``key``, as the license server sees them."""
-    with server.publisher() as http:
-        detail = http.get(f"/api/license/{key}").json()
-    return {item["hardwareId"] for item in detail["activations"] if item["isActive"]}
+async def sign_up_and_in(client: AsyncTestClient[Any], name: str) -> Any:
+    body = {"email": f"{name}@corp.example", "password": PASSWORD}
+    assert (await client.post("/signup", json=body)).status_code == 201
+    return await client.post("/signin", json=body)
 
 
-async def sign_up(client: AsyncTestClient[Any], name: str) -> Any:
-    return await client.post(
-        "/signup", json={"email": f"{name}@corp.example", "password": "correct horse"}
-    )
+def bearer(response: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {response.json()['session']}"}
 
 
-async def test_sign_up_sign_in_removal_and_the_admin_page(
-    app_client: tuple[AsyncTestClient[Any], str], server: DemoServer, tmp_path: Path
+def hardware_id(settings: Any, name: str) -> str:
+    user = web_seats.Users(settings.database).by_email(f"{name}@corp.example")
+    return str(user.license_hardware_id).upper()
+
+
+async def test_a_seat_is_held_while_signed_in_and_freed_at_sign_out(
+    client: AsyncTestClient[Any], license_server: SocketServer, settings: Any
 ) -> None:
-    client, key = app_client
+    signed_up = await client.post(
+        "/signup", json={"email": "alice@corp.example", "password": PASSWORD}
+    )
+    assert signed_up.status_code == 201 and leased(license_server) == set()  # no seat yet
+    alice = await client.post("/signin", json={"email": "alice@corp.example", "password": PASSWORD})
+    assert alice.status_code == 200, alice.text
+    assert alice.json()["features"] == ["Pro"]
+    assert leased(license_server) == {hardware_id(settings, "alice")}
+    again = await client.post("/signin", json={"email": "alice@corp.example", "password": PASSWORD})
+    assert again.json()["session"] == alice.json()["session"]  # one session, one seat
+    assert (await client.get("/me", headers=bearer(alice))).json()["email"] == "alice@corp.example"
 
-    alice = await sign_up(client, "alice")
-    assert alice.status_code == 201, alice.text
-    users = web_seats.Users(tmp_path / "users.db")
-    alice_id = users.by_email("alice@corp.example").license_hardware_id
-    assert server_activations(server, key) == {alice_id.upper()}
+    bob = await sign_up_and_in(client, "bob")
+    assert bob.status_code == 200
     page = await client.get("/admin", headers=ADMIN)
-    assert "Seats: 1 of 7 used" in page.text and "warning" not in page.text
-
-    assert (await sign_up(client, "bob")).status_code == 201
-    page = await client.get("/admin", headers=ADMIN)
-    assert "Seats: 2 of 7 used" in page.text
-    assert "Only 5 seats left" in page.text  # the warning starts at 5 remaining
+    assert "Seats: 2 of 2 used" in page.text and "Only 0 seats left" in page.text
     assert (await client.get("/admin")).status_code == 401
 
-    signed_in = await client.post(
-        "/signin", json={"email": "alice@corp.example", "password": "correct horse"}
-    )
-    assert signed_in.status_code == 200, signed_in.text
-    assert signed_in.json() == {
-        "email": "alice@corp.example",
-        "license": "licensed",
-        "features": ["Export", "Pro"],
-    }
-    wrong = await client.post(
-        "/signin", json={"email": "alice@corp.example", "password": "wrong pass"}
-    )
-    assert wrong.status_code == 401
-    assert len(server_activations(server, key)) == 2  # signing in takes no seat
+    carol = await sign_up_and_in(client, "carol")
+    assert carol.status_code == 409
+    assert carol.json()["error"] == "no_seat" and carol.json()["nextFreeAt"]
 
-    bob = users.by_email("bob@corp.example")
-    removed = await client.delete(f"/admin/users/{bob.id}", headers=ADMIN)
-    assert removed.status_code == 200, removed.text
-    assert removed.json() == {"removed": "bob@corp.example", "seatFreed": True}
-    assert server_activations(server, key) == {alice_id.upper()}
-    assert (await client.get("/admin/seats", headers=ADMIN)).json()["used"] == 1
-
-    # The publisher frees Alice's device on the license server: she is refused at sign-in.
-    with server.publisher() as http:
-        freed = http.post(f"/api/license/{key}/free-device", json={"hardwareId": alice_id})
-    assert freed.status_code == 200, freed.text
-    refused = await client.post(
-        "/signin", json={"email": "alice@corp.example", "password": "correct horse"}
-    )
-    assert refused.status_code == 403
-    assert refused.json()["error"] == "not_licensed"
+    signed_out = await client.post("/signout", headers=bearer(bob))
+    assert signed_out.json() == {"signedOut": "bob@corp.example"}
+    assert leased(license_server) == {hardware_id(settings, "alice")}
+    assert (await client.get("/me", headers=bearer(bob))).status_code == 401
+    carol = await client.post("/signin", json={"email": "carol@corp.example", "password": PASSWORD})
+    assert carol.status_code == 200, carol.text
 
 
-async def test_no_seat_no_account(
-    app_client: tuple[AsyncTestClient[Any], str], tmp_path: Path
+async def test_a_vanished_user_frees_the_seat(license_server: SocketServer, settings: Any) -> None:
+    impatient = dataclasses.replace(settings, idle_seconds=1.0)
+    async with AsyncTestClient(app=web_seats.create_app(impatient)) as client:
+        bob = await sign_up_and_in(client, "bob")
+        alice = await sign_up_and_in(client, "alice")
+        assert len(leased(license_server)) == 2
+        # Bob keeps working; Alice closes her browser without signing out.
+        for _ in range(8):
+            await asyncio.sleep(0.25)
+            assert (await client.get("/me", headers=bearer(bob))).status_code == 200
+        assert leased(license_server) == {hardware_id(settings, "bob")}  # Alice's session ended
+        assert (await client.get("/me", headers=bearer(alice))).status_code == 401
+        assert (await sign_up_and_in(client, "carol")).status_code == 200
+
+
+async def test_a_seat_taken_back_by_the_publisher_ends_the_session(
+    settings: Any, license_server: SocketServer
 ) -> None:
-    client, _ = app_client
-    for index in range(SEATS):
-        assert (await sign_up(client, f"user{index}")).status_code == 201
+    async with AsyncTestClient(app=web_seats.create_app(settings)) as client:
+        alice = await sign_up_and_in(client, "alice")
+        with license_server.lock:
+            (lease,) = license_server.fake.live_leases(KEY)
+            license_server.fake.end_lease(lease.lease_id)
+        for _ in range(50):  # the next heartbeat (a third of the 4 s TTL) learns it
+            ended = await client.get("/me", headers=bearer(alice))
+            if ended.status_code != 200:
+                break
+            await asyncio.sleep(0.1)
+        assert ended.status_code == 401
+        assert ended.json()["error"] == "session_ended"
+        assert "lease_not_found" in ended.json()["message"]
 
-    refused = await sign_up(client, "one-too-many")
 
-    assert refused.status_code == 409
-    assert refused.json()["error"] == "no_seat"
-    assert web_seats.Users(tmp_path / "users.db").by_email("one-too-many@corp.example") is None
-    seats = (await client.get("/admin/seats", headers=ADMIN)).json()
-    assert seats["used"] == SEATS and seats["remaining"] == 0
+async def test_removing_a_user_and_shutting_down_free_the_seats(
+    settings: Any, license_server: SocketServer
+) -> None:
+    async with AsyncTestClient(app=web_seats.create_app(settings)) as client:
+        await sign_up_and_in(client, "alice")
+        await sign_up_and_in(client, "bob")
+        users = web_seats.Users(settings.database)
+        bob = users.by_email("bob@corp.example")
+        removed = await client.delete(f"/admin/users/{bob.id}", headers=ADMIN)
+        assert removed.json() == {"removed": "bob@corp.example", "seatFreed": True}
+        assert leased(license_server) == {hardware_id(settings, "alice")}
+    assert leased(license_server) == set()  # the app's shutdown released Alice's seat

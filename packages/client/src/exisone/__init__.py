@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._async_client import AsyncExisOneClient
+    from ._async_lease import AsyncLease
     from ._client import ExisOneClient
     from ._exceptions import (
         AnswerSignatureError,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         InvalidOfflineCode,
         InvalidResponseError,
         NetworkError,
+        NoFreeSeatError,
         NotFoundError,
         PermissionDeniedError,
         RateLimitError,
@@ -46,13 +48,19 @@ if TYPE_CHECKING:
         TransportError,
     )
     from ._hwid import generate_hardware_id
+    from ._lease import Lease
     from ._models import (
         ActivationResult,
         ApiUsage,
         ApiUsageDay,
+        BorrowedLease,
         ConsumeResult,
         DeactivationResult,
         GeneratedActivationKey,
+        LeaseCheck,
+        LeaseGrant,
+        LeaseLostReason,
+        LeaseStatus,
         OfflineKeyPayload,
         OfflineValidationResult,
         SeatUsage,
@@ -70,8 +78,10 @@ __all__ = [  # noqa: RUF022 - sorted with str.casefold, as httpx does
     "ApiUsage",
     "ApiUsageDay",
     "AsyncExisOneClient",
+    "AsyncLease",
     "AuthenticationError",
     "BadRequestError",
+    "BorrowedLease",
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
@@ -90,7 +100,13 @@ __all__ = [  # noqa: RUF022 - sorted with str.casefold, as httpx does
     "InvalidLeaseToken",
     "InvalidOfflineCode",
     "InvalidResponseError",
+    "Lease",
+    "LeaseCheck",
+    "LeaseGrant",
+    "LeaseLostReason",
+    "LeaseStatus",
     "NetworkError",
+    "NoFreeSeatError",
     "NotFoundError",
     "OfflineKeyPayload",
     "OfflineValidationResult",
@@ -108,16 +124,23 @@ __all__ = [  # noqa: RUF022 - sorted with str.casefold, as httpx does
 #: The private module that defines each public name (loaded on first access).
 _SOURCES = {
     "._async_client": ("AsyncExisOneClient",),
+    "._async_lease": ("AsyncLease",),
     "._client": ("ExisOneClient",),
     "._hwid": ("generate_hardware_id",),
+    "._lease": ("Lease",),
     "._options": ("ExisOneClientOptions",),
     "._models": (
         "ActivationResult",
         "ApiUsage",
         "ApiUsageDay",
+        "BorrowedLease",
         "ConsumeResult",
         "DeactivationResult",
         "GeneratedActivationKey",
+        "LeaseCheck",
+        "LeaseGrant",
+        "LeaseLostReason",
+        "LeaseStatus",
         "OfflineKeyPayload",
         "OfflineValidationResult",
         "SeatUsage",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import httpx
 
@@ -23,6 +24,7 @@ from ._exceptions import (
     APIError,
     ClientClosedError,
     InvalidResponseError,
+    NotFoundError,
     TransportError,
 )
 from ._guard import DEFAULT_CLOCK_TOLERANCE, DEFAULT_GRACE_PERIOD, guard_settings
@@ -30,16 +32,23 @@ from ._http import SYNC_TIMEOUT, VerifyTypes, httpx_timeout, map_httpx_exception
 from ._models import (
     ActivationResult,
     ApiUsage,
+    BorrowedLease,
     ConsumeResult,
     DeactivationResult,
     GeneratedActivationKey,
+    LeaseCheck,
+    LeaseLostReason,
     OfflineValidationResult,
     SeatUsage,
     SmartValidationResult,
     ValidationResult,
+    ValidationStatus,
 )
 from ._options import ExisOneClientOptions, TimeoutTypes
 from ._state._store import StateDirOption
+
+if TYPE_CHECKING:
+    from ._async_lease import AsyncLease
 
 __all__ = ["AsyncExisOneClient"]
 
@@ -327,6 +336,78 @@ class AsyncExisOneClient:
         """Check a signed offline code locally (no network). Never raises."""
         return self._core.validate_offline(offline_code, hardware_id, product_name, now)
 
+    # -- floating seats (docs/client.md "Floating seats") ------------------------------------
+
+    def lease(
+        self,
+        activation_key: str,
+        hardware_id: str,
+        product_name: str,
+        *,
+        version: str | None = None,
+        ttl_seconds: int | None = None,
+        on_lost: Callable[[LeaseLostReason], Any] | None = None,
+        handle_sigterm: bool = True,
+    ) -> AsyncLease:
+        """A floating seat to hold with ``async with``: checked out on entry (or raises
+        NoFreeSeatError, ConflictError...), renewed in the background at a third of the TTL,
+        released on exit, at interpreter exit and on SIGTERM (``handle_sigterm=False``: no
+        signal handler). ``on_lost(reason)`` is called if it is lost."""
+        from ._async_lease import AsyncLease
+
+        return AsyncLease(
+            self,
+            activation_key,
+            hardware_id,
+            product_name,
+            version=version,
+            ttl_seconds=ttl_seconds,
+            on_lost=on_lost,
+            handle_sigterm=handle_sigterm,
+        )
+
+    async def borrow(
+        self,
+        activation_key: str,
+        hardware_id: str,
+        product_name: str,
+        hours: int,
+        *,
+        version: str | None = None,
+    ) -> BorrowedLease:
+        """Check a floating seat out for ``hours`` of offline use. Its signed token is kept in
+        the state directory for :meth:`validate_lease_offline`. Raises as :meth:`lease`."""
+        payload, call = self._core.lease_checkout(
+            activation_key, hardware_id, product_name, version, None, hours
+        )
+        grant = await self._send(call)
+        return self._core.borrowed(payload, grant)
+
+    async def return_borrowed(self, hardware_id: str, product_name: str) -> bool:
+        """Give the seat borrowed for this machine and product back early; False when none
+        is borrowed here. The kept token is dropped once the server has it (or no longer
+        knows the lease). Raises TransportError when unreachable (the token is kept)."""
+        call = self._core.borrowed_release(hardware_id, product_name)
+        if call is None:
+            return False
+        with contextlib.suppress(NotFoundError):  # it ran out or was ended: the seat is free
+            await self._send(call)
+        self._core.borrowed_returned(hardware_id, product_name)
+        return True
+
+    def validate_lease_offline(
+        self,
+        token: str | None = None,
+        *,
+        hardware_id: str,
+        product_name: str,
+        now: datetime | None = None,
+    ) -> LeaseCheck:
+        """Check a lease token locally (no network): the borrowed one of this machine and
+        product when ``token`` is None. Signature (``offline_public_key``), product, machine,
+        clock and expiry; never raises for a bad token: see ``status``."""
+        return self._core.validate_lease_offline(token, hardware_id, product_name, now)
+
     async def validate_smart(
         self,
         activation_key_or_offline_code: str,
@@ -337,7 +418,8 @@ class AsyncExisOneClient:
         """Offline code: checked locally at once (a bounded server sync runs in the background).
         Online key: checked by the server; status ``offline`` only when it is unreachable. With
         signed answers, an unreachable server (or a rejected signature) is answered from the last
-        verified check for ``grace_period``; a clock behind trusted time: ``clock_tampered``.
+        verified check for ``grace_period``; a clock behind trusted time: ``clock_tampered``;
+        past the server's ``checkInDays`` without an online check: ``check_in_required``.
 
         Raises APIError (e.g. 401/403/404) and InvalidResponseError: they are not "offline".
         """
@@ -347,6 +429,13 @@ class AsyncExisOneClient:
         if is_offline_code(key):
             result = self.validate_offline(key, hardware_id, product_name=product_name)
             answer = self._core.smart_offline(key, hardware_id, result)
+            if answer.status == ValidationStatus.CHECK_IN_REQUIRED:  # ask the server now
+                sync = self._core.offline_sync(key, hardware_id, product_name, version)
+                with contextlib.suppress(
+                    TransportError, APIError, AnswerSignatureError, InvalidResponseError
+                ):
+                    await self._send(sync, timeout=SYNC_TIMEOUT, max_retries=0)
+                return self._core.smart_offline(key, hardware_id, result)
             if result.is_valid:  # the server's answer, in the background, counts next time
                 self._start_sync(self._core.offline_sync(key, hardware_id, product_name, version))
             return answer

@@ -47,6 +47,10 @@ MSG_OFFLINE_CODE_WITHDRAWN = (
     "The license server no longer accepts this offline code on this machine (its seat was "
     "released, or the license was revoked, suspended or shortened)"
 )
+MSG_CHECK_IN_DUE = (
+    "This license must be confirmed online every {days} days: connect to the internet and "
+    "check again."
+)
 MSG_NO_EXPIRATION = "Offline code has no valid expiration date"
 MSG_PRODUCT_MISMATCH = "This code is for the product {actual!r}, not {expected!r}"
 MSG_OFFLINE_CODE_NOT_SENT = (

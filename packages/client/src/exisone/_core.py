@@ -14,10 +14,11 @@ import logging
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 from urllib.parse import quote
 
+from . import _lease_calls as _lease
 from . import _parsing as parse
 from . import _retry, _smart
 from .__version__ import __version__
@@ -38,8 +39,11 @@ from ._guard import Guard, GuardSettings
 from ._models import (
     ActivationResult,
     ApiUsage,
+    BorrowedLease,
     ConsumeResult,
     GeneratedActivationKey,
+    LeaseCheck,
+    LeaseGrant,
     OfflineValidationResult,
     SeatUsage,
     SmartValidationResult,
@@ -297,7 +301,7 @@ class ClientCore:
 
         def parse_and_keep(reply: parse.Reply) -> ValidationResult:
             result = call.parse(reply)
-            withdrawn.note(offline_code, hardware_id, str(result.status))
+            withdrawn.note(offline_code, hardware_id, str(result.status), self.guard.now())
             return result
 
         return replace(call, parse=parse_and_keep)
@@ -311,7 +315,20 @@ class ClientCore:
             status = self.guard.withdrawn_codes().status(offline_code, hardware_id)
             if status is not None:
                 return _smart.withdrawn(result, status)
+            if self.check_in_due(offline_code, hardware_id, result):
+                return _smart.check_in_required(result)
         return _smart.from_offline(result)
+
+    def check_in_due(
+        self, offline_code: str, hardware_id: str, result: OfflineValidationResult
+    ) -> bool:
+        """A valid code with ``checkInDays`` not confirmed online (or issued) that recently."""
+        days = result.check_in_days
+        if not result.is_valid or days is None:
+            return False
+        seen = [result.issued_at, self.guard.withdrawn_codes().confirmed(offline_code, hardware_id)]
+        last = max((moment for moment in seen if moment is not None), default=None)
+        return last is None or self.guard.now() >= last + timedelta(days=days)
 
     def validate_encrypted(
         self,
@@ -449,6 +466,55 @@ class ClientCore:
             True,
             lambda reply: parse.api_usage(_ok_object(reply)),
         )
+
+    # -- floating seats (see _lease_calls) ---------------------------------------------------
+
+    def lease_checkout(
+        self,
+        activation_key: str,
+        hardware_id: str,
+        product_name: str,
+        version: str | None,
+        ttl_seconds: int | None,
+        borrow_hours: int | None = None,
+    ) -> tuple[dict[str, Any], Call[LeaseGrant]]:
+        """The checkout's payload (checked) and its call; the token verifies with the trusted
+        keys, when the client has them and checks answers."""
+        payload = _lease.checkout_payload(
+            activation_key, hardware_id, product_name, version, ttl_seconds, borrow_hours
+        )
+        name = "borrow" if borrow_hours is not None else "lease"
+        return payload, _lease.checkout(payload, self._lease_keys(), name)
+
+    def lease_heartbeat(self, lease_id: str, features: tuple[str, ...]) -> Call[LeaseGrant]:
+        return _lease.heartbeat(lease_id, features, self._lease_keys())
+
+    def lease_release(self, lease_id: str) -> Call[bool]:
+        return _lease.release(lease_id)
+
+    def _lease_keys(self) -> tuple[RSAPublicKey, ...] | None:
+        return self.settings.public_keys if self.guard.signing else None
+
+    def borrowed(self, payload: dict[str, Any], grant: LeaseGrant) -> BorrowedLease:
+        """Keep a borrowed lease's token for the offline checks; the result to return."""
+        result = _lease.borrowed(grant, payload)
+        self.guard.borrowed_leases().save(
+            result.hardware_id, result.product_name, grant.lease_id, grant.lease_token
+        )
+        return result
+
+    def borrowed_release(self, hardware_id: str, product_name: str) -> Call[bool] | None:
+        """The release of the lease borrowed for this machine and product; None if none."""
+        lease_id = self.guard.borrowed_leases().lease_id(hardware_id, product_name)
+        return self.lease_release(lease_id) if lease_id else None
+
+    def borrowed_returned(self, hardware_id: str, product_name: str) -> None:
+        self.guard.borrowed_leases().remove(hardware_id, product_name)
+
+    def validate_lease_offline(
+        self, token: str | None, hardware_id: str, product_name: str, now: datetime | None
+    ) -> LeaseCheck:
+        return _lease.check_offline(self.guard, token, hardware_id, product_name, now)
 
     # -- resilience (see _guard) ---------------------------------------------------------------
 

@@ -19,6 +19,7 @@ Every exception the SDK raises on purpose derives from :class:`ExisOneError`::
     │   ├── PermissionDeniedError     403: the token lacks a permission
     │   ├── NotFoundError             404
     │   ├── ConflictError             409
+    │   │   └── NoFreeSeatError       lease: every floating seat is leased (``next_free_at``)
     │   ├── RateLimitError            429, with ``retry_after``
     │   └── ServerError               5xx
     ├── InvalidResponseError          a 2xx answer the SDK cannot read
@@ -38,6 +39,11 @@ its ``ActivationResult`` (``error_code="network_error"``); ``validate_offline`` 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
 __all__ = [
     "APIError",
     "AnswerSignatureError",
@@ -56,6 +62,7 @@ __all__ = [
     "InvalidOfflineCode",
     "InvalidResponseError",
     "NetworkError",
+    "NoFreeSeatError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -149,6 +156,27 @@ class NotFoundError(APIError):
 
 class ConflictError(APIError):
     """409: the request conflicts with the current state."""
+
+
+class NoFreeSeatError(ConflictError):
+    """409 ``no_free_seat``: every floating seat of the license is leased. ``next_free_at``
+    is when the first lease runs out unless renewed (``None`` if the server did not say)."""
+
+    def __init__(
+        self,
+        status_code: int,
+        error_code: str | None = None,
+        message: str | None = None,
+        body: str = "",
+        *,
+        seats_in_use: int | None = None,
+        max_seats: int | None = None,
+        next_free_at: datetime | None = None,
+    ) -> None:
+        super().__init__(status_code, error_code, message, body)
+        self.seats_in_use = seats_in_use
+        self.max_seats = max_seats
+        self.next_free_at = next_free_at
 
 
 class RateLimitError(APIError):

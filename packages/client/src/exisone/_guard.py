@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from . import _parsing as parse
     from ._core import Call
+    from ._state._borrowed import BorrowedLeases
 
 __all__: list[str] = []
 
@@ -57,6 +58,10 @@ MSG_CLOCK_TAMPERED = (
 )
 MSG_GRACE = "Server unreachable; licensed from the last online check ({checked}), {left} left."
 MSG_GRACE_OVER = "Server unreachable and the offline grace period ended on {ended}."
+MSG_CHECK_IN = (
+    "Server unreachable and this license must be checked online every {days} days: connect "
+    "to the internet and try again."
+)
 MSG_RECORD_EXPIRED = "Server unreachable and the license expired on {expired}."
 
 
@@ -90,6 +95,7 @@ class Guard:
         self._saved: dict[tuple[str, str], datetime] = {}
         self._signing_servers: SigningServers | None = None
         self._withdrawn: WithdrawnCodes | None = None
+        self._borrowed: BorrowedLeases | None = None
 
     # -- time and state ------------------------------------------------------------------------
 
@@ -160,6 +166,26 @@ class Guard:
         if self._withdrawn is None:
             self._withdrawn = WithdrawnCodes(self.store, self.base_url)
         return self._withdrawn
+
+    def borrowed_leases(self) -> BorrowedLeases:
+        """Lease tokens borrowed for offline use (kept in the state directory)."""
+        if self._borrowed is None:
+            from ._state._borrowed import BorrowedLeases
+
+            self._borrowed = BorrowedLeases(self.store, self.base_url)
+        return self._borrowed
+
+    def clock_behind(self, now: datetime, *signed: datetime | None) -> datetime | None:
+        """The trusted time ``now`` is behind by more than the tolerance, or None."""
+        return self._tampered(now, *signed) if self.store is not None else None
+
+    def clock_message(self, trusted: datetime) -> str:
+        return MSG_CLOCK_TAMPERED.format(trusted=_iso(trusted))
+
+    def trust_signed(self, signed: datetime, now: datetime) -> None:
+        """A signed time that is not in the future moves the trusted-time mark."""
+        if signed <= now:
+            self._trust(signed)
 
     def _unsigned_refusal(self) -> str | None:
         """Why an unsigned answer is refused, or None when it is accepted."""
@@ -296,14 +322,26 @@ class Guard:
             "product_name": product_name,
             "last_online_check": record.server_time,
         }
-        if result.expiration_date is not None and result.expiration_date < now:
+        expires = result.grace_until or result.expiration_date  # the server's grace counts
+        if expires is not None and expires < now:
             return SmartValidationResult(
                 is_valid=False,
                 status=ValidationStatus.EXPIRED,
-                error_message=MSG_RECORD_EXPIRED.format(expired=_iso(result.expiration_date)),
+                error_message=MSG_RECORD_EXPIRED.format(expired=_iso(expires)),
                 **common,
             )
         ends = record.server_time + self.options.grace_period
+        if result.check_in_days is not None:
+            check_in = record.server_time + timedelta(days=result.check_in_days)
+            if now >= check_in:
+                return SmartValidationResult(
+                    is_valid=False,
+                    status=ValidationStatus.CHECK_IN_REQUIRED,
+                    error_message=MSG_CHECK_IN.format(days=result.check_in_days),
+                    grace_remaining=timedelta(0),
+                    **common,
+                )
+            ends = min(ends, check_in)
         if now >= ends:
             return SmartValidationResult(
                 is_valid=False,

@@ -15,9 +15,14 @@ __all__ = [
     "ActivationResult",
     "ApiUsage",
     "ApiUsageDay",
+    "BorrowedLease",
     "ConsumeResult",
     "DeactivationResult",
     "GeneratedActivationKey",
+    "LeaseCheck",
+    "LeaseGrant",
+    "LeaseLostReason",
+    "LeaseStatus",
     "OfflineKeyPayload",
     "OfflineValidationResult",
     "SeatUsage",
@@ -39,6 +44,8 @@ class ValidationStatus(str, Enum):
     """Client-side only: the server could not be reached (validate_smart)."""
     CLOCK_TAMPERED = "clock_tampered"
     """Client-side only: this computer's clock is behind the newest trusted time."""
+    CHECK_IN_REQUIRED = "check_in_required"
+    """Client-side only: offline longer than the server's ``checkInDays``; validate online."""
 
     def __str__(self) -> str:
         return self.value
@@ -83,6 +90,11 @@ class ValidationResult:
     minimum_required_version: str | None = None
     remaining_days: int | None = None
     """Days left of a trial, when the server says."""
+    grace_until: datetime | None = None
+    """Past ``expiration_date`` but inside the plan's grace: licensed until then."""
+    check_in_days: int | None = None
+    """The server's check-in period: offline acceptance ends this many days after the last
+    online check (validate_smart's last-known-good grace respects it)."""
 
 
 @dataclass
@@ -106,6 +118,9 @@ class OfflineValidationResult:
     """When the server signed the code (its ``issuedAt``, an extra of exisone-server)."""
     clock_tampered: bool = False
     """This computer's clock is behind the newest trusted time (see docs/resilience.md)."""
+    check_in_days: int | None = None
+    """The code's ``checkInDays``: validate_smart refuses it offline that many days after the
+    code was issued or last confirmed online."""
 
 
 @dataclass
@@ -229,3 +244,88 @@ class ApiUsage:
     reset_at: datetime | None = None
     usage: list[ApiUsageDay] = field(default_factory=list)
     """Calls per UTC day, oldest first, ending today."""
+
+
+@dataclass(frozen=True)
+class LeaseGrant:
+    """The server's answer to a lease checkout or heartbeat: a floating seat held until
+    ``expires_at`` unless renewed."""
+
+    lease_id: str
+    expires_at: datetime
+    lease_token: str
+    """Signed by the tenant's key; checkable offline (:meth:`validate_lease_offline`)."""
+    seats_in_use: int = 0
+    max_seats: int = 0
+    features: tuple[str, ...] = ()
+    borrowed: bool = False
+    ttl_seconds: int = 0
+    """The lease's time to live; a heartbeat renews it for this long."""
+
+
+@dataclass(frozen=True)
+class BorrowedLease:
+    """A floating seat checked out for offline use (:meth:`~exisone.ExisOneClient.borrow`).
+    Kept in the client's state directory until returned or expired."""
+
+    lease_id: str
+    lease_token: str
+    expires_at: datetime
+    activation_key: str
+    hardware_id: str
+    product_name: str
+    features: tuple[str, ...] = ()
+    seats_in_use: int = 0
+    max_seats: int = 0
+
+
+class LeaseStatus(str, Enum):
+    """The outcome of an offline lease check; equal to its string value."""
+
+    VALID = "valid"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+    """Not a lease token, or a signature no trusted key made."""
+    HARDWARE_MISMATCH = "hardware_mismatch"
+    PRODUCT_MISMATCH = "product_mismatch"
+    CLOCK_TAMPERED = "clock_tampered"
+    NOT_FOUND = "not_found"
+    """No token given and none borrowed for this machine and product."""
+    NOT_CONFIGURED = "not_configured"
+    """The client has no ``offline_public_key`` to check a token with."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class LeaseCheck:
+    """The outcome of :meth:`~exisone.ExisOneClient.validate_lease_offline`; never raised."""
+
+    is_valid: bool
+    status: LeaseStatus
+    error_message: str | None = None
+    lease_id: str | None = None
+    expires_at: datetime | None = None
+    features: tuple[str, ...] = ()
+    borrowed: bool = False
+    product_name: str | None = None
+    hardware_id: str | None = None
+
+
+class LeaseLostReason(str, Enum):
+    """Why a held lease was lost (``Lease.lost_reason``, the ``on_lost`` callback)."""
+
+    EXPIRED = "lease_expired"
+    """The server says the lease ran out (410): its seat may be someone else's."""
+    NOT_FOUND = "lease_not_found"
+    """The server no longer knows the lease (404): the publisher ended it."""
+    LICENSE_REVOKED = "license_revoked"
+    LICENSE_SUSPENDED = "license_suspended"
+    TTL_PASSED = "ttl_passed"
+    """No heartbeat got through before the lease's time to live ran out."""
+    REFUSED = "refused"
+    """Another refusal of the heartbeat (e.g. the access token was revoked)."""
+
+    def __str__(self) -> str:
+        return self.value

@@ -20,7 +20,7 @@ from . import _constants as const
 from ._dates import utc_now
 from ._exceptions import InvalidOfflineCode
 from ._models import OfflineValidationResult
-from ._parsing import features_list, optional_datetime
+from ._parsing import features_list, optional_datetime, positive_int
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -126,6 +126,7 @@ def _read_fields(data: Mapping[str, Any]) -> OfflineValidationResult:
         _str(get("version")),
         tenant_id=_int(get("tenantId")),
         issued_at=optional_datetime(get("issuedAt")),
+        check_in_days=positive_int(get("checkInDays")),
     )
 
 

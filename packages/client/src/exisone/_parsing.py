@@ -21,6 +21,7 @@ from ._models import (
     ApiUsageDay,
     ConsumeResult,
     GeneratedActivationKey,
+    LeaseGrant,
     SeatUsage,
     ValidationResult,
     ValidationStatus,
@@ -91,6 +92,16 @@ def api_error(reply: Reply, now: datetime) -> exc.APIError:
         location = reply.headers.get("location", "")
         message = f"redirected to {location!r}; set base_url to the final address"
     cls = _STATUS_ERRORS.get(status, exc.ServerError if status >= 500 else exc.APIError)
+    if cls is exc.ConflictError and code == "no_free_seat":
+        return exc.NoFreeSeatError(
+            status,
+            code,
+            message,
+            text,
+            seats_in_use=_int(data.get("seatsInUse")),
+            max_seats=_int(data.get("maxSeats")),
+            next_free_at=optional_datetime(data.get("nextFreeAt")),
+        )
     if cls is exc.RateLimitError:
         retry_after = parse_retry_after(reply.headers.get("retry-after"), now)
         return exc.RateLimitError(status, code, message, text, retry_after=retry_after)
@@ -149,7 +160,38 @@ def validation_result(data: Mapping[str, Any]) -> ValidationResult:
         server_version=_text(data.get("serverVersion")),
         minimum_required_version=_text(data.get("minimumRequiredVersion")),
         remaining_days=_int(data.get("remainingDays")),
+        grace_until=optional_datetime(data.get("graceUntil")),
+        check_in_days=positive_int(data.get("checkInDays")),
     )
+
+
+def lease_grant(data: Mapping[str, Any], features: tuple[str, ...] = ()) -> LeaseGrant:
+    """A lease checkout or heartbeat answer; ``features`` stand in when the answer has none
+    (a heartbeat's)."""
+    lease_id = _text(data.get("leaseId"))
+    token = _text(data.get("leaseToken"))
+    expires = optional_datetime(data.get("expiresAt"))
+    if not lease_id or not token or expires is None:
+        raise exc.InvalidResponseError(
+            "the server's lease answer lacks leaseId, leaseToken or expiresAt"
+        )
+    listed = data.get("features")
+    return LeaseGrant(
+        lease_id=lease_id,
+        expires_at=expires,
+        lease_token=token,
+        seats_in_use=_int(data.get("seatsInUse")) or 0,
+        max_seats=_int(data.get("maxSeats")) or 0,
+        features=tuple(features_list(listed)) if listed is not None else features,
+        borrowed=data.get("borrowed") is True,
+        ttl_seconds=_int(data.get("ttlSeconds")) or 0,
+    )
+
+
+def positive_int(value: Any) -> int | None:
+    """A whole number above 0, else ``None``."""
+    number = _int(value)
+    return number if number is not None and number > 0 else None
 
 
 def seat_usage(data: Mapping[str, Any]) -> SeatUsage:

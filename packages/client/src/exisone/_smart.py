@@ -53,6 +53,18 @@ def withdrawn(result: OfflineValidationResult, status: str) -> SmartValidationRe
     )
 
 
+def check_in_required(result: OfflineValidationResult) -> SmartValidationResult:
+    """A valid code whose ``checkInDays`` passed without the server confirming it."""
+    return SmartValidationResult(
+        is_valid=False,
+        status=ValidationStatus.CHECK_IN_REQUIRED,
+        expiration_date=result.expiration_date,
+        was_offline=True,
+        error_message=const.MSG_CHECK_IN_DUE.format(days=result.check_in_days),
+        product_name=result.product_name,
+    )
+
+
 def from_online(result: ValidationResult, product_name: str | None) -> SmartValidationResult:
     """The server's answer for an online key."""
     return SmartValidationResult(

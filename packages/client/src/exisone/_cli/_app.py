@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from .._exceptions import ExisOneError
-from . import _config_cmd, _keys, _license, _offline
+from . import _config_cmd, _keys, _lease, _license, _offline
 from ._errors import CliError, describe
 from ._state import State, common_options, get_state
 
@@ -71,9 +71,15 @@ def cli() -> None:
 
     Settings come from options, else the environment (EXISONE_BASEURL, EXISONE_TOKEN, ...),
     else the config file (see `exisone config path`). Exit codes: 0 ok, 1 error, 2 bad
-    usage, 3 license not valid (validate, offline verify).
+    usage, 3 license not valid (validate, offline verify, lease verify).
     """
 
 
-for command in (*_license.COMMANDS, _keys.keys, _offline.offline, _config_cmd.config):
+for command in (
+    *_license.COMMANDS,
+    _keys.keys,
+    _offline.offline,
+    _lease.lease,
+    _config_cmd.config,
+):
     cli.add_command(command)

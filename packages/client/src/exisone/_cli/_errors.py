@@ -12,10 +12,12 @@ from .._exceptions import (
     ExisOneError,
     InvalidArgumentError,
     InvalidResponseError,
+    NoFreeSeatError,
     PermissionDeniedError,
     RateLimitError,
     TransportError,
 )
+from ._jsonable import date_text
 
 __all__ = [
     "EXIT_ERROR",
@@ -78,4 +80,10 @@ def _api_error(error: APIError) -> CliError:
         extra["retryAfter"] = error.retry_after
     else:
         text = f"{detail} ({error.status_code} {code})"
+    if isinstance(error, NoFreeSeatError):
+        extra["seatsInUse"] = error.seats_in_use
+        extra["maxSeats"] = error.max_seats
+        extra["nextFreeAt"] = date_text(error.next_free_at)
+        if error.next_free_at is not None:
+            text += f"; a seat frees at {date_text(error.next_free_at)} unless renewed"
     return CliError(text, code, extra)

@@ -55,11 +55,13 @@ def issue_offline_code(
     version: str = "",
     activation_key: str = "",
     issued_at: datetime | None = None,
+    check_in_days: int | None = None,
 ) -> str:
     """An offline activation code as exisone-server issues it, naming its key (``kid``).
 
     ``issued_at`` (default: the real now; pass your FakeClock's time) is signed into the code:
     a client clock behind it is ``clock_tampered``. ``expires`` defaults to a year after it.
+    ``check_in_days`` adds the final ``checkInDays`` key (a plan's check-in period).
     """
     now = issued_at or datetime.now(timezone.utc)
     payload = {
@@ -75,4 +77,6 @@ def issue_offline_code(
         "issuedAt": format_datetime(now),
         "kid": key_pair.key_id,
     }
+    if check_in_days is not None:
+        payload["checkInDays"] = check_in_days
     return _sign_code(payload, key_pair.private_key)

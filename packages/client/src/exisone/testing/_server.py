@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .._async_client import AsyncExisOneClient
     from .._client import ExisOneClient
 
-__all__ = ["FakeExisOneServer", "FakeLicense", "FakeProduct"]
+__all__ = ["FakeExisOneServer", "FakeLease", "FakeLicense", "FakeProduct"]
 
 BASE_URL = "https://licensing.test"
 TOKEN = "exo_at_fake_secret"
@@ -49,6 +49,31 @@ class FakeLicense:
     max_seats: int = 1
     revoked: bool = False
     devices: set[str] = field(default_factory=set)
+    floating: bool = False
+    """Seats are leased (``max_seats`` at once), not activated."""
+    suspended: bool = False
+    min_ttl_seconds: int = 1
+    max_ttl_seconds: int = 3600
+    default_ttl_seconds: int = 300
+    max_borrow_hours: int = 168
+    grace_days: int = 0
+    """Days after ``expires`` that validate still answers licensed (with ``graceUntil``)."""
+    check_in_days: int | None = None
+    """Sent as ``checkInDays`` by validate."""
+
+
+@dataclass
+class FakeLease:
+    """A floating seat checked out of a :class:`FakeLicense`."""
+
+    lease_id: str
+    key: str
+    hardware_id: str
+    product: str
+    expires_at: datetime
+    ttl_seconds: int
+    borrowed: bool = False
+    heartbeats: int = 0
 
 
 class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -73,6 +98,8 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.base_url = base_url
         self.products: dict[str, FakeProduct] = {}
         self.licenses: dict[str, FakeLicense] = {}
+        self.leases: dict[str, FakeLease] = {}
+        """Leases by id, run-out ones included (until released or ended)."""
         self.requests: list[httpx.Request] = []
         self.reachable = True
         self.sign_answers = key_pair is not None
@@ -100,6 +127,7 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         features: Sequence[str] = (),
         max_seats: int = 1,
         email: str = "user@example.com",
+        floating: bool = False,
     ) -> FakeLicense:
         """A license of ``product`` (its name, or what :meth:`add_product` returned; a name not
         added yet is added with defaults); returns it (``.key``)."""
@@ -112,11 +140,23 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 self.add_product(name)
         key = key or "-".join(secrets.token_hex(2).upper() for _ in range(4))
         license = FakeLicense(key, name, email, expires, list(features), max_seats)
+        license.floating = floating
         self.licenses[key] = license
         return license
 
     def revoke(self, key: str) -> None:
         self.licenses[key].revoked = True
+
+    def live_leases(self, key: str) -> list[FakeLease]:
+        """The leases of ``key`` that have not run out (by the server's clock)."""
+        now = self.clock()
+        return [
+            lease for lease in self.leases.values() if lease.key == key and lease.expires_at > now
+        ]
+
+    def end_lease(self, lease_id: str) -> None:
+        """End a lease as the publisher does: its heartbeats answer 404 from now on."""
+        del self.leases[lease_id]
 
     def client(self, **options: Any) -> ExisOneClient:
         """An :class:`~exisone.ExisOneClient` wired to this server (options override)."""
@@ -195,6 +235,9 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
             "/api/license/activate": self._activate,
             "/api/license/deactivate": self._deactivate,
             "/api/license/features/csv": self._features,
+            "/api/license/lease": self._lease,
+            "/api/license/lease/heartbeat": self._heartbeat,
+            "/api/license/lease/release": self._release,
         }
         handler = routes.get(path)
         if handler is not None and request.method == "POST" and isinstance(data, dict):
@@ -218,7 +261,7 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
             return 200, _validation(Reason.LICENSE_NOT_FOUND, None)
         product = self.products[license.product.casefold()]
         expiry, features = license.expires, license.features
-        extra = {"serverVersion": product.version, "productName": license.product}
+        extra: dict[str, Any] = {"serverVersion": product.version, "productName": license.product}
         if product.minimum_version:
             extra["minimumRequiredVersion"] = product.minimum_version
         asked = data.get("productName")
@@ -229,12 +272,16 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
             reason, features = Reason.LICENSE_REVOKED, []
         elif hwid not in license.devices:
             reason, features = Reason.NOT_ACTIVATED, []
-        elif expiry is not None and expiry <= now:
+        elif expiry is not None and _grace_end(license) <= now:
             reason = Reason.LICENSE_EXPIRED
         elif version and product.minimum_version and _older(str(version), product.minimum_version):
             reason = Reason.VERSION_OUTDATED
         else:
             reason = Reason.LICENSED
+            if expiry is not None and expiry <= now:
+                extra["graceUntil"] = format_datetime(_grace_end(license))
+        if license.check_in_days:
+            extra["checkInDays"] = license.check_in_days
         return 200, _validation(reason, expiry, features, **extra)
 
     def _trial(self, product_name: str, hwid: str, now: datetime) -> dict[str, Any]:
@@ -311,6 +358,131 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
             return 404, _error(ErrorCode.LICENSE_NOT_FOUND, "Unknown activation key.")
         return 200, {"features": ",".join(license.features)}
 
+    # -- floating seats ------------------------------------------------------------------------
+
+    def _lease_key(self) -> KeyPair:
+        if self.key_pair is None:  # lease tokens are always signed: a key of its own
+            self.key_pair = KeyPair.generate()
+            self.sign_answers = False
+        return self.key_pair
+
+    def _lease_refusal(self, license: FakeLicense, data: dict[str, Any]) -> tuple[int, Any] | None:
+        product = self.products[license.product.casefold()]
+        if str(data.get("productName") or "").strip().casefold() != license.product.casefold():
+            return 409, _error(ErrorCode.PRODUCT_MISMATCH, "This key belongs to another product.")
+        if license.revoked:
+            return 409, _error(ErrorCode.LICENSE_REVOKED, "This license has been revoked.")
+        if license.suspended:
+            return 409, _error(ErrorCode.LICENSE_SUSPENDED, "This license is suspended.")
+        if license.expires is not None and _grace_end(license) <= self.clock():
+            return 409, _error(ErrorCode.LICENSE_EXPIRED, "This license has expired.")
+        version = data.get("version")
+        if version and product.minimum_version and _older(str(version), product.minimum_version):
+            return 409, _error(ErrorCode.VERSION_OUTDATED, "Please update the application.")
+        if not license.floating:
+            return 409, _error(ErrorCode.NOT_FLOATING, "This license has no floating seats.")
+        return None
+
+    def _lease(self, data: dict[str, Any]) -> tuple[int, Any]:
+        key = str(data.get("activationKey") or "").strip()
+        hwid = str(data.get("hardwareId") or "").strip().upper()
+        license = self.licenses.get(key)
+        if not hwid:
+            return 400, _error(ErrorCode.INVALID_REQUEST, "hardwareId is required.")
+        if license is None:
+            return 404, _error(ErrorCode.LICENSE_NOT_FOUND, "Unknown activation key.")
+        refusal = self._lease_refusal(license, data)
+        if refusal is not None:
+            return refusal
+        ttl = license.default_ttl_seconds
+        borrowed = "borrowHours" in data and data["borrowHours"] is not None
+        if borrowed:
+            hours = _whole(data["borrowHours"])
+            if hours is None or not 1 <= hours <= license.max_borrow_hours:
+                return 400, _error(
+                    ErrorCode.INVALID_REQUEST,
+                    f"borrowHours must be 1 to {license.max_borrow_hours}.",
+                )
+            ttl = hours * 3600
+        elif data.get("ttlSeconds") is not None:
+            asked = _whole(data["ttlSeconds"])
+            if asked is None or not license.min_ttl_seconds <= asked <= license.max_ttl_seconds:
+                return 400, _error(
+                    ErrorCode.INVALID_REQUEST,
+                    f"ttlSeconds must be {license.min_ttl_seconds} to {license.max_ttl_seconds}.",
+                )
+            ttl = asked
+        now = self.clock()
+        live = self.live_leases(key)
+        lease = next((held for held in live if held.hardware_id == hwid), None)
+        if lease is None:
+            if len(live) >= license.max_seats:
+                first = min(held.expires_at for held in live)
+                return 409, _error(
+                    ErrorCode.NO_FREE_SEAT,
+                    "Every floating seat is in use.",
+                    seatsInUse=len(live),
+                    maxSeats=license.max_seats,
+                    nextFreeAt=format_datetime(first),
+                )
+            lease_id = "lease_" + secrets.token_hex(8)
+            lease = FakeLease(lease_id, key, hwid, license.product, now, ttl)
+            self.leases[lease_id] = lease
+            live.append(lease)
+        lease.ttl_seconds, lease.borrowed = ttl, borrowed
+        lease.expires_at = now + timedelta(seconds=ttl)
+        return 200, {
+            **self._lease_answer(lease, license, len(live)),
+            "features": license.features,
+            "borrowed": borrowed,
+        }
+
+    def _lease_answer(self, lease: FakeLease, license: FakeLicense, in_use: int) -> dict[str, Any]:
+        from .._lease_token import issue_lease_token
+
+        token = issue_lease_token(
+            lease_id=lease.lease_id,
+            tenant_id=1,
+            activation_key=lease.key,
+            hardware_id=lease.hardware_id,
+            product_name=license.product,
+            features=license.features,
+            issued_at=self.clock(),
+            expires_at=lease.expires_at,
+            borrowed=lease.borrowed,
+            private_key=self._lease_key().private_key,
+        )
+        return {
+            "leaseId": lease.lease_id,
+            "expiresAt": format_datetime(lease.expires_at),
+            "leaseToken": token,
+            "seatsInUse": in_use,
+            "maxSeats": license.max_seats,
+            "ttlSeconds": lease.ttl_seconds,
+        }
+
+    def _heartbeat(self, data: dict[str, Any]) -> tuple[int, Any]:
+        lease = self.leases.get(str(data.get("leaseId") or ""))
+        if lease is None:
+            return 404, _error(ErrorCode.LEASE_NOT_FOUND, "No such lease.")
+        license = self.licenses[lease.key]
+        now = self.clock()
+        if lease.expires_at <= now:
+            return 410, _error(ErrorCode.LEASE_EXPIRED, "The lease ran out; check out again.")
+        if license.revoked or license.suspended:
+            del self.leases[lease.lease_id]
+            code = ErrorCode.LICENSE_REVOKED if license.revoked else ErrorCode.LICENSE_SUSPENDED
+            return 409, _error(code, "The license no longer allows this lease.")
+        lease.expires_at = now + timedelta(seconds=lease.ttl_seconds)
+        lease.heartbeats += 1
+        return 200, self._lease_answer(lease, license, len(self.live_leases(lease.key)))
+
+    def _release(self, data: dict[str, Any]) -> tuple[int, Any]:
+        lease_id = str(data.get("leaseId") or "")
+        if self.leases.pop(lease_id, None) is None:
+            return 404, _error(ErrorCode.LEASE_NOT_FOUND, "No such lease.")
+        return 200, {"success": True, "leaseId": lease_id}
+
     def _usage(self, key: str) -> tuple[int, Any]:
         license = self.licenses.get(key)
         if license is None:
@@ -328,6 +500,11 @@ class FakeExisOneServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         }
 
 
+def _grace_end(license: FakeLicense) -> datetime:
+    assert license.expires is not None
+    return license.expires + timedelta(days=license.grace_days)
+
+
 def _validation(
     reason: Reason, expires: datetime | None, features: Sequence[str] = (), **extra: Any
 ) -> dict[str, Any]:
@@ -341,8 +518,12 @@ def _validation(
     }
 
 
-def _error(code: ErrorCode, message: str) -> dict[str, str]:
-    return {"error": code, "message": message}
+def _error(code: ErrorCode, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": code, "message": message, **extra}
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _older(version: str, minimum: str) -> bool:
