@@ -13,6 +13,7 @@ from pathlib import Path
 
 __all__ = [
     "ServerError",
+    "bare_server",
     "free_port",
     "nginx_server",
     "resident_bytes",
@@ -82,8 +83,11 @@ def serve(
     log: Path,
     *,
     app_factory: str | None = None,
+    access_log: bool = True,
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """``exisone-server serve`` on 127.0.0.1 (a free port); yields the port and the process."""
+    """``exisone-server serve`` on 127.0.0.1 (a free port) at the default log level, so with
+    its access log (into ``log``) unless ``access_log`` is false; yields the port and the
+    process."""
     port = free_port()
     command = [
         str(executable),
@@ -95,11 +99,37 @@ def serve(
         str(port),
         "--workers",
         str(workers),
-        "--log-level",
-        "warning",
     ]
+    if not access_log:
+        command += ["--access-log", "off"]
     if app_factory:
         command += ["--app-factory", app_factory]
+    with _process(command, env, port, log) as process:
+        yield port, process
+
+
+@contextmanager
+def bare_server(
+    granian: Path, env: dict[str, str], workers: int, log: Path, target: str
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """The ASGI app ``target`` (``module:attribute``) under granian, as ``serve`` runs ours:
+    the same granian, interface and worker count, on 127.0.0.1 (a free port), no access log."""
+    port = free_port()
+    command = [
+        str(granian),
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        target,
+    ]
     with _process(command, env, port, log) as process:
         yield port, process
 
