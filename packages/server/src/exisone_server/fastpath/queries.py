@@ -11,7 +11,9 @@ PostgreSQL, which has LATERAL) for many validations at once.
 from __future__ import annotations
 
 __all__ = [
+    "CHANGE_MARK",
     "KEY_ROWS",
+    "SQLITE_CHANGE_MARK",
     "TOKEN",
     "TOKEN_AND_ONLINE_KEY",
     "TOKEN_AND_ONLINE_KEYS",
@@ -93,3 +95,11 @@ ORDER BY r.n, k.feature_order
 def for_sqlite(statement: str) -> str:
     """The statement with sqlite3's ``?`` placeholders."""
     return statement.replace("%s", "?")
+
+
+#: PostgreSQL: the change mark of the rows above (fastpath.row_cache): the sum of the counters
+#: that a trigger bumps, at commit, in every transaction writing their tables.
+CHANGE_MARK = "SELECT coalesce(sum(changes), 0) FROM fastpath_changes"
+
+#: SQLite: the change mark, a number that changes whenever another connection commits.
+SQLITE_CHANGE_MARK = "PRAGMA data_version"

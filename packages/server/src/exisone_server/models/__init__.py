@@ -7,6 +7,7 @@ from .audit_event import AuditEvent
 from .base import Model, UTCDateTime
 from .crypto_key import CryptoKey
 from .dashboard_user import DashboardSession, DashboardUser
+from .fastpath_change import FASTPATH_CHANGE_SHARDS, FastpathChange, fastpath_touches
 from .license import License, LicenseStatus, license_features
 from .license_history import HistoryAction, LicenseHistory
 from .mail import MailMessage, MailStatus, MailTemplate, TenantMailSettings
@@ -31,6 +32,7 @@ from .validation_count import ValidationCount
 from .webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "FASTPATH_CHANGE_SHARDS",
     "AccessToken",
     "Activation",
     "ApiQuota",
@@ -40,6 +42,7 @@ __all__ = [
     "DashboardSession",
     "DashboardUser",
     "DeliveryStatus",
+    "FastpathChange",
     "Feature",
     "HistoryAction",
     "License",
@@ -71,6 +74,7 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",
+    "fastpath_touches",
     "license_features",
     "payment_order_licenses",
     "plan_features",
