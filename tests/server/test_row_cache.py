@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from exisone_server.auth.tokens import parse_token, revoke_access_token
@@ -183,3 +184,22 @@ def test_rows_read_under_an_older_mark_are_not_kept() -> None:
         cache.put(2, key, key)
     assert cache.get(2, "x") is None and cache.get(2, "z") == "z"  # at most 2, oldest out
     assert (cache.hits, cache.misses) == (2, 5)
+
+
+async def test_sqlite_reads_its_change_mark_from_the_wal_index(seed: Seed) -> None:
+    """SQLite's mark is the mapped WAL-index header (no statement), and every commit of
+    another connection changes it."""
+    from exisone_server.fastpath import fast_reader
+    from exisone_server.fastpath.reader import SqliteReader
+
+    reader = fast_reader(seed.database)
+    if not isinstance(reader, SqliteReader):
+        pytest.skip("PostgreSQL: the mark is a counter row (the tests above)")
+    assert reader._wal_mark is not None
+    before = reader.change_mark()
+    assert reader.change_mark() == before
+    product = await seed.product("Marked")
+    after = reader.change_mark()
+    assert after != before
+    await seed.update_license(await seed.license(product), status=LicenseStatus.SUSPENDED)
+    assert reader.change_mark() != after

@@ -35,6 +35,7 @@ from .queries import (
     for_sqlite,
 )
 from .row_cache import RowCache
+from .wal_mark import WalHeaderMark, wal_header_mark
 
 __all__ = ["FastReader", "OnlineKeyRow", "TokenRow", "fast_reader"]
 
@@ -190,6 +191,15 @@ class SqliteReader:
         self._key_rows_sql = for_sqlite(KEY_ROWS)
         self._token_and_key_sql = for_sqlite(TOKEN_AND_ONLINE_KEY)
         self.cache: RowCache[ValidationRows] = RowCache()
+        # A first read opens the WAL index (the -shm file), which the mark then maps.
+        self._connection.execute(SQLITE_CHANGE_MARK).fetchone()
+        self._wal_mark: WalHeaderMark | None = wal_header_mark(path)
+
+    def change_mark(self) -> object:
+        """The WAL-index header, or ``PRAGMA data_version`` when it cannot be mapped."""
+        if self._wal_mark is not None:
+            return self._wal_mark()
+        return self._connection.execute(SQLITE_CHANGE_MARK).fetchone()[0]
 
     async def token(self, public_id: str) -> TokenRow | None:
         return _token(self._connection.execute(self._token_sql, (public_id,)).fetchone())
@@ -206,7 +216,7 @@ class SqliteReader:
         self, public_id: str, activation_key: str, hardware_id: str
     ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
         args = (hardware_id, activation_key, public_id)
-        mark = self._connection.execute(SQLITE_CHANGE_MARK).fetchone()[0]
+        mark = self.change_mark()
         kept = self.cache.get(mark, args)
         if kept is not None:
             return kept
@@ -218,6 +228,9 @@ class SqliteReader:
 
     async def close(self) -> None:
         self._connection.close()
+        if self._wal_mark is not None:  # after the connection: it held SQLite's locks
+            self._wal_mark.close()
+            self._wal_mark = None
 
 
 class PostgresReader:
