@@ -26,7 +26,6 @@ from benchmarks.server.geo import write_country_database
 from benchmarks.server.processes import ServerError, bare_server, serve
 from benchmarks.server.references import BARE_TARGET, bare_key, ratio_rows
 from benchmarks.server.scripts import consume_script, validate_script
-from benchmarks.server.wrk import run_wrk
 from benchmarks.stats import interleaved_rounds, median
 
 __all__ = ["run_api_group"]
@@ -253,14 +252,8 @@ def run_api_group(ctx: RunContext) -> list[CaseResult]:
 
         def sampler(contender: Contender) -> Callable[[], float]:
             def sample() -> float:
-                url, script = contender.url, contender.script()
-                run_wrk(url, script, warmup, connections=CONNECTIONS)
-                result = run_wrk(url, script, seconds, connections=CONNECTIONS)
-                contender.results.append(result)
-                ctx.log(
-                    f"api: {contender.url} {result.requests_per_s:,.0f} req/s "
-                    f"p99 {result.p99 * 1e3:.1f} ms errors {result.errors}"
-                )
+                result = contender.timed_run(seconds, warmup, CONNECTIONS)
+                ctx.log(f"api: {contender.progress()}")
                 return 1.0 / result.requests_per_s
 
             return sample

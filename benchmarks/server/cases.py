@@ -34,6 +34,7 @@ from benchmarks.server.offline import measure_offline_issuance
 from benchmarks.server.processes import (
     ServerError,
     bare_server,
+    cpu_seconds,
     nginx_server,
     resident_parts,
     serve,
@@ -43,6 +44,7 @@ from benchmarks.server.references import (
     BARE_LABEL,
     BARE_TARGET,
     bare_key,
+    cpu_note,
     ratio_row,
     ratio_rows,
 )
@@ -80,6 +82,8 @@ class Contender:
     script: Callable[[], Path]
     pid: int | None = None
     results: list[WrkResult] = field(default_factory=list)
+    #: Seconds of the server's CPU per request, per run (None: not known, e.g. nginx).
+    cpu_per_request: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -93,6 +97,31 @@ class Contender:
     def errors(self) -> int:
         return sum(r.errors for r in self.results)
 
+    @property
+    def cpu(self) -> float | None:
+        """The median CPU per request of the server (user + system, all its processes)."""
+        return median(self.cpu_per_request) if self.cpu_per_request else None
+
+    def timed_run(self, seconds: float, warmup: float, connections: int) -> WrkResult:
+        """A warm-up run, then a timed run whose result (and CPU per request) is kept."""
+        url = self.url.split("#", 1)[0]
+        run_wrk(url, self.script(), warmup, connections=connections)
+        before = cpu_seconds(self.pid) if self.pid else None
+        result = run_wrk(url, self.script(), seconds, connections=connections)
+        if before is not None and self.pid and result.requests:
+            self.cpu_per_request.append((cpu_seconds(self.pid) - before) / result.requests)
+        self.results.append(result)
+        return result
+
+    def progress(self) -> str:
+        """The last run, for the progress lines."""
+        result = self.results[-1]
+        cpu = f", {self.cpu_per_request[-1] * 1e6:.0f} µs CPU/req" if self.cpu_per_request else ""
+        return (
+            f"{self.url} {result.requests_per_s:,.0f} req/s p99 {result.p99 * 1e3:.1f} ms "
+            f"errors {result.errors}{cpu}"
+        )
+
     def summary(self) -> dict[str, Any]:
         return {
             "url": self.url,
@@ -100,6 +129,7 @@ class Contender:
             "p50_s": [r.p50 for r in self.results],
             "p99_s": [r.p99 for r in self.results],
             "errors": [r.errors for r in self.results],
+            "cpu_per_request_s": self.cpu_per_request,
         }
 
 
@@ -287,7 +317,7 @@ def _load_row(
     )
     note = (
         f"p99 {ours.p99 * 1e3:.1f} ms ({reference_name} {reference.p99 * 1e3:.1f} ms), "
-        f"{ours.errors} errors"
+        f"{ours.errors} errors{cpu_note(ours, reference, reference_name)}"
     )
     return CaseResult(
         GROUP,
@@ -453,14 +483,8 @@ def run_server_group(ctx: RunContext) -> list[CaseResult]:
 
         def sampler(contender: Contender) -> Callable[[], float]:
             def sample() -> float:
-                url = contender.url.split("#", 1)[0]
-                run_wrk(url, contender.script(), warmup, connections=CONNECTIONS)
-                result = run_wrk(url, contender.script(), seconds, connections=CONNECTIONS)
-                contender.results.append(result)
-                ctx.log(
-                    f"server: {contender.url} {result.requests_per_s:,.0f} req/s "
-                    f"p99 {result.p99 * 1e3:.1f} ms errors {result.errors}"
-                )
+                result = contender.timed_run(seconds, warmup, CONNECTIONS)
+                ctx.log(f"server: {contender.progress()}")
                 return 1.0 / result.requests_per_s
 
             return sample

@@ -14,6 +14,7 @@ from pathlib import Path
 __all__ = [
     "ServerError",
     "bare_server",
+    "cpu_seconds",
     "free_port",
     "nginx_server",
     "resident_bytes",
@@ -215,3 +216,21 @@ def resident_parts(pid: int) -> dict[str, int]:
     if "VmRSS" not in parts:
         raise ServerError(f"no VmRSS for process {pid}")
     return parts
+
+
+def _tree(pid: int) -> list[int]:
+    return [pid, *(grandchild for child in _children(pid) for grandchild in _tree(child))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and every process under it; the
+    difference over a run, divided by the requests of the run, is a server's CPU per request,
+    which other work on the host disturbs far less than its rate."""
+    ticks = 0
+    for member in _tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -22,6 +22,7 @@ __all__ = [
     "LoadFigures",
     "RatioCase",
     "bare_key",
+    "cpu_note",
     "ratio_row",
     "ratio_rows",
 ]
@@ -43,6 +44,9 @@ class LoadFigures(Protocol):
 
     @property
     def errors(self) -> int: ...
+
+    @property
+    def cpu(self) -> float | None: ...
 
     def summary(self) -> dict[str, object]: ...
 
@@ -73,6 +77,14 @@ def bare_key(workers: int) -> str:
 
 def _rate_text(rate: float) -> str:
     return f"{rate:,.0f} req/s"
+
+
+def cpu_note(ours: LoadFigures, reference: LoadFigures, reference_label: str) -> str:
+    """``; CPU/request 120 µs (bare ASGI 40 µs)`` when both CPU figures are known: the
+    servers' CPU per request moves far less with the host's other work than their rates."""
+    if ours.cpu is None or reference.cpu is None:
+        return ""
+    return f"; CPU/request {ours.cpu * 1e6:.0f} µs ({reference_label} {reference.cpu * 1e6:.0f} µs)"
 
 
 def ratio_row(
@@ -106,7 +118,7 @@ def ratio_row(
         target,
         status,
         f"p99 {ours.p99 * 1e3:.1f} ms ({reference_label} {reference.p99 * 1e3:.1f} ms), "
-        f"{ours.errors} errors",
+        f"{ours.errors} errors{cpu_note(ours, reference, reference_label)}",
         {
             "display": {
                 "measured": _rate_text(ours.rate),
