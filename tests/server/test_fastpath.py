@@ -330,7 +330,7 @@ async def _waiting_validations(
     which must wait for a batch."""
     busy = await _occupy(reader, 0.3)
     validations: list[asyncio.Task[object]] = [
-        asyncio.create_task(reader.read_token_and_online_key(public_id, key, device))
+        asyncio.create_task(reader.token_and_online_key(public_id, key, device))
         for key, device in pairs
     ]
     return busy, validations
@@ -343,11 +343,11 @@ async def test_validations_that_wait_share_one_statement_and_get_their_own_rows(
     public_id, pairs = await _seeded_keys(seed)
     requests = [(public_id, key, device) for key, device in pairs] * 5
     requests += [("no-such-token", pairs[0][0], pairs[0][1]), (public_id, "", "")]
-    alone = [await reader.read_token_and_online_key(*request) for request in requests]
+    alone = [await reader.token_and_online_key(*request) for request in requests]
     assert reader.batches == 0  # a free connection each time: no batch
 
     busy = await _occupy(reader, 0.3)
-    together = await asyncio.gather(*(reader.read_token_and_online_key(*r) for r in requests))
+    together = await asyncio.gather(*(reader.token_and_online_key(*r) for r in requests))
     await asyncio.gather(*busy)
 
     assert together == alone
@@ -370,12 +370,12 @@ async def test_validations_join_the_batch_while_any_read_is_in_flight(seed: Seed
     reader = _postgres_reader(seed.database)
     public_id, pairs = await _seeded_keys(seed)
     requests = [(public_id, key, device) for key, device in pairs]
-    alone = [await reader.read_token_and_online_key(*request) for request in requests]
+    alone = [await reader.token_and_online_key(*request) for request in requests]
     assert reader.batches == 0  # nothing in flight each time: each read alone
 
     slow = asyncio.create_task(reader._fetch("SELECT pg_sleep(0.3)", ()))
     await asyncio.sleep(0.05)  # the slow read holds one connection of the reader's maximum
-    together = await asyncio.gather(*(reader.read_token_and_online_key(*r) for r in requests))
+    together = await asyncio.gather(*(reader.token_and_online_key(*r) for r in requests))
     await slow
 
     assert together == alone

@@ -4,7 +4,7 @@
 It validates as a server worker does (its own fast reader and row cache on the database at
 URL) and reads one JSON request per line on stdin: ``{"authorization", "activationKey",
 "hardwareId", "productName"}``; it answers one JSON line: the answer's ``status`` and
-``reason``, or the refusal's ``error``, and its cache's hit count.
+``reason``, or the refusal's ``error``, and its row cache's hit count (null without one).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from exisone_server.config import Settings
 from exisone_server.db import Database
 from exisone_server.errors import ApiError
 from exisone_server.fastpath import fast_reader
+from exisone_server.fastpath.reader import SqliteReader
 from exisone_server.licenses.schemas import LicenseValidate
 from exisone_server.licenses.validate import validate_with_token
 
@@ -40,7 +41,8 @@ async def serve(data_dir: str, url: str) -> None:
                 reply = {"status": answer.status, "reason": answer.reason}
             except ApiError as error:
                 reply = {"error": error.code}
-            reply["hits"] = fast_reader(database).cache.hits
+            reader = fast_reader(database)  # SQLite's keeps rows, PostgreSQL's none
+            reply["hits"] = reader.cache.hits if isinstance(reader, SqliteReader) else None
             print(json.dumps(reply), flush=True)
     finally:
         await database.dispose()

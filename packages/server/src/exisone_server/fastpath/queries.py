@@ -11,7 +11,6 @@ PostgreSQL, which has LATERAL) for many validations at once.
 from __future__ import annotations
 
 __all__ = [
-    "CHANGE_MARK",
     "KEY_ROWS",
     "SQLITE_CHANGE_MARK",
     "TOKEN",
@@ -97,9 +96,6 @@ def for_sqlite(statement: str) -> str:
     return statement.replace("%s", "?")
 
 
-#: PostgreSQL: the change mark of the rows above (fastpath.row_cache): the sum of the counters
-#: that a trigger bumps, at commit, in every transaction writing their tables.
-CHANGE_MARK = "SELECT coalesce(sum(changes), 0) FROM fastpath_changes"
-
-#: SQLite: the change mark, a number that changes whenever another connection commits.
+#: SQLite: the change mark (fastpath.row_cache), a number that changes whenever another
+#: connection commits (the reader maps the WAL-index header instead when it can).
 SQLITE_CHANGE_MARK = "PRAGMA data_version"

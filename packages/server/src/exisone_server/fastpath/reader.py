@@ -1,9 +1,9 @@
 """One :class:`FastReader` per :class:`~exisone_server.db.Database` (so per worker process).
 
 ``fast_reader(database)`` makes it on first use, in the process and event loop that use it, and
-``Database.dispose`` closes it. Validate's rows are kept between validations while the
-database's change mark stays the same (:mod:`.row_cache`): a repeat validation reads the mark
-only. SQLite: one ``sqlite3`` connection in autocommit mode with
+``Database.dispose`` closes it. On SQLite, validate's rows are kept between validations while
+the database's change mark stays the same (:mod:`.row_cache`): a repeat validation reads the
+mark only. SQLite: one ``sqlite3`` connection in autocommit mode with
 ``query_only`` on; each statement reads the latest committed data (WAL readers never wait for
 the writer). PostgreSQL: a few autocommit psycopg connections in a queue (one round trip per
 read; while a read is in flight, the validations that arrive share the next one). A SQLite
@@ -26,7 +26,6 @@ from psycopg.pq import TransactionStatus
 
 from ..db import Database, sqlite_file
 from .queries import (
-    CHANGE_MARK,
     KEY_ROWS,
     SQLITE_CHANGE_MARK,
     TOKEN,
@@ -148,11 +147,6 @@ def _token_and_key_rows(
     return _token(rows[0]), [_online_key(row[7:]) for row in rows if row[7] is not None]
 
 
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
 def _batchable(args: _ValidationArgs) -> bool:
     """Whether a validation may share a statement: one whose text PostgreSQL would refuse
     (a NUL) or the client could not encode (a lone surrogate) must fail alone."""
@@ -262,10 +256,6 @@ class PostgresReader:
         #: Batched statements run so far, and the validations they read (tests, statistics).
         self.batches = 0
         self.batched_validations = 0
-        self.cache: RowCache[ValidationRows] = RowCache()
-        self._next_mark: asyncio.Future[int] | None = None  # a read not started yet
-        self._mark_turn = asyncio.Lock()  # one change-mark read at a time
-        self._mark_readers: set[asyncio.Task[None]] = set()
 
     async def _acquire(self) -> tuple[AsyncConnection[Any], AsyncCursor[Any]]:
         """An idle connection, or a new one while fewer than the maximum are open (a slot is
@@ -345,52 +335,12 @@ class PostgresReader:
         rows = await self._fetch(KEY_ROWS, (hardware_id, tenant_id, activation_key))
         return [_online_key(row) for row in rows]
 
-    async def change_mark(self) -> int:
-        """The change mark as of a read that starts after this call: the callers that come
-        while one is in flight share the next one (one round trip for many validations)."""
-        pending = self._next_mark
-        if pending is None:
-            loop = asyncio.get_running_loop()
-            pending = self._next_mark = loop.create_future()
-            pending.add_done_callback(_retrieve)
-            reader = loop.create_task(self._read_mark(pending))
-            self._mark_readers.add(reader)
-            reader.add_done_callback(self._mark_readers.discard)
-        return await asyncio.shield(pending)
-
-    async def _read_mark(self, pending: asyncio.Future[int]) -> None:
-        try:
-            async with self._mark_turn:
-                if self._next_mark is pending:
-                    self._next_mark = None  # later callers wait for a read that starts later
-                rows = await self._fetch(CHANGE_MARK, ())
-        except BaseException as exc:
-            if self._next_mark is pending:
-                self._next_mark = None
-            pending.set_exception(exc if isinstance(exc, Exception) else ReaderClosed())
-            if not isinstance(exc, Exception):
-                raise
-        else:
-            pending.set_result(int(rows[0][0]))
-
     async def token_and_online_key(
         self, public_id: str, activation_key: str, hardware_id: str
     ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
-        """The kept rows while the change mark is theirs; else one round trip
-        (TOKEN_AND_ONLINE_KEY) when no other read is in flight, or a place in the next batch."""
-        args = (hardware_id, activation_key, public_id)
-        mark = await self.change_mark()
-        kept = self.cache.get(mark, args)
-        if kept is not None:
-            return kept
-        found = await self.read_token_and_online_key(public_id, activation_key, hardware_id)
-        self.cache.put(mark, args, found)
-        return found
-
-    async def read_token_and_online_key(
-        self, public_id: str, activation_key: str, hardware_id: str
-    ) -> ValidationRows:
-        """The read beneath the cache: alone when no other read is in flight, else batched."""
+        """One round trip (TOKEN_AND_ONLINE_KEY) when no other read is in flight, else a place
+        in the next batch. Nothing is kept between validations: knowing that kept rows are
+        still current would cost a round trip too (docs/design.md)."""
         args = (hardware_id, activation_key, public_id)
         if (self._reading == 0 and not self._waiting) or not _batchable(args):
             rows = await self._fetch(TOKEN_AND_ONLINE_KEY, args)
@@ -434,9 +384,6 @@ class PostgresReader:
     async def close(self) -> None:
         self._closed = True  # later reads fail; connections still being made are closed
         self._idle = []
-        for reader in list(self._mark_readers):
-            reader.cancel()
-        await asyncio.gather(*self._mark_readers, return_exceptions=True)
         batcher, self._batcher = self._batcher, None
         self._fail_waiting()  # also when the batcher is cancelled before it ever ran
         if batcher is not None:

@@ -3,15 +3,11 @@
 A repeat validation (the same token, key and device) needs the same rows: the token's, and the
 key's license, product, seat and features. :class:`RowCache` keeps them, tagged with the
 database's *change mark* at the moment they were read; every validation reads the current mark
-first (one cheap read, after the request arrived) and uses the kept rows only when the mark is
-still theirs, so a write committed by any connection of any process before the request is seen
-by it:
-
-* SQLite: ``PRAGMA data_version`` on the fast path's own connection, which changes whenever
-  another connection (any process's) commits a change to the file;
-* PostgreSQL: the sum of the ``fastpath_changes`` counters, which a deferred trigger bumps in
-  every transaction that writes the tables these rows come from (migration 0012), in the same
-  commit as the write.
+first (after the request arrived) and uses the kept rows only when the mark is still theirs, so
+a write committed by any connection of any process before the request is seen by it. The
+SQLite reader's mark changes with every commit to the file (:mod:`.wal_mark`, or
+``PRAGMA data_version``). PostgreSQL keeps nothing: a mark there is a round trip, as the read
+it would save is (docs/design.md).
 
 The kept things are rows, never answers: the rules (expiry against the clock, a revoked or
 expired token, the product, the version) run on every validation, so time passing needs no

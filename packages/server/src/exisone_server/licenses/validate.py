@@ -206,10 +206,11 @@ async def validate_with_token(
         _matchable(normalize_activation_key(key)),
         _matchable(normalize_hardware_id(request.hardware_id)),
     )
-    principal = principal_of(token, secret)
+    now = utc_now()
+    principal = principal_of(token, secret, now)
     check_access(principal)
     check_hardware_id(request.hardware_id)
-    return principal, online_key_answer(rows, request, utc_now())
+    return principal, online_key_answer(rows, request, now)
 
 
 async def _validate_trial(

@@ -7,7 +7,6 @@ from .audit_event import AuditEvent
 from .base import Model, UTCDateTime
 from .crypto_key import CryptoKey
 from .dashboard_user import DashboardSession, DashboardUser
-from .fastpath_change import FASTPATH_CHANGE_SHARDS, FastpathChange, fastpath_touches
 from .license import License, LicenseStatus, license_features
 from .license_history import HistoryAction, LicenseHistory
 from .mail import MailMessage, MailStatus, MailTemplate, TenantMailSettings
@@ -32,7 +31,6 @@ from .validation_count import ValidationCount
 from .webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
-    "FASTPATH_CHANGE_SHARDS",
     "AccessToken",
     "Activation",
     "ApiQuota",
@@ -42,7 +40,6 @@ __all__ = [
     "DashboardSession",
     "DashboardUser",
     "DeliveryStatus",
-    "FastpathChange",
     "Feature",
     "HistoryAction",
     "License",
@@ -74,7 +71,6 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",
-    "fastpath_touches",
     "license_features",
     "payment_order_licenses",
     "plan_features",
