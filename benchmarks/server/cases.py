@@ -459,11 +459,11 @@ def run_server_group(ctx: RunContext) -> list[CaseResult]:
                 url = f"http://127.0.0.1:{port}/api/license/validate#{count}"
                 contenders[f"{label}-w{workers}"] = Contender(url, _constant(script), process.pid)
                 if label == "sqlite-1k" and workers == 2:
-                    port, process = stack.enter_context(
+                    quiet_port, quiet = stack.enter_context(
                         serve(executable, dep.env, workers, log, access_log=False)
                     )
-                    url = f"http://127.0.0.1:{port}/api/license/validate#1k, no access log"
-                    contenders[QUIET] = Contender(url, _constant(script), process.pid)
+                    url = f"http://127.0.0.1:{quiet_port}/api/license/validate#1k, no access log"
+                    contenders[QUIET] = Contender(url, _constant(script), quiet.pid)
                 if tag == "1k" and workers == 2:
                     _post(
                         port,
