@@ -211,3 +211,26 @@ async def test_sqlite_reads_its_change_mark_from_the_wal_index(seed: Seed) -> No
     assert after != before
     await seed.update_license(await seed.license(product), status=LicenseStatus.SUSPENDED)
     assert reader.change_mark() != after
+
+
+async def test_readers_of_one_file_share_its_mapping_and_outlive_each_other(
+    tmp_path: Path,
+) -> None:
+    """A process maps a -shm file once; a reader closing leaves it (closing a descriptor would
+    drop the process's POSIX locks on the file, its other SQLite connections' included)."""
+    import sqlite3
+
+    from exisone_server.fastpath.reader import SqliteReader
+
+    path = str(tmp_path / "shared.db")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x)")
+    first, second = SqliteReader(path), SqliteReader(path)
+    assert first._wal_mark is not None and first._wal_mark is second._wal_mark
+    before = second.change_mark()
+    await first.close()
+    writer.execute("INSERT INTO t VALUES (1)")
+    assert second.change_mark() != before  # the mapping is still there and current
+    await second.close()
+    writer.close()

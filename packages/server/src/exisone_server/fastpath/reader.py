@@ -222,9 +222,7 @@ class SqliteReader:
 
     async def close(self) -> None:
         self._connection.close()
-        if self._wal_mark is not None:  # after the connection: it held SQLite's locks
-            self._wal_mark.close()
-            self._wal_mark = None
+        self._wal_mark = None  # the mapping stays the process's (wal_mark: POSIX locks)
 
 
 class PostgresReader:

@@ -10,9 +10,11 @@ by every SQLite version that opens the file; :func:`wal_header_mark` refuses a f
 not start with it, and the reader then keeps ``PRAGMA data_version``.
 
 The mapping is only read while the fast path's own connection is open: that connection holds
-SQLite's shared lock on the ``-shm`` file, so no other connection can remove or reset it. The
-descriptor is kept open until after that connection closes (closing any descriptor of a file
-drops every POSIX lock the process holds on it, SQLite's included).
+SQLite's shared lock on the ``-shm`` file, so no other connection can remove or reset it. A
+process maps each ``-shm`` file once and never closes that descriptor while the file is in use:
+closing any descriptor of a file drops every POSIX lock the process holds on it, those of the
+process's SQLite connections included. A mapping is made again when the file was replaced (a
+new inode, after every connection to the database had closed).
 """
 
 from __future__ import annotations
@@ -33,16 +35,20 @@ class WalHeaderMark:
     """The current WAL-index header of one database, as bytes (the change mark)."""
 
     def __init__(self, descriptor: int, mapping: mmap.mmap) -> None:
-        self._descriptor = descriptor
+        self.descriptor = descriptor
         self._mapping = mapping
 
     def __call__(self) -> bytes:
         return self._mapping[:HEADER_BYTES]
 
-    def close(self) -> None:
-        """Unmap and close; call after the SQLite connection is closed."""
+    def release(self) -> None:
+        """Unmap and close: only for a file no connection uses any more (replaced)."""
         self._mapping.close()
-        os.close(self._descriptor)
+        os.close(self.descriptor)
+
+
+#: The process's mapping of each -shm file, by path.
+_MARKS: dict[str, WalHeaderMark] = {}
 
 
 def wal_header_mark(database_path: str) -> WalHeaderMark | None:
@@ -50,8 +56,26 @@ def wal_header_mark(database_path: str) -> WalHeaderMark | None:
     read it (so its ``-shm`` file exists and is held); None when it cannot be read that way."""
     if sys.platform == "win32":
         return None
+    path = os.path.realpath(f"{database_path}-shm")
+    known = _MARKS.get(path)
     try:
-        descriptor = os.open(f"{database_path}-shm", os.O_RDONLY)
+        current = os.stat(path)
+    except OSError:
+        return None
+    if known is not None:
+        if os.fstat(known.descriptor).st_ino == current.st_ino:
+            return known
+        del _MARKS[path]
+        known.release()  # a file gone with every connection to it: no lock of ours on it
+    mark = _map(path)
+    if mark is not None:
+        _MARKS[path] = mark
+    return mark
+
+
+def _map(path: str) -> WalHeaderMark | None:
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
     except OSError:
         return None
     try:
