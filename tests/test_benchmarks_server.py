@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,98 @@ def test_settle_reports_a_server_it_cannot_checkpoint_and_goes_on(
 
 def _deployment(backend: str) -> Deployment:
     return Deployment(backend, 1, {}, "token", 1, "App", 0.0, 0)
+
+
+def _figures(rate: float, cpu_us: float | None = None, errors: int = 0) -> object:
+    from benchmarks.server.cases import Contender
+    from benchmarks.server.wrk import WrkResult
+
+    contender = Contender("http://127.0.0.1:1/x", lambda: Path("unused.lua"))
+    contender.results.append(WrkResult(rate, int(rate * 8), 0.004, 0.005, 0.009, errors, 0))
+    if cpu_us is not None:
+        contender.cpu_per_request.append(cpu_us / 1e6)
+    return contender
+
+
+def test_every_listed_case_a_run_measured_gets_a_ratio_to_the_bare_answer() -> None:
+    """Generic: a heartbeat configuration under its listed key gets its row, with no other
+    change; a case not measured gets none."""
+    from benchmarks.server.references import BARE_LABEL, bare_key, ratio_rows
+
+    measured = {
+        bare_key(2): _figures(20_000, 40),
+        "sqlite-activate-w2": _figures(500, 900),
+        "postgresql-heartbeat-w2": _figures(5_000, 150),
+    }
+    rows = ratio_rows("server", measured, ["sqlite", "postgresql"])  # type: ignore[arg-type]
+
+    assert [row.case for row in rows] == [
+        f"activation throughput SQLite, 2 workers ÷ {BARE_LABEL}",
+        f"lease heartbeat PostgreSQL, 2 workers ÷ {BARE_LABEL}",
+    ]
+    assert [row.ratio for row in rows] == [500 / 20_000, 5_000 / 20_000]
+    assert all(row.status == Status.INFO for row in rows)
+    assert "CPU/request 900 µs (bare ASGI 40 µs)" in rows[0].note
+    assert ratio_rows("server", {"sqlite-activate-w2": _figures(1)}, ["sqlite"]) == []  # type: ignore[dict-item]
+
+
+def test_a_ratio_row_with_a_floor_judges_rate_and_errors() -> None:
+    from benchmarks.server.references import ratio_row
+
+    on, off = _figures(9_500), _figures(10_000)
+    assert ratio_row("server", "log", on, off, floor=0.9).status == Status.PASS  # type: ignore[arg-type]
+    assert ratio_row("server", "log", _figures(8_000), off, floor=0.9).status == Status.FAIL  # type: ignore[arg-type]
+    failing = ratio_row("server", "log", _figures(9_500, errors=3), off, floor=0.9)  # type: ignore[arg-type]
+    assert failing.status == Status.FAIL and failing.target is not None
+
+
+async def test_the_bare_app_answers_the_fixed_body_after_reading_the_request() -> None:
+    from benchmarks.server.bare_app import BARE_BODY, app
+
+    chunks = [
+        {"type": "http.request", "body": b'{"a":', "more_body": True},
+        {"type": "http.request", "body": b"1}", "more_body": False},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return chunks.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app({"type": "http", "method": "POST", "path": "/bench/bare"}, receive, send)
+
+    assert not chunks  # the whole body was read
+    assert sent[0]["status"] == 200
+    assert (b"content-length", str(len(BARE_BODY)).encode()) in sent[0]["headers"]  # type: ignore[operator]
+    assert sent[1]["body"] == BARE_BODY
+    assert b'"isValid":true' in BARE_BODY
+
+
+BUSY_THEN_IDLE = """
+import time
+start = time.process_time()
+while time.process_time() - start < 0.3:
+    pass
+time.sleep(30)
+"""
+
+
+def test_cpu_seconds_counts_a_process_and_its_children() -> None:
+    from benchmarks.server.processes import cpu_seconds
+
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            BUSY_THEN_IDLE,
+        ]
+    )
+    try:
+        time.sleep(1.0)
+        assert cpu_seconds(child.pid) >= 0.25
+        assert cpu_seconds(os.getpid()) >= cpu_seconds(child.pid)  # the child is under us
+    finally:
+        child.kill()
+        child.wait()

@@ -1,4 +1,4 @@
-"""The server group: load tests with wrk, bulk import, offline codes, memory."""
+"""The server groups: load tests with wrk, bulk import, offline codes, memory; API keys."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ __all__ = ["run_api_group", "run_server_group"]
 
 register(
     "server",
-    "server load: validate vs the stack's fixed answer and nginx, SQLite/PostgreSQL, "
-    "1/2 workers, 1k vs 1M licenses, activations, offline codes, memory",
+    "server load: validate ÷ a bare ASGI answer under the same granian (the stack's fixed answer "
+    "and nginx for context), SQLite/PostgreSQL, 1/2 workers, access log on ÷ off, 1k vs 1M "
+    "licenses, activations, offline codes, memory",
 )(run_server_group)
 
 register(
     "api",
-    "API keys and analytics: consumes (SQLite/PostgreSQL, 2 workers, saturated and paced), "
-    "validate with analytics on vs off",
+    "API keys and analytics: consumes (SQLite/PostgreSQL, 2 workers, saturated and paced, and "
+    "÷ the bare ASGI answer), validate with analytics on vs off",
 )(run_api_group)

@@ -18,13 +18,14 @@ from typing import Any
 
 from benchmarks.registry import RunContext
 from benchmarks.results import CaseResult, Status, Target, error_case, skipped_case
+from benchmarks.server.bare_app import BARE_PATH
 from benchmarks.server.cases import BACKEND_LABEL, CONNECTIONS, FIXED_FACTORY, Contender
 from benchmarks.server.dataset import Deployment, DeploymentError, deployment, settle
 from benchmarks.server.fixed_app import FIXED_PATH
 from benchmarks.server.geo import write_country_database
-from benchmarks.server.processes import ServerError, serve
+from benchmarks.server.processes import ServerError, bare_server, serve
+from benchmarks.server.references import BARE_TARGET, bare_key, ratio_rows
 from benchmarks.server.scripts import consume_script, validate_script
-from benchmarks.server.wrk import run_wrk
 from benchmarks.stats import interleaved_rounds, median
 
 __all__ = ["run_api_group"]
@@ -223,6 +224,18 @@ def run_api_group(ctx: RunContext) -> list[CaseResult]:
         consumes["fixed"] = Contender(
             f"http://127.0.0.1:{port}{FIXED_PATH}", _constant(fixed_script), process.pid
         )
+        port, process = stack.enter_context(
+            bare_server(
+                executable.parent / "granian",
+                {**os.environ, "PYTHONPATH": str(ctx.repo_root)},
+                2,
+                log,
+                BARE_TARGET,
+            )
+        )
+        consumes["bare"] = Contender(
+            f"http://127.0.0.1:{port}{BARE_PATH}", _constant(fixed_script), process.pid
+        )
         country_db = write_country_database(folder / "countries.mmdb")
         validates: dict[str, Contender] = {}
         for state, extra in (
@@ -239,14 +252,8 @@ def run_api_group(ctx: RunContext) -> list[CaseResult]:
 
         def sampler(contender: Contender) -> Callable[[], float]:
             def sample() -> float:
-                url, script = contender.url, contender.script()
-                run_wrk(url, script, warmup, connections=CONNECTIONS)
-                result = run_wrk(url, script, seconds, connections=CONNECTIONS)
-                contender.results.append(result)
-                ctx.log(
-                    f"api: {contender.url} {result.requests_per_s:,.0f} req/s "
-                    f"p99 {result.p99 * 1e3:.1f} ms errors {result.errors}"
-                )
+                result = contender.timed_run(seconds, warmup, CONNECTIONS)
+                ctx.log(f"api: {contender.progress()}")
                 return 1.0 / result.requests_per_s
 
             return sample
@@ -267,6 +274,8 @@ def run_api_group(ctx: RunContext) -> list[CaseResult]:
             rows += _consume_row(
                 backend, consumes[backend], consumes[f"{backend}-paced"], consumes["fixed"]
             )
+        measured = {f"{b}-consume-w2": consumes[b] for b in deployments}
+        rows += ratio_rows(GROUP, {**measured, bare_key(2): consumes["bare"]}, list(deployments))
     return rows
 
 

@@ -1,5 +1,6 @@
-"""The server group: validate under wrk load, side by side with the stack's fixed
-answer and nginx, on SQLite and PostgreSQL, 1 and 2 workers; scale (1k vs 1M licenses);
+"""The server group: validate under wrk load, side by side with a bare ASGI answer under the
+same granian (the reference of every case), the stack's fixed answer and nginx, on SQLite and
+PostgreSQL, 1 and 2 workers; the access log's cost (on vs off); scale (1k vs 1M licenses);
 activation throughput; offline-code issuance vs a raw RSA sign; memory after the 1M run.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from benchmarks.registry import RunContext
 from benchmarks.results import CaseResult, Status, Target, error_case, skipped_case
+from benchmarks.server.bare_app import BARE_PATH
 from benchmarks.server.dataset import (
     ACTIVATION_LICENSES,
     Deployment,
@@ -31,10 +33,20 @@ from benchmarks.server.fixed_app import FIXED_PATH
 from benchmarks.server.offline import measure_offline_issuance
 from benchmarks.server.processes import (
     ServerError,
+    bare_server,
+    cpu_seconds,
     nginx_server,
     resident_parts,
     serve,
     worker_pids,
+)
+from benchmarks.server.references import (
+    BARE_LABEL,
+    BARE_TARGET,
+    bare_key,
+    cpu_note,
+    ratio_row,
+    ratio_rows,
 )
 from benchmarks.server.scripts import activate_script, validate_script
 from benchmarks.server.wrk import SETUP_HINT, WrkResult, missing_tools, run_wrk
@@ -46,7 +58,13 @@ GROUP = "server"
 CONNECTIONS = 64
 MAX_P99_S = 0.020
 MIN_RATE_2_WORKERS = 10_000.0
-RATIO_TARGET = {"sqlite": 0.5, "postgresql": 0.3}
+#: Validate's least rate as a share of the bare ASGI answer's (same worker count, same run).
+RATIO_TARGET = {"sqlite": 0.5, "postgresql": 0.35}
+#: Validate with the access log on (the default) must keep at least this share of the rate
+#: without it.
+ACCESS_LOG_FLOOR = 0.90
+#: The key of the configuration serving SQLite validate without an access log.
+QUIET = "sqlite-1k-w2-no-access-log"
 SCALE_TARGET = 1.3
 #: Paced runs offer at most this share of the rate a configuration reached saturated: latency
 #: as clients see it under a heavy but sustainable load (wrk cannot send at a fixed rate).
@@ -64,6 +82,8 @@ class Contender:
     script: Callable[[], Path]
     pid: int | None = None
     results: list[WrkResult] = field(default_factory=list)
+    #: Seconds of the server's CPU per request, per run (None: not known, e.g. nginx).
+    cpu_per_request: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -77,6 +97,31 @@ class Contender:
     def errors(self) -> int:
         return sum(r.errors for r in self.results)
 
+    @property
+    def cpu(self) -> float | None:
+        """The median CPU per request of the server (user + system, all its processes)."""
+        return median(self.cpu_per_request) if self.cpu_per_request else None
+
+    def timed_run(self, seconds: float, warmup: float, connections: int) -> WrkResult:
+        """A warm-up run, then a timed run whose result (and CPU per request) is kept."""
+        url = self.url.split("#", 1)[0]
+        run_wrk(url, self.script(), warmup, connections=connections)
+        before = cpu_seconds(self.pid) if self.pid else None
+        result = run_wrk(url, self.script(), seconds, connections=connections)
+        if before is not None and self.pid and result.requests:
+            self.cpu_per_request.append((cpu_seconds(self.pid) - before) / result.requests)
+        self.results.append(result)
+        return result
+
+    def progress(self) -> str:
+        """The last run, for the progress lines."""
+        result = self.results[-1]
+        cpu = f", {self.cpu_per_request[-1] * 1e6:.0f} µs CPU/req" if self.cpu_per_request else ""
+        return (
+            f"{self.url} {result.requests_per_s:,.0f} req/s p99 {result.p99 * 1e3:.1f} ms "
+            f"errors {result.errors}{cpu}"
+        )
+
     def summary(self) -> dict[str, Any]:
         return {
             "url": self.url,
@@ -84,6 +129,7 @@ class Contender:
             "p50_s": [r.p50 for r in self.results],
             "p99_s": [r.p99 for r in self.results],
             "errors": [r.errors for r in self.results],
+            "cpu_per_request_s": self.cpu_per_request,
         }
 
 
@@ -134,26 +180,39 @@ def _rows(
 ) -> list[CaseResult]:
     rows: list[CaseResult] = []
     for workers in (1, 2):
+        bare = contenders[bare_key(workers)]
         fixed = contenders[f"fixed-w{workers}"]
         for backend in ("sqlite", "postgresql"):
             name = f"validate {BACKEND_LABEL[backend]} 1k licenses, {workers} worker(s)"
             floor = RATIO_TARGET[backend]
             absolute = MIN_RATE_2_WORKERS if backend == "sqlite" and workers == 2 else None
-            description = f"≥ {floor:.2f}× fixed, p99 ≤ 20 ms, 0 errors" + (
+            description = f"≥ {floor:.2f}× {BARE_LABEL}, p99 ≤ 20 ms, 0 errors" + (
                 f", ≥ {absolute:,.0f} req/s" if absolute else ""
             )
             if backend not in backends:
                 rows.append(skipped_case(GROUP, name, Target(description), skipped[backend]))
                 continue
             ours = contenders[f"{backend}-1k-w{workers}"]
-            rows.append(_load_row(name, ours, fixed, "fixed", floor, absolute, description))
+            rows.append(_load_row(name, ours, bare, BARE_LABEL, floor, absolute, description))
+            rows.append(_info_row(f"{name} ÷ stack fixed JSON", ours, fixed, "fixed"))
         nginx = contenders[f"nginx-w{workers}"]
         rows.append(
-            _info_row(
-                f"stack fixed JSON ÷ nginx fixed body, {workers} worker(s)",
-                fixed,
-                nginx,
-                "nginx",
+            _info_row(f"stack fixed JSON ÷ {BARE_LABEL}, {workers} worker(s)", fixed, bare, "bare")
+        )
+        rows.append(
+            _info_row(f"{BARE_LABEL} ÷ nginx fixed body, {workers} worker(s)", bare, nginx, "nginx")
+        )
+    if QUIET in contenders:
+        on, off = contenders["sqlite-1k-w2"], contenders[QUIET]
+        rows.append(
+            ratio_row(
+                GROUP,
+                "validate SQLite 1k licenses, 2 workers: access log on (the default)",
+                on,
+                off,
+                reference_label="access log off",
+                floor=ACCESS_LOG_FLOOR,
+                extra_ok=off.errors == 0,
             )
         )
     for backend in backends:
@@ -179,17 +238,7 @@ def _rows(
                 {big.url: big.summary(), small.url: small.summary()},
             )
         )
-    for backend in backends:
-        act = contenders[f"{backend}-activate-w2"]
-        fixed = contenders["fixed-w2"]
-        rows.append(
-            _info_row(
-                f"activation throughput, {BACKEND_LABEL[backend]}, 2 workers (new device each)",
-                act,
-                fixed,
-                "fixed",
-            )
-        )
+    rows += ratio_rows(GROUP, contenders, backends)
     return rows
 
 
@@ -266,7 +315,10 @@ def _load_row(
         and ours.errors == 0
         and (absolute is None or ours.rate >= absolute)
     )
-    note = f"p99 {ours.p99 * 1e3:.1f} ms (fixed {reference.p99 * 1e3:.1f} ms), {ours.errors} errors"
+    note = (
+        f"p99 {ours.p99 * 1e3:.1f} ms ({reference_name} {reference.p99 * 1e3:.1f} ms), "
+        f"{ours.errors} errors{cpu_note(ours, reference, reference_name)}"
+    )
     return CaseResult(
         GROUP,
         name,
@@ -371,7 +423,14 @@ def run_server_group(ctx: RunContext) -> list[CaseResult]:
         validate_lua = validate_script(
             folder / "fixed.lua", "unused", "DemoApp", 1_000
         )  # same bodies for the references
+        granian = executable.parent / "granian"
         for workers in (1, 2):
+            port, process = stack.enter_context(
+                bare_server(granian, {**os.environ, **env_extra}, workers, log, BARE_TARGET)
+            )
+            contenders[bare_key(workers)] = Contender(
+                f"http://127.0.0.1:{port}{BARE_PATH}", _constant(validate_lua), process.pid
+            )
             nginx_folder = folder / f"nginx-w{workers}"
             port = stack.enter_context(nginx_server(nginx_folder, workers, NGINX_BODY))
             contenders[f"nginx-w{workers}"] = Contender(
@@ -399,6 +458,12 @@ def run_server_group(ctx: RunContext) -> list[CaseResult]:
                 count = "1k" if tag == "1k" else f"{dep.licenses:,}"
                 url = f"http://127.0.0.1:{port}/api/license/validate#{count}"
                 contenders[f"{label}-w{workers}"] = Contender(url, _constant(script), process.pid)
+                if label == "sqlite-1k" and workers == 2:
+                    quiet_port, quiet = stack.enter_context(
+                        serve(executable, dep.env, workers, log, access_log=False)
+                    )
+                    url = f"http://127.0.0.1:{quiet_port}/api/license/validate#1k, no access log"
+                    contenders[QUIET] = Contender(url, _constant(script), quiet.pid)
                 if tag == "1k" and workers == 2:
                     _post(
                         port,
@@ -418,14 +483,8 @@ def run_server_group(ctx: RunContext) -> list[CaseResult]:
 
         def sampler(contender: Contender) -> Callable[[], float]:
             def sample() -> float:
-                url = contender.url.split("#", 1)[0]
-                run_wrk(url, contender.script(), warmup, connections=CONNECTIONS)
-                result = run_wrk(url, contender.script(), seconds, connections=CONNECTIONS)
-                contender.results.append(result)
-                ctx.log(
-                    f"server: {contender.url} {result.requests_per_s:,.0f} req/s "
-                    f"p99 {result.p99 * 1e3:.1f} ms errors {result.errors}"
-                )
+                result = contender.timed_run(seconds, warmup, CONNECTIONS)
+                ctx.log(f"server: {contender.progress()}")
                 return 1.0 / result.requests_per_s
 
             return sample

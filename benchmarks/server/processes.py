@@ -13,6 +13,8 @@ from pathlib import Path
 
 __all__ = [
     "ServerError",
+    "bare_server",
+    "cpu_seconds",
     "free_port",
     "nginx_server",
     "resident_bytes",
@@ -82,8 +84,11 @@ def serve(
     log: Path,
     *,
     app_factory: str | None = None,
+    access_log: bool = True,
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """``exisone-server serve`` on 127.0.0.1 (a free port); yields the port and the process."""
+    """``exisone-server serve`` on 127.0.0.1 (a free port) at the default log level, so with
+    its access log (into ``log``) unless ``access_log`` is false; yields the port and the
+    process."""
     port = free_port()
     command = [
         str(executable),
@@ -95,11 +100,37 @@ def serve(
         str(port),
         "--workers",
         str(workers),
-        "--log-level",
-        "warning",
     ]
+    if not access_log:
+        command += ["--access-log", "off"]
     if app_factory:
         command += ["--app-factory", app_factory]
+    with _process(command, env, port, log) as process:
+        yield port, process
+
+
+@contextmanager
+def bare_server(
+    granian: Path, env: dict[str, str], workers: int, log: Path, target: str
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """The ASGI app ``target`` (``module:attribute``) under granian, as ``serve`` runs ours:
+    the same granian, interface and worker count, on 127.0.0.1 (a free port), no access log."""
+    port = free_port()
+    command = [
+        str(granian),
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        target,
+    ]
     with _process(command, env, port, log) as process:
         yield port, process
 
@@ -185,3 +216,21 @@ def resident_parts(pid: int) -> dict[str, int]:
     if "VmRSS" not in parts:
         raise ServerError(f"no VmRSS for process {pid}")
     return parts
+
+
+def _tree(pid: int) -> list[int]:
+    return [pid, *(grandchild for child in _children(pid) for grandchild in _tree(child))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and every process under it; the
+    difference over a run, divided by the requests of the run, is a server's CPU per request,
+    which other work on the host disturbs far less than its rate."""
+    ticks = 0
+    for member in _tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")

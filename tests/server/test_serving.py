@@ -146,3 +146,34 @@ def test_a_supervisor_that_is_this_process_is_left_alone(monkeypatch: pytest.Mon
 
     monkeypatch.setenv(serving.SUPERVISOR_PID, str(os.getpid()))
     serving.die_with_supervisor()  # returns; the test process is still here
+
+
+async def test_access_lines_are_written_together_shortly_after_their_requests() -> None:
+    """One ``write`` for the lines of many requests, at most FLUSH_SECONDS after the first
+    (or at once when FLUSH_LINES wait), each stamped when its request ended."""
+    import asyncio
+    import os
+    import re
+
+    from exisone_server.kit import access_log
+
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    with os.fdopen(write_end, "w") as stream:
+        batch = access_log._Batch(stream, access_log._text_stamped)
+        for n in range(3):
+            batch.add(f"line {n}")
+        with pytest.raises(BlockingIOError):
+            os.read(read_end, 65536)  # nothing written yet
+        await asyncio.sleep(access_log.FLUSH_SECONDS + 0.05)
+        written = os.read(read_end, 65536).decode().splitlines()
+        assert [line.split(" ", 1)[1] for line in written] == ["line 0", "line 1", "line 2"]
+        stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
+        assert all(stamp.match(line) for line in written)
+
+        for n in range(access_log.FLUSH_LINES):
+            batch.add(f"many {n}")
+        many = os.read(read_end, 1 << 20).decode().splitlines()  # written at once
+        assert len(many) == access_log.FLUSH_LINES
+        batch.flush()  # nothing left: no write, no error
+    os.close(read_end)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import Any
 
 from litestar import Request
@@ -48,13 +49,14 @@ def parse_authorization(authorization: str | None) -> tuple[str, str]:
     return parsed
 
 
-def principal_of(row: TokenRow | None, secret: str) -> Principal:
-    """The principal of a token's stored row when ``secret`` is its secret, or 401."""
+def principal_of(row: TokenRow | None, secret: str, now: datetime | None = None) -> Principal:
+    """The principal of a token's stored row when ``secret`` is its secret (at ``now``,
+    default the clock's), or 401."""
     if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
         raise Unauthorized("invalid_token", "Unknown access token.")
     if row.revoked:
         raise Unauthorized("token_revoked", "This access token has been revoked.")
-    if row.expires_at is not None and row.expires_at <= utc_now():
+    if row.expires_at is not None and row.expires_at <= (now or utc_now()):
         raise Unauthorized("token_expired", "This access token has expired.")
     return Principal(
         token_id=row.id,

@@ -21,10 +21,13 @@ class Permission(enum.StrEnum):
     ADMIN = "admin"  # everything, including the publisher API; implies the three above
 
 
+_ADMIN = Permission.ADMIN.value
+
+
 def grants(held: Iterable[str], needed: Permission) -> bool:
     """True when a token holding ``held`` may do what needs ``needed`` (admin implies all)."""
-    names = set(held)
-    return Permission.ADMIN.value in names or needed.value in names
+    names = held if isinstance(held, (set, frozenset)) else set(held)  # a principal's: no copy
+    return _ADMIN in names or needed._value_ in names
 
 
 def requires(permission: Permission) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 __all__ = [
     "KEY_ROWS",
+    "SQLITE_CHANGE_MARK",
     "TOKEN",
     "TOKEN_AND_ONLINE_KEY",
     "TOKEN_AND_ONLINE_KEYS",
@@ -93,3 +94,8 @@ ORDER BY r.n, k.feature_order
 def for_sqlite(statement: str) -> str:
     """The statement with sqlite3's ``?`` placeholders."""
     return statement.replace("%s", "?")
+
+
+#: SQLite: the change mark (fastpath.row_cache), a number that changes whenever another
+#: connection commits (the reader maps the WAL-index header instead when it can).
+SQLITE_CHANGE_MARK = "PRAGMA data_version"

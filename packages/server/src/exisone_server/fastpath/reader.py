@@ -1,7 +1,9 @@
 """One :class:`FastReader` per :class:`~exisone_server.db.Database` (so per worker process).
 
 ``fast_reader(database)`` makes it on first use, in the process and event loop that use it, and
-``Database.dispose`` closes it. SQLite: one ``sqlite3`` connection in autocommit mode with
+``Database.dispose`` closes it. On SQLite, validate's rows are kept between validations while
+the database's change mark stays the same (:mod:`.row_cache`): a repeat validation reads the
+mark only. SQLite: one ``sqlite3`` connection in autocommit mode with
 ``query_only`` on; each statement reads the latest committed data (WAL readers never wait for
 the writer). PostgreSQL: a few autocommit psycopg connections in a queue (one round trip per
 read; while a read is in flight, the validations that arrive share the next one). A SQLite
@@ -24,7 +26,16 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy.engine import URL, make_url
 
 from ..db import Database, connect_within, sqlite_file
-from .queries import KEY_ROWS, TOKEN, TOKEN_AND_ONLINE_KEY, TOKEN_AND_ONLINE_KEYS, for_sqlite
+from .queries import (
+    KEY_ROWS,
+    SQLITE_CHANGE_MARK,
+    TOKEN,
+    TOKEN_AND_ONLINE_KEY,
+    TOKEN_AND_ONLINE_KEYS,
+    for_sqlite,
+)
+from .row_cache import RowCache
+from .wal_mark import WalHeaderMark, wal_header_mark
 
 __all__ = [
     "FastReader",
@@ -49,6 +60,9 @@ SQLITE_MMAP_BYTES = 1 << 30
 POSTGRES_BATCH = 64
 
 _ValidationArgs = tuple[str, str, str]  # hardware ID, activation key, token public id
+#: Validate's rows: the token's (None: unknown token) and the key's (none: unknown key). The
+#: same objects may be handed to many validations: they are never changed.
+ValidationRows = tuple["TokenRow | None", "list[OnlineKeyRow]"]
 _Waiting = tuple[_ValidationArgs, "asyncio.Future[list[tuple[Any, ...]]]"]
 
 
@@ -178,6 +192,16 @@ class SqliteReader:
         self._token_sql = for_sqlite(TOKEN)
         self._key_rows_sql = for_sqlite(KEY_ROWS)
         self._token_and_key_sql = for_sqlite(TOKEN_AND_ONLINE_KEY)
+        self.cache: RowCache[ValidationRows] = RowCache()
+        # A first read opens the WAL index (the -shm file), which the mark then maps.
+        self._connection.execute(SQLITE_CHANGE_MARK).fetchone()
+        self._wal_mark: WalHeaderMark | None = wal_header_mark(path)
+
+    def change_mark(self) -> object:
+        """The WAL-index header, or ``PRAGMA data_version`` when it cannot be mapped."""
+        if self._wal_mark is not None:
+            return self._wal_mark()
+        return self._connection.execute(SQLITE_CHANGE_MARK).fetchone()[0]
 
     async def token(self, public_id: str) -> TokenRow | None:
         return _token(self._connection.execute(self._token_sql, (public_id,)).fetchone())
@@ -193,13 +217,20 @@ class SqliteReader:
     async def token_and_online_key(
         self, public_id: str, activation_key: str, hardware_id: str
     ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
-        rows = self._connection.execute(
-            self._token_and_key_sql, (hardware_id, activation_key, public_id)
-        ).fetchall()
-        return _token_and_key_rows(rows)
+        args = (hardware_id, activation_key, public_id)
+        mark = self.change_mark()
+        kept = self.cache.get(mark, args)
+        if kept is not None:
+            return kept
+        found = _token_and_key_rows(
+            self._connection.execute(self._token_and_key_sql, args).fetchall()
+        )
+        self.cache.put(mark, args, found)
+        return found
 
     async def close(self) -> None:
         self._connection.close()
+        self._wal_mark = None  # the mapping stays the process's (wal_mark: POSIX locks)
 
 
 class PostgresReader:
@@ -323,7 +354,8 @@ class PostgresReader:
         self, public_id: str, activation_key: str, hardware_id: str
     ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
         """One round trip (TOKEN_AND_ONLINE_KEY) when no other read is in flight, else a place
-        in the next batch."""
+        in the next batch. Nothing is kept between validations: knowing that kept rows are
+        still current would cost a round trip too (docs/design.md)."""
         args = (hardware_id, activation_key, public_id)
         if (self._reading == 0 and not self._waiting) or not _batchable(args):
             rows = await self._fetch(TOKEN_AND_ONLINE_KEY, args)

@@ -92,7 +92,7 @@ def with_body_deadline(app: Asgi, seconds: float) -> Asgi:
             nonlocal body_done
             if body_done:
                 return await receive()
-            task = asyncio.current_task()
+            task = asyncio.current_task(loop)  # given the loop: no lookup of the running one
             assert task is not None
             watched.watch(task, deadline)
             try:

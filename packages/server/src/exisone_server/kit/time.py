@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from exisone.protocol import PERPETUAL, format_datetime
 
@@ -15,6 +16,8 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+@lru_cache(maxsize=4096)
 def format_expiration(expires_at: datetime | None) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ``; ``None`` (perpetual) becomes 2049-12-31T23:59:59Z."""
+    """``YYYY-MM-DDTHH:MM:SSZ``; ``None`` (perpetual) becomes 2049-12-31T23:59:59Z. Remembered
+    for the last few thousand dates: every answer carries one, mostly the same few."""
     return format_datetime(PERPETUAL if expires_at is None else expires_at)

@@ -225,7 +225,8 @@ async def validate_with_token(
         _matchable(normalize_hardware_id(request.hardware_id)),
         settles,
     )
-    principal = principal_of(token, secret)
+    now = utc_now()
+    principal = principal_of(token, secret, now)
     check_access(principal)
     check_hardware_id(request.hardware_id)
     return principal, online_key_answer(rows, request, now)
