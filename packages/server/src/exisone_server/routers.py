@@ -25,6 +25,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
     from .health import router as health_router
     from .licenses.encrypted import router as encrypted_router
     from .licenses.endpoints import router as licenses_router
+    from .licenses.lease_endpoints import router as leases_router
     from .mail.endpoints import router as mail_router
     from .payments.endpoints import router as payments_router
     from .plans.endpoints import router as plans_router
@@ -36,6 +37,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
 
     return [
         licenses_router,
+        leases_router,
         support_router,
         crypto_router,
         health_router,
