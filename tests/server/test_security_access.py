@@ -128,6 +128,7 @@ def _body(victim: Victim, method: str, path: str) -> Any:
         },
         ("POST", "/api/license/lease/heartbeat"): {"leaseId": victim.lease_id},
         ("POST", "/api/license/lease/release"): {"leaseId": victim.lease_id},
+        ("POST", "/api/license/{activation_key:str}/leases/{lease_id:str}/end"): None,
         ("POST", "/api/license/{activation_key:str}/topup"): {"calls": 10},
         ("POST", "/api/license/validate-encrypted"): {"payload": "c2VhbGVkIGZvciBub2JvZHk="},
         ("POST", "/api/webhook/deliveries/{delivery_id:int}/resend"): None,
@@ -158,6 +159,7 @@ def _path(victim: Victim, template: str) -> str:
         "{delivery_id:int}": "1",
         "{event_id:int}": "1",
         "{message_id:int}": "1",
+        "{lease_id:str}": victim.lease_id or "l_none",
     }
     path = template
     for name, value in values.items():

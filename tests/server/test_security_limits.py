@@ -357,6 +357,14 @@ FAILING_LOOKUPS: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
         {"hardwareIds": ["NO-SUCH-DEVICE"]},
     ),
     ("POST", "/api/license/consume"): ("/api/license/consume", {"activationKey": UNKNOWN_KEY}),
+    ("GET", "/api/license/{activation_key:str}/leases"): (
+        f"/api/license/{UNKNOWN_KEY}/leases",
+        None,
+    ),
+    ("POST", "/api/license/{activation_key:str}/leases/{lease_id:str}/end"): (
+        f"/api/license/{UNKNOWN_KEY}/leases/l_NoSuchLeaseNoSuchLease/end",
+        None,
+    ),
     ("POST", "/api/license/lease"): (
         "/api/license/lease",
         {"activationKey": UNKNOWN_KEY, "hardwareId": "h", "productName": "P"},

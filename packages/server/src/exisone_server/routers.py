@@ -32,6 +32,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
     from .portal import portal_routers
     from .products.endpoints import router as products_router
     from .publisher.endpoints import router as publisher_router
+    from .publisher.leases import router as publisher_leases_router
     from .support.endpoints import router as support_router
     from .webhooks.endpoints import router as webhooks_router
 
@@ -44,6 +45,7 @@ def domain_routers() -> list[ControllerRouterHandler]:
         products_router,
         plans_router,
         publisher_router,
+        publisher_leases_router,
         bulk_router,
         audit_router,
         webhooks_router,

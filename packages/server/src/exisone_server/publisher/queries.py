@@ -208,6 +208,7 @@ def _fields(
         "offline_code": license.offline_code,
         "plan_id": license.plan_id,
         "updated_at": format_expiration(license.updated_at) if license.updated_at else None,
+        "is_floating": license.is_floating,
     }
 
 
