@@ -43,3 +43,6 @@ class Lease(Model):
 
 # The seat count of a checkout: a license's leases not ended, by expiry.
 Index("ix_leases_license_id_expires_at", Lease.license_id, Lease.expires_at)
+# A device's lease of a license (checkout's renewal, validate of a floating key), however many
+# run-out leases of other devices the license has.
+Index("ix_leases_license_id_hardware_id", Lease.license_id, Lease.hardware_id)

@@ -64,9 +64,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_leases_license_id_expires_at", "leases", ["license_id", "expires_at"], unique=False
     )
+    op.create_index(
+        "ix_leases_license_id_hardware_id", "leases", ["license_id", "hardware_id"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_leases_license_id_hardware_id", table_name="leases")
     op.drop_index("ix_leases_license_id_expires_at", table_name="leases")
     op.drop_table("leases")
     with op.batch_alter_table("licenses", schema=None) as batch_op:
