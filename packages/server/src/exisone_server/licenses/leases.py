@@ -14,8 +14,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..crypto.master_key import MasterKey
 from ..crypto.service import create_crypto_key
@@ -278,48 +279,82 @@ async def renew_lease(
     404 ``lease_not_found`` (unknown, another tenant's, ended); 410 ``lease_expired`` (it ran
     out: its seat may be someone else's now). A revoked, suspended or expired license ends the
     lease: the renewal carries the 409 to raise. A borrowed lease is answered unchanged.
+
+    Four statements: the lease with its license (locked), product and plan's grace; the
+    renewal, a conditional UPDATE (a lease released meanwhile stays released); the seat count
+    with the tenant's signing key; the features.
     """
-    lease = await _find_lease(session, tenant_id, lease_id)
-    if lease is None:
+    row = None
+    if lease_id.startswith(LEASE_ID_PREFIX) and len(lease_id) <= _MAX_LEASE_ID:
+        grace = (
+            select(Plan.grace_days).where(Plan.id == License.plan_id).correlate(License)
+        ).scalar_subquery()
+        row = (
+            await session.execute(
+                select(Lease, License, Product.name, func.coalesce(grace, 0))
+                .join(License, License.id == Lease.license_id)
+                .join(Product, Product.id == License.product_id)
+                .where(Lease.lease_id == lease_id, License.tenant_id == tenant_id)
+                .with_for_update(of=License)
+            )
+        ).one_or_none()
+    if row is None or row[0].ended_at is not None:
+        lookup_missed()
         raise _lease_not_found()
-    license = await session.scalar(
-        select(License).where(License.id == lease.license_id).with_for_update()
-    )
-    assert license is not None  # foreign key
-    await session.refresh(lease)  # as it is now that the license is locked
-    now = utc_now()
-    if lease.ended_at is not None:
-        raise _lease_not_found()
+    lookup_found()
+    lease, license, product_name, grace_days = row
+    now = utc_now()  # read after the lock: see the module's docstring
     if not rules.lease_live(lease.expires_at, lease.ended_at, now):
         raise ApiError(
             Reason.LEASE_EXPIRED,
             f"This lease ran out at {format_expiration(lease.expires_at)}; check a seat out again.",
             status_code=410,
         )
-    product = await session.get(Product, license.product_id)
-    assert product is not None  # foreign key
-    plan = await _plan(session, license)
-    state = rules.license_state(
-        license.status, license.expires_at, now, plan.grace_days if plan else 0
-    )
+    state = rules.license_state(license.status, license.expires_at, now, int(grace_days))
     if state is not LicenseState.ACTIVE:
         reason = _STATE_REASONS[state]
         lease.ended_at, lease.ended_by = now, state.value
         await session.flush()
         return LeaseRenewal(None, Conflict(reason, _STATE_MESSAGES[reason]))
     if not lease.borrowed:
-        lease.expires_at = now + timedelta(seconds=lease.ttl_seconds)
-        lease.last_heartbeat_at = now
-        await session.flush()
+        expires_at = now + timedelta(seconds=lease.ttl_seconds)
+        renewed = await session.execute(
+            update(Lease)
+            .where(Lease.id == lease.id, Lease.ended_at.is_(None))
+            .values(expires_at=expires_at, last_heartbeat_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if renewed.rowcount == 0:  # type: ignore[attr-defined]
+            raise _lease_not_found()
+        set_committed_value(lease, "expires_at", expires_at)
+        set_committed_value(lease, "last_heartbeat_at", now)
+    seats = (
+        select(func.count())
+        .select_from(Lease)
+        .where(Lease.license_id == license.id, Lease.ended_at.is_(None), Lease.expires_at > now)
+        .scalar_subquery()
+    )
+    keyed = (
+        await session.execute(
+            select(CryptoKey, seats).where(
+                CryptoKey.tenant_id == tenant_id, CryptoKey.is_current.is_(True)
+            )
+        )
+    ).one_or_none()
+    if keyed is None:  # a tenant without a key yet
+        crypto_key = await _signing_key(session, tenant_id, master_key)
+        seats_in_use = await count_live_leases(session, license.id, now)
+    else:
+        crypto_key, seats_in_use = keyed
     return LeaseRenewal(
         LeaseGrant(
             lease=lease,
             license=license,
-            product_name=product.name,
+            product_name=product_name,
             features=await license_feature_names(session, license.id),
-            seats_in_use=await count_live_leases(session, license.id, now),
+            seats_in_use=int(seats_in_use),
             max_seats=seat_limit(license),
-            crypto_key=await _signing_key(session, tenant_id, master_key),
+            crypto_key=crypto_key,
         )
     )
 
