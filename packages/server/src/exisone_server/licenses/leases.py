@@ -25,7 +25,7 @@ from ..kit.time import format_expiration, utc_now
 from ..models import CryptoKey, Lease, License, Plan, Product
 from ..security.lookups import lookup_found, lookup_missed
 from . import rules
-from .rules import LeasePolicy, LicenseState, Reason
+from .rules import LeasePolicy, Reason
 from .service import (
     check_hardware_id,
     get_license,
@@ -57,11 +57,6 @@ _MAX_LEASE_ID = 40
 ENDED_BY_APPLICATION = "application"
 ENDED_BY_PUBLISHER = "publisher"
 
-_STATE_REASONS = {
-    LicenseState.REVOKED: Reason.LICENSE_REVOKED,
-    LicenseState.SUSPENDED: Reason.LICENSE_SUSPENDED,
-    LicenseState.EXPIRED: Reason.LICENSE_EXPIRED,
-}
 _STATE_MESSAGES = {
     Reason.LICENSE_REVOKED: "This license has been revoked; the lease has ended.",
     Reason.LICENSE_SUSPENDED: "This license is suspended; the lease has ended.",
@@ -311,8 +306,8 @@ async def renew_lease(
             status_code=410,
         )
     state = rules.license_state(license.status, license.expires_at, now, int(grace_days))
-    if state is not LicenseState.ACTIVE:
-        reason = _STATE_REASONS[state]
+    reason = rules.state_reason(state)
+    if reason is not None:
         lease.ended_at, lease.ended_by = now, state.value
         await session.flush()
         return LeaseRenewal(None, Conflict(reason, _STATE_MESSAGES[reason]))

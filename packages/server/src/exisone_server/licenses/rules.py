@@ -91,6 +91,7 @@ __all__ = [
     "renewal_days",
     "seat_limit",
     "seat_refusal",
+    "state_reason",
     "trial_refusal",
     "utc_minute",
     "validation_refusal",
@@ -147,6 +148,12 @@ _STATE_REASONS = {
     LicenseState.SUSPENDED: Reason.LICENSE_SUSPENDED,
     LicenseState.EXPIRED: Reason.LICENSE_EXPIRED,
 }
+
+
+def state_reason(state: LicenseState) -> Reason | None:
+    """The refusal a license's state makes: ``license_revoked`` / ``license_suspended`` /
+    ``license_expired``; None when it is active."""
+    return _STATE_REASONS.get(state)
 
 
 @dataclass(frozen=True)
