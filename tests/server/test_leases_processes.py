@@ -212,11 +212,11 @@ async def test_a_killed_client_s_seat_is_free_within_its_ttl(
     killed = time.monotonic()
 
     while True:
+        sent = time.monotonic() - killed  # the server counts the seats after this moment
         response = await client.post(LEASE, json=_body(license, product, "next"))
-        waited = time.monotonic() - killed
         if response.status_code == 200:
             break
         assert response.json()["error"] == "no_free_seat"
-        assert waited < TTL + 1, "the killed client's seat was not freed within its TTL"
+        assert sent < TTL + 0.3, "the killed client's seat was not freed within its TTL"
         await asyncio.sleep(0.1)
     assert response.json()["seatsInUse"] == 1
