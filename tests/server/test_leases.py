@@ -3,17 +3,29 @@ signed lease token, and what validate and activate say of a floating key (both d
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from exisone.protocol import load_public_keys, parse_datetime, verify_lease_token
 from exisone_server.kit.time import utc_now
-from exisone_server.models import CryptoKey, Lease, License, LicenseStatus, Plan, Product
+from exisone_server.models import (
+    CryptoKey,
+    Lease,
+    License,
+    LicenseStatus,
+    Plan,
+    Product,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from exisone_server.webhooks import WebhookSettings
+from exisone_server.webhooks.scan import scan_leases
 
-from .helpers import activate_body, assert_error, validate_body
+from .helpers import activate_body, assert_error, subscribe, validate_body
 from .seeding import Seed
 
 LEASE, HEARTBEAT, RELEASE = (
@@ -365,3 +377,42 @@ async def test_activating_a_floating_license_is_refused(seed: Seed) -> None:
     )
 
     assert body["floating"] is True
+
+
+async def test_a_lease_that_ran_out_is_announced_once(seed: Seed) -> None:
+    product, _, license = await _floating(seed)
+    ran_out = (await seed.api.post(LEASE, _body(license, product, "gone"))).json()
+    released = (await seed.api.post(LEASE, _body(license, product, "returned"))).json()
+    await subscribe(seed.database, seed.tenant.id, "lease.expired")
+    ran_out_at = utc_now()  # after the endpoint was made: announced
+    for lease in (ran_out, released):
+        await _set_lease(seed, lease["leaseId"], expires_at=ran_out_at)
+    await seed.api.post(RELEASE, {"leaseId": released["leaseId"]})
+    settings = WebhookSettings()
+    later = ran_out_at + timedelta(seconds=1)
+
+    try:
+        assert await scan_leases(seed.database, settings, later) == 1
+        assert await scan_leases(seed.database, settings, later) == 0
+        async with seed.database.read_session() as session:
+            events = list(
+                await session.scalars(
+                    select(WebhookEvent).where(
+                        WebhookEvent.tenant_id == seed.tenant.id,
+                        WebhookEvent.event_type == "lease.expired",
+                    )
+                )
+            )
+    finally:
+        async with seed.database.write() as session:
+            await session.execute(
+                delete(WebhookEndpoint).where(WebhookEndpoint.tenant_id == seed.tenant.id)
+            )
+    assert len(events) == 1
+    data = json.loads(events[0].body)["data"]
+    assert (data["leaseId"], data["hardwareId"], data["borrowed"]) == (
+        ran_out["leaseId"],
+        "GONE",
+        False,
+    )
+    assert data["activationKey"] == license.activation_key and data["productName"] == product.name
