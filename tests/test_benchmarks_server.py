@@ -96,6 +96,20 @@ def test_the_consume_script_picks_one_of_the_keys(tmp_path: Path) -> None:
     assert "function delay()\n  return 32.000\nend" in script
 
 
+def test_the_lease_scripts_heartbeat_known_leases_and_check_out_new_devices(
+    tmp_path: Path,
+) -> None:
+    from benchmarks.server.scripts import checkout_script, heartbeat_script
+
+    beat = heartbeat_script(tmp_path / "h.lua", "tok", ["l_a", "l_b"], think_ms=64).read_text()
+    checkout = checkout_script(tmp_path / "c.lua", "tok", "App", "KEY-1", "t1", 5).read_text()
+
+    assert 'local leases = {"l_a","l_b"}' in beat and '\'{"leaseId":"\' .. lease' in beat
+    assert "function delay()\n  return 64.000\nend" in beat
+    assert 'local key = "KEY-1"' in checkout and 'local tag = "t1"' in checkout
+    assert '"ttlSeconds":%d' in checkout and "product, 5)" in checkout
+
+
 def test_the_country_database_of_the_runs_knows_loopback(tmp_path: Path) -> None:
     import maxminddb
     from benchmarks.server.geo import write_country_database

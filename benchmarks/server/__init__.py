@@ -5,8 +5,9 @@ from __future__ import annotations
 from benchmarks.registry import register
 from benchmarks.server.api_cases import run_api_group
 from benchmarks.server.cases import run_server_group
+from benchmarks.server.lease_cases import run_leases_group
 
-__all__ = ["run_api_group", "run_server_group"]
+__all__ = ["run_api_group", "run_leases_group", "run_server_group"]
 
 register(
     "server",
@@ -20,3 +21,9 @@ register(
     "API keys and analytics: consumes (SQLite/PostgreSQL, 2 workers, saturated and paced, and "
     "÷ the bare ASGI answer), validate with analytics on vs off",
 )(run_api_group)
+
+register(
+    "leases",
+    "floating seats: heartbeats vs the stack's fixed answer and paced, lease checkouts at 64 "
+    "connections (SQLite/PostgreSQL, 2 workers)",
+)(run_leases_group)

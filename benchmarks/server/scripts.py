@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["activate_script", "consume_script", "validate_script"]
+__all__ = [
+    "activate_script",
+    "checkout_script",
+    "consume_script",
+    "heartbeat_script",
+    "validate_script",
+]
 
 _COMMON = """
 wrk.method = "POST"
@@ -93,4 +99,48 @@ def consume_script(
     listed = ",".join(_lua(key) for key in keys)
     paced = _PACED.format(think_ms=f"{think_ms:.3f}") if think_ms is not None else ""
     path.write_text(common + _CONSUME.format(keys=listed) + paced, "utf-8")
+    return path
+
+
+_HEARTBEAT = """
+local leases = {{{leases}}}
+request = function()
+  local lease = leases[math.random(1, #leases)]
+  return wrk.format(nil, nil, nil, '{{"leaseId":"' .. lease .. '"}}')
+end
+"""
+
+
+def heartbeat_script(
+    path: Path, token: str, leases: list[str], *, think_ms: float | None = None
+) -> Path:
+    """A script heartbeating a random lease of ``leases`` per request (paced like
+    :func:`validate_script` with ``think_ms``)."""
+    common = _COMMON.format(token=_lua(token), product=_lua(""))
+    listed = ",".join(_lua(lease) for lease in leases)
+    paced = _PACED.format(think_ms=f"{think_ms:.3f}") if think_ms is not None else ""
+    path.write_text(common + _HEARTBEAT.format(leases=listed) + paced, "utf-8")
+    return path
+
+
+_CHECKOUT = """
+local key = {key}
+local tag = {tag}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{{"activationKey":"%s","hardwareId":"LEASE%s-%d-%d","productName":"%s","ttlSeconds":%d}}',
+    key, tag, counter, math.random(1, 1000000000), product, {ttl})
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def checkout_script(path: Path, token: str, product: str, key: str, tag: str, ttl: int) -> Path:
+    """A script checking a lease of the floating license ``key`` out for a new device each
+    request (unique per run ``tag``), with a TTL of ``ttl`` seconds."""
+    common = _COMMON.format(token=_lua(token), product=_lua(product))
+    body = _CHECKOUT.format(key=_lua(key), tag=_lua(tag), ttl=int(ttl))
+    path.write_text(common + body, "utf-8")
     return path

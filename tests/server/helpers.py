@@ -13,7 +13,8 @@ from exisone_server.models import License, Product, WebhookEndpoint
 
 #: The endpoints the clients call: their answers use only the codes of exisone.protocol.
 CLIENT_ENDPOINTS = re.compile(
-    r"/api/license/(activate|validate|deactivate|features/csv|[^/]+/usage)|/api/support/ticket"
+    r"/api/license/(activate|validate|deactivate|features/csv|lease|lease/heartbeat|lease/release"
+    r"|[^/]+/usage)|/api/support/ticket"
 )
 
 

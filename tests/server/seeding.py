@@ -87,7 +87,11 @@ class Seed:
         return product
 
     async def plan(
-        self, name: str = "Pro", features: tuple[str, ...] = (), duration_days: int = 0
+        self,
+        name: str = "Pro",
+        features: tuple[str, ...] = (),
+        duration_days: int = 0,
+        **fields: Any,
     ) -> Plan:
         async with self.database.write() as session:
             rows = []
@@ -102,7 +106,11 @@ class Seed:
                     session.add(feature)
                 rows.append(feature)
             plan = Plan(
-                tenant_id=self.tenant.id, name=name, duration_days=duration_days, features=rows
+                tenant_id=self.tenant.id,
+                name=name,
+                duration_days=duration_days,
+                features=rows,
+                **fields,
             )
             session.add(plan)
         return plan

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from exisone_server.auth.dependencies import authenticate
 from exisone_server.auth.principal import Principal
@@ -26,7 +28,7 @@ from exisone_server.kit.time import utc_now
 from exisone_server.licenses.schemas import LicenseValidate, LicenseValidation
 from exisone_server.licenses.service import check_hardware_id
 from exisone_server.licenses.validate import online_key_answer, validate, validate_with_token
-from exisone_server.models import LicenseStatus
+from exisone_server.models import Lease, LicenseStatus, Product
 
 from .helpers import activate_body
 from .publisher_helpers import other_tenant
@@ -86,8 +88,12 @@ async def test_online_key_answers_agree(seed: Seed) -> None:
     await seed.update_license(suspended, status=LicenseStatus.SUSPENDED)
     await seed.update_license(revoked, status=LicenseStatus.REVOKED)
     hardware = activate_body(license, product)["hardwareId"]
+    graced, leased = await _graced_and_leased(seed, product, hardware)
 
     cases = [
+        LicenseValidate(hardware_id=hardware, activation_key=graced),
+        LicenseValidate(hardware_id=hardware, activation_key=leased),
+        LicenseValidate(hardware_id="another-device", activation_key=leased),
         LicenseValidate(hardware_id=hardware, activation_key=license.activation_key),
         LicenseValidate(hardware_id=hardware.lower(), activation_key=license.activation_key),
         LicenseValidate(hardware_id=hardware, activation_key=f" {bare.activation_key.lower()} "),
@@ -111,6 +117,10 @@ async def test_online_key_answers_agree(seed: Seed) -> None:
         fast, general = await _both(seed, request)
         assert fast == general, request
         statuses.add(fast.reason)
+    in_grace, on_lease = [(await _both(seed, request))[0] for request in cases[:2]]
+    assert (in_grace.status, in_grace.check_in_days) == ("licensed", 9)
+    assert in_grace.grace_until is not None
+    assert on_lease.status == "licensed"
     assert statuses >= {
         "licensed",
         "not_activated",
@@ -290,6 +300,32 @@ async def test_a_postgres_reader_opens_at_most_its_maximum_of_connections(
     assert len(reader._open) == POSTGRES_CONNECTIONS
 
 
+async def _graced_and_leased(seed: Seed, product: Product, hardware: str) -> tuple[str, str]:
+    """Keys of a license expired but in its plan's grace (check-in 9 days) and of a floating
+    license that ``hardware`` holds a lease of (another device holds a run-out one)."""
+    plan = await seed.plan(f"grace-{uuid.uuid4().hex[:6]}", grace_days=3, check_in_days=9)
+    graced = await seed.license(product, plan=plan)
+    assert (
+        await seed.api.post("/api/license/activate", activate_body(graced, product, hardware))
+    ).status_code == 200
+    await seed.update_license(graced, expires_at=utc_now() - timedelta(days=1))
+    leased = await seed.license(product, is_floating=True, is_corporate=True, max_seats=3)
+    for device in (hardware, "another-device"):
+        body = {
+            "activationKey": leased.activation_key,
+            "hardwareId": device,
+            "productName": product.name,
+        }
+        assert (await seed.api.post("/api/license/lease", body)).status_code == 200
+    async with seed.database.write() as session:
+        await session.execute(
+            update(Lease)
+            .where(Lease.hardware_id == "ANOTHER-DEVICE", Lease.license_id == leased.id)
+            .values(expires_at=utc_now() - timedelta(seconds=1))
+        )
+    return graced.activation_key, leased.activation_key
+
+
 async def _seeded_keys(seed: Seed) -> tuple[str, list[tuple[str, str]]]:
     """The token's public id and (activation key, hardware ID) pairs covering every row shape:
     bound with features, unbound, unknown key, another product's key without features."""
@@ -299,7 +335,11 @@ async def _seeded_keys(seed: Seed) -> tuple[str, list[tuple[str, str]]]:
     body = activate_body(featured, product)
     assert (await seed.api.post("/api/license/activate", body)).status_code == 200
     hardware = body["hardwareId"]
+    graced, leased = await _graced_and_leased(seed, product, hardware)
     pairs = [
+        (graced, hardware),
+        (leased, hardware),
+        (leased, "ANOTHER-DEVICE"),
         (featured.activation_key, hardware),
         (featured.activation_key, "another-device"),
         (bare.activation_key, hardware),
@@ -354,8 +394,8 @@ async def test_validations_that_wait_share_one_statement_and_get_their_own_rows(
     assert reader.batches >= 1 and reader.batched_validations == len(requests)
     assert (
         alone[-2] == (None, [])
-        and alone[0][1]
-        and {row.feature for row in alone[0][1]}
+        and alone[3][1]
+        and {row.feature for row in alone[3][1]}
         == {
             "Beta",
             "Export",

@@ -23,24 +23,48 @@ from .seeding import Seed
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=timezone.utc)
 
-#: (status, expires_at) → the state at NOW.
+_MICRO = timedelta(microseconds=1)
+#: (status, expires_at, the plan's grace days; None: no plan) → the state at NOW.
 STATE_CASES = [
-    (LicenseStatus.ACTIVE, None, LicenseState.ACTIVE),
-    (LicenseStatus.ACTIVE, NOW + timedelta(seconds=1), LicenseState.ACTIVE),
-    (LicenseStatus.ACTIVE, NOW, LicenseState.EXPIRED),  # expires at the moment itself
-    (LicenseStatus.ACTIVE, NOW - timedelta(days=3), LicenseState.EXPIRED),
-    (LicenseStatus.SUSPENDED, None, LicenseState.SUSPENDED),
-    (LicenseStatus.SUSPENDED, NOW - timedelta(days=3), LicenseState.SUSPENDED),
-    (LicenseStatus.REVOKED, NOW + timedelta(days=3), LicenseState.REVOKED),
-    (LicenseStatus.REVOKED, NOW - timedelta(days=3), LicenseState.REVOKED),
+    (LicenseStatus.ACTIVE, None, None, LicenseState.ACTIVE),
+    (LicenseStatus.ACTIVE, NOW + timedelta(seconds=1), None, LicenseState.ACTIVE),
+    (LicenseStatus.ACTIVE, NOW, None, LicenseState.EXPIRED),  # expires at the moment itself
+    (LicenseStatus.ACTIVE, NOW - timedelta(days=3), None, LicenseState.EXPIRED),
+    (LicenseStatus.SUSPENDED, None, None, LicenseState.SUSPENDED),
+    (LicenseStatus.SUSPENDED, NOW - timedelta(days=3), None, LicenseState.SUSPENDED),
+    (LicenseStatus.REVOKED, NOW + timedelta(days=3), None, LicenseState.REVOKED),
+    (LicenseStatus.REVOKED, NOW - timedelta(days=3), None, LicenseState.REVOKED),
+    # Grace: an expired license stays active for the plan's days, to the microsecond.
+    (LicenseStatus.ACTIVE, NOW - timedelta(days=3), 0, LicenseState.EXPIRED),
+    (LicenseStatus.ACTIVE, None, 5, LicenseState.ACTIVE),
+    (LicenseStatus.ACTIVE, NOW + timedelta(seconds=1), 5, LicenseState.ACTIVE),
+    (LicenseStatus.ACTIVE, NOW - timedelta(days=3), 5, LicenseState.ACTIVE),
+    (LicenseStatus.ACTIVE, NOW - timedelta(days=5), 5, LicenseState.EXPIRED),
+    (LicenseStatus.ACTIVE, NOW - timedelta(days=5) + _MICRO, 5, LicenseState.ACTIVE),
+    (LicenseStatus.ACTIVE, NOW - timedelta(days=5) - _MICRO, 5, LicenseState.EXPIRED),
+    (
+        LicenseStatus.ACTIVE,
+        NOW - timedelta(days=3, hours=23, microseconds=1),
+        4,
+        LicenseState.ACTIVE,
+    ),
+    (LicenseStatus.ACTIVE, NOW - timedelta(days=40), 31, LicenseState.EXPIRED),
+    (LicenseStatus.SUSPENDED, NOW - timedelta(days=1), 5, LicenseState.SUSPENDED),
+    (LicenseStatus.REVOKED, NOW - timedelta(days=1), 5, LicenseState.REVOKED),
 ]
 
 
-@pytest.mark.parametrize(("status", "expires_at", "state"), STATE_CASES)
+@pytest.mark.parametrize(("status", "expires_at", "grace_days", "state"), STATE_CASES)
 def test_license_state(
-    status: LicenseStatus, expires_at: datetime | None, state: LicenseState
+    status: LicenseStatus, expires_at: datetime | None, grace_days: int | None, state: LicenseState
 ) -> None:
-    assert rules.license_state(status, expires_at, NOW) is state
+    assert rules.license_state(status, expires_at, NOW, grace_days or 0) is state
+
+
+def test_grace_until() -> None:
+    assert rules.grace_until(None, 5) is None
+    assert rules.grace_until(NOW, 0) == NOW
+    assert rules.grace_until(NOW, 5) == NOW + timedelta(days=5)
 
 
 async def test_the_sql_twins_agree_with_the_rule(seed: Seed) -> None:
@@ -48,8 +72,12 @@ async def test_the_sql_twins_agree_with_the_rule(seed: Seed) -> None:
     this database, for every case of the table."""
     product = await seed.product()
     ids: dict[int, LicenseState] = {}
-    for status, expires_at, state in STATE_CASES:
-        license = await seed.license(product)
+    plans = {}
+    for status, expires_at, grace_days, state in STATE_CASES:
+        if grace_days is not None and grace_days not in plans:
+            plans[grace_days] = await seed.plan(f"grace-{grace_days}", grace_days=grace_days)
+        plan = plans[grace_days] if grace_days is not None else None
+        license = await seed.license(product, plan=plan)
         await seed.update_license(license, status=status, expires_at=expires_at)
         ids[license.id] = state
     async with seed.database.read() as connection:

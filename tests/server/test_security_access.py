@@ -54,6 +54,8 @@ class Victim:
     plan_id: int
     email: str
     markers: tuple[str, ...]
+    #: A lease of tenant A's floating license.
+    lease_id: str = ""
 
 
 def api_routes(app: Litestar) -> list[tuple[str, str, tuple[Permission, ...]]]:
@@ -119,6 +121,14 @@ def _body(victim: Victim, method: str, path: str) -> Any:
         ("POST", "/api/license/bulk-by-hardware"): {"hardwareIds": [hardware]},
         ("POST", "/api/webhook"): {"url": f"https://example.com/{tag}"},
         ("POST", "/api/license/consume"): {"activationKey": victim.key},
+        ("POST", "/api/license/lease"): {
+            "activationKey": victim.key,
+            "hardwareId": "OTHER-DEVICE",
+            "productName": victim.product_name,
+        },
+        ("POST", "/api/license/lease/heartbeat"): {"leaseId": victim.lease_id},
+        ("POST", "/api/license/lease/release"): {"leaseId": victim.lease_id},
+        ("POST", "/api/license/{activation_key:str}/leases/{lease_id:str}/end"): None,
         ("POST", "/api/license/{activation_key:str}/topup"): {"calls": 10},
         ("POST", "/api/license/validate-encrypted"): {"payload": "c2VhbGVkIGZvciBub2JvZHk="},
         ("POST", "/api/webhook/deliveries/{delivery_id:int}/resend"): None,
@@ -149,6 +159,7 @@ def _path(victim: Victim, template: str) -> str:
         "{delivery_id:int}": "1",
         "{event_id:int}": "1",
         "{message_id:int}": "1",
+        "{lease_id:str}": victim.lease_id or "l_none",
     }
     path = template
     for name, value in values.items():
@@ -168,7 +179,18 @@ async def _victim(seed: Seed) -> Victim:
         "/api/license/activate", activate_body(license, product, hardware_id)
     )
     assert response.status_code == 200, response.text
+    floating = await seed.license(product, plan=plan, email=email, is_floating=True)
+    leased = await seed.api.post(
+        "/api/license/lease",
+        {
+            "activationKey": floating.activation_key,
+            "hardwareId": hardware_id,
+            "productName": product.name,
+        },
+    )
+    assert leased.status_code == 200, leased.text
     return Victim(
+        lease_id=leased.json()["leaseId"],
         key=license.activation_key,
         hardware_id=hardware_id,
         product_id=product.id,

@@ -281,7 +281,14 @@ def test_limits_come_from_the_environment() -> None:
 
 
 #: Request fields and path parameters whose values a caller could guess to find licenses.
-GUESSABLE = {"activation_key", "license_key", "activation_keys", "emails", "hardware_ids"}
+GUESSABLE = {
+    "activation_key",
+    "license_key",
+    "activation_keys",
+    "emails",
+    "hardware_ids",
+    "lease_id",
+}
 UNKNOWN_KEY = "ZZZZ-9999-9999-9999"
 
 #: A request to each route that looks licenses up, for a key (device, e-mail) that does not exist.
@@ -350,6 +357,26 @@ FAILING_LOOKUPS: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
         {"hardwareIds": ["NO-SUCH-DEVICE"]},
     ),
     ("POST", "/api/license/consume"): ("/api/license/consume", {"activationKey": UNKNOWN_KEY}),
+    ("GET", "/api/license/{activation_key:str}/leases"): (
+        f"/api/license/{UNKNOWN_KEY}/leases",
+        None,
+    ),
+    ("POST", "/api/license/{activation_key:str}/leases/{lease_id:str}/end"): (
+        f"/api/license/{UNKNOWN_KEY}/leases/l_NoSuchLeaseNoSuchLease/end",
+        None,
+    ),
+    ("POST", "/api/license/lease"): (
+        "/api/license/lease",
+        {"activationKey": UNKNOWN_KEY, "hardwareId": "h", "productName": "P"},
+    ),
+    ("POST", "/api/license/lease/heartbeat"): (
+        "/api/license/lease/heartbeat",
+        {"leaseId": "l_NoSuchLeaseNoSuchLease"},
+    ),
+    ("POST", "/api/license/lease/release"): (
+        "/api/license/lease/release",
+        {"leaseId": "l_NoSuchLeaseNoSuchLease"},
+    ),
     ("POST", "/api/license/validate-encrypted"): (
         "/api/license/validate-encrypted",
         {"sealed for the tenant": {"activationKey": UNKNOWN_KEY, "hardwareId": "h"}},

@@ -523,6 +523,7 @@ def demo(
         "minimumRequiredVersion": data.minimum_required_version,
         "trialDays": data.trial_days,
         "planId": data.plan_id,
+        "floatingPlanId": data.floating_plan_id,
         "features": list(data.features),
         "singleDeviceKey": data.single_device_key,
         "corporateKey": data.corporate_key,

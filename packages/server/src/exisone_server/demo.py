@@ -24,6 +24,9 @@ __all__ = ["DEMO_PRODUCT", "DEMO_TENANT", "DemoData", "create_demo"]
 DEMO_TENANT = "demo"
 DEMO_PRODUCT = "DemoApp"
 DEMO_PLAN = "Demo Pro"
+#: A plan whose keys are floating: 5 seats leased for 60 s to 1 h, borrowed for up to 3 days.
+DEMO_FLOATING_PLAN = "Demo Floating"
+DEMO_BORROW_HOURS = 72
 DEMO_FEATURES = ("Export", "Pro")
 DEMO_VERSION = "1.2.0"
 DEMO_MINIMUM_VERSION = "1.0.0"
@@ -41,6 +44,7 @@ class DemoData:
     minimum_required_version: str
     trial_days: int
     plan_id: int
+    floating_plan_id: int
     features: tuple[str, ...]
     single_device_key: str
     corporate_key: str
@@ -87,6 +91,7 @@ async def create_demo(session: AsyncSession, master_key: MasterKey) -> DemoData:
         )
         session.add(product)
         await session.flush()
+    floating = await _floating_plan(session, tenant.id)
     single = await create_license(
         session, product=product, email="single@example.com", plan=plan, note="demo"
     )
@@ -113,6 +118,7 @@ async def create_demo(session: AsyncSession, master_key: MasterKey) -> DemoData:
         minimum_required_version=product.minimum_required_version or "",
         trial_days=product.trial_days,
         plan_id=plan.id,
+        floating_plan_id=floating.id,
         features=DEMO_FEATURES,
         single_device_key=single.activation_key,
         corporate_key=corporate.activation_key,
@@ -121,3 +127,27 @@ async def create_demo(session: AsyncSession, master_key: MasterKey) -> DemoData:
         permissions=tuple(sorted(token.record.permissions)),
         public_key_pem=key.public_key_pem,
     )
+
+
+async def _floating_plan(session: AsyncSession, tenant_id: int) -> Plan:
+    """The demo's floating plan (made once): corporate, 5 seats, leases, borrowing."""
+    plan = await session.scalar(
+        select(Plan).where(Plan.tenant_id == tenant_id, Plan.name == DEMO_FLOATING_PLAN)
+    )
+    if plan is None:
+        features = await session.scalars(
+            select(Feature).where(Feature.tenant_id == tenant_id, Feature.name.in_(DEMO_FEATURES))
+        )
+        plan = Plan(
+            tenant_id=tenant_id,
+            name=DEMO_FLOATING_PLAN,
+            duration_days=0,
+            is_corporate=True,
+            max_seats=DEMO_SEATS,
+            is_floating=True,
+            max_borrow_hours=DEMO_BORROW_HOURS,
+            features=list(features),
+        )
+        session.add(plan)
+        await session.flush()
+    return plan

@@ -25,23 +25,27 @@ def domain_routers() -> list[ControllerRouterHandler]:
     from .health import router as health_router
     from .licenses.encrypted import router as encrypted_router
     from .licenses.endpoints import router as licenses_router
+    from .licenses.lease_endpoints import router as leases_router
     from .mail.endpoints import router as mail_router
     from .payments.endpoints import router as payments_router
     from .plans.endpoints import router as plans_router
     from .portal import portal_routers
     from .products.endpoints import router as products_router
     from .publisher.endpoints import router as publisher_router
+    from .publisher.leases import router as publisher_leases_router
     from .support.endpoints import router as support_router
     from .webhooks.endpoints import router as webhooks_router
 
     return [
         licenses_router,
+        leases_router,
         support_router,
         crypto_router,
         health_router,
         products_router,
         plans_router,
         publisher_router,
+        publisher_leases_router,
         bulk_router,
         audit_router,
         webhooks_router,

@@ -143,6 +143,7 @@ KEY_COLUMNS: tuple[Any, ...] = (
     Product.api_rate_limit_per_minute.label("product_rate"),
     Plan.api_calls,
     Plan.api_rate_limit_per_minute.label("plan_rate"),
+    Plan.grace_days,
     ApiQuota.id.label("quota_id"),
     ApiQuota.calls_limit,
     ApiQuota.calls_used,
@@ -190,6 +191,7 @@ def key_quota_of(row: Any) -> KeyQuota:
         rate_limit_per_minute=row.rate_limit_per_minute if has_row else rate,
         window_minute=row.window_minute if has_row else 0,
         window_calls=row.window_calls if has_row else 0,
+        grace_days=row.grace_days or 0,
     )
     return KeyQuota(row.id, facts, row.quota_id, Grant(calls, rate))
 

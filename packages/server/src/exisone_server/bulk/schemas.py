@@ -77,6 +77,7 @@ class BulkInfoItem(WireResponse):
     is_corporate: bool | None = None
     current_seats: int | None = None
     is_offline: bool | None = None
+    is_floating: bool | None = None
     activation_date: str | None = None
     version: str | None = None
     note: str | None = None

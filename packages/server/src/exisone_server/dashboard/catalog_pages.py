@@ -198,6 +198,17 @@ async def plan_save(request: Request[Any, Any, Any], database: DatabaseDep) -> R
                 api_rate_limit_per_minute=form_int(
                     form.get("api_rate_limit_per_minute"), "API calls per minute", optional=True
                 ),
+                is_floating=form.flag("is_floating"),
+                lease_ttl_min_seconds=form_int(form.get("lease_ttl_min_seconds", "60"), "TTL") or 0,
+                lease_ttl_max_seconds=form_int(form.get("lease_ttl_max_seconds", "3600"), "TTL")
+                or 0,
+                lease_ttl_default_seconds=form_int(
+                    form.get("lease_ttl_default_seconds", "600"), "TTL"
+                )
+                or 0,
+                max_borrow_hours=form_int(form.get("max_borrow_hours", "0"), "Borrow hours") or 0,
+                grace_days=form_int(form.get("grace_days", "0"), "Grace days") or 0,
+                check_in_days=form_int(form.get("check_in_days"), "Check-in period", optional=True),
             ),
         )
         return f"Plan {plan.name!r} {'created' if created else 'saved'}."

@@ -10,16 +10,19 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..audit import record_license_audit
 from ..crypto.master_key import MasterKey
 from ..deps import DatabaseDep, MasterKeyDep
 from ..errors import ApiError
 from ..kit.time import format_expiration, utc_now
+from ..licenses.leases import end_lease
 from ..licenses.service import get_license, license_feature_names, release_outlook
 from ..models import License, Product
 from ..plans.service import list_plans
 from ..products.service import list_products
 from ..publisher import service
 from ..publisher.activity import list_devices, list_trials, set_trial_expiration
+from ..publisher.leases import lease_line, live_leases
 from ..publisher.queries import (
     LicenseFilters,
     PageRequest,
@@ -27,7 +30,7 @@ from ..publisher.queries import (
     license_history,
     list_licenses,
 )
-from ..publisher.schemas import LicenseExtend, LicensePage
+from ..publisher.schemas import LicenseExtend, LicensePage, LicenseUpdate
 from .accounts import SessionView
 from .mail_pages import email_keys
 from .web import BASE, form_int, page, perform, posted, require_user
@@ -191,8 +194,10 @@ async def _key_context(database: Any, user: SessionView, activation_key: str) ->
         product = await session.get(Product, license.product_id)
         assert product is not None  # foreign key
         policy, wait = await release_outlook(session, license, product, utc_now())
+        leases = [lease_line(lease) for lease in await live_leases(session, license)]
     return {
         "license": detail,
+        "leases": leases,
         "history": history,
         "offline": None,
         "release_policy": policy,
@@ -218,7 +223,8 @@ async def key_action(
     activation_key: FromPath[str],
     action: FromPath[str],
 ) -> Redirect:
-    """revoke / suspend / resume / extend / free (a device) / email-keys."""
+    """revoke / suspend / resume / extend / free (a device) / email-keys / floating (on or
+    off) / end-lease."""
     form = await posted(request, database)
     tenant = form.user.tenant_id
     client_ip = request.client.host if request.client else None
@@ -248,6 +254,19 @@ async def key_action(
             return "Device freed: its seat can be used again."
         if action == "email-keys":
             return await email_keys(session, tenant, activation_key)
+        if action == "floating":
+            floating = form.flag("is_floating")
+            await service.update_license(
+                session, tenant, activation_key, LicenseUpdate(is_floating=floating)
+            )
+            return "Key is floating: its seats are leases." if floating else "Key is not floating."
+        if action == "end-lease":
+            license = await get_license(session, tenant, activation_key, lock=True)
+            lease = await end_lease(session, license, form.get("lease_id"))
+            await record_license_audit(
+                session, license, "license.end_lease", hardware_id=lease.hardware_id
+            )
+            return f"Lease of {lease.hardware_id} ended: its seat is free."
         raise ApiError("invalid_request", f"Unknown action {action!r}.", status_code=404)
 
     return await perform(

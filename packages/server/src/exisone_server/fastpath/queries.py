@@ -27,19 +27,25 @@ FROM access_tokens WHERE public_id = %s
 
 _TOKEN_COLUMNS = "t.id, t.tenant_id, t.name, t.secret_hash, t.permissions, t.expires_at, t.revoked"
 
-#: The facts of licenses.rules.KeyFacts, "bound to this device", and a feature name: the
-#: columns of fastpath.reader.OnlineKeyRow, in its order. HARDWARE_ID names the device (a
-#: parameter or a column); the FROM clause must name the license ``l``.
+#: The facts of licenses.rules.KeyFacts, "bound to this device", the plan's grace and check-in
+#: days, whether the license is floating and when the device's lease of it runs out, and a
+#: feature name: the columns of fastpath.reader.OnlineKeyRow, in its order. HARDWARE_ID names
+#: the device (a parameter or a column, used twice); the FROM clause must name the license
+#: ``l``.
 _KEY_COLUMNS = """
        l.status, l.expires_at, p.name, p.version, p.minimum_required_version,
        p.enforce_version_check, p.is_active,
        EXISTS (SELECT 1 FROM activations a
                WHERE a.license_id = l.id AND a.hardware_id = HARDWARE_ID
                  AND a.deactivated_at IS NULL),
+       pl.grace_days, pl.check_in_days, l.is_floating,
+       (SELECT max(le.expires_at) FROM leases le
+        WHERE le.license_id = l.id AND le.hardware_id = HARDWARE_ID AND le.ended_at IS NULL),
        f.name"""
 
 _KEY_JOINS = """
 LEFT JOIN products p ON p.id = l.product_id
+LEFT JOIN plans pl ON pl.id = l.plan_id
 LEFT JOIN license_features lf ON lf.license_id = l.id
 LEFT JOIN features f ON f.id = lf.feature_id"""
 
@@ -48,7 +54,7 @@ def _key_columns(hardware_id: str) -> str:
     return _KEY_COLUMNS.replace("HARDWARE_ID", hardware_id)
 
 
-#: The rows of a key in a tenant; parameters: hardware ID, tenant id, activation key.
+#: The rows of a key in a tenant; parameters: hardware ID (twice), tenant id, activation key.
 KEY_ROWS = f"""
 SELECT {_key_columns("%s")}
 FROM licenses l {_KEY_JOINS}
@@ -57,8 +63,8 @@ ORDER BY f.name
 """
 
 #: The token's row joined to the key's rows in the token's tenant (NULL key columns when the
-#: key is unknown there; no row: unknown token); parameters: hardware ID, activation key, token
-#: public id. The license is read before the token's secret is checked, but nothing of it
+#: key is unknown there; no row: unknown token); parameters: hardware ID (twice), activation
+#: key, token public id. The license is read before the token's secret is checked, but nothing of it
 #: leaves the server unless the token then checks.
 TOKEN_AND_ONLINE_KEY = f"""
 SELECT {_TOKEN_COLUMNS}, {_key_columns("%s")}

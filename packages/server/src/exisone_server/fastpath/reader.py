@@ -85,6 +85,13 @@ class OnlineKeyRow(NamedTuple):
     enforce_version_check: bool
     product_active: bool
     bound: bool
+    #: The plan's days of grace after expiry (0 without a plan).
+    grace_days: int
+    #: The plan's check-in period in days (None: none).
+    check_in_days: int | None
+    floating: bool
+    #: When the device's lease of the license runs out (the latest not ended; None: none).
+    lease_expires_at: datetime | None
     feature: str | None
 
 
@@ -142,7 +149,11 @@ def _online_key(row: Sequence[Any]) -> OnlineKeyRow:
         bool(row[5]),
         bool(row[6]),
         bool(row[7]),
-        row[8],
+        int(row[8] or 0),
+        row[9],
+        bool(row[10]),
+        _utc(row[11]),
+        row[12],
     )
 
 
@@ -210,7 +221,7 @@ class SqliteReader:
         self, tenant_id: int, activation_key: str, hardware_id: str
     ) -> list[OnlineKeyRow]:
         rows = self._connection.execute(
-            self._key_rows_sql, (hardware_id, tenant_id, activation_key)
+            self._key_rows_sql, (hardware_id, hardware_id, tenant_id, activation_key)
         ).fetchall()
         return [_online_key(row) for row in rows]
 
@@ -223,7 +234,7 @@ class SqliteReader:
         if kept is not None:
             return kept
         found = _token_and_key_rows(
-            self._connection.execute(self._token_and_key_sql, args).fetchall()
+            self._connection.execute(self._token_and_key_sql, (hardware_id, *args)).fetchall()
         )
         self.cache.put(mark, args, found)
         return found
@@ -347,7 +358,7 @@ class PostgresReader:
     async def online_key_rows(
         self, tenant_id: int, activation_key: str, hardware_id: str
     ) -> list[OnlineKeyRow]:
-        rows = await self._fetch(KEY_ROWS, (hardware_id, tenant_id, activation_key))
+        rows = await self._fetch(KEY_ROWS, (hardware_id, hardware_id, tenant_id, activation_key))
         return [_online_key(row) for row in rows]
 
     async def token_and_online_key(
@@ -358,7 +369,7 @@ class PostgresReader:
         still current would cost a round trip too (docs/design.md)."""
         args = (hardware_id, activation_key, public_id)
         if (self._reading == 0 and not self._waiting) or not _batchable(args):
-            rows = await self._fetch(TOKEN_AND_ONLINE_KEY, args)
+            rows = await self._fetch(TOKEN_AND_ONLINE_KEY, (hardware_id, *args))
             return _token_and_key_rows(rows)
         loop = asyncio.get_running_loop()
         waiting: asyncio.Future[list[tuple[Any, ...]]] = loop.create_future()
@@ -428,13 +439,15 @@ class EngineReader:
     async def online_key_rows(
         self, tenant_id: int, activation_key: str, hardware_id: str
     ) -> list[OnlineKeyRow]:
-        rows = await self._fetch(KEY_ROWS, (hardware_id, tenant_id, activation_key))
+        rows = await self._fetch(KEY_ROWS, (hardware_id, hardware_id, tenant_id, activation_key))
         return [_online_key(row) for row in rows]
 
     async def token_and_online_key(
         self, public_id: str, activation_key: str, hardware_id: str
     ) -> tuple[TokenRow | None, list[OnlineKeyRow]]:
-        rows = await self._fetch(TOKEN_AND_ONLINE_KEY, (hardware_id, activation_key, public_id))
+        rows = await self._fetch(
+            TOKEN_AND_ONLINE_KEY, (hardware_id, hardware_id, activation_key, public_id)
+        )
         return _token_and_key_rows(rows)
 
     async def close(self) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exisone.protocol import format_datetime, issue_offline_code
@@ -14,13 +15,14 @@ from ..crypto.key_cache import cached_signing_key
 from ..crypto.master_key import MasterKey
 from ..crypto.service import current_crypto_key
 from ..kit.time import format_expiration, utc_now
-from ..models import HistoryAction, License, Product
+from ..models import HistoryAction, License, Plan, Product
 from .history import record_history
 from .service import (
     bind_device,
     check_hardware_id,
     ensure_activatable,
     license_feature_names,
+    plan_grace_days,
 )
 
 __all__ = ["OfflineActivation", "build_offline_payload", "issue_offline_activation"]
@@ -36,7 +38,11 @@ class OfflineActivation:
 
 
 def build_offline_payload(
-    license: License, product: Product, hardware_id: str, features: list[str], now: datetime
+    license: License,
+    product: Product,
+    hardware_id: str,
+    features: list[str],
+    now: datetime,
 ) -> dict[str, Any]:
     """The signed JSON: the protocol's keys in their order, then activationKey, issuedAt."""
     return {
@@ -74,7 +80,7 @@ async def issue_offline_activation(
     normalized = check_hardware_id(hardware_id)
     product = await session.get(Product, license.product_id)
     assert product is not None  # foreign key
-    ensure_activatable(license, product, moment)
+    ensure_activatable(license, product, moment, grace_days=await plan_grace_days(session, license))
     activation, created, seats = await bind_device(
         session,
         license,
@@ -90,8 +96,15 @@ async def issue_offline_activation(
     activation.is_offline = True
     features = await license_feature_names(session, license.id)
     crypto_key = await current_crypto_key(session, license.tenant_id)
+    check_in_days = None
+    if license.plan_id is not None:
+        check_in_days = await session.scalar(
+            select(Plan.check_in_days).where(Plan.id == license.plan_id)
+        )
     payload = build_offline_payload(license, product, normalized, features, moment)
     payload["kid"] = crypto_key.fingerprint  # names the signing key (rotation); clients ignore it
+    if check_in_days is not None:  # the plan's check-in period, last (clients ignore it)
+        payload["checkInDays"] = check_in_days
     signing_key = cached_signing_key(crypto_key, master_key)  # decrypted once per process
     code = issue_offline_code(payload, signing_key)
     license.is_offline = True

@@ -13,6 +13,12 @@ The order of the checks is part of the rules (it decides which refusal a client 
   product active → device bound → version;
 * activate and offline codes (:func:`activation_refusal`): product named → license state →
   product active → version; then the seats (:func:`seat_refusal`);
+* check a floating seat out (:func:`lease_refusal`): the activation order, then not floating,
+  then a borrow or TTL out of the plan's bounds (:func:`lease_span`), then the live leases
+  (:func:`lease_seat_refusal`); a lease that ran out holds no seat (:func:`lease_live`);
+* grace (:func:`license_state` with ``grace_days``): an expired license stays ``active`` for
+  its plan's grace days; :func:`license_state_sql` and :func:`license_state_is` take the plan's
+  days from the row (:func:`grace_ends_sql`);
 * release a device (:func:`release_refusal`): who may (the publisher always; a customer when
   the product lets customers release; an offline code's seat only by the publisher, or by a
   customer when the product allows it) → the waits (cooldown since the last release, releases
@@ -35,18 +41,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BindParameter, ColumnElement, and_, case, or_
+from sqlalchemy import BindParameter, ColumnElement, and_, case, or_, select
+from sqlalchemy.orm import aliased
 
 from exisone.protocol import ValidationReason
 
+from ..kit.sql_time import plus_days
 from ..kit.versions import is_older
-from ..models import ApiQuota, License, LicenseStatus, Product
+from ..models import ApiQuota, License, LicenseStatus, Plan, Product
 
 __all__ = [
     "MAX_KEYS_PER_ORDER",
     "QUOTA_THRESHOLDS",
     "RELEASE_WINDOW",
     "KeyFacts",
+    "LeasePolicy",
     "LicenseState",
     "PurchaseShape",
     "QuotaFacts",
@@ -60,7 +69,13 @@ __all__ = [
     "calls_in_window",
     "consume_allowed_sql",
     "consume_refusal",
+    "grace_ends_sql",
+    "grace_until",
     "has_free_seat",
+    "lease_live",
+    "lease_refusal",
+    "lease_seat_refusal",
+    "lease_span",
     "license_state",
     "license_state_is",
     "license_state_sql",
@@ -79,6 +94,7 @@ __all__ = [
     "renewal_quantity",
     "seat_limit",
     "seat_refusal",
+    "state_reason",
     "trial_refusal",
     "utc_minute",
     "validation_refusal",
@@ -124,6 +140,10 @@ class Reason(enum.StrEnum):
     NOT_API_LICENSE = "not_api_license"
     QUOTA_EXCEEDED = "quota_exceeded"
     RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
+    NOT_FLOATING = "not_floating"
+    NO_FREE_SEAT = "no_free_seat"
+    LEASE_NOT_FOUND = "lease_not_found"
+    LEASE_EXPIRED = "lease_expired"
 
 
 _STATE_REASONS = {
@@ -131,6 +151,12 @@ _STATE_REASONS = {
     LicenseState.SUSPENDED: Reason.LICENSE_SUSPENDED,
     LicenseState.EXPIRED: Reason.LICENSE_EXPIRED,
 }
+
+
+def state_reason(state: LicenseState) -> Reason | None:
+    """The refusal a license's state makes: ``license_revoked`` / ``license_suspended`` /
+    ``license_expired``; None when it is active."""
+    return _STATE_REASONS.get(state)
 
 
 @dataclass(frozen=True)
@@ -143,19 +169,48 @@ class KeyFacts:
     product_active: bool
     enforce_version_check: bool
     minimum_required_version: str | None
+    #: The plan's days of grace after expiry (0: none).
+    grace_days: int = 0
+
+
+def grace_until(expires_at: datetime | None, grace_days: int) -> datetime | None:
+    """When an expired license stops being usable: ``expires_at`` plus the grace days (None for
+    a perpetual license)."""
+    if expires_at is None:
+        return None
+    return expires_at + timedelta(days=max(grace_days, 0))
 
 
 def license_state(
-    status: LicenseStatus, expires_at: datetime | None, now: datetime
+    status: LicenseStatus, expires_at: datetime | None, now: datetime, grace_days: int = 0
 ) -> LicenseState:
-    """Revoked and suspended win over expiry; a license expires at ``expires_at`` exactly."""
+    """Revoked and suspended win over expiry; a license expires at ``expires_at`` plus its
+    ``grace_days`` exactly (during grace it is still ``active``)."""
     if status is LicenseStatus.REVOKED:
         return LicenseState.REVOKED
     if status is LicenseStatus.SUSPENDED:
         return LicenseState.SUSPENDED
-    if expires_at is not None and expires_at <= now:
+    ends = grace_until(expires_at, grace_days)
+    if ends is not None and ends <= now:
         return LicenseState.EXPIRED
     return LicenseState.ACTIVE
+
+
+def grace_ends_sql() -> ColumnElement[datetime]:
+    """:func:`grace_until` of ``licenses`` rows in SQL: ``expires_at`` plus the grace days of
+    the license's plan (none without a plan)."""
+    plan = aliased(Plan, name="grace_plan")  # never correlated to a plan of the outer query
+    days = (
+        select(plan.grace_days)
+        .where(plan.id == License.plan_id)
+        .correlate(License)
+        .scalar_subquery()
+    )
+    return plus_days(License.expires_at, days)
+
+
+def _expired_sql(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    return and_(License.expires_at.is_not(None), grace_ends_sql() <= now)
 
 
 def license_state_sql(now: datetime) -> ColumnElement[str]:
@@ -163,10 +218,7 @@ def license_state_sql(now: datetime) -> ColumnElement[str]:
     return case(
         (License.status == LicenseStatus.REVOKED, LicenseState.REVOKED.value),
         (License.status == LicenseStatus.SUSPENDED, LicenseState.SUSPENDED.value),
-        (
-            and_(License.expires_at.is_not(None), License.expires_at <= now),
-            LicenseState.EXPIRED.value,
-        ),
+        (_expired_sql(now), LicenseState.EXPIRED.value),
         else_=LicenseState.ACTIVE.value,
     )
 
@@ -174,17 +226,23 @@ def license_state_sql(now: datetime) -> ColumnElement[str]:
 def license_state_is(
     state: LicenseState, now: datetime | BindParameter[datetime]
 ) -> ColumnElement[bool]:
-    """SQL condition: the license is in ``state`` at ``now`` (index-friendly, no CASE)."""
+    """SQL condition: the license is in ``state`` at ``now`` (no CASE; an expiry later than
+    ``now`` is decided on the indexed column before the plan's grace is read)."""
     if state is LicenseState.REVOKED:
         return License.status == LicenseStatus.REVOKED
     if state is LicenseState.SUSPENDED:
         return License.status == LicenseStatus.SUSPENDED
-    expired = and_(License.expires_at.is_not(None), License.expires_at <= now)
     if state is LicenseState.EXPIRED:
-        return and_(License.status == LicenseStatus.ACTIVE, expired)
+        return and_(
+            License.status == LicenseStatus.ACTIVE, License.expires_at <= now, _expired_sql(now)
+        )
     return and_(
         License.status == LicenseStatus.ACTIVE,
-        or_(License.expires_at.is_(None), License.expires_at > now),
+        or_(
+            License.expires_at.is_(None),
+            License.expires_at > now,
+            grace_ends_sql() > now,
+        ),
     )
 
 
@@ -220,7 +278,7 @@ def validation_refusal(
     facts: KeyFacts, *, product_name: str | None, version: str | None, bound: bool, now: datetime
 ) -> Reason | None:
     """Why validating this online key on a device fails, or None (``licensed``)."""
-    state = license_state(facts.status, facts.expires_at, now)
+    state = license_state(facts.status, facts.expires_at, now, facts.grace_days)
     if state is not LicenseState.ACTIVE:
         return _STATE_REASONS[state]
     if not product_named(product_name, facts.product_name):
@@ -243,7 +301,7 @@ def activation_refusal(
     """
     if product_name is not None and product_name.strip() != facts.product_name:
         return Reason.PRODUCT_MISMATCH
-    state = license_state(facts.status, facts.expires_at, now)
+    state = license_state(facts.status, facts.expires_at, now, facts.grace_days)
     if state is not LicenseState.ACTIVE:
         return _STATE_REASONS[state]
     if not facts.product_active:
@@ -277,7 +335,7 @@ def offline_code_refusal(
     if license is None:
         expired = expires_at is not None and expires_at <= now
         return Reason.LICENSE_EXPIRED if expired else None
-    state = license_state(license.status, license.expires_at, now)
+    state = license_state(license.status, license.expires_at, now, license.grace_days)
     if state is not LicenseState.ACTIVE:
         return _STATE_REASONS[state]
     if not bound:
@@ -285,6 +343,60 @@ def offline_code_refusal(
     if version_outdated(license.enforce_version_check, license.minimum_required_version, version):
         return Reason.VERSION_OUTDATED
     return None
+
+
+@dataclass(frozen=True)
+class LeasePolicy:
+    """A plan's floating-seat settings (a license without a plan gets the defaults)."""
+
+    ttl_min_seconds: int = 60
+    ttl_max_seconds: int = 3600
+    ttl_default_seconds: int = 600
+    #: The longest borrow for offline use; 0 = no borrowing.
+    max_borrow_hours: int = 0
+
+
+def lease_span(
+    policy: LeasePolicy, ttl_seconds: int | None, borrow_hours: float | None
+) -> tuple[timedelta, int] | None:
+    """``(how long the lease runs, its TTL in seconds)`` for a checkout, or None when the
+    requested TTL or borrow lies outside the policy's bounds. A borrow runs ``borrow_hours``
+    (more than 0, at most ``max_borrow_hours``); otherwise the TTL (the default when none is
+    asked for; asked for: between the bounds, inclusive)."""
+    ttl = policy.ttl_default_seconds if ttl_seconds is None else ttl_seconds
+    if not policy.ttl_min_seconds <= ttl <= policy.ttl_max_seconds:
+        return None
+    if borrow_hours is not None:
+        if not 0 < borrow_hours <= policy.max_borrow_hours:
+            return None
+        return timedelta(hours=borrow_hours), ttl
+    return timedelta(seconds=ttl), ttl
+
+
+def lease_refusal(
+    facts: KeyFacts,
+    *,
+    floating: bool,
+    product_name: str | None,
+    version: str | None,
+    now: datetime,
+) -> Reason | None:
+    """Why no lease of this license may be checked out now (before seats), or None: the
+    :func:`activation_refusal` checks, then ``not_floating``."""
+    refusal = activation_refusal(facts, product_name=product_name, version=version, now=now)
+    if refusal is not None:
+        return refusal
+    return None if floating else Reason.NOT_FLOATING
+
+
+def lease_live(expires_at: datetime, ended_at: datetime | None, now: datetime) -> bool:
+    """A lease holds its seat until it is ended or ``expires_at`` comes (exactly)."""
+    return ended_at is None and expires_at > now
+
+
+def lease_seat_refusal(limit: int | None, live_leases: int) -> Reason | None:
+    """Why one more lease cannot be checked out with ``live_leases`` held, or None."""
+    return None if has_free_seat(limit, live_leases) else Reason.NO_FREE_SEAT
 
 
 def seat_refusal(is_corporate: bool, limit: int | None, seats_in_use: int) -> Reason | None:
@@ -533,6 +645,7 @@ class QuotaFacts:
     rate_limit_per_minute: int | None
     window_minute: int
     window_calls: int
+    grace_days: int = 0
 
 
 def utc_minute(now: datetime) -> int:
@@ -547,7 +660,7 @@ def calls_in_window(window_minute: int, window_calls: int, minute: int) -> int:
 
 def consume_refusal(facts: QuotaFacts, amount: int, now: datetime) -> Reason | None:
     """Why the key may not consume ``amount`` calls now, or None (it may)."""
-    state = license_state(facts.status, facts.expires_at, now)
+    state = license_state(facts.status, facts.expires_at, now, facts.grace_days)
     if state is not LicenseState.ACTIVE:
         return _STATE_REASONS[state]
     if not facts.product_active:

@@ -63,6 +63,10 @@ class LicenseValidation(WireResponse):
     server_version: str | None = None
     minimum_required_version: str | None = None
     product_name: str | None = None
+    #: An expired license in its plan's grace: usable until then (extra; clients ignore it).
+    grace_until: str | None = None
+    #: The plan's check-in period: validate online at least this often (extra).
+    check_in_days: int | None = None
 
 
 class LicenseDeactivate(WireRequest):

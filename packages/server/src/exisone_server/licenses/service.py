@@ -54,6 +54,8 @@ __all__ = [
     "get_license",
     "key_facts",
     "license_feature_names",
+    "plan_grace_days",
+    "refusal_error",
     "release_error",
     "release_outlook",
     "release_policy",
@@ -193,9 +195,18 @@ _REFUSAL_MESSAGES = {
 }
 
 
-def key_facts(license: License, product: Product) -> KeyFacts:
-    """What :mod:`.rules` reads of a license and its product."""
+async def plan_grace_days(session: AsyncSession, license: License) -> int:
+    """The grace days of the license's plan (0 without a plan)."""
+    if license.plan_id is None:
+        return 0
+    days = await session.scalar(select(Plan.grace_days).where(Plan.id == license.plan_id))
+    return int(days or 0)
+
+
+def key_facts(license: License, product: Product, grace_days: int = 0) -> KeyFacts:
+    """What :mod:`.rules` reads of a license and its product (and its plan's grace)."""
     return KeyFacts(
+        grace_days=grace_days,
         status=license.status,
         expires_at=license.expires_at,
         product_name=product.name,
@@ -212,16 +223,25 @@ def ensure_activatable(
     *,
     product_name: str | None = None,
     client_version: str | None = None,
+    grace_days: int = 0,
 ) -> None:
     """409 when :func:`.rules.activation_refusal` refuses binding a device to the license."""
     refusal = rules.activation_refusal(
-        key_facts(license, product), product_name=product_name, version=client_version, now=now
+        key_facts(license, product, grace_days),
+        product_name=product_name,
+        version=client_version,
+        now=now,
     )
+    if refusal is not None:
+        raise refusal_error(refusal, product, client_version)
+
+
+def refusal_error(refusal: Reason, product: Product, client_version: str | None) -> ApiError:
+    """The 409 of an :func:`.rules.activation_refusal` reason."""
     if refusal is Reason.VERSION_OUTDATED:
         assert client_version is not None
-        raise version_outdated_error(product, client_version)
-    if refusal is not None:
-        raise Conflict(refusal, _REFUSAL_MESSAGES[refusal], extra=version_info(product))
+        return version_outdated_error(product, client_version)
+    return Conflict(refusal, _REFUSAL_MESSAGES[refusal], extra=version_info(product))
 
 
 async def bind_device(
@@ -240,8 +260,16 @@ async def bind_device(
 
     Same device again → the existing activation (idempotent). Single-device license bound to
     another device → 409 ``license_in_use``; corporate license full → 409 ``seat_limit_reached``.
+    A floating license binds no device: its seats are leases (409 ``no_free_seat``).
     """
     moment = now or utc_now()
+    if license.is_floating:
+        raise Conflict(
+            Reason.NO_FREE_SEAT,
+            "This is a floating license: its seats are leases (POST /api/license/lease), "
+            "not activations.",
+            extra={"floating": True},
+        )
     existing = await session.scalar(
         select(Activation).where(
             Activation.license_id == license.id,
@@ -313,7 +341,12 @@ async def activate_device(
     product = await session.get(Product, license.product_id)
     assert product is not None  # foreign key
     ensure_activatable(
-        license, product, moment, product_name=product_name, client_version=client_version
+        license,
+        product,
+        moment,
+        product_name=product_name,
+        client_version=client_version,
+        grace_days=await plan_grace_days(session, license),
     )
     activation, created, seats = await bind_device(
         session,
@@ -470,6 +503,7 @@ async def create_license(
     is_corporate: bool = False,
     max_seats: int | None = None,
     corporate_name: str | None = None,
+    is_floating: bool | None = None,
     features: Sequence[Feature] | None = None,
     activation_key: str | None = None,
     note: str | None = None,
@@ -483,7 +517,8 @@ async def create_license(
 
     Validity: ``plan`` wins over ``validity_days``; with neither, the product's default plan is
     used, else its ``default_license_days``; 0 days = perpetual. Features: ``features`` if given,
-    else the plan's. Raises 400 ``invalid_request`` for negative days or seats.
+    else the plan's. Floating (``is_floating``): as given, else as the plan. Raises 400
+    ``invalid_request`` for negative days or seats.
     """
     moment = now or utc_now()
     if validity_days is not None and validity_days < 0:
@@ -521,6 +556,7 @@ async def create_license(
         is_corporate=is_corporate,
         max_seats=max_seats if is_corporate else None,
         corporate_name=corporate_name if is_corporate else None,
+        is_floating=is_floating if is_floating is not None else bool(plan and plan.is_floating),
         note=note,
         created_at=moment,
     )

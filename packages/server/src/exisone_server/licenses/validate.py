@@ -64,8 +64,15 @@ def _answer(
     features: Sequence[str] = (),
     remaining_days: int | None = None,
     product_name: str | None = None,
+    now: datetime | None = None,
 ) -> LicenseValidation:
     status = rules.answer_status(reason)
+    grace_until, check_in_days = None, None
+    if isinstance(product, OnlineKeyRow):
+        check_in_days = product.check_in_days
+        ends = rules.grace_until(expires_at, product.grace_days)
+        if now is not None and expires_at is not None and ends is not None:
+            grace_until = format_expiration(ends) if expires_at <= now < ends else None
     return LicenseValidation(
         is_valid=status in ("licensed", "trial"),
         status=status,
@@ -76,6 +83,8 @@ def _answer(
         server_version=product.version if product else None,
         minimum_required_version=product.minimum_required_version if product else None,
         product_name=product_name,
+        grace_until=grace_until,
+        check_in_days=check_in_days,
     )
 
 
@@ -99,7 +108,14 @@ def _facts(row: OnlineKeyRow) -> KeyFacts:
         product_active=row.product_active,
         enforce_version_check=row.enforce_version_check,
         minimum_required_version=row.minimum_required_version,
+        grace_days=row.grace_days,
     )
+
+
+def _holds_seat(row: OnlineKeyRow, now: datetime) -> bool:
+    """The device holds a seat: an activation, or a live lease of a floating license."""
+    lease = row.lease_expires_at
+    return row.bound or (lease is not None and rules.lease_live(lease, None, now))
 
 
 def _refusal(row: OnlineKeyRow, request: LicenseValidate, now: datetime) -> Reason | None:
@@ -108,7 +124,7 @@ def _refusal(row: OnlineKeyRow, request: LicenseValidate, now: datetime) -> Reas
         _facts(row),
         product_name=request.product_name,
         version=request.version,
-        bound=row.bound,
+        bound=_holds_seat(row, now),
         now=now,
     )
 
@@ -128,6 +144,7 @@ def online_key_answer(
         first.expires_at,
         first,
         features=[row.feature for row in rows if row.feature is not None],
+        now=now,
     )
 
 
@@ -408,7 +425,7 @@ async def _validate_offline_code(
         hardware_matches=hardware_matches,
         product_matches=product_matches,
         license=_facts(license) if license is not None else None,
-        bound=license is not None and license.bound,
+        bound=license is not None and _holds_seat(license, now),
         expires_at=expires_at,
         version=request.version,
         now=now,
@@ -419,6 +436,7 @@ async def _validate_offline_code(
         license,
         features=features,
         product_name=product_name,
+        now=now,
     )
 
 

@@ -7,6 +7,7 @@ from .audit_event import AuditEvent
 from .base import Model, UTCDateTime
 from .crypto_key import CryptoKey
 from .dashboard_user import DashboardSession, DashboardUser
+from .lease import Lease
 from .license import License, LicenseStatus, license_features
 from .license_history import HistoryAction, LicenseHistory
 from .mail import MailMessage, MailStatus, MailTemplate, TenantMailSettings
@@ -42,6 +43,7 @@ __all__ = [
     "DeliveryStatus",
     "Feature",
     "HistoryAction",
+    "Lease",
     "License",
     "LicenseHistory",
     "LicenseStatus",

@@ -66,6 +66,8 @@ class License(Model):
     max_seats: Mapped[int | None] = mapped_column(default=None)
     corporate_name: Mapped[str | None] = mapped_column(String(200), default=None)
     is_offline: Mapped[bool] = mapped_column(default=False)
+    #: Floating: devices hold seats as leases (licenses.leases), at most the seat limit at once.
+    is_floating: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: A trial key (e.g. a subscription's trial period): its end gets the "trial ending" e-mail
     #: instead of the renewal reminder, when its product sends it.
     is_trial: Mapped[bool] = mapped_column(default=False, server_default=false())

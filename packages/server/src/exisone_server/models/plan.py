@@ -59,6 +59,18 @@ class Plan(Model):
     api_calls: Mapped[int | None] = mapped_column(BigInteger, default=None)
     #: API products: the key's calls per minute (None = the product's setting).
     api_rate_limit_per_minute: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: New licenses of the plan are floating: seats are leases that run out unless renewed.
+    is_floating: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Bounds and default of a lease's time to live, in seconds (licenses.rules.LeasePolicy).
+    lease_ttl_min_seconds: Mapped[int] = mapped_column(default=60, server_default="60")
+    lease_ttl_max_seconds: Mapped[int] = mapped_column(default=3600, server_default="3600")
+    lease_ttl_default_seconds: Mapped[int] = mapped_column(default=600, server_default="600")
+    #: The longest a floating seat may be borrowed for offline use; 0 = no borrowing.
+    max_borrow_hours: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Days a license of the plan stays usable after it expires (validate: ``graceUntil``).
+    grace_days: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Days a device may go without validating online (answers: ``checkInDays``); None = any.
+    check_in_days: Mapped[int | None] = mapped_column(default=None)
     features: Mapped[list[Feature]] = relationship(
         secondary=plan_features, lazy="raise", order_by=Feature.name
     )

@@ -34,6 +34,13 @@ def plan_read(plan: Plan) -> PlanRead:
         product_id=plan.product_id,
         api_calls=plan.api_calls,
         api_rate_limit_per_minute=plan.api_rate_limit_per_minute,
+        is_floating=plan.is_floating,
+        lease_ttl_min_seconds=plan.lease_ttl_min_seconds,
+        lease_ttl_max_seconds=plan.lease_ttl_max_seconds,
+        lease_ttl_default_seconds=plan.lease_ttl_default_seconds,
+        max_borrow_hours=plan.max_borrow_hours,
+        grace_days=plan.grace_days,
+        check_in_days=plan.check_in_days,
     )
 
 

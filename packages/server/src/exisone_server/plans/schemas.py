@@ -33,6 +33,18 @@ class PlanUpsert(WireRequest):
     api_calls: int | UnsetType | None = UNSET
     #: API products: a key's calls per minute; null = the product's setting.
     api_rate_limit_per_minute: int | UnsetType | None = UNSET
+    #: New licenses of the plan are floating: their seats are leases (default false).
+    is_floating: bool | UnsetType = UNSET
+    #: A lease's TTL bounds and default in seconds (defaults 60, 3600, 600; min ≤ default ≤ max).
+    lease_ttl_min_seconds: int | UnsetType = UNSET
+    lease_ttl_max_seconds: int | UnsetType = UNSET
+    lease_ttl_default_seconds: int | UnsetType = UNSET
+    #: The longest borrow of a floating seat for offline use; 0 = no borrowing (default 0).
+    max_borrow_hours: int | UnsetType = UNSET
+    #: Days an expired license stays usable (default 0).
+    grace_days: int | UnsetType = UNSET
+    #: Days a device may go without validating online; null = no limit (default null).
+    check_in_days: int | UnsetType | None = UNSET
 
 
 class PlanRead(WireResponse):
@@ -43,7 +55,15 @@ class PlanRead(WireResponse):
     is_corporate: bool
     features: list[str]
     created_at: str
+    is_floating: bool
+    lease_ttl_min_seconds: int
+    lease_ttl_max_seconds: int
+    lease_ttl_default_seconds: int
+    max_borrow_hours: int
+    grace_days: int
     max_seats: int | None = None
     product_id: int | None = None
     api_calls: int | None = None
     api_rate_limit_per_minute: int | None = None
+    #: Absent: no check-in period.
+    check_in_days: int | None = None

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ..audit import record_audit
-from ..errors import Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 from ..models import Feature, Plan, Product
 from ..publisher.checks import MAX_API_CALLS, MAX_DAYS, bounded_int, required_text
 from .schemas import PlanUpsert
@@ -31,6 +31,47 @@ __all__ = [
 
 #: Largest seat count a corporate plan may have (beyond it, use unlimited).
 MAX_SEATS = 1_000_000
+#: Longest lease TTL a plan may allow (a day; longer absences are what borrowing is for).
+MAX_LEASE_TTL_SECONDS = 86_400
+#: Longest borrow a plan may allow (a year).
+MAX_BORROW_HOURS = 8_760
+#: Longest grace and check-in periods (ten years).
+MAX_PERIOD_DAYS = 3_650
+
+
+def _set_floating(plan: Plan, data: PlanUpsert) -> None:
+    """The plan's floating-seat, grace and check-in settings from ``data`` (bounded; the TTL
+    bounds must hold min ≤ default ≤ max, else 400 ``invalid_request``)."""
+    if data.is_floating is not UNSET:
+        plan.is_floating = data.is_floating
+    for field, wire in (
+        ("lease_ttl_min_seconds", "leaseTtlMinSeconds"),
+        ("lease_ttl_max_seconds", "leaseTtlMaxSeconds"),
+        ("lease_ttl_default_seconds", "leaseTtlDefaultSeconds"),
+    ):
+        value = getattr(data, field)
+        if value is not UNSET:
+            setattr(plan, field, bounded_int(wire, value, 1, MAX_LEASE_TTL_SECONDS))
+    low = plan.lease_ttl_min_seconds if plan.lease_ttl_min_seconds is not None else 60
+    high = plan.lease_ttl_max_seconds if plan.lease_ttl_max_seconds is not None else 3600
+    usual = plan.lease_ttl_default_seconds if plan.lease_ttl_default_seconds is not None else 600
+    if not low <= usual <= high:
+        raise BadRequest(
+            "invalid_request",
+            "Invalid request: leaseTtlMinSeconds ≤ leaseTtlDefaultSeconds ≤ "
+            f"leaseTtlMaxSeconds must hold (now {low}, {usual}, {high}).",
+        )
+    if data.max_borrow_hours is not UNSET:
+        plan.max_borrow_hours = bounded_int(
+            "maxBorrowHours", data.max_borrow_hours, 0, MAX_BORROW_HOURS
+        )
+    if data.grace_days is not UNSET:
+        plan.grace_days = bounded_int("graceDays", data.grace_days, 0, MAX_PERIOD_DAYS)
+    if data.check_in_days is not UNSET:
+        days = data.check_in_days
+        plan.check_in_days = (
+            None if days is None else bounded_int("checkInDays", days, 1, MAX_PERIOD_DAYS)
+        )
 
 
 async def list_plans(
@@ -101,6 +142,7 @@ async def upsert_plan(session: AsyncSession, tenant_id: int, data: PlanUpsert) -
         plan.api_rate_limit_per_minute = (
             None if rate is None else bounded_int("apiRateLimitPerMinute", rate, 1, MAX_API_CALLS)
         )
+    _set_floating(plan, data)
     if created:
         session.add(plan)
     try:

@@ -26,6 +26,7 @@ from ..licenses.service import (
     count_active_seats,
     deactivate_device,
     license_feature_names,
+    plan_grace_days,
     release_outlook,
     seat_limit,
 )
@@ -149,7 +150,9 @@ async def license_view(
         id=license.id,
         activation_key=license.activation_key,
         product_name=product.name,
-        state=rules.license_state(license.status, license.expires_at, now).value,
+        state=rules.license_state(
+            license.status, license.expires_at, now, await plan_grace_days(session, license)
+        ).value,
         expires_at=license.expires_at,
         features=await license_feature_names(session, license.id),
         seats_used=await count_active_seats(session, license.id),

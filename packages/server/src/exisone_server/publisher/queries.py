@@ -20,7 +20,7 @@ from ..errors import BadRequest
 from ..kit.hardware import normalize_hardware_id
 from ..kit.time import format_expiration
 from ..licenses.rules import LicenseState, license_state, license_state_is, seat_limit
-from ..models import Activation, License, LicenseHistory, LicenseStatus, Product
+from ..models import Activation, License, LicenseHistory, LicenseStatus, Plan, Product
 from ..security.lookups import lookup_found, lookup_missed
 from .schemas import (
     ActivationRead,
@@ -140,7 +140,8 @@ def _status_condition(status: str, now: datetime) -> ColumnElement[bool]:
 
 
 def license_rows(tenant_id: int) -> Select[Any]:
-    """Rows (License, product_name, seats, hardware_id) of the tenant, newest first."""
+    """Rows (License, product_name, seats, hardware_id, grace_days: its plan's) of the tenant,
+    newest first."""
     active = and_(Activation.license_id == License.id, Activation.deactivated_at.is_(None))
     seats = select(func.count(Activation.id)).where(active).correlate(License).scalar_subquery()
     latest_device = (
@@ -151,12 +152,16 @@ def license_rows(tenant_id: int) -> Select[Any]:
         .correlate(License)
         .scalar_subquery()
     )
+    grace_days = (
+        select(Plan.grace_days).where(Plan.id == License.plan_id).correlate(License)
+    ).scalar_subquery()
     return (
         select(
             License,
             Product.name.label("product_name"),
             seats.label("seats"),
             latest_device.label("hardware_id"),
+            func.coalesce(grace_days, 0).label("grace_days"),
         )
         .join(Product, Product.id == License.product_id)
         .where(License.tenant_id == tenant_id)
@@ -164,13 +169,18 @@ def license_rows(tenant_id: int) -> Select[Any]:
     )
 
 
-def license_status(license: License, now: datetime) -> str:
+def license_status(license: License, now: datetime, grace_days: int = 0) -> str:
     """``revoked`` / ``suspended`` / ``expired`` / ``active`` (:func:`.rules.license_state`)."""
-    return license_state(license.status, license.expires_at, now).value
+    return license_state(license.status, license.expires_at, now, grace_days).value
 
 
 def _fields(
-    license: License, product_name: str, seats: int, hardware_id: str | None, now: datetime
+    license: License,
+    product_name: str,
+    seats: int,
+    hardware_id: str | None,
+    now: datetime,
+    grace_days: int = 0,
 ) -> dict[str, Any]:
     return {
         "id": license.id,
@@ -179,7 +189,7 @@ def _fields(
         "created_at": format_expiration(license.created_at),
         "expiration_date": format_expiration(license.expires_at),
         "is_active": license.status is LicenseStatus.ACTIVE,
-        "status": license_status(license, now),
+        "status": license_status(license, now, grace_days),
         "product_id": license.product_id,
         "product_name": product_name,
         "is_corporate": license.is_corporate,
@@ -198,12 +208,15 @@ def _fields(
         "offline_code": license.offline_code,
         "plan_id": license.plan_id,
         "updated_at": format_expiration(license.updated_at) if license.updated_at else None,
+        "is_floating": license.is_floating,
     }
 
 
 def license_read(row: Row[Any], now: datetime) -> LicenseRead:
     """The wire form of one :func:`license_rows` row."""
-    return LicenseRead(**_fields(row.License, row.product_name, row.seats, row.hardware_id, now))
+    return LicenseRead(
+        **_fields(row.License, row.product_name, row.seats, row.hardware_id, now, row.grace_days)
+    )
 
 
 async def activations_of(session: AsyncSession, license_id: int) -> list[Activation]:
@@ -238,7 +251,7 @@ async def license_detail(
         for activation in await activations_of(session, license_id)
     ]
     return LicenseDetailRead(
-        **_fields(row.License, row.product_name, row.seats, row.hardware_id, now),
+        **_fields(row.License, row.product_name, row.seats, row.hardware_id, now, row.grace_days),
         features=list(features),
         activations=activations,
     )

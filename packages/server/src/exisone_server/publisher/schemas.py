@@ -63,6 +63,8 @@ class LicenseRead(WireResponse):
     is_corporate: bool
     current_seats: int
     is_offline: bool
+    #: Floating: seats are leases (docs/floating.md).
+    is_floating: bool
     #: The most recently bound device still holding a seat; absent when none.
     hardware_id: str | None = None
     #: First activation on any device.
@@ -163,6 +165,8 @@ class LicenseUpdate(WireRequest):
     note: str | UnsetType | None = UNSET
     version: str | UnsetType | None = UNSET
     corporate_name: str | UnsetType | None = UNSET
+    #: Make the license floating (seats are leases) or not.
+    is_floating: bool | UnsetType = UNSET
 
 
 class OfflineCodeGenerate(WireRequest):

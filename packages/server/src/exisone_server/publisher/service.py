@@ -222,9 +222,13 @@ async def update_license(
     *,
     access_token_id: int | None = None,
 ) -> License:
-    """Change email, note, version or corporateName (history ``updated`` naming the fields)."""
+    """Change email, note, version, corporateName or isFloating (history ``updated`` naming the
+    fields)."""
     license = await get_license(session, tenant_id, activation_key, lock=True)
     changed = []
+    if data.is_floating is not UNSET and data.is_floating != license.is_floating:
+        license.is_floating = data.is_floating
+        changed.append("isFloating")
     if data.email is not UNSET:
         email = check_email(data.email)
         if email != license.email:

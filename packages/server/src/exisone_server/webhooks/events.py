@@ -16,4 +16,5 @@ EVENT_TYPES: tuple[str, ...] = (
     "trial.started",
     "license.quota.warning",
     "license.quota.exhausted",
+    "lease.expired",
 )

@@ -1,0 +1,123 @@
+"""The floating-seat endpoints: check a lease out, heartbeat it, release it.
+
+Token permission ``verify``; errors as activate's (docs/floating.md). The lease token is
+signed after the transaction commits, so the signature never holds the write lock.
+"""
+
+from __future__ import annotations
+
+from litestar import Router, post
+from litestar.params import JSONBody
+
+from exisone.protocol import issue_lease_token
+
+from ..auth import Permission, requires
+from ..crypto.key_cache import cached_signing_key
+from ..crypto.master_key import MasterKey
+from ..deps import ClientIpDep, DatabaseDep, MasterKeyDep, PrincipalDep
+from ..kit.time import format_expiration
+from ..security.lookups import looks_up
+from .lease_schemas import LeaseCheckout, LeaseHeartbeatRead, LeaseRead, LeaseRef, LeaseReleased
+from .leases import LeaseGrant, check_out, release_lease, renew_lease
+
+__all__ = ["router"]
+
+_OPT = {**requires(Permission.VERIFY), **looks_up(writes=True)}
+
+
+def _token(grant: LeaseGrant, master_key: MasterKey) -> str:
+    lease = grant.lease
+    return issue_lease_token(
+        lease_id=lease.lease_id,
+        tenant_id=grant.license.tenant_id,
+        activation_key=grant.license.activation_key,
+        hardware_id=lease.hardware_id,
+        product_name=grant.product_name,
+        features=grant.features,
+        issued_at=lease.last_heartbeat_at or lease.created_at,
+        expires_at=lease.expires_at,
+        borrowed=lease.borrowed,
+        private_key=cached_signing_key(grant.crypto_key, master_key),
+    )
+
+
+@post("/license/lease", status_code=200, opt=_OPT)
+async def lease_seat(
+    data: JSONBody[LeaseCheckout],
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    master_key: MasterKeyDep,
+    client_ip: ClientIpDep,
+) -> LeaseRead:
+    """Check a seat of a floating license out (or renew this device's lease)."""
+    async with database.write() as session:
+        grant = await check_out(
+            session,
+            tenant_id=principal.tenant_id,
+            activation_key=data.activation_key.strip(),
+            hardware_id=data.hardware_id,
+            product_name=data.product_name,
+            client_version=data.version,
+            ttl_seconds=data.ttl_seconds,
+            borrow_hours=data.borrow_hours,
+            ip_address=client_ip,
+            master_key=master_key,
+        )
+    lease = grant.lease
+    return LeaseRead(
+        lease_id=lease.lease_id,
+        expires_at=format_expiration(lease.expires_at),
+        lease_token=_token(grant, master_key),
+        seats_in_use=grant.seats_in_use,
+        max_seats=grant.max_seats,
+        features=grant.features,
+        borrowed=lease.borrowed,
+        ttl_seconds=lease.ttl_seconds,
+    )
+
+
+@post("/license/lease/heartbeat", status_code=200, opt=_OPT)
+async def heartbeat_lease(
+    data: JSONBody[LeaseRef],
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    master_key: MasterKeyDep,
+) -> LeaseHeartbeatRead:
+    """Renew a lease for its TTL from now (410 ``lease_expired`` once it ran out)."""
+    async with database.write() as session:
+        renewal = await renew_lease(
+            session,
+            tenant_id=principal.tenant_id,
+            lease_id=data.lease_id.strip(),
+            master_key=master_key,
+        )
+    if renewal.refusal is not None:  # the lease ended with the license's state: committed
+        raise renewal.refusal
+    grant = renewal.grant
+    assert grant is not None
+    lease = grant.lease
+    return LeaseHeartbeatRead(
+        lease_id=lease.lease_id,
+        expires_at=format_expiration(lease.expires_at),
+        lease_token=_token(grant, master_key),
+        seats_in_use=grant.seats_in_use,
+        max_seats=grant.max_seats,
+        ttl_seconds=lease.ttl_seconds,
+    )
+
+
+@post("/license/lease/release", status_code=200, opt=_OPT)
+async def release_seat(
+    data: JSONBody[LeaseRef], principal: PrincipalDep, database: DatabaseDep
+) -> LeaseReleased:
+    """Return a lease: its seat is free at once."""
+    async with database.write() as session:
+        lease = await release_lease(
+            session, tenant_id=principal.tenant_id, lease_id=data.lease_id.strip()
+        )
+    return LeaseReleased(success=True, lease_id=lease.lease_id)
+
+
+router = Router(
+    path="/api", route_handlers=[lease_seat, heartbeat_lease, release_seat], tags=["client"]
+)

@@ -1,0 +1,377 @@
+"""Floating seats: check a lease out, renew it (heartbeat), return it, end it (publisher).
+
+Every function runs inside the caller's write session (``Database.write()``). A checkout locks
+the license row as activation does (``FOR UPDATE`` on PostgreSQL; SQLite's writers take turns)
+and only then reads the clock and counts the leases that have not run out: a lease that ran out
+frees its seat for the very next checkout, with no background job. A heartbeat takes the same
+lock before it reads the clock, so a renewal and a checkout that counts the lease as run out
+can never both win.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..crypto.master_key import MasterKey
+from ..crypto.service import create_crypto_key
+from ..errors import ApiError, BadRequest, Conflict, NotFound
+from ..kit.time import format_expiration, utc_now
+from ..models import CryptoKey, Lease, License, Plan, Product
+from ..security.lookups import lookup_found, lookup_missed
+from . import rules
+from .rules import LeasePolicy, Reason
+from .service import (
+    check_hardware_id,
+    get_license,
+    key_facts,
+    license_feature_names,
+    refusal_error,
+    seat_limit,
+)
+
+__all__ = [
+    "LEASE_ID_PREFIX",
+    "LeaseGrant",
+    "LeaseRenewal",
+    "check_out",
+    "count_live_leases",
+    "end_lease",
+    "lease_policy",
+    "new_lease_id",
+    "release_lease",
+    "renew_lease",
+]
+
+#: Every lease id starts with this.
+LEASE_ID_PREFIX = "l_"
+#: The longest lease id a request may name (longer ones cannot exist).
+_MAX_LEASE_ID = 40
+
+#: ``Lease.ended_by`` of the ways a lease ends before it runs out.
+ENDED_BY_APPLICATION = "application"
+ENDED_BY_PUBLISHER = "publisher"
+
+_STATE_MESSAGES = {
+    Reason.LICENSE_REVOKED: "This license has been revoked; the lease has ended.",
+    Reason.LICENSE_SUSPENDED: "This license is suspended; the lease has ended.",
+    Reason.LICENSE_EXPIRED: "This license has expired; the lease has ended.",
+}
+
+
+def new_lease_id() -> str:
+    """A fresh unguessable lease id: ``l_`` and 128 random bits, URL-safe."""
+    return LEASE_ID_PREFIX + secrets.token_urlsafe(16)
+
+
+def lease_policy(plan: Plan | None) -> LeasePolicy:
+    """The plan's floating-seat settings (the defaults without a plan)."""
+    if plan is None:
+        return LeasePolicy()
+    return LeasePolicy(
+        ttl_min_seconds=plan.lease_ttl_min_seconds,
+        ttl_max_seconds=plan.lease_ttl_max_seconds,
+        ttl_default_seconds=plan.lease_ttl_default_seconds,
+        max_borrow_hours=plan.max_borrow_hours,
+    )
+
+
+@dataclass(frozen=True)
+class LeaseGrant:
+    """A lease checked out or renewed, with what its answer and signed token need."""
+
+    lease: Lease
+    license: License
+    product_name: str
+    features: list[str]
+    seats_in_use: int
+    max_seats: int | None
+    #: The tenant's current key: the lease token is signed with it (after the commit).
+    crypto_key: CryptoKey
+
+
+@dataclass(frozen=True)
+class LeaseRenewal:
+    """A heartbeat's outcome: the renewed lease, or the refusal that ended it (raise it after
+    the transaction commits, so the lease stays ended)."""
+
+    grant: LeaseGrant | None
+    refusal: ApiError | None = None
+
+
+async def count_live_leases(session: AsyncSession, license_id: int, now: datetime) -> int:
+    """Leases of the license holding a seat at ``now`` (:func:`.rules.lease_live`)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Lease)
+        .where(Lease.license_id == license_id, Lease.ended_at.is_(None), Lease.expires_at > now)
+    )
+    return int(count or 0)
+
+
+async def _next_free_at(session: AsyncSession, license_id: int, now: datetime) -> datetime | None:
+    """When the first live lease of the license runs out."""
+    value = await session.scalar(
+        select(func.min(Lease.expires_at)).where(
+            Lease.license_id == license_id, Lease.ended_at.is_(None), Lease.expires_at > now
+        )
+    )
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
+
+
+async def _plan(session: AsyncSession, license: License) -> Plan | None:
+    return await session.get(Plan, license.plan_id) if license.plan_id is not None else None
+
+
+async def _signing_key(session: AsyncSession, tenant_id: int, master_key: MasterKey) -> CryptoKey:
+    """The tenant's current key (made now if the tenant has none yet)."""
+    key = await session.scalar(
+        select(CryptoKey).where(CryptoKey.tenant_id == tenant_id, CryptoKey.is_current.is_(True))
+    )
+    return key if key is not None else await create_crypto_key(session, tenant_id, master_key)
+
+
+def _span_error(policy: LeasePolicy, borrowing: bool) -> ApiError:
+    if borrowing and policy.max_borrow_hours <= 0:
+        return BadRequest(
+            "invalid_request", "Invalid request: this license's plan does not allow borrowing."
+        )
+    bounds = f"ttlSeconds must be between {policy.ttl_min_seconds} and {policy.ttl_max_seconds}"
+    if borrowing:
+        bounds += f"; borrowHours must be more than 0 and at most {policy.max_borrow_hours}"
+    return BadRequest("invalid_request", f"Invalid request: {bounds}.")
+
+
+async def check_out(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    activation_key: str,
+    hardware_id: str,
+    product_name: str,
+    client_version: str | None = None,
+    ttl_seconds: int | None = None,
+    borrow_hours: float | None = None,
+    ip_address: str | None = None,
+    master_key: MasterKey,
+) -> LeaseGrant:
+    """POST /api/license/lease: the device's live lease renewed, or a new one if a seat is
+    free (409 ``no_free_seat`` with ``nextFreeAt`` otherwise)."""
+    normalized = check_hardware_id(hardware_id)
+    license = await get_license(session, tenant_id, activation_key, lock=True)
+    now = utc_now()  # read after the lock: see the module's docstring
+    product = await session.get(Product, license.product_id)
+    assert product is not None  # foreign key
+    plan = await _plan(session, license)
+    refusal = rules.lease_refusal(
+        key_facts(license, product, plan.grace_days if plan else 0),
+        floating=license.is_floating,
+        product_name=product_name,
+        version=client_version,
+        now=now,
+    )
+    if refusal is Reason.NOT_FLOATING:
+        raise Conflict(
+            refusal,
+            "This license is not floating: activate the device instead of leasing a seat.",
+        )
+    if refusal is not None:
+        raise refusal_error(refusal, product, client_version)
+    policy = lease_policy(plan)
+    span = rules.lease_span(policy, ttl_seconds, borrow_hours)
+    if span is None:
+        raise _span_error(policy, borrow_hours is not None)
+    length, ttl = span
+    limit = seat_limit(license)
+    lease = await session.scalar(
+        select(Lease)
+        .where(
+            Lease.license_id == license.id,
+            Lease.hardware_id == normalized,
+            Lease.ended_at.is_(None),
+            Lease.expires_at > now,
+        )
+        .order_by(Lease.expires_at.desc())
+        .limit(1)
+    )
+    if lease is None:
+        seats = await count_live_leases(session, license.id, now)
+        if rules.lease_seat_refusal(limit, seats) is not None:
+            next_free = await _next_free_at(session, license.id, now)
+            raise Conflict(
+                Reason.NO_FREE_SEAT,
+                f"All {limit} seats of this floating license are leased; the first lease runs "
+                f"out at {format_expiration(next_free)}.",
+                extra={
+                    "seatsInUse": seats,
+                    "maxSeats": limit,
+                    "nextFreeAt": format_expiration(next_free),
+                },
+            )
+        lease = Lease(
+            license_id=license.id,
+            lease_id=new_lease_id(),
+            hardware_id=normalized,
+            expires_at=now + length,
+            ttl_seconds=ttl,
+            borrowed=borrow_hours is not None,
+            ip_address=ip_address,
+            client_version=(client_version or "").strip()[:50] or None,
+            created_at=now,
+        )
+        session.add(lease)
+        seats += 1
+    else:
+        lease.expires_at = now + length
+        lease.ttl_seconds = ttl
+        lease.borrowed = borrow_hours is not None
+        lease.last_heartbeat_at = now
+        seats = await count_live_leases(session, license.id, now)
+    await session.flush()
+    return LeaseGrant(
+        lease=lease,
+        license=license,
+        product_name=product.name,
+        features=await license_feature_names(session, license.id),
+        seats_in_use=seats,
+        max_seats=limit,
+        crypto_key=await _signing_key(session, tenant_id, master_key),
+    )
+
+
+def _lease_not_found() -> NotFound:
+    return NotFound(Reason.LEASE_NOT_FOUND, "No lease with this id (or it was released).")
+
+
+async def _find_lease(session: AsyncSession, tenant_id: int, lease_id: str) -> Lease | None:
+    """The tenant's lease with this id, not ended; counts the lookup."""
+    lease = None
+    if lease_id.startswith(LEASE_ID_PREFIX) and len(lease_id) <= _MAX_LEASE_ID:
+        lease = await session.scalar(
+            select(Lease)
+            .join(License, License.id == Lease.license_id)
+            .where(Lease.lease_id == lease_id, License.tenant_id == tenant_id)
+        )
+    if lease is None or lease.ended_at is not None:
+        lookup_missed()
+        return None
+    lookup_found()
+    return lease
+
+
+async def renew_lease(
+    session: AsyncSession, *, tenant_id: int, lease_id: str, master_key: MasterKey
+) -> LeaseRenewal:
+    """POST /api/license/lease/heartbeat: the lease runs ``ttl_seconds`` from now.
+
+    404 ``lease_not_found`` (unknown, another tenant's, ended); 410 ``lease_expired`` (it ran
+    out: its seat may be someone else's now). A revoked, suspended or expired license ends the
+    lease: the renewal carries the 409 to raise. A borrowed lease is answered unchanged.
+
+    Four statements: the lease with its license (locked), product and plan's grace; the
+    renewal, a conditional UPDATE (a lease released meanwhile stays released); the seat count
+    with the tenant's signing key; the features.
+    """
+    row = None
+    if lease_id.startswith(LEASE_ID_PREFIX) and len(lease_id) <= _MAX_LEASE_ID:
+        grace = (
+            select(Plan.grace_days).where(Plan.id == License.plan_id).correlate(License)
+        ).scalar_subquery()
+        row = (
+            await session.execute(
+                select(Lease, License, Product.name, func.coalesce(grace, 0))
+                .join(License, License.id == Lease.license_id)
+                .join(Product, Product.id == License.product_id)
+                .where(Lease.lease_id == lease_id, License.tenant_id == tenant_id)
+                .with_for_update(of=License)
+            )
+        ).one_or_none()
+    if row is None or row[0].ended_at is not None:
+        lookup_missed()
+        raise _lease_not_found()
+    lookup_found()
+    lease, license, product_name, grace_days = row
+    now = utc_now()  # read after the lock: see the module's docstring
+    if not rules.lease_live(lease.expires_at, lease.ended_at, now):
+        raise ApiError(
+            Reason.LEASE_EXPIRED,
+            f"This lease ran out at {format_expiration(lease.expires_at)}; check a seat out again.",
+            status_code=410,
+        )
+    state = rules.license_state(license.status, license.expires_at, now, int(grace_days))
+    reason = rules.state_reason(state)
+    if reason is not None:
+        lease.ended_at, lease.ended_by = now, state.value
+        await session.flush()
+        return LeaseRenewal(None, Conflict(reason, _STATE_MESSAGES[reason]))
+    if not lease.borrowed:
+        expires_at = now + timedelta(seconds=lease.ttl_seconds)
+        renewed = await session.execute(
+            update(Lease)
+            .where(Lease.id == lease.id, Lease.ended_at.is_(None))
+            .values(expires_at=expires_at, last_heartbeat_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if renewed.rowcount == 0:  # type: ignore[attr-defined]
+            raise _lease_not_found()
+        set_committed_value(lease, "expires_at", expires_at)
+        set_committed_value(lease, "last_heartbeat_at", now)
+    seats = (
+        select(func.count())
+        .select_from(Lease)
+        .where(Lease.license_id == license.id, Lease.ended_at.is_(None), Lease.expires_at > now)
+        .scalar_subquery()
+    )
+    keyed = (
+        await session.execute(
+            select(CryptoKey, seats).where(
+                CryptoKey.tenant_id == tenant_id, CryptoKey.is_current.is_(True)
+            )
+        )
+    ).one_or_none()
+    if keyed is None:  # a tenant without a key yet
+        crypto_key = await _signing_key(session, tenant_id, master_key)
+        seats_in_use = await count_live_leases(session, license.id, now)
+    else:
+        crypto_key, seats_in_use = keyed
+    return LeaseRenewal(
+        LeaseGrant(
+            lease=lease,
+            license=license,
+            product_name=product_name,
+            features=await license_feature_names(session, license.id),
+            seats_in_use=int(seats_in_use),
+            max_seats=seat_limit(license),
+            crypto_key=crypto_key,
+        )
+    )
+
+
+async def release_lease(session: AsyncSession, *, tenant_id: int, lease_id: str) -> Lease:
+    """POST /api/license/lease/release: the lease ends now and its seat is free (404
+    ``lease_not_found`` for an unknown or already ended one)."""
+    lease = await _find_lease(session, tenant_id, lease_id)
+    if lease is None:
+        raise _lease_not_found()
+    lease.ended_at, lease.ended_by = utc_now(), ENDED_BY_APPLICATION
+    await session.flush()
+    return lease
+
+
+async def end_lease(session: AsyncSession, license: License, lease_id: str) -> Lease:
+    """The publisher ends a lease of ``license`` (404 ``lease_not_found`` otherwise)."""
+    lease = await session.scalar(
+        select(Lease).where(Lease.lease_id == lease_id, Lease.license_id == license.id)
+    )
+    if lease is None or lease.ended_at is not None:
+        raise _lease_not_found()
+    lease.ended_at, lease.ended_by = utc_now(), ENDED_BY_PUBLISHER
+    await session.flush()
+    return lease
