@@ -105,8 +105,10 @@ async def test_a_wrong_password_and_an_unknown_email_take_the_same_time(
     _no_pacing(monkeypatch)
     email = await make_user(seed.database, seed.tenant.id)
     await _best_of(6, client, email)  # past the old lockout threshold
-    known = await _best_of(7, client, email)
-    unknown = await _best_of(7, client, "ghost@example.com")
+    known, unknown = float("inf"), float("inf")
+    for _ in range(4):  # alternated, so that both see the same load on a shared host
+        known = min(known, await _best_of(3, client, email))
+        unknown = min(unknown, await _best_of(3, client, "ghost@example.com"))
     assert max(known, unknown) / min(known, unknown) < 1.5, (known, unknown)
 
 

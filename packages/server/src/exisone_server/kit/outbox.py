@@ -25,11 +25,15 @@ from ..group_commit import after_commit
 
 __all__ = ["CommitSignal", "claim_due", "retry_delay"]
 
+#: The jitter's own generator: the module-level one is shared with everything in the process
+#: (and property-based tests watch it for use behind their back).
+_jitter = random.Random()
+
 
 def retry_delay(attempts: int, base_seconds: float, max_seconds: float) -> timedelta:
     """Delay before the next attempt after ``attempts`` failed ones: doubling, capped, ±20 %."""
     base = base_seconds * 2 ** min(attempts - 1, 30)
-    seconds = min(base, max_seconds) * random.uniform(0.8, 1.2)
+    seconds = min(base, max_seconds) * _jitter.uniform(0.8, 1.2)
     return timedelta(seconds=seconds)
 
 
