@@ -4,9 +4,11 @@ SQLite's busy handler sleeps in growing steps (up to 100 ms) while the process t
 committed takes the lock again at once, so with two workers one of them could wait seconds.
 A process blocked in ``flock`` is woken when the lock is released instead.
 
-The wait runs in a daemon thread (the event loop keeps serving, and a worker that exits is
-never held back by it). A wait given up on timeout closes its file, and so drops the lock,
-in that thread as soon as it gets the lock: a file is closed only once ``flock`` returned.
+A free lock is taken at once on the event loop (a non-blocking ``flock``); only a lock held by
+another process is waited for, in a daemon thread (the event loop keeps serving, and a worker
+that exits is never held back by it). A wait given up on timeout closes its file, and so drops
+the lock, in that thread as soon as it gets the lock: a file is closed only once ``flock``
+returned.
 The lock file takes the database file's mode and owner, as SQLite's own ``-wal`` and
 ``-shm`` files do; when it cannot be opened (a read-only folder, another owner), the write
 goes ahead without it and SQLite's busy handler alone orders the processes, as before.
@@ -18,7 +20,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 import threading
+
+if sys.platform != "win32":  # POSIX; elsewhere no WriterLockFile is made
+    import fcntl
 
 __all__ = ["WriterLockFile"]
 
@@ -38,6 +44,15 @@ class WriterLockFile:
         to :meth:`release`), or None when the lock file cannot be used."""
         fd = self._open()
         if fd is None:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd  # free: no thread needed (starting one costs the loop a context switch)
+        except BlockingIOError:
+            pass  # another process writes: wait for its turn in a thread
+        except OSError as error:
+            os.close(fd)
+            self._cannot(error)
             return None
         wait = _Wait(fd)
         try:
@@ -118,8 +133,6 @@ class _Wait:
                 os.close(self._fd)
 
     def _run(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[None]) -> None:
-        import fcntl  # POSIX; elsewhere no WriterLockFile is made
-
         error: BaseException | None = None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
