@@ -135,8 +135,11 @@ class _Batch:
                 self._stream.flush()
 
 
-def _writer(logger: logging.Logger, stamped: Callable[[str, str], str]) -> Callable[[str], None]:
-    """How a line (without its time) reaches the log. With the logger as
+def _writer(
+    logger: logging.Logger, stamped: Callable[[str, str], str]
+) -> tuple[Callable[[str], None], Callable[[], None]]:
+    """How a line (without its time) reaches the log, and how the lines waiting to be written
+    are written now (at the app's shutdown). With the logger as
     :func:`configure_access_logger` left it, onto its stream in batches (:class:`_Batch`): a
     log record per request, with the handler's lock, formatter and system call, cost more than
     the rest of the access log together. Configured otherwise (the operator's handlers or
@@ -149,14 +152,14 @@ def _writer(logger: logging.Logger, stamped: Callable[[str, str], str]) -> Calla
             if logger.isEnabledFor(logging.INFO):
                 batch.add(line)
 
-        return write
+        return write, batch.flush
 
     def handle(line: str) -> None:
         if logger.isEnabledFor(logging.INFO):
             text = stamped(_utc_stamp(time.time()), line)
             logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, text, (), None))
 
-    return handle
+    return handle, lambda: None
 
 
 def with_access_log(app: Asgi, form: AccessLog, logger: logging.Logger | None = None) -> Asgi:
@@ -167,9 +170,18 @@ def with_access_log(app: Asgi, form: AccessLog, logger: logging.Logger | None = 
     line, stamped = (
         (_json_line, _json_stamped) if form is AccessLog.JSON else (_text_line, _text_stamped)
     )
-    write = _writer(logger or configure_access_logger(), stamped)
+    write, flush = _writer(logger or configure_access_logger(), stamped)
 
     async def logged(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+
+            async def stopping(message: dict[str, Any]) -> None:
+                if message["type"].startswith("lifespan.shutdown."):  # complete or failed
+                    flush()  # the server may end the process without running atexit hooks
+                await send(message)
+
+            await app(scope, receive, stopping)
+            return
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
