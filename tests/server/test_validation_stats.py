@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from exisone_server.db import Database
+from exisone_server.licenses import validation_stats as validation_stats_module
 from exisone_server.licenses.validation_stats import ValidationStats, validation_stats
 from exisone_server.models import Activation, ValidationCount
 
@@ -129,3 +131,47 @@ async def test_a_licensed_validation_marks_its_device_seen(seed: Seed) -> None:
     )
     await late.flush()
     assert (await _last_seen(seed.database, license.id))["SEEN-1"] == seen["SEEN-1"]
+
+
+async def test_many_devices_seen_are_written_in_slices_and_a_failure_keeps_the_rest(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Devices seen are written SEEN_ROWS_PER_WRITE at a time; when a slice fails, it and the
+    slices after it wait for the next flush, and the slices before it stay written."""
+    monkeypatch.setattr(validation_stats_module, "SEEN_ROWS_PER_WRITE", 2)
+    product = await seed.product()
+    license = await seed.license(product, is_corporate=True, max_seats=10)
+    devices = [f"SLICE-{n}" for n in range(5)]
+    for device in devices:
+        body = {
+            "activationKey": license.activation_key,
+            "hardwareId": device,
+            "productName": product.name,
+        }
+        assert (await seed.api.post("/api/license/activate", body)).status_code == 200
+    moment = datetime.now().astimezone() - timedelta(minutes=1)
+    stats = ValidationStats(seed.database)
+    for device in devices:
+        stats._seen[seed.tenant.id, license.activation_key, device] = moment
+    writes = 0
+    real_write = seed.database.write
+
+    def failing_second_write() -> Any:
+        nonlocal writes
+        writes += 1
+        if writes == 2:
+            raise RuntimeError("the database went away")
+        return real_write()
+
+    monkeypatch.setattr(seed.database, "write", failing_second_write)
+    with pytest.raises(RuntimeError):
+        await stats.flush()
+    seen = await _last_seen(seed.database, license.id)
+    assert [device for device in devices if seen[device] is not None] == devices[:2]
+    assert len(stats._seen) == 3
+
+    monkeypatch.setattr(seed.database, "write", real_write)
+    await stats.flush()
+
+    seen = await _last_seen(seed.database, license.id)
+    assert all(seen[device] is not None for device in devices)

@@ -32,6 +32,9 @@ __all__ = ["FLUSH_SECONDS", "ValidationStats", "validation_stats", "validation_s
 
 #: How often a serving process writes its counts.
 FLUSH_SECONDS = 10.0
+#: Devices seen written per transaction: preparing a row's parameters holds the event loop, so
+#: tens of thousands of devices seen in one interval are written in slices, requests between.
+SEEN_ROWS_PER_WRITE = 1_000
 _EPOCH = date(1970, 1, 1)
 _SECONDS_PER_DAY = 86_400
 
@@ -83,17 +86,20 @@ class ValidationStats:
             .values(last_seen_at=moment)
             .execution_options(synchronize_session=False)
         )
-        rows = [
-            {"tenant": tenant, "key": key, "device": device, "moment": at}
-            for (tenant, key, device), at in sorted(seen.items())
-        ]
-        try:
-            async with self._database.write() as session:
-                await (await session.connection()).execute(statement, rows)
-        except Exception:
-            for item, at in seen.items():
-                self._seen.setdefault(item, at)
-            raise
+        items = sorted(seen.items())
+        for start in range(0, len(items), SEEN_ROWS_PER_WRITE):
+            rows = [
+                {"tenant": tenant, "key": key, "device": device, "moment": at}
+                for (tenant, key, device), at in items[start : start + SEEN_ROWS_PER_WRITE]
+            ]
+            try:
+                async with self._database.write() as session:
+                    await (await session.connection()).execute(statement, rows)
+            except Exception:
+                for item, at in items[start:]:
+                    self._seen.setdefault(item, at)
+                raise
+            await asyncio.sleep(0)  # the requests that wait run between two writes
 
     async def _flush_counts(self) -> None:
         pending, self._pending = self._pending, Counter()
