@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from exisone.protocol import ErrorCode, ValidationReason
 from exisone_server.db import Database
@@ -76,3 +77,29 @@ async def subscribe(database: Database, tenant_id: int, *events: str) -> None:
                 is_active=True,
             )
         )
+
+
+#: Headers that differ between two answers to one request: the time, a fresh signature.
+_VARYING_HEADERS = frozenset({"date", "exisone-signature", "transfer-encoding"})
+
+
+async def seam_and_route(
+    client: httpx.AsyncClient, app: Any, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[httpx.Response, httpx.Response]:
+    """The answers to one POST of the seam, then of the framework's route (seam switched off)."""
+    headers = {"Content-Type": "application/json", **headers}
+    seam = await client.post(url, content=body, headers=headers)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(app, "seam", None)
+        route = await client.post(url, content=body, headers=headers)
+    return seam, route
+
+
+def comparable(response: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers (but the varying ones) and body, to compare two answers."""
+    headers = sorted(
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name not in _VARYING_HEADERS
+    )
+    return response.status_code, headers, response.content

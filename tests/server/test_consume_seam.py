@@ -11,7 +11,6 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -20,30 +19,10 @@ from exisone_server.app import ExisOneApp
 from exisone_server.auth import Permission
 from exisone_server.models import ApiQuota
 
+from .helpers import comparable, seam_and_route
 from .seeding import Seed
 
 PATH = "/api/license/consume"
-_VARYING = {"date"}
-
-
-async def _both_lanes(
-    seed: Seed, app: ExisOneApp, body: bytes, headers: dict[str, str]
-) -> tuple[httpx.Response, httpx.Response]:
-    headers = {"Content-Type": "application/json", **headers}
-    seam = await seed.client.post(PATH, content=body, headers=headers)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(app, "seam", None)
-        route = await seed.client.post(PATH, content=body, headers=headers)
-    return seam, route
-
-
-def _comparable(response: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes]:
-    headers = sorted(
-        (name, value)
-        for name, value in response.headers.multi_items()
-        if name not in _VARYING and name != "transfer-encoding"
-    )
-    return response.status_code, headers, response.content
 
 
 @pytest.fixture
@@ -89,8 +68,8 @@ async def test_refusals_and_unspent_answers_are_byte_for_byte_the_route_s(
         (json.dumps({"activationKey": "a\u0000b"}).encode(), token),  # NUL
     ]
     for content, headers in cases:
-        seam, route = await _both_lanes(seed, app, content, headers)
-        assert _comparable(seam) == _comparable(route), (content, headers, seam.text)
+        seam, route = await seam_and_route(seed.client, app, PATH, content, headers)
+        assert comparable(seam) == comparable(route), (content, headers, seam.text)
 
 
 async def test_a_spending_consume_in_the_seam_spends_once(
@@ -101,7 +80,7 @@ async def test_a_spending_consume_in_the_seam_spends_once(
     headers = {"Authorization": f"ExisOneApi {seed.api.token}"}
     content = json.dumps({"activationKey": license.activation_key, "amount": 3}).encode()
 
-    seam, route = await _both_lanes(seed, app, content, headers)
+    seam, route = await seam_and_route(seed.client, app, PATH, content, headers)
 
     assert seam.status_code == route.status_code == 200
     assert (seam.json()["used"], route.json()["used"]) == (3, 6)

@@ -24,37 +24,15 @@ from exisone_server.kit.time import utc_now
 from exisone_server.licenses import endpoints, validate_seam
 from exisone_server.models import LicenseStatus
 
-from .helpers import activate_body
+from .helpers import activate_body, comparable, seam_and_route
 from .seeding import Seed
 
 PATH = "/api/license/validate"
-_VARYING = {"date", "exisone-signature"}
 
 
 async def _chunks(body: bytes) -> AsyncIterator[bytes]:
     for start in range(0, len(body), 7):
         yield body[start : start + 7]
-
-
-async def _both_lanes(
-    seed: Seed, app: ExisOneApp, body: bytes, headers: dict[str, str], url: str = PATH
-) -> tuple[httpx.Response, httpx.Response]:
-    """The answers of the seam and of the framework's route."""
-    headers = {"Content-Type": "application/json", **headers}
-    seam = await seed.client.post(url, content=body, headers=headers)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(app, "seam", None)
-        route = await seed.client.post(url, content=body, headers=headers)
-    return seam, route
-
-
-def _comparable(response: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes]:
-    headers = sorted(
-        (name, value)
-        for name, value in response.headers.multi_items()
-        if name not in _VARYING and name != "transfer-encoding"
-    )
-    return response.status_code, headers, response.content
 
 
 @pytest.fixture
@@ -174,11 +152,13 @@ async def test_the_seam_answers_byte_for_byte_as_the_route(
         (b"", token),
     ]
     for content, headers in answered + refused:
-        seam, route = await _both_lanes(seed, app, content, headers)
-        assert _comparable(seam) == _comparable(route), (content, headers)
+        seam, route = await seam_and_route(seed.client, app, PATH, content, headers)
+        assert comparable(seam) == comparable(route), (content, headers)
     content, headers = answered[0]
-    seam, route = await _both_lanes(seed, app, content, headers, "https://testserver" + PATH)
-    assert _comparable(seam) == _comparable(route)
+    seam, route = await seam_and_route(
+        seed.client, app, "https://testserver" + PATH, content, headers
+    )
+    assert comparable(seam) == comparable(route)
     assert seam.headers["strict-transport-security"].startswith("max-age=")
 
 
@@ -229,8 +209,8 @@ async def test_the_seam_signs_answers_as_the_route_does(seed: Seed, app: ExisOne
 
     for fields in ({}, {"hardwareId": "  "}):  # an answer, and a refusal (400)
         content = json.dumps({**body, **fields}).encode()
-        seam, route = await _both_lanes(seed, app, content, headers)
-        assert _comparable(seam) == _comparable(route)
+        seam, route = await seam_and_route(seed.client, app, PATH, content, headers)
+        assert comparable(seam) == comparable(route)
         for response in (seam, route):
             assert SIGNATURE_HEADER.lower() in response.headers
             _verify(response, public_key, content, "n" * 32)
