@@ -136,7 +136,7 @@ def test_no_access_log_above_info_or_when_off(settings: Settings) -> None:
     for args, env in ((("--log-level", "warning"), None), ((), {"EXISONE_ACCESS_LOG": "off"})):
         with running(settings, 1, *args, env=env) as (server,):
             assert _raw_get(server.url, "/api/nothing-here") == 404
-            output = server.output()
+        output = server.output()  # once stopped, so that no batch of lines is still waiting
         assert "/api/nothing-here" not in output, output
         assert not _access_lines(output)
 
