@@ -20,7 +20,11 @@ from benchmarks.registry import RunContext
 from benchmarks.results import CaseResult, Status, Target, error_case, skipped_case
 from benchmarks.server.bare_app import BARE_PATH
 from benchmarks.server.cases import BACKEND_LABEL, CONNECTIONS, FIXED_FACTORY, Contender
-from benchmarks.server.dataset import Deployment, DeploymentError, deployment, settle
+from benchmarks.server.dataset import (
+    NotLoaded,
+    both_databases,
+    settle,
+)
 from benchmarks.server.fixed_app import FIXED_PATH
 from benchmarks.server.geo import write_country_database
 from benchmarks.server.processes import ServerError, bare_server, serve
@@ -181,19 +185,10 @@ def run_api_group(ctx: RunContext) -> list[CaseResult]:
     with tempfile.TemporaryDirectory(prefix="exisone-bench-api-") as scratch, ExitStack() as stack:
         folder = Path(scratch)
         log = folder / "servers.log"
-        deployments: dict[str, Deployment] = {}
-        skipped: dict[str, str] = {}
-        for backend in ("sqlite", "postgresql"):
-            ctx.log(f"api: loading {backend} (1,000 licenses)")
-            try:
-                deployments[backend] = stack.enter_context(
-                    deployment(executable, folder / backend, backend, 1_000)
-                )
-            except DeploymentError as exc:
-                if backend == "postgresql" and os.environ.get("CI", "") != "true":
-                    skipped[backend] = str(exc)
-                    continue
-                return [error_case(GROUP, f"load {backend}", None, str(exc))]
+        try:
+            deployments, skipped = both_databases(stack, executable, folder, 1_000, ctx.log, "api")
+        except NotLoaded as exc:
+            return [error_case(GROUP, f"load {exc.backend}", None, str(exc))]
         consumes: dict[str, Contender] = {}
         for backend, dep in deployments.items():
             port, process = stack.enter_context(serve(executable, dep.env, 2, log))

@@ -12,8 +12,8 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,9 @@ __all__ = [
     "ACTIVATION_LICENSES",
     "Deployment",
     "DeploymentError",
+    "NotLoaded",
     "activation_key",
+    "both_databases",
     "deployment",
     "license_key",
     "postgres_admin_url",
@@ -35,6 +37,14 @@ ACTIVATION_SEATS = 100_000_000
 
 class DeploymentError(RuntimeError):
     """A database could not be prepared (the message says which step failed)."""
+
+
+class NotLoaded(DeploymentError):
+    """A database the run needs could not be loaded; ``backend`` says which."""
+
+    def __init__(self, backend: str, message: str) -> None:
+        super().__init__(message)
+        self.backend = backend
 
 
 def license_key(index: int) -> str:
@@ -180,3 +190,30 @@ def settle(deployments: Iterable[Deployment]) -> list[str]:
             problems.append(f"CHECKPOINT failed: {str(exc).strip()[:200]}")
     os.sync()
     return problems
+
+
+def both_databases(
+    stack: ExitStack,
+    executable: Path,
+    folder: Path,
+    licenses: int,
+    log: Callable[[str], None],
+    group: str,
+) -> tuple[dict[str, Deployment], dict[str, str]]:
+    """A deployment of ``licenses`` on SQLite and on PostgreSQL, open until ``stack`` closes,
+    and the databases skipped (name → why): PostgreSQL when it cannot be had outside CI.
+    Raises :class:`NotLoaded` for any other database that fails."""
+    deployments: dict[str, Deployment] = {}
+    skipped: dict[str, str] = {}
+    for backend in ("sqlite", "postgresql"):
+        log(f"{group}: loading {backend} ({licenses:,} licenses)")
+        try:
+            deployments[backend] = stack.enter_context(
+                deployment(executable, folder / backend, backend, licenses)
+            )
+        except DeploymentError as exc:
+            if backend == "postgresql" and os.environ.get("CI", "") != "true":
+                skipped[backend] = str(exc)
+                continue
+            raise NotLoaded(backend, str(exc)) from exc
+    return deployments, skipped

@@ -8,7 +8,6 @@ docs/benchmarks.md.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -19,7 +18,11 @@ from benchmarks.registry import RunContext
 from benchmarks.results import CaseResult, Status, Target, error_case, skipped_case
 from benchmarks.server.api_cases import _request
 from benchmarks.server.cases import BACKEND_LABEL, CONNECTIONS, FIXED_FACTORY, Contender
-from benchmarks.server.dataset import Deployment, DeploymentError, deployment, settle
+from benchmarks.server.dataset import (
+    NotLoaded,
+    both_databases,
+    settle,
+)
 from benchmarks.server.fixed_app import FIXED_PATH
 from benchmarks.server.processes import ServerError, serve
 from benchmarks.server.scripts import checkout_script, heartbeat_script, validate_script
@@ -165,19 +168,12 @@ def run_leases_group(ctx: RunContext) -> list[CaseResult]:
     ):
         folder = Path(scratch)
         log = folder / "servers.log"
-        deployments: dict[str, Deployment] = {}
-        skipped: dict[str, str] = {}
-        for backend in ("sqlite", "postgresql"):
-            ctx.log(f"leases: loading {backend}")
-            try:
-                deployments[backend] = stack.enter_context(
-                    deployment(executable, folder / backend, backend, 1_000)
-                )
-            except DeploymentError as exc:
-                if backend == "postgresql" and os.environ.get("CI", "") != "true":
-                    skipped[backend] = str(exc)
-                    continue
-                return [error_case(GROUP, f"load {backend}", None, str(exc))]
+        try:
+            deployments, skipped = both_databases(
+                stack, executable, folder, 1_000, ctx.log, "leases"
+            )
+        except NotLoaded as exc:
+            return [error_case(GROUP, f"load {exc.backend}", None, str(exc))]
         contenders: dict[str, Contender] = {}
         for backend, dep in deployments.items():
             port, process = stack.enter_context(serve(executable, dep.env, 2, log))
