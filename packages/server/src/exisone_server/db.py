@@ -42,6 +42,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from .config import Settings
 from .group_commit import WriteBatches
+from .sqlite_inline import connect_inline
 from .storage import prepare_storage, sqlite_path
 from .writer_lock import WriterLockFile
 
@@ -67,7 +68,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
     show the statement's parameters (keys, e-mails), so a logged traceback cannot either."""
     prepare_storage(settings)
     if settings.is_sqlite:
-        engine = create_async_engine(settings.database_url, hide_parameters=True)
+        engine = create_async_engine(
+            settings.database_url,
+            hide_parameters=True,
+            connect_args={"async_creator_fn": connect_inline},
+        )
         _configure_sqlite(engine, settings.sqlite_synchronous)
         return engine
     return create_async_engine(
@@ -120,10 +125,11 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         # Stop the driver from emitting its own (deferred) BEGIN; the "begin" hook does it.
         dbapi_connection.isolation_level = None
+        # A lock held by another process is waited for on the connection's thread.
+        dbapi_connection.driver_connection.busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         finally:
