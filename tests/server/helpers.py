@@ -7,10 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from exisone.protocol import ErrorCode, ValidationReason
 from exisone_server.db import Database
-from exisone_server.models import License, Product, WebhookEndpoint
+from exisone_server.models import License, Product, RateLimitCounter, WebhookEndpoint
 
 #: The endpoints the clients call: their answers use only the codes of exisone.protocol.
 CLIENT_ENDPOINTS = re.compile(
@@ -103,3 +104,14 @@ def comparable(response: httpx.Response) -> tuple[int, list[tuple[str, str]], by
         if name not in _VARYING_HEADERS
     )
     return response.status_code, headers, response.content
+
+
+async def counters_in(database: Database, scope: str) -> int:
+    """Rows of the rate-limit counters table in ``scope`` (tests write rows there as a probe)."""
+    async with database.read() as connection:
+        count = await connection.scalar(
+            select(func.count())
+            .select_from(RateLimitCounter)
+            .where(RateLimitCounter.scope == scope)
+        )
+    return int(count or 0)

@@ -15,23 +15,13 @@ from exisone_server.group_commit import after_commit
 from exisone_server.kit.time import utc_now
 from exisone_server.models import Activation, RateLimitCounter
 
-from .helpers import activate_body
+from .helpers import activate_body, counters_in
 from .seeding import Seed
 
 
 def _sqlite(database: Database) -> None:
     if database.write_batches is None:
         pytest.skip("PostgreSQL commits each transaction (its own group commit is the server's)")
-
-
-async def _count(database: Database, scope: str) -> int:
-    async with database.read() as connection:
-        count = await connection.scalar(
-            select(func.count())
-            .select_from(RateLimitCounter)
-            .where(RateLimitCounter.scope == scope)
-        )
-    return int(count or 0)
 
 
 async def _insert(database: Database, scope: str, key: str) -> None:
@@ -125,10 +115,10 @@ async def test_a_write_returns_only_after_its_commit(
     await asyncio.sleep(0.2)
 
     assert not writing.done()  # its block ended, its commit has not
-    assert await _count(database, "gc-durable") == 0
+    assert await counters_in(database, "gc-durable") == 0
     release.set()
     await asyncio.wait_for(writing, 5)
-    assert await _count(database, "gc-durable") == 1
+    assert await counters_in(database, "gc-durable") == 1
 
 
 async def test_after_commit_waits_for_the_batch_s_commit(
@@ -177,9 +167,9 @@ async def test_a_failed_commit_fails_every_write_of_its_batch(
     assert started.is_set()
     assert all(isinstance(outcome, OSError) for outcome in outcomes), outcomes
     monkeypatch.undo()
-    assert await _count(database, "gc-broken") == 0
+    assert await counters_in(database, "gc-broken") == 0
     await _insert(database, "gc-broken", "after")  # the next batch works
-    assert await _count(database, "gc-broken") == 1
+    assert await counters_in(database, "gc-broken") == 1
 
 
 async def test_group_commit_can_be_switched_off(database: Database) -> None:
@@ -188,4 +178,4 @@ async def test_group_commit_can_be_switched_off(database: Database) -> None:
 
     assert plain.write_batches is None
     await _insert(plain, "gc-off", "one")
-    assert await _count(plain, "gc-off") == 1
+    assert await counters_in(plain, "gc-off") == 1

@@ -8,12 +8,15 @@ import sqlite3
 import threading
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from exisone_server.db import Database, insert_for, sqlite_file
 from exisone_server.kit.time import utc_now
 from exisone_server.models import RateLimitCounter
 from exisone_server.sqlite_inline import InlineConnection
+
+from .helpers import counters_in
 
 
 def _sqlite_path(database: Database) -> str:
@@ -21,6 +24,14 @@ def _sqlite_path(database: Database) -> str:
     if path is None:
         pytest.skip("the inline driver is SQLite's")
     return path
+
+
+async def _add_counter(database: Database, session: AsyncSession, scope: str) -> None:
+    await session.execute(
+        insert_for(database.dialect)(RateLimitCounter).values(
+            scope=scope, key="k", window_start=0, count=1, created_at=utc_now()
+        )
+    )
 
 
 async def test_statements_run_on_the_event_loop_s_thread(database: Database) -> None:
@@ -50,11 +61,7 @@ async def test_a_write_waits_for_another_process_s_lock_on_a_thread(database: Da
 
     async def write() -> None:
         async with database.write() as session:
-            await session.execute(
-                insert_for(database.dialect)(RateLimitCounter).values(
-                    scope="inline-busy", key="k", window_start=0, count=1, created_at=utc_now()
-                )
-            )
+            await _add_counter(database, session, "inline-busy")
 
     writing = asyncio.create_task(write())
     try:
@@ -64,13 +71,7 @@ async def test_a_write_waits_for_another_process_s_lock_on_a_thread(database: Da
         outsider.execute("COMMIT")
         outsider.close()
     await asyncio.wait_for(writing, 10)
-    async with database.read() as connection:
-        count = await connection.scalar(
-            select(func.count())
-            .select_from(RateLimitCounter)
-            .where(RateLimitCounter.scope == "inline-busy")
-        )
-    assert count == 1
+    assert await counters_in(database, "inline-busy") == 1
 
 
 async def test_a_statement_error_reaches_the_caller_and_the_connection_stays_usable(
@@ -95,14 +96,12 @@ async def test_a_long_read_moves_to_a_thread_and_the_transaction_keeps_its_write
 ) -> None:
     _sqlite_path(database)
     async with database.write() as session:
-        await session.execute(
-            insert_for(database.dialect)(RateLimitCounter).values(
-                scope="inline-long", key="k", window_start=0, count=1, created_at=utc_now()
-            )
-        )
+        await _add_counter(database, session, "inline-long")
         connection = await session.connection()
         raw = await connection.get_raw_connection()
-        raw.driver_connection._conn.create_function("thread_ident", 0, threading.get_ident)
+        driver = raw.driver_connection
+        assert isinstance(driver, InlineConnection)
+        driver._conn.create_function("thread_ident", 0, threading.get_ident)
         reading = asyncio.ensure_future(connection.execute(text(_SLOW_COUNT)))
         ticks = 0
         while not reading.done():
@@ -114,10 +113,4 @@ async def test_a_long_read_moves_to_a_thread_and_the_transaction_keeps_its_write
     assert ident != threading.get_ident()  # stopped on the loop, read again on the thread
     assert ticks >= 3  # the loop kept turning meanwhile
     assert quick == threading.get_ident()  # a short read stays on the loop
-    async with database.read() as reader:
-        kept = await reader.scalar(
-            select(func.count())
-            .select_from(RateLimitCounter)
-            .where(RateLimitCounter.scope == "inline-long")
-        )
-    assert kept == 1
+    assert await counters_in(database, "inline-long") == 1
