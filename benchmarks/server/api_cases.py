@@ -188,7 +188,7 @@ def run_api_group(ctx: RunContext) -> list[CaseResult]:
         try:
             deployments, skipped = both_databases(stack, executable, folder, 1_000, ctx.log, "api")
         except NotLoaded as exc:
-            return [error_case(GROUP, f"load {exc.backend}", None, str(exc))]
+            return [error_case(GROUP, f"load {exc.label}", None, str(exc))]
         consumes: dict[str, Contender] = {}
         for backend, dep in deployments.items():
             port, process = stack.enter_context(serve(executable, dep.env, 2, log))

@@ -23,10 +23,10 @@ from benchmarks.server.bare_app import BARE_PATH
 from benchmarks.server.dataset import (
     ACTIVATION_LICENSES,
     Deployment,
-    DeploymentError,
+    NotLoaded,
     activation_key,
-    deployment,
     license_key,
+    load_deployments,
     settle,
 )
 from benchmarks.server.fixed_app import FIXED_PATH
@@ -383,21 +383,17 @@ def run_server_group(ctx: RunContext) -> list[CaseResult]:
         ExitStack() as stack,
     ):
         folder = Path(scratch)
-        deployments: dict[str, Deployment] = {}
-        skipped: dict[str, str] = {}
-        for backend in ("sqlite", "postgresql"):
-            for size in (1_000, big):
-                label = f"{backend}-{'1k' if size == 1_000 else '1m'}"
-                ctx.log(f"server: loading {label} ({size:,} licenses, {2 * size:,} activations)")
-                try:
-                    deployments[label] = stack.enter_context(
-                        deployment(executable, folder / label, backend, size)
-                    )
-                except DeploymentError as exc:
-                    if backend == "postgresql" and os.environ.get("CI", "") != "true":
-                        skipped[backend] = str(exc)
-                        break
-                    return [error_case(GROUP, f"load {label}", None, str(exc))]
+        wanted = [
+            (f"{backend}-{'1k' if size == 1_000 else '1m'}", backend, size)
+            for backend in ("sqlite", "postgresql")
+            for size in (1_000, big)
+        ]
+        try:
+            deployments, skipped = load_deployments(
+                stack, executable, folder, wanted, ctx.log, GROUP
+            )
+        except NotLoaded as exc:
+            return [error_case(GROUP, f"load {exc.label}", None, str(exc))]
         backends = [b for b in ("sqlite", "postgresql") if b not in skipped]
         for dep in deployments.values():
             rate = dep.imported_rows / dep.import_seconds

@@ -12,7 +12,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +40,11 @@ class DeploymentError(RuntimeError):
 
 
 class NotLoaded(DeploymentError):
-    """A database the run needs could not be loaded; ``backend`` says which."""
+    """A database the run needs could not be loaded; ``label`` says which."""
 
-    def __init__(self, backend: str, message: str) -> None:
+    def __init__(self, label: str, message: str) -> None:
         super().__init__(message)
-        self.backend = backend
+        self.label = label
 
 
 def license_key(index: int) -> str:
@@ -192,6 +192,36 @@ def settle(deployments: Iterable[Deployment]) -> list[str]:
     return problems
 
 
+def load_deployments(
+    stack: ExitStack,
+    executable: Path,
+    folder: Path,
+    wanted: Sequence[tuple[str, str, int]],
+    log: Callable[[str], None],
+    group: str,
+) -> tuple[dict[str, Deployment], dict[str, str]]:
+    """The deployments ``wanted`` (label, backend, licenses), open until ``stack`` closes, by
+    label, and the backends skipped (name → why): PostgreSQL when it cannot be had outside CI
+    (its other sizes are then not tried). Raises :class:`NotLoaded` (naming the label) for any
+    other database that fails."""
+    deployments: dict[str, Deployment] = {}
+    skipped: dict[str, str] = {}
+    for label, backend, licenses in wanted:
+        if backend in skipped:
+            continue
+        log(f"{group}: loading {label} ({licenses:,} licenses, {2 * licenses:,} activations)")
+        try:
+            deployments[label] = stack.enter_context(
+                deployment(executable, folder / label, backend, licenses)
+            )
+        except DeploymentError as exc:
+            if backend == "postgresql" and os.environ.get("CI", "") != "true":
+                skipped[backend] = str(exc)
+                continue
+            raise NotLoaded(label, str(exc)) from exc
+    return deployments, skipped
+
+
 def both_databases(
     stack: ExitStack,
     executable: Path,
@@ -200,20 +230,6 @@ def both_databases(
     log: Callable[[str], None],
     group: str,
 ) -> tuple[dict[str, Deployment], dict[str, str]]:
-    """A deployment of ``licenses`` on SQLite and on PostgreSQL, open until ``stack`` closes,
-    and the databases skipped (name → why): PostgreSQL when it cannot be had outside CI.
-    Raises :class:`NotLoaded` for any other database that fails."""
-    deployments: dict[str, Deployment] = {}
-    skipped: dict[str, str] = {}
-    for backend in ("sqlite", "postgresql"):
-        log(f"{group}: loading {backend} ({licenses:,} licenses)")
-        try:
-            deployments[backend] = stack.enter_context(
-                deployment(executable, folder / backend, backend, licenses)
-            )
-        except DeploymentError as exc:
-            if backend == "postgresql" and os.environ.get("CI", "") != "true":
-                skipped[backend] = str(exc)
-                continue
-            raise NotLoaded(backend, str(exc)) from exc
-    return deployments, skipped
+    """:func:`load_deployments` of ``licenses`` on SQLite and on PostgreSQL, by backend."""
+    wanted = [(backend, backend, licenses) for backend in ("sqlite", "postgresql")]
+    return load_deployments(stack, executable, folder, wanted, log, group)

@@ -173,7 +173,7 @@ def run_leases_group(ctx: RunContext) -> list[CaseResult]:
                 stack, executable, folder, 1_000, ctx.log, "leases"
             )
         except NotLoaded as exc:
-            return [error_case(GROUP, f"load {exc.backend}", None, str(exc))]
+            return [error_case(GROUP, f"load {exc.label}", None, str(exc))]
         contenders: dict[str, Contender] = {}
         for backend, dep in deployments.items():
             port, process = stack.enter_context(serve(executable, dep.env, 2, log))
