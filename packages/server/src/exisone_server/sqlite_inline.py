@@ -28,7 +28,7 @@ import asyncio
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -191,7 +191,7 @@ class InlineConnection:
 
             self._conn.set_progress_handler(over_budget, _PROGRESS_STEPS)
             try:
-                return cursor.execute(sql, parameters).fetchall()
+                return _select_all(cursor, sql, parameters)
             except sqlite3.OperationalError as error:
                 if not (stopped or _busy(error)):
                     raise
@@ -216,10 +216,6 @@ class InlineConnection:
     @isolation_level.setter
     def isolation_level(self, value: str | None) -> None:
         self._conn.isolation_level = value  # type: ignore[assignment]
-
-    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> InlineCursor:
-        cursor = self.cursor()
-        return await cursor.execute(sql, parameters)
 
     async def commit(self) -> None:
         """Commit on the connection's thread: it waits for the disk."""
