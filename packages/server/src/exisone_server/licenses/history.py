@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..kit.time import utc_now
 from ..models import HistoryAction, LicenseHistory
 
 __all__ = ["record_history"]
+
+_INSERT = insert(LicenseHistory.__table__)  # type: ignore[arg-type]
 
 
 async def record_history(
@@ -23,18 +26,21 @@ async def record_history(
     note: str | None = None,
     actor: str | None = None,
     at: datetime | None = None,
-) -> LicenseHistory:
-    """Add one history row (flushed, in the caller's transaction)."""
-    entry = LicenseHistory(
-        license_id=license_id,
-        action=action,
-        hardware_id=hardware_id,
-        ip_address=ip_address,
-        access_token_id=access_token_id,
-        note=note,
-        actor=actor,
-        created_at=at or utc_now(),
-    )
-    session.add(entry)
+) -> None:
+    """Add one history row in the caller's transaction (the session's pending changes are
+    flushed first, so the row may follow them, such as a license just added)."""
     await session.flush()
-    return entry
+    connection = await session.connection()
+    await connection.execute(
+        _INSERT,
+        {
+            "license_id": license_id,
+            "action": action,
+            "hardware_id": hardware_id,
+            "ip_address": ip_address,
+            "access_token_id": access_token_id,
+            "note": note,
+            "actor": actor,
+            "created_at": at or utc_now(),
+        },
+    )

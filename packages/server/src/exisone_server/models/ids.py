@@ -16,10 +16,11 @@ first" sort by it.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, func, select
+from sqlalchemy import BigInteger, Integer, Select, Table, bindparam, func, select
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,18 +37,29 @@ def draw_id() -> int:
     return secrets.randbelow(MAX_ID) + 1
 
 
+@functools.cache
+def _id_taken(table: Table) -> Select[Any]:
+    """``SELECT id ... WHERE id = :candidate``, built once per table (its compiled form is
+    then cached by SQLAlchemy, which a statement built per call would key again each time)."""
+    return select(table.c.id).where(table.c.id == bindparam("candidate"))
+
+
+@functools.cache
+def _largest_seq(table: Table) -> Select[Any]:
+    """``SELECT max(seq)`` of a table, built once per table."""
+    return select(func.max(table.c.seq))
+
+
 def random_id(context: DefaultExecutionContext) -> int:
     """Column default: a random id that the row's table does not have yet."""
     column: Any = context.current_column
-    table = column.table
+    statement = _id_taken(column.table)
     for _ in range(_ATTEMPTS):
         candidate = draw_id()
-        taken = context.connection.execute(
-            select(table.c.id).where(table.c.id == candidate)
-        ).first()
+        taken = context.connection.execute(statement, {"candidate": candidate}).first()
         if taken is None:
             return candidate
-    raise RuntimeError(f"no free id found in {table.name} after {_ATTEMPTS} draws")
+    raise RuntimeError(f"no free id found in {column.table.name} after {_ATTEMPTS} draws")
 
 
 def random_id_column() -> Mapped[int]:
@@ -59,8 +71,8 @@ def random_id_column() -> Mapped[int]:
 
 def next_seq(context: DefaultExecutionContext) -> int:
     """Column default: one more than the table's largest ``seq``."""
-    table: Any = context.current_column.table
-    largest = context.connection.execute(select(func.max(table.c.seq))).scalar()
+    column: Any = context.current_column
+    largest = context.connection.execute(_largest_seq(column.table)).scalar()
     return int(largest or 0) + 1
 
 
