@@ -42,7 +42,7 @@ from .crypto.master_key import MasterKey, load_master_key
 from .dashboard import template_config
 from .db import Database
 from .errors import exception_handlers
-from .licenses.endpoints import VALIDATE_PATH, validate_license
+from .licenses.endpoints import ACTIVATE_PATH, ACTIVATE_ROUTE, VALIDATE_PATH, validate_license
 from .licenses.validate_seam import validate_route
 from .licenses.validation_stats import validation_stats_lifespan
 from .mail import mail_lifespan
@@ -223,6 +223,7 @@ def create_app(
         routes={
             VALIDATE_PATH: validate_route(validate_license.opt[PERMISSION_OPT]),
             CONSUME_PATH: CONSUME_ROUTE,
+            ACTIVATE_PATH: ACTIVATE_ROUTE,
         },
         database=provide_database,
         limiter=security.limiter,

@@ -6,5 +6,5 @@ Services for other domains (the publisher API):
 * :func:`licenses.history.record_history` — append a LicenseHistory event.
 * :func:`licenses.offline.issue_offline_activation` — sign an offline code for a device and take
   its seat.
-* :func:`licenses.service.activate_device` — the binding/seat rules, inside a write session.
+* :func:`licenses.binding.activate_device` — the binding/seat rules, inside a write session.
 """

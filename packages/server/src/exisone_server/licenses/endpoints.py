@@ -1,25 +1,33 @@
 """The client-facing license endpoints: activate, validate, deactivate, features, seat usage.
 
-``POST /api/license/validate`` is answered by the validate seam ahead of the framework
-(:mod:`.validate_seam`); its handler here answers what the seam leaves to the framework (a body
-that does not decode) and is the route the OpenAPI document describes.
+``POST /api/license/validate`` and ``POST /api/license/activate`` are answered by the seam
+ahead of the framework (:mod:`..seam`; validate's handler is in :mod:`.validate_seam`,
+activate's is :data:`ACTIVATE_ROUTE`); their handlers here answer what the seam leaves to the
+framework (a body that does not decode) and are the routes the OpenAPI document describes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from litestar import Request, Router, get, post
 from litestar.params import FromPath, JSONBody
 
 from ..auth import Permission, requires
-from ..auth.dependencies import check_route_access
+from ..auth.dependencies import authenticate, check_route_access
+from ..auth.permissions import PERMISSION_OPT
+from ..auth.principal import Principal
+from ..db import Database
 from ..deps import ClientIpDep, DatabaseDep, PrincipalDep
 from ..errors import Conflict, NotFound
 from ..kit.time import format_expiration
 from ..models import Product
+from ..seam import HotRoute
 from ..security.lookups import looks_up
 from . import rules
+from .binding import activate_device
 from .schemas import (
     LicenseActivate,
     LicenseActivated,
@@ -32,7 +40,6 @@ from .schemas import (
     SeatUsageRead,
 )
 from .service import (
-    activate_device,
     check_hardware_id,
     count_active_seats,
     deactivate_device,
@@ -43,23 +50,29 @@ from .service import (
 )
 from .validate import answer_validation
 
-__all__ = ["VALIDATE_PATH", "router", "validate_license"]
+__all__ = [
+    "ACTIVATE_PATH",
+    "ACTIVATE_ROUTE",
+    "VALIDATE_PATH",
+    "activate",
+    "router",
+    "validate_license",
+]
 
 
 _PREFIX = "/api"
 _VALIDATE_ROUTE = "/license/validate"
-#: The validate endpoint's path (the app's validate seam receives it ahead of the framework).
+_ACTIVATE_ROUTE = "/license/activate"
+#: The validate and activate endpoints' paths (the app's seam receives them ahead of the
+#: framework).
 VALIDATE_PATH = _PREFIX + _VALIDATE_ROUTE
+ACTIVATE_PATH = _PREFIX + _ACTIVATE_ROUTE
 
 
-@post("/license/activate", status_code=200, opt=looks_up(writes=True))
-async def activate_license(
-    data: JSONBody[LicenseActivate],
-    principal: PrincipalDep,
-    database: DatabaseDep,
-    client_ip: ClientIpDep,
+async def activate(
+    database: Database, principal: Principal, data: LicenseActivate, ip: str | None
 ) -> LicenseActivated:
-    """Bind a device to a license (any valid token). Errors: see docs/errors.md."""
+    """Bind a device to a license for ``principal``: the route's and the seam's handler."""
     async with database.write() as session:
         outcome = await activate_device(
             session,
@@ -69,7 +82,7 @@ async def activate_license(
             product_name=data.product_name,
             email=data.email,
             client_version=data.version,
-            ip_address=client_ip,
+            ip_address=ip,
             access_token_id=principal.token_id,
         )
         features = await license_feature_names(session, outcome.license.id)
@@ -78,17 +91,49 @@ async def activate_license(
         success=True,
         message="Already activated on this device." if not outcome.created else "Activated.",
         activation_key=license.activation_key,
-        hardware_id=outcome.activation.hardware_id,
+        hardware_id=outcome.hardware_id,
         product_name=product.name,
         expiration_date=format_expiration(license.expires_at),
         features=features,
         is_corporate=license.is_corporate,
         current_seats=outcome.current_seats,
-        max_seats=seat_limit(license) if license.is_corporate else None,
+        max_seats=license.seat_limit if license.is_corporate else None,
         already_activated=not outcome.created,
         server_version=product.version,
         minimum_required_version=product.minimum_required_version,
     )
+
+
+@post(_ACTIVATE_ROUTE, status_code=200, opt=looks_up(writes=True))
+async def activate_license(
+    data: JSONBody[LicenseActivate],
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    client_ip: ClientIpDep,
+) -> LicenseActivated:
+    """Bind a device to a license (any valid token). Errors: see docs/errors.md."""
+    return await activate(database, principal, data, client_ip)
+
+
+async def _activate_in_seam(
+    database: Database,
+    authorization: str | None,
+    check: Callable[[Principal], None],
+    data: LicenseActivate,
+    ip: str | None,
+) -> LicenseActivated:
+    principal = await authenticate(database, authorization)
+    check(principal)
+    return await activate(database, principal, data, ip)
+
+
+#: ``POST /api/license/activate`` in the seam (:mod:`..seam`): the same handler as the route.
+ACTIVATE_ROUTE = HotRoute(
+    decode=msgspec.json.Decoder(LicenseActivate).decode,
+    handle=_activate_in_seam,
+    permissions=tuple(activate_license.opt.get(PERMISSION_OPT, ())),
+    writes=True,
+)
 
 
 @post(_VALIDATE_ROUTE, status_code=200, opt={**requires(Permission.VERIFY), **looks_up()})

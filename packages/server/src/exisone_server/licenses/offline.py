@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from exisone.protocol import format_datetime, issue_offline_code
 
@@ -16,9 +17,9 @@ from ..crypto.master_key import MasterKey
 from ..crypto.service import current_crypto_key
 from ..kit.time import format_expiration, utc_now
 from ..models import HistoryAction, License, Plan, Product
+from .binding import SeatLicense, bind_device
 from .history import record_history
 from .service import (
-    bind_device,
     check_hardware_id,
     ensure_activatable,
     license_feature_names,
@@ -81,9 +82,9 @@ async def issue_offline_activation(
     product = await session.get(Product, license.product_id)
     assert product is not None  # foreign key
     ensure_activatable(license, product, moment, grace_days=await plan_grace_days(session, license))
-    activation, created, seats = await bind_device(
+    created, seats = await bind_device(
         session,
-        license,
+        SeatLicense.of(license),
         normalized,
         email=license.email,
         ip_address=ip_address,
@@ -92,8 +93,10 @@ async def issue_offline_activation(
         now=moment,
     )
     # The device's seat now backs a signed code that works without the server: only the
-    # publisher may free it (rules.may_release), also when it was activated online before.
-    activation.is_offline = True
+    # publisher may free it (rules.may_release), also when it was activated online before
+    # (bind_device marked its seat offline).
+    if created and license.activated_at is None:  # written by bind_device: keep the row's copy
+        set_committed_value(license, "activated_at", moment)
     features = await license_feature_names(session, license.id)
     crypto_key = await current_crypto_key(session, license.tenant_id)
     check_in_days = None

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exisone.protocol import ExisOneError, is_offline_code, load_public_keys, verify_offline_code
@@ -40,10 +41,8 @@ from .history import record_history
 from .rules import KeyFacts, Reason, ReleasePolicy, Releaser, ReleaseRefusal
 
 __all__ = [
-    "ActivationOutcome",
     "DeactivationOutcome",
-    "activate_device",
-    "bind_device",
+    "ProductVersions",
     "check_hardware_id",
     "count_active_seats",
     "create_license",
@@ -64,17 +63,6 @@ __all__ = [
     "seat_limit",
     "version_outdated_error",
 ]
-
-
-@dataclass(frozen=True)
-class ActivationOutcome:
-    """The result of binding a device: ``created`` is False for an idempotent repeat."""
-
-    license: License
-    product: Product
-    activation: Activation
-    created: bool
-    current_seats: int
 
 
 @dataclass(frozen=True)
@@ -149,18 +137,32 @@ async def count_active_seats(session: AsyncSession, license_id: int) -> int:
     return int(count or 0)
 
 
+_FEATURE_NAMES = (
+    select(Feature.__table__.c.name)
+    .join(license_features, license_features.c.feature_id == Feature.__table__.c.id)
+    .where(license_features.c.license_id == bindparam("license_id"))
+    .order_by(Feature.__table__.c.name)
+)
+
+
 async def license_feature_names(session: AsyncSession, license_id: int) -> list[str]:
     """The license's feature names, sorted."""
-    result = await session.scalars(
-        select(Feature.name)
-        .join(license_features, license_features.c.feature_id == Feature.id)
-        .where(license_features.c.license_id == license_id)
-        .order_by(Feature.name)
-    )
+    connection = await session.connection()
+    result = await connection.scalars(_FEATURE_NAMES, {"license_id": license_id})
     return list(result)
 
 
-def version_info(product: Product) -> dict[str, str]:
+class ProductVersions(Protocol):
+    """What an answer names of a product's versions (a :class:`Product` has them)."""
+
+    @property
+    def version(self) -> str | None: ...
+
+    @property
+    def minimum_required_version(self) -> str | None: ...
+
+
+def version_info(product: ProductVersions) -> dict[str, str]:
     """``serverVersion`` / ``minimumRequiredVersion`` of the product, when it has them."""
     info = {}
     if product.version:
@@ -177,7 +179,7 @@ def is_version_outdated(product: Product, client_version: str | None) -> bool:
     )
 
 
-def version_outdated_error(product: Product, client_version: str) -> ApiError:
+def version_outdated_error(product: ProductVersions, client_version: str) -> ApiError:
     return Conflict(
         "version_outdated",
         f"Version {client_version} is no longer supported; "
@@ -236,129 +238,14 @@ def ensure_activatable(
         raise refusal_error(refusal, product, client_version)
 
 
-def refusal_error(refusal: Reason, product: Product, client_version: str | None) -> ApiError:
+def refusal_error(
+    refusal: Reason, product: ProductVersions, client_version: str | None
+) -> ApiError:
     """The 409 of an :func:`.rules.activation_refusal` reason."""
     if refusal is Reason.VERSION_OUTDATED:
         assert client_version is not None
         return version_outdated_error(product, client_version)
     return Conflict(refusal, _REFUSAL_MESSAGES[refusal], extra=version_info(product))
-
-
-async def bind_device(
-    session: AsyncSession,
-    license: License,
-    hardware_id: str,
-    *,
-    email: str = "",
-    ip_address: str | None = None,
-    client_version: str | None = None,
-    offline: bool = False,
-    access_token_id: int | None = None,
-    now: datetime | None = None,
-) -> tuple[Activation, bool, int]:
-    """Bind ``hardware_id`` (normalised) to a locked ``license``: ``(activation, created, seats)``.
-
-    Same device again → the existing activation (idempotent). Single-device license bound to
-    another device → 409 ``license_in_use``; corporate license full → 409 ``seat_limit_reached``.
-    A floating license binds no device: its seats are leases (409 ``no_free_seat``).
-    """
-    moment = now or utc_now()
-    if license.is_floating:
-        raise Conflict(
-            Reason.NO_FREE_SEAT,
-            "This is a floating license: its seats are leases (POST /api/license/lease), "
-            "not activations.",
-            extra={"floating": True},
-        )
-    existing = await session.scalar(
-        select(Activation).where(
-            Activation.license_id == license.id,
-            Activation.hardware_id == hardware_id,
-            Activation.deactivated_at.is_(None),
-        )
-    )
-    seats = await count_active_seats(session, license.id)
-    if existing is not None:
-        return existing, False, seats
-    limit = seat_limit(license)
-    refusal = rules.seat_refusal(license.is_corporate, limit, seats)
-    if refusal is not None:
-        if refusal is Reason.SEAT_LIMIT_REACHED:
-            raise Conflict(
-                "seat_limit_reached",
-                f"All {limit} seats of this corporate license are in use; "
-                "deactivate a device to free one.",
-                extra={"currentSeats": seats, "maxSeats": limit},
-            )
-        raise Conflict(
-            "license_in_use",
-            "This license is already activated on another device; deactivate it there first.",
-        )
-    activation = Activation(
-        license_id=license.id,
-        hardware_id=hardware_id,
-        email=email,
-        ip_address=ip_address,
-        client_version=client_version,
-        is_offline=offline,
-        created_at=moment,
-    )
-    session.add(activation)
-    if license.activated_at is None:
-        license.activated_at = moment
-    await session.flush()
-    await record_history(
-        session,
-        license.id,
-        HistoryAction.ACTIVATED,
-        hardware_id=hardware_id,
-        ip_address=ip_address,
-        access_token_id=access_token_id,
-        note="offline code" if offline else None,
-        at=moment,
-    )
-    await webhooks.license_activated(session, license, activation, seats + 1)  # outbox
-    return activation, True, seats + 1
-
-
-async def activate_device(
-    session: AsyncSession,
-    *,
-    tenant_id: int,
-    activation_key: str,
-    hardware_id: str,
-    product_name: str,
-    email: str = "",
-    client_version: str | None = None,
-    ip_address: str | None = None,
-    access_token_id: int | None = None,
-    now: datetime | None = None,
-) -> ActivationOutcome:
-    """POST /api/license/activate: every check, then :func:`bind_device`."""
-    moment = now or utc_now()
-    normalized_hardware_id = check_hardware_id(hardware_id)
-    license = await get_license(session, tenant_id, activation_key, lock=True)
-    product = await session.get(Product, license.product_id)
-    assert product is not None  # foreign key
-    ensure_activatable(
-        license,
-        product,
-        moment,
-        product_name=product_name,
-        client_version=client_version,
-        grace_days=await plan_grace_days(session, license),
-    )
-    activation, created, seats = await bind_device(
-        session,
-        license,
-        normalized_hardware_id,
-        email=email.strip(),
-        ip_address=ip_address,
-        client_version=client_version,
-        access_token_id=access_token_id,
-        now=moment,
-    )
-    return ActivationOutcome(license, product, activation, created, seats)
 
 
 def release_policy(product: Product) -> ReleasePolicy:

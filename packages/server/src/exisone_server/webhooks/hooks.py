@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import Database
 from ..kit.time import format_expiration, utc_now
 from ..licenses.schemas import LicenseValidate, LicenseValidation
-from ..models import Activation, License, Product
+from ..models import License, Product
 from ..security.write_limits import take_slots
 from .outbox import emit, emit_detached, subscribed
 from .settings import WebhookSettings
@@ -38,7 +38,24 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def _license_fields(license: License) -> dict[str, Any]:
+class LicenseFields(Protocol):
+    """What a license event names of its license (a :class:`License` has it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def tenant_id(self) -> int: ...
+    @property
+    def activation_key(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def is_corporate(self) -> bool: ...
+
+
+def _license_fields(license: LicenseFields) -> dict[str, Any]:
     return {
         "licenseId": license.id,
         "activationKey": license.activation_key,
@@ -72,7 +89,14 @@ async def license_created(
 
 
 async def license_activated(
-    session: AsyncSession, license: License, activation: Activation, current_seats: int
+    session: AsyncSession,
+    license: LicenseFields,
+    *,
+    hardware_id: str,
+    ip_address: str | None,
+    email: str,
+    offline: bool,
+    current_seats: int,
 ) -> None:
     await emit(
         session,
@@ -80,11 +104,11 @@ async def license_activated(
         "license.activated",
         {
             **_license_fields(license),
-            "hardwareId": activation.hardware_id,
+            "hardwareId": hardware_id,
             "deviceName": None,
-            "ipAddress": activation.ip_address,
-            "activationEmail": activation.email or None,
-            "isOffline": activation.is_offline,
+            "ipAddress": ip_address,
+            "activationEmail": email or None,
+            "isOffline": offline,
             "currentSeats": current_seats,
         },
     )
