@@ -43,6 +43,7 @@ from .dashboard import template_config
 from .db import Database
 from .errors import exception_handlers
 from .licenses.endpoints import ACTIVATE_PATH, ACTIVATE_ROUTE, VALIDATE_PATH, validate_license
+from .licenses.lease_endpoints import HEARTBEAT_PATH, heartbeat_route
 from .licenses.validate_seam import validate_route
 from .licenses.validation_stats import validation_stats_lifespan
 from .mail import mail_lifespan
@@ -224,6 +225,7 @@ def create_app(
             VALIDATE_PATH: validate_route(validate_license.opt[PERMISSION_OPT]),
             CONSUME_PATH: CONSUME_ROUTE,
             ACTIVATE_PATH: ACTIVATE_ROUTE,
+            HEARTBEAT_PATH: heartbeat_route(key),
         },
         database=provide_database,
         limiter=security.limiter,

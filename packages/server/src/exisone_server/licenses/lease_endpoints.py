@@ -1,28 +1,41 @@
 """The floating-seat endpoints: check a lease out, heartbeat it, release it.
 
 Token permission ``verify``; errors as activate's (docs/floating.md). The lease token is
-signed after the transaction commits, so the signature never holds the write lock.
+signed after the transaction commits, so the signature never holds the write lock. The
+heartbeat, the busiest of the three, is answered by the seam ahead of the framework
+(:func:`heartbeat_route`; the route here answers a body that does not decode).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import msgspec
 from litestar import Router, post
 from litestar.params import JSONBody
 
 from exisone.protocol import issue_lease_token
 
 from ..auth import Permission, requires
+from ..auth.dependencies import authenticate
+from ..auth.permissions import PERMISSION_OPT
+from ..auth.principal import Principal
 from ..crypto.key_cache import cached_signing_key
 from ..crypto.master_key import MasterKey
+from ..db import Database
 from ..deps import ClientIpDep, DatabaseDep, MasterKeyDep, PrincipalDep
 from ..kit.time import format_expiration
+from ..seam import HotRoute
 from ..security.lookups import looks_up
 from .lease_schemas import LeaseCheckout, LeaseHeartbeatRead, LeaseRead, LeaseRef, LeaseReleased
 from .leases import LeaseGrant, check_out, release_lease, renew_lease
 
-__all__ = ["router"]
+__all__ = ["HEARTBEAT_PATH", "heartbeat", "heartbeat_route", "router"]
 
 _OPT = {**requires(Permission.VERIFY), **looks_up(writes=True)}
+_HEARTBEAT_ROUTE = "/license/lease/heartbeat"
+#: The heartbeat's path (the app's seam receives it ahead of the framework).
+HEARTBEAT_PATH = "/api" + _HEARTBEAT_ROUTE
 
 
 def _token(grant: LeaseGrant, master_key: MasterKey) -> str:
@@ -76,14 +89,10 @@ async def lease_seat(
     )
 
 
-@post("/license/lease/heartbeat", status_code=200, opt=_OPT)
-async def heartbeat_lease(
-    data: JSONBody[LeaseRef],
-    principal: PrincipalDep,
-    database: DatabaseDep,
-    master_key: MasterKeyDep,
+async def heartbeat(
+    database: Database, master_key: MasterKey, principal: Principal, data: LeaseRef
 ) -> LeaseHeartbeatRead:
-    """Renew a lease for its TTL from now (410 ``lease_expired`` once it ran out)."""
+    """Renew ``principal``'s lease: the route's and the seam's handler."""
     async with database.write() as session:
         renewal = await renew_lease(
             session,
@@ -103,6 +112,40 @@ async def heartbeat_lease(
         seats_in_use=grant.seats_in_use,
         max_seats=grant.max_seats,
         ttl_seconds=lease.ttl_seconds,
+    )
+
+
+@post(_HEARTBEAT_ROUTE, status_code=200, opt=_OPT)
+async def heartbeat_lease(
+    data: JSONBody[LeaseRef],
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    master_key: MasterKeyDep,
+) -> LeaseHeartbeatRead:
+    """Renew a lease for its TTL from now (410 ``lease_expired`` once it ran out)."""
+    return await heartbeat(database, master_key, principal, data)
+
+
+def heartbeat_route(master_key: MasterKey) -> HotRoute:
+    """``POST /api/license/lease/heartbeat`` in the seam (:mod:`..seam`), signing with the
+    app's ``master_key``: the same handler as the route."""
+
+    async def handle(
+        database: Database,
+        authorization: str | None,
+        check: Callable[[Principal], None],
+        data: LeaseRef,
+        ip: str | None,
+    ) -> LeaseHeartbeatRead:
+        principal = await authenticate(database, authorization)
+        check(principal)
+        return await heartbeat(database, master_key, principal, data)
+
+    return HotRoute(
+        decode=msgspec.json.Decoder(LeaseRef).decode,
+        handle=handle,
+        permissions=heartbeat_lease.opt[PERMISSION_OPT],
+        writes=True,
     )
 
 

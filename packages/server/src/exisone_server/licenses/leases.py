@@ -13,8 +13,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -266,6 +267,41 @@ async def _find_lease(session: AsyncSession, tenant_id: int, lease_id: str) -> L
     return lease
 
 
+_leases = cast(Table, Lease.__table__)
+_grace_days = (
+    select(Plan.grace_days).where(Plan.id == License.plan_id).correlate(License).scalar_subquery()
+)
+#: A heartbeat's statements, built once (a heartbeat is a hot path: see
+#: :mod:`.binding`). The lease with its license (locked), product and plan's grace:
+_RENEWING = (
+    select(Lease, License, Product.name, func.coalesce(_grace_days, 0))
+    .join(License, License.id == Lease.license_id)
+    .join(Product, Product.id == License.product_id)
+    .where(Lease.lease_id == bindparam("lease_id"), License.tenant_id == bindparam("tenant_id"))
+    .with_for_update(of=License)
+)
+#: The renewal: conditional, so a lease released meanwhile stays released.
+_RENEW = (
+    update(_leases)
+    .where(_leases.c.id == bindparam("lease_row"), _leases.c.ended_at.is_(None))
+    .values(expires_at=bindparam("until"), last_heartbeat_at=bindparam("now"))
+)
+_live_seats = (
+    select(func.count())
+    .select_from(_leases)
+    .where(
+        _leases.c.license_id == bindparam("license_id"),
+        _leases.c.ended_at.is_(None),
+        _leases.c.expires_at > bindparam("now"),
+    )
+    .scalar_subquery()
+)
+#: The tenant's signing key with the license's live leases.
+_KEY_AND_SEATS = select(CryptoKey, _live_seats).where(
+    CryptoKey.tenant_id == bindparam("tenant_id"), CryptoKey.is_current.is_(True)
+)
+
+
 async def renew_lease(
     session: AsyncSession, *, tenant_id: int, lease_id: str, master_key: MasterKey
 ) -> LeaseRenewal:
@@ -281,18 +317,8 @@ async def renew_lease(
     """
     row = None
     if lease_id.startswith(LEASE_ID_PREFIX) and len(lease_id) <= _MAX_LEASE_ID:
-        grace = (
-            select(Plan.grace_days).where(Plan.id == License.plan_id).correlate(License)
-        ).scalar_subquery()
-        row = (
-            await session.execute(
-                select(Lease, License, Product.name, func.coalesce(grace, 0))
-                .join(License, License.id == Lease.license_id)
-                .join(Product, Product.id == License.product_id)
-                .where(Lease.lease_id == lease_id, License.tenant_id == tenant_id)
-                .with_for_update(of=License)
-            )
-        ).one_or_none()
+        parameters = {"lease_id": lease_id, "tenant_id": tenant_id}
+        row = (await session.execute(_RENEWING, parameters)).one_or_none()
     if row is None or row[0].ended_at is not None:
         lookup_missed()
         raise _lease_not_found()
@@ -311,31 +337,18 @@ async def renew_lease(
         lease.ended_at, lease.ended_by = now, state.value
         await session.flush()
         return LeaseRenewal(None, Conflict(reason, _STATE_MESSAGES[reason]))
+    connection = await session.connection()
     if not lease.borrowed:
         expires_at = now + timedelta(seconds=lease.ttl_seconds)
-        renewed = await session.execute(
-            update(Lease)
-            .where(Lease.id == lease.id, Lease.ended_at.is_(None))
-            .values(expires_at=expires_at, last_heartbeat_at=now)
-            .execution_options(synchronize_session=False)
+        renewed = await connection.execute(
+            _RENEW, {"lease_row": lease.id, "until": expires_at, "now": now}
         )
-        if renewed.rowcount == 0:  # type: ignore[attr-defined]
+        if renewed.rowcount == 0:
             raise _lease_not_found()
         set_committed_value(lease, "expires_at", expires_at)
         set_committed_value(lease, "last_heartbeat_at", now)
-    seats = (
-        select(func.count())
-        .select_from(Lease)
-        .where(Lease.license_id == license.id, Lease.ended_at.is_(None), Lease.expires_at > now)
-        .scalar_subquery()
-    )
-    keyed = (
-        await session.execute(
-            select(CryptoKey, seats).where(
-                CryptoKey.tenant_id == tenant_id, CryptoKey.is_current.is_(True)
-            )
-        )
-    ).one_or_none()
+    parameters = {"license_id": license.id, "now": now, "tenant_id": tenant_id}
+    keyed = (await session.execute(_KEY_AND_SEATS, parameters)).one_or_none()
     if keyed is None:  # a tenant without a key yet
         crypto_key = await _signing_key(session, tenant_id, master_key)
         seats_in_use = await count_live_leases(session, license.id, now)
