@@ -11,6 +11,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -127,3 +128,26 @@ async def test_a_new_device_in_the_seam_takes_one_seat(
         "user@example.com",
     )
     assert history.count(HistoryAction.ACTIVATED) == 1
+
+
+async def test_a_value_the_database_cannot_store_is_the_route_s_400(
+    seed: Seed, app: ExisOneApp, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite stores a string of any length in any column")
+    product = await seed.product("Desk")
+    license = await seed.license(product, is_corporate=True, max_seats=5)
+    token = {"Authorization": f"ExisOneApi {seed.api.token}"}
+    content = json.dumps(activate_body(license, product, "HW-LONG-IP")).encode()
+    # The client's address as a trusted proxy may pass it: longer than its column (64).
+    transport = httpx.ASGITransport(app=app, client=("2001:db8::" + "1" * 80, 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        seam, route = await seam_and_route(client, app, PATH, content, token)
+
+    assert comparable(seam) == comparable(route)
+    assert seam.status_code == 400 and seam.json()["error"] == "invalid_request"
+    async with seed.database.read_session() as session:
+        seats = await session.scalar(
+            select(func.count()).where(Activation.license_id == license.id)
+        )
+    assert seats == 0

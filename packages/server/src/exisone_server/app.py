@@ -3,8 +3,8 @@
 Every answer depends only on the database, so any number of processes on one PostgreSQL
 database behave as one server.
 
-``POST /api/license/validate`` and ``POST /api/license/consume`` do not go through the
-framework: :class:`ExisOneApp` hands them to the seam (:mod:`.seam`), which does itself what
+The hot routes (``POST`` to validate, activate, a lease heartbeat and consume) do not go through
+the framework: :class:`ExisOneApp` hands them to the seam (:mod:`.seam`), which does itself what
 the app-wide layers listed in :data:`SEAM_STANDS_IN_FOR` do for every other route. A layer
 added to the app must be added there too, and done by the seam:
 ``tests/server/test_validate_seam.py`` compares the list with the app's layers.
@@ -76,8 +76,8 @@ SEAM_STANDS_IN_FOR: dict[tuple[str, str], str] = {
     ("exception_handler", "UnicodeDecodeError"): "a body that does not decode: framework",
     ("exception_handler", "RecursionError"): "a body that does not decode: framework",
     ("exception_handler", "HTTPException"): "raised by routing and decoding only: framework",
-    ("exception_handler", "OverflowError"): "numbers out of range: validate reads none",
-    ("exception_handler", "DataError"): "numbers out of range: validate reads none",
+    ("exception_handler", "OverflowError"): "answers 400 invalid_request (out of range)",
+    ("exception_handler", "DataError"): "answers 400 invalid_request (out of range)",
 }
 
 

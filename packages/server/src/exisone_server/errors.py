@@ -28,6 +28,8 @@ from .kit.log_safety import escape, mask_path
 __all__ = [
     "DATABASE_UNAVAILABLE",
     "INTERNAL_ERROR",
+    "OUT_OF_RANGE",
+    "OUT_OF_RANGE_ERRORS",
     "ApiError",
     "BadRequest",
     "Conflict",
@@ -37,6 +39,7 @@ __all__ = [
     "database_unavailable",
     "error_response",
     "exception_handlers",
+    "log_out_of_range",
     "log_unavailable",
     "log_unexpected",
 ]
@@ -45,6 +48,11 @@ logger = logging.getLogger("exisone_server")
 
 #: The body of every 500 answer: it says nothing about the error (the log does).
 INTERNAL_ERROR = {"error": "internal_error", "message": "Internal server error."}
+#: The body of the 400 for a value the database cannot store, and what the database raises for
+#: one (SQLite: OverflowError for a number too large; PostgreSQL: DataError, also for a string
+#: longer than its column).
+OUT_OF_RANGE = {"error": "invalid_request", "message": "Invalid request: a value is out of range."}
+OUT_OF_RANGE_ERRORS = (OverflowError, DataError)
 #: The body of a 503: PostgreSQL could not be reached or gave up (sent with Retry-After: 1).
 DATABASE_UNAVAILABLE = {
     "error": "database_unavailable",
@@ -159,10 +167,15 @@ def _too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[s
     return error_response(400, "invalid_json", "The request body is nested too deeply.")
 
 
-def _out_of_range(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    """A number too large for the database column (SQLite: OverflowError; PostgreSQL: DataError)."""
+def log_out_of_range(exc: BaseException) -> None:
+    """Log a refused value (:data:`OUT_OF_RANGE_ERRORS`) without the value."""
     logger.info("refused a value the database cannot store: %s", type(exc).__name__)
-    return error_response(400, "invalid_request", "Invalid request: a value is out of range.")
+
+
+def _out_of_range(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """A value the database column cannot hold: :data:`OUT_OF_RANGE`."""
+    log_out_of_range(exc)
+    return error_response(400, OUT_OF_RANGE["error"], OUT_OF_RANGE["message"])
 
 
 def database_unavailable(exc: BaseException) -> bool:

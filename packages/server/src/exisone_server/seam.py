@@ -45,8 +45,11 @@ from .db import Database
 from .errors import (
     DATABASE_UNAVAILABLE,
     INTERNAL_ERROR,
+    OUT_OF_RANGE,
+    OUT_OF_RANGE_ERRORS,
     ApiError,
     database_unavailable,
+    log_out_of_range,
     log_unavailable,
     log_unexpected,
 )
@@ -127,6 +130,10 @@ class Seam:
         try:
             await self._answer(self.routes[scope["path"]], scope, receive, send)
         except Exception as exc:  # as the app's error handlers do
+            if isinstance(exc, OUT_OF_RANGE_ERRORS):
+                log_out_of_range(exc)
+                await self._send(scope, send, (400, [_JSON], _encode(OUT_OF_RANGE)))
+                return
             if database_unavailable(exc):
                 log_unavailable("POST", scope["path"], exc)
                 unavailable = [_JSON, (b"retry-after", b"1")]
