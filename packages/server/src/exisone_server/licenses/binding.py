@@ -2,16 +2,18 @@
 
 An activation is the busiest write of a licensing server (a company rolls a key out to its
 machines at once), and on SQLite the writes of all processes take turns, so the time one
-spends in its transaction is the ceiling of all. So this path reads and writes in a few Core
-statements, each built once at import (SQLAlchemy then reuses its compiled form instead of
-keying a new statement per call), with no ORM objects to load, track or flush:
+spends in its transaction is the ceiling of all. So this path reads and writes with Core
+statements built once at import (SQLAlchemy then reuses their compiled forms instead of keying
+a new statement per call), with no ORM objects to load, track or flush:
 
 1. the license, its product and its plan's grace days, in one ``SELECT`` (on PostgreSQL
    ``FOR UPDATE OF licenses``, so concurrent activations of one key count seats in turn;
    SQLite's write transaction holds the whole database);
 2. the license's taken seats and whether this device holds one, in one ``SELECT``;
-3. the new activation, the license's first activation time, the history row and the
-   ``license.activated`` webhook (outbox), each one ``INSERT`` or ``UPDATE``.
+3. the new activation and the license's first activation time; then the history row
+   (:func:`.history.record_history`) and the ``license.activated`` webhook (the outbox's
+   :func:`~..webhooks.outbox.emit`: one read of the tenant's endpoints, rows only when one
+   subscribes).
 
 The decisions are the pure rules' (:func:`.rules.activation_refusal`, :func:`.rules.seat_refusal`).
 """

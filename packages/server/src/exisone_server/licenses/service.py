@@ -1,9 +1,9 @@
-"""License rules that write: create, activate (bind a device / take a seat), deactivate.
+"""License rules that write: create, deactivate (activation is :mod:`.binding`'s), and the
+lookups and answers' parts they share with it.
 
 Every function here runs inside the caller's write session (``Database.write()``), which on SQLite
 is a ``BEGIN IMMEDIATE`` transaction; on PostgreSQL the license row is locked with
-``SELECT ... FOR UPDATE`` before seats are counted, so concurrent activations never exceed the
-seat limit.
+``SELECT ... FOR UPDATE`` before seats are counted.
 """
 
 from __future__ import annotations
