@@ -22,15 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import Conflict, NotFound
 from ..kit.activation_keys import normalize_activation_key
 from ..kit.time import utc_now
-from ..models import Activation, HistoryAction, License, Plan, Product
+from ..models import Activation, HistoryAction, License, Plan, Product, table_of
 from ..security.lookups import lookup_found, lookup_missed
 from ..webhooks import hooks as webhooks
 from . import rules
@@ -40,10 +40,10 @@ from .service import check_hardware_id, refusal_error
 
 __all__ = ["ActivationOutcome", "SeatLicense", "activate_device", "bind_device"]
 
-_licenses = cast(Table, License.__table__)
-_products = cast(Table, Product.__table__)
-_plans = cast(Table, Plan.__table__)
-_activations = cast(Table, Activation.__table__)
+_licenses = table_of(License)
+_products = table_of(Product)
+_plans = table_of(Plan)
+_activations = table_of(Activation)
 
 #: Step 1: the license (locked on PostgreSQL), its product and its plan's grace days.
 _TARGET = (

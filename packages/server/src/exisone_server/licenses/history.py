@@ -8,11 +8,11 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..kit.time import utc_now
-from ..models import HistoryAction, LicenseHistory
+from ..models import HistoryAction, LicenseHistory, table_of
 
 __all__ = ["record_history"]
 
-_INSERT = insert(LicenseHistory.__table__)  # type: ignore[arg-type]
+_INSERT = insert(table_of(LicenseHistory))
 
 
 async def record_history(

@@ -13,9 +13,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -23,7 +22,7 @@ from ..crypto.master_key import MasterKey
 from ..crypto.service import create_crypto_key
 from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..kit.time import format_expiration, utc_now
-from ..models import CryptoKey, Lease, License, Plan, Product
+from ..models import CryptoKey, Lease, License, Plan, Product, table_of
 from ..security.lookups import lookup_found, lookup_missed
 from . import rules
 from .rules import LeasePolicy, Reason
@@ -267,7 +266,7 @@ async def _find_lease(session: AsyncSession, tenant_id: int, lease_id: str) -> L
     return lease
 
 
-_leases = cast(Table, Lease.__table__)
+_leases = table_of(Lease)
 _grace_days = (
     select(Plan.grace_days).where(Plan.id == License.plan_id).correlate(License).scalar_subquery()
 )

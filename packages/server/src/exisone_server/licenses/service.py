@@ -33,6 +33,7 @@ from ..models import (
     Product,
     license_features,
     plan_features,
+    table_of,
 )
 from ..security.lookups import lookup_found, lookup_missed
 from ..webhooks import hooks as webhooks
@@ -137,11 +138,12 @@ async def count_active_seats(session: AsyncSession, license_id: int) -> int:
     return int(count or 0)
 
 
+_features = table_of(Feature)
 _FEATURE_NAMES = (
-    select(Feature.__table__.c.name)
-    .join(license_features, license_features.c.feature_id == Feature.__table__.c.id)
+    select(_features.c.name)
+    .join(license_features, license_features.c.feature_id == _features.c.id)
     .where(license_features.c.license_id == bindparam("license_id"))
-    .order_by(Feature.__table__.c.name)
+    .order_by(_features.c.name)
 )
 
 

@@ -4,7 +4,7 @@ from .access_token import AccessToken
 from .activation import Activation
 from .api_quota import ApiQuota, ApiUsageDay
 from .audit_event import AuditEvent
-from .base import Model, UTCDateTime
+from .base import Model, UTCDateTime, table_of
 from .crypto_key import CryptoKey
 from .dashboard_user import DashboardSession, DashboardUser
 from .lease import Lease
@@ -76,4 +76,5 @@ __all__ = [
     "license_features",
     "payment_order_licenses",
     "plan_features",
+    "table_of",
 ]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import DateTime, Dialect, Integer, MetaData, TypeDecorator
+from sqlalchemy import DateTime, Dialect, Integer, MetaData, Table, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ..kit.time import utc_now
 
-__all__ = ["Model", "UTCDateTime"]
+__all__ = ["Model", "UTCDateTime", "table_of"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -52,3 +52,9 @@ class Model(DeclarativeBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-10)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+def table_of(model: type[Model]) -> Table:
+    """The table of a model, for Core statements (a model's ``__table__`` is typed as any
+    ``FromClause``)."""
+    return cast(Table, model.__table__)

@@ -14,15 +14,15 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..db import Database, insert_for
 from ..kit.outbox import CommitSignal
 from ..kit.time import format_expiration, utc_now
-from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent, table_of
 from .events import EVENT_TYPES
 from .settings import WebhookSettings
 
@@ -55,7 +55,7 @@ def forget_subscriptions(tenant_id: int) -> None:
         del _cache[key]
 
 
-_endpoints = cast(Table, WebhookEndpoint.__table__)
+_endpoints = table_of(WebhookEndpoint)
 #: The tenant's active endpoints and their events (built once: it runs in every emit).
 _ACTIVE_ENDPOINTS = select(_endpoints.c.id, _endpoints.c.events).where(
     _endpoints.c.tenant_id == bindparam("tenant_id"), _endpoints.c.is_active.is_(True)
