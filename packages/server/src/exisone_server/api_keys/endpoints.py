@@ -23,11 +23,12 @@ from ..auth.permissions import PERMISSION_OPT
 from ..auth.principal import Principal
 from ..db import Database
 from ..deps import DatabaseDep, PrincipalDep
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest
 from ..kit.time import format_expiration, utc_now
 from ..licenses.rules import Reason
+from ..licenses.service import found_license
 from ..seam import HotRoute
-from ..security.lookups import looks_up, lookup_found, lookup_missed
+from ..security.lookups import looks_up
 from .batcher import consume_batcher
 from .consume import MAX_AMOUNT, ConsumeOutcome, lookup_key
 from .schemas import ConsumeCalls, ConsumeRead, QuotaRead, QuotaTopUp
@@ -71,10 +72,7 @@ async def spend_calls(database: Database, tenant_id: int, data: ConsumeCalls) ->
         if key is not None
         else ConsumeOutcome(found=False)
     )
-    if not outcome.found:
-        lookup_missed()
-        raise NotFound("license_not_found", "No license with this activation key.")
-    lookup_found()
+    found_license(outcome if outcome.found else None)
     return consume_read(outcome, data.amount)
 
 

@@ -15,14 +15,14 @@ from sqlalchemy import BigInteger, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit import record_audit
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict
 from ..kit.time import format_expiration, utc_now
 from ..licenses import rules
 from ..licenses.history import record_history
 from ..licenses.rules import Reason
+from ..licenses.service import found_license
 from ..models import ApiQuota, ApiUsageDay, HistoryAction, License, Plan, Product
 from ..publisher.checks import MAX_API_CALLS
-from ..security.lookups import lookup_found, lookup_missed
 from .consume import (
     KEY_COLUMNS,
     Grant,
@@ -153,12 +153,7 @@ def window_end(minute: int) -> datetime:
 async def find_key_quota(session: AsyncSession, tenant_id: int, activation_key: str) -> KeyQuota:
     """The tenant's key with its quota, or 404 ``license_not_found`` (a failed lookup)."""
     key = lookup_key(activation_key)
-    quota = await read_key_quota(session, tenant_id, key) if key else None
-    if quota is None:
-        lookup_missed()
-        raise NotFound("license_not_found", "No license with this activation key.")
-    lookup_found()
-    return quota
+    return found_license(await read_key_quota(session, tenant_id, key) if key else None)
 
 
 async def key_usage(

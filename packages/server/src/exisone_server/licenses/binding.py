@@ -27,16 +27,15 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict
 from ..kit.activation_keys import normalize_activation_key
 from ..kit.time import utc_now
 from ..models import Activation, HistoryAction, License, Plan, Product, table_of
-from ..security.lookups import lookup_found, lookup_missed
 from ..webhooks import hooks as webhooks
 from . import rules
 from .history import record_history
 from .rules import KeyFacts, Reason
-from .service import check_hardware_id, refusal_error
+from .service import check_hardware_id, found_license, refusal_error
 
 __all__ = ["ActivationOutcome", "SeatLicense", "activate_device", "bind_device"]
 
@@ -247,11 +246,7 @@ async def _target(session: AsyncSession, tenant_id: int, activation_key: str) ->
             "activation_key": normalize_activation_key(activation_key),
         }
         row = (await connection.execute(_TARGET, parameters)).first()
-    if row is None:
-        lookup_missed()
-        raise NotFound("license_not_found", "No license with this activation key.")
-    lookup_found()
-    return row
+    return found_license(row)
 
 
 async def activate_device(

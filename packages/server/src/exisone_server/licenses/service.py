@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,9 +51,11 @@ __all__ = [
     "ensure_activatable",
     "find_license",
     "find_product",
+    "found_license",
     "get_license",
     "key_facts",
     "license_feature_names",
+    "license_not_found",
     "plan_grace_days",
     "refusal_error",
     "release_error",
@@ -118,13 +120,31 @@ async def find_license(
     return license
 
 
+_Found = TypeVar("_Found")
+
+
+def license_not_found() -> NotFound:
+    """404 ``license_not_found``: the tenant has no license with the key asked for."""
+    return NotFound("license_not_found", "No license with this activation key.")
+
+
+def found_license(found: _Found | None) -> _Found:
+    """What a lookup by activation key found (a license, a row of one), counted as a found
+    lookup; None is counted as a failed one and is 404 :func:`license_not_found`."""
+    if found is None:
+        lookup_missed()
+        raise license_not_found()
+    lookup_found()
+    return found
+
+
 async def get_license(
     session: AsyncSession, tenant_id: int, activation_key: str, *, lock: bool = False
 ) -> License:
     """Like :func:`find_license`, but 404 ``license_not_found``."""
     license = await find_license(session, tenant_id, activation_key, lock=lock)
     if license is None:
-        raise NotFound("license_not_found", "No license with this activation key.")
+        raise license_not_found()
     return license
 
 
