@@ -31,13 +31,13 @@ PATH = "/api/license/activate"
 def route_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How often the activation core (shared by the seam and the route) ran."""
     calls: list[int] = []
-    real = endpoints.activate
+    real = endpoints.activate_device
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(endpoints, "activate", counted)
+    monkeypatch.setattr(endpoints, "activate_device", counted)
     return calls
 
 

@@ -69,7 +69,7 @@ from .security.middleware import (
 from .signing.keys import SigningKeys
 from .signing.middleware import answer_signature, request_nonce
 
-__all__ = ["HotRoute", "Seam"]
+__all__ = ["CallerWork", "HotRoute", "Seam", "for_caller"]
 
 _encode = msgspec.json.Encoder().encode
 _JSON = (b"content-type", b"application/json")
@@ -90,6 +90,27 @@ def _api_error_answer(error: ApiError) -> Answer:
 Handler = Callable[
     [Database, "str | None", Callable[[Principal], None], Any, "str | None"], Awaitable[Any]
 ]
+#: A hot route's work once its caller is known: (database, caller, decoded body, client IP)
+#: → the answer's body, as :data:`Handler`'s.
+CallerWork = Callable[[Database, Principal, Any, "str | None"], Awaitable[Any]]
+
+
+def for_caller(work: CallerWork) -> Handler:
+    """The handler of a route that, as the framework's ``principal`` dependency does,
+    authenticates the caller's token and checks the route's access before ``work``."""
+
+    async def handle(
+        database: Database,
+        authorization: str | None,
+        check: Callable[[Principal], None],
+        data: Any,
+        ip: str | None,
+    ) -> Any:
+        principal = await authenticate(database, authorization)
+        check(principal)
+        return await work(database, principal, data, ip)
+
+    return handle
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ Each looks the key up, so each counts its failed lookups (:func:`..security.look
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Annotated
 
 import msgspec
@@ -18,7 +17,6 @@ from litestar import Router, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..auth import Permission, requires
-from ..auth.dependencies import authenticate
 from ..auth.permissions import PERMISSION_OPT
 from ..auth.principal import Principal
 from ..db import Database
@@ -27,7 +25,7 @@ from ..errors import BadRequest
 from ..kit.time import format_expiration, utc_now
 from ..licenses.rules import Reason
 from ..licenses.service import found_license
-from ..seam import HotRoute
+from ..seam import HotRoute, for_caller
 from ..security.lookups import looks_up
 from .batcher import consume_batcher
 from .consume import MAX_AMOUNT, ConsumeOutcome, lookup_key
@@ -88,15 +86,9 @@ async def consume_calls(
     return await spend_calls(database, principal.tenant_id, data)
 
 
-async def _consume_in_seam(
-    database: Database,
-    authorization: str | None,
-    check: Callable[[Principal], None],
-    data: ConsumeCalls,
-    ip: str | None,
+async def _consume_as(
+    database: Database, principal: Principal, data: ConsumeCalls, ip: str | None
 ) -> ConsumeRead:
-    principal = await authenticate(database, authorization)
-    check(principal)
     return await spend_calls(database, principal.tenant_id, data)
 
 
@@ -106,7 +98,7 @@ CONSUME_PATH = "/api/license/consume"
 #: ``POST /api/license/consume`` in the seam (:mod:`..seam`): the same handler as the route.
 CONSUME_ROUTE = HotRoute(
     decode=msgspec.json.Decoder(ConsumeCalls).decode,
-    handle=_consume_in_seam,
+    handle=for_caller(_consume_as),
     permissions=consume_calls.opt[PERMISSION_OPT],
     writes=True,
 )

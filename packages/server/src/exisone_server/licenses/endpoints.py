@@ -8,7 +8,6 @@ framework (a body that does not decode) and are the routes the OpenAPI document 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -16,7 +15,7 @@ from litestar import Request, Router, get, post
 from litestar.params import FromPath, JSONBody
 
 from ..auth import Permission, requires
-from ..auth.dependencies import authenticate, check_route_access
+from ..auth.dependencies import check_route_access
 from ..auth.permissions import PERMISSION_OPT
 from ..auth.principal import Principal
 from ..db import Database
@@ -24,7 +23,7 @@ from ..deps import ClientIpDep, DatabaseDep, PrincipalDep
 from ..errors import Conflict, NotFound
 from ..kit.time import format_expiration
 from ..models import Product
-from ..seam import HotRoute
+from ..seam import HotRoute, for_caller
 from ..security.lookups import looks_up
 from . import rules
 from .binding import activate_device
@@ -115,22 +114,10 @@ async def activate_license(
     return await activate(database, principal, data, client_ip)
 
 
-async def _activate_in_seam(
-    database: Database,
-    authorization: str | None,
-    check: Callable[[Principal], None],
-    data: LicenseActivate,
-    ip: str | None,
-) -> LicenseActivated:
-    principal = await authenticate(database, authorization)
-    check(principal)
-    return await activate(database, principal, data, ip)
-
-
 #: ``POST /api/license/activate`` in the seam (:mod:`..seam`): the same handler as the route.
 ACTIVATE_ROUTE = HotRoute(
     decode=msgspec.json.Decoder(LicenseActivate).decode,
-    handle=_activate_in_seam,
+    handle=for_caller(activate),
     permissions=tuple(activate_license.opt.get(PERMISSION_OPT, ())),
     writes=True,
 )

@@ -8,8 +8,6 @@ heartbeat, the busiest of the three, is answered by the seam ahead of the framew
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import msgspec
 from litestar import Router, post
 from litestar.params import JSONBody
@@ -17,7 +15,6 @@ from litestar.params import JSONBody
 from exisone.protocol import issue_lease_token
 
 from ..auth import Permission, requires
-from ..auth.dependencies import authenticate
 from ..auth.permissions import PERMISSION_OPT
 from ..auth.principal import Principal
 from ..crypto.key_cache import cached_signing_key
@@ -25,7 +22,7 @@ from ..crypto.master_key import MasterKey
 from ..db import Database
 from ..deps import ClientIpDep, DatabaseDep, MasterKeyDep, PrincipalDep
 from ..kit.time import format_expiration
-from ..seam import HotRoute
+from ..seam import HotRoute, for_caller
 from ..security.lookups import looks_up
 from .lease_schemas import LeaseCheckout, LeaseHeartbeatRead, LeaseRead, LeaseRef, LeaseReleased
 from .leases import LeaseGrant, check_out, release_lease, renew_lease
@@ -130,20 +127,14 @@ def heartbeat_route(master_key: MasterKey) -> HotRoute:
     """``POST /api/license/lease/heartbeat`` in the seam (:mod:`..seam`), signing with the
     app's ``master_key``: the same handler as the route."""
 
-    async def handle(
-        database: Database,
-        authorization: str | None,
-        check: Callable[[Principal], None],
-        data: LeaseRef,
-        ip: str | None,
+    async def renew(
+        database: Database, principal: Principal, data: LeaseRef, ip: str | None
     ) -> LeaseHeartbeatRead:
-        principal = await authenticate(database, authorization)
-        check(principal)
         return await heartbeat(database, master_key, principal, data)
 
     return HotRoute(
         decode=msgspec.json.Decoder(LeaseRef).decode,
-        handle=handle,
+        handle=for_caller(renew),
         permissions=heartbeat_lease.opt[PERMISSION_OPT],
         writes=True,
     )
