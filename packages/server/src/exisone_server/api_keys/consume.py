@@ -42,7 +42,16 @@ from ..kit.activation_keys import normalize_activation_key
 from ..kit.time import utc_now
 from ..licenses import rules
 from ..licenses.rules import QuotaFacts, Reason
-from ..models import ApiQuota, ApiUsageDay, License, LicenseStatus, Plan, Product, UTCDateTime
+from ..models import (
+    ApiQuota,
+    ApiUsageDay,
+    License,
+    LicenseStatus,
+    Plan,
+    Product,
+    UTCDateTime,
+    table_of,
+)
 from ..webhooks import hooks as webhooks
 
 __all__ = [
@@ -172,7 +181,8 @@ def _keys_statement(*, locked: bool) -> Select[Any]:
 
 
 async def _read_keys(session: AsyncSession, keys: Sequence[str], *, locked: bool) -> Any:
-    return await session.execute(_keys_statement(locked=locked), {"keys": list(keys)})
+    connection = await session.connection()  # Core: no ORM layer around rows of columns
+    return await connection.execute(_keys_statement(locked=locked), {"keys": list(keys)})
 
 
 def key_quota_of(row: Any) -> KeyQuota:
@@ -302,18 +312,24 @@ async def _write_rows(
         raise StaleDecision(f"{len(spent) - result.rowcount} decided write(s) no longer hold")
 
 
-async def _add_usage(session: AsyncSession, usage: Counter[int], day: date, now: datetime) -> None:
+@functools.cache
+def _usage_statement(dialect: str) -> Any:
+    """The upsert adding calls to a license's day (built once per dialect)."""
+    statement = insert_for(dialect)(table_of(ApiUsageDay))
+    return statement.on_conflict_do_update(
+        index_elements=["license_id", "day"],
+        set_={"calls": statement.table.c.calls + statement.excluded.calls},
+    )
+
+
+async def _add_usage(
+    connection: AsyncConnection, usage: Counter[int], day: date, now: datetime
+) -> None:
     """Add the calls of ``day`` per license (one upsert each, in one executemany)."""
     if not usage:
         return
-    insert = insert_for(session.get_bind().dialect.name)
-    statement = insert(ApiUsageDay)
-    statement = statement.on_conflict_do_update(
-        index_elements=["license_id", "day"],
-        set_={"calls": ApiUsageDay.calls + statement.excluded.calls},
-    )
-    await session.execute(
-        statement,
+    await connection.execute(
+        _usage_statement(connection.dialect.name),
         [
             {"license_id": license_id, "day": day, "calls": calls, "created_at": now}
             for license_id, calls in sorted(usage.items())
@@ -385,7 +401,7 @@ async def consume_many(
             assert before.quota_id is not None  # spending needs a row (an API key has one)
             spent[before.quota_id] = (facts.calls_used - before.facts.calls_used, facts)
     await _write_rows(connection, spent, moment)
-    await _add_usage(session, usage, moment.astimezone(timezone.utc).date(), moment)
+    await _add_usage(connection, usage, moment.astimezone(timezone.utc).date(), moment)
     for license_id, share, limit, used in crossings:
         await webhooks.quota_crossed(session, license_id, share, limit, used)
     return outcomes
