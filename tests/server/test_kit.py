@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from exisone_server.config import Settings, normalize_database_url
 from exisone_server.crypto.master_key import MasterKey
 from exisone_server.kit.activation_keys import KEY_ALPHABET, generate_activation_key
 from exisone_server.kit.hardware import normalize_hardware_id
-from exisone_server.kit.time import PERPETUAL, format_expiration
+from exisone_server.kit.time import PERPETUAL, format_expiration, utc_now
 from exisone_server.kit.versions import is_older, parse_version
 
 
@@ -189,3 +190,13 @@ class TestMasterKey:
     def test_bad_keys(self, text: str) -> None:
         with pytest.raises(ValueError):
             MasterKey.from_base64(text)
+
+
+def test_utc_now_is_the_current_second_in_utc() -> None:
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    now = utc_now()
+    after = datetime.now(timezone.utc)
+
+    assert now.tzinfo is timezone.utc and now.microsecond == 0
+    assert before <= now <= after
+    assert utc_now() >= now  # the kept second is never older than one already given

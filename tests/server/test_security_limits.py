@@ -525,3 +525,22 @@ async def test_a_found_read_is_withheld_once_the_limit_is_reached(
         lucky = await first.post("/api/license/validate", json=guess, headers=headers)
 
     _assert_limited(lucky)
+
+
+def test_a_callers_limits_follow_the_settings(database: Database) -> None:
+    """A caller's limits are made once, and made again when the settings are replaced."""
+    limiter = FailureLimiter(
+        lambda: database, SecuritySettings(lookup_per_token=50, lookup_per_ip=5)
+    )
+    first = limiter.limits("cached", "10.2.2.2")
+    assert [(limit.key, limit.allowed) for limit in first] == [
+        ("token:cached", 50),
+        ("ip:cached:10.2.2.2", 5),
+    ]
+    assert limiter.limits("cached", "10.2.2.2") is first
+    assert [limit.key for limit in limiter.limits("cached", None)] == ["token:cached"]
+
+    limiter.settings = SecuritySettings(lookup_per_token=0, lookup_per_ip=7)
+    assert [(limit.key, limit.allowed) for limit in limiter.limits("cached", "10.2.2.2")] == [
+        ("ip:cached:10.2.2.2", 7)
+    ]

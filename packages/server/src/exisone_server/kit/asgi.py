@@ -10,12 +10,25 @@ from litestar.types import Receive, Scope
 __all__ = ["body_of", "header", "read_body", "replay"]
 
 
+#: The scope key of :func:`header`'s index: (the headers it was made of, first value by name).
+_INDEX = "exisone.header_index"
+
+
 def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of the request header ``name`` (lower case), or None."""
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
+    """The first value of the request header ``name`` (lower case), or None.
+
+    The headers are indexed on the first call and the index is kept in the scope, for as long
+    as the scope holds the same headers: a hot route asks for half a dozen of them.
+    """
+    fields = cast("dict[str, Any]", scope)
+    headers = fields.get("headers", ())
+    index: tuple[object, dict[bytes, str]] | None = fields.get(_INDEX)
+    if index is None or index[0] is not headers:
+        values: dict[bytes, str] = {}
+        for key, value in headers:
+            values.setdefault(bytes(key).lower(), bytes(value).decode("latin-1"))
+        index = fields[_INDEX] = (headers, values)
+    return index[1].get(name)
 
 
 async def read_body(

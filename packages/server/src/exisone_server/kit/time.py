@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -11,9 +12,22 @@ from exisone.protocol import PERPETUAL, format_datetime
 __all__ = ["PERPETUAL", "format_expiration", "utc_now"]
 
 
+#: The last second :func:`utc_now` made a datetime of, and that datetime (one tuple: threads
+#: read and replace it whole).
+_LAST: tuple[int, datetime] = (0, datetime.fromtimestamp(0, timezone.utc))
+
+
 def utc_now() -> datetime:
-    """Now, aware UTC, to the second (the wire format has no fractions)."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    """Now, aware UTC, to the second (the wire format has no fractions). The datetime of a
+    second is made once: a request asks for the time several times."""
+    global _LAST
+    second = int(time.time())
+    last = _LAST
+    if last[0] == second:
+        return last[1]
+    now = datetime.fromtimestamp(second, timezone.utc)
+    _LAST = (second, now)
+    return now
 
 
 @lru_cache(maxsize=4096)

@@ -27,10 +27,12 @@ class WireRequest(msgspec.Struct, rename="camel", kw_only=True):
     """
 
     def __post_init__(self) -> None:
-        for name, wire_name in zip(
-            self.__struct_fields__, self.__struct_encode_fields__, strict=True
-        ):
-            if contains_nul(getattr(self, name)):
+        for index, name in enumerate(self.__struct_fields__):
+            value = getattr(self, name)
+            if value is None or (type(value) is str and "\x00" not in value):
+                continue  # the usual fields, without a call
+            if contains_nul(value):
+                wire_name = self.__struct_encode_fields__[index]
                 raise ValueError(f"{wire_name} must not contain NUL characters")
 
 

@@ -48,6 +48,9 @@ __all__ = [
 
 Clock = Callable[[], float]
 
+#: Callers (token, client IP) whose limits a :class:`FailureLimiter` keeps made.
+KNOWN_CALLERS = 4096
+
 logger = logging.getLogger("exisone_server")
 
 
@@ -143,13 +146,25 @@ class FailureLimiter:
         self._window = 0
         self._refreshed_at = -math.inf
         self._cleaned_window = 0
+        self._limits: dict[tuple[str, str | None], list[Limit]] = {}
+        self._limits_settings = settings
 
     def limits(self, token_id: str, ip: str | None) -> list[Limit]:
-        """The lookup limits that apply to a request with this token and client IP."""
+        """The lookup limits that apply to a request with this token and client IP (made
+        once per caller while at most :data:`KNOWN_CALLERS` are kept; do not mutate)."""
+        if self._limits_settings is not self.settings:  # replaced: the limits change
+            self._limits, self._limits_settings = {}, self.settings
+        caller = (token_id, ip)
+        known = self._limits.get(caller)
+        if known is not None:
+            return known
         limits = [Limit(f"token:{token_id}", self.settings.lookup_per_token)]
         if ip:
             limits.append(Limit(f"ip:{token_id}:{ip}", self.settings.lookup_per_ip))
-        return [limit for limit in limits if limit.allowed > 0]
+        if len(self._limits) >= KNOWN_CALLERS:
+            self._limits.clear()
+        known = self._limits[caller] = [limit for limit in limits if limit.allowed > 0]
+        return known
 
     async def retry_after(self, limits: Sequence[Limit]) -> int | None:
         """Seconds to wait when any of ``limits`` is exhausted, else None (usually no I/O)."""
@@ -206,7 +221,7 @@ class FailureLimiter:
     def _known(self, limits: Sequence[Limit], now: float, test: Callable[[int, int], bool]) -> bool:
         """Whether this process knows a count of the current window for which ``test(count,
         allowed)`` holds."""
-        if self._window != window_of(now, self.settings.window_seconds):
+        if not self._counts or self._window != window_of(now, self.settings.window_seconds):
             return False
         return any(test(self._counts.get(limit.key, 0), limit.allowed) for limit in limits)
 
