@@ -180,6 +180,8 @@ def test_replace_block_appends_a_section_for_a_new_group() -> None:
         f"{begin_marker('client')}\n{begin_marker('client')}\n{end_marker('client')}\n",
         f"{end_marker('client')}\nx\n{begin_marker('client')}\n",
         f"{begin_marker('client')}\nno end\n",
+        f"{begin_marker('client')}\n{begin_marker('mail')}\nx\n{end_marker('mail')}\n"
+        f"{end_marker('client')}\n",
     ],
 )
 def test_replace_block_refuses_broken_markers(document: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from benchmarks.docs_table import begin_marker, end_marker, replace_block
+from benchmarks.registry import all_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(
@@ -65,7 +66,7 @@ def test_no_page_names_code_that_is_gone() -> None:
     assert not found, "\n".join(found)
 
 
-@pytest.mark.parametrize("group", ["client", "server"])
+@pytest.mark.parametrize("group", list(all_groups()))
 def test_each_benchmark_table_sits_between_its_markers_with_its_command(group: str) -> None:
     page = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     begin, end = begin_marker(group), end_marker(group)
