@@ -11,6 +11,7 @@ import logging
 import re
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from exisone_server.config import Settings
 from exisone_server.db import Database
 from exisone_server.errors import log_unexpected
+from exisone_server.kit.access_log import AccessLog, with_access_log
 from exisone_server.kit.log_safety import SafeFormatter, escape, mask_path, mask_query
 
 from .security_servers import demo as demo_data
@@ -209,3 +211,55 @@ def test_masking_leaves_other_paths_and_query_names_alone() -> None:
     assert mask_path("/api/license/ABCD-EFGH-JKMN-PQRS") == "/api/license/****-****-****-PQRS"
     assert mask_query(b"") == ""
     assert mask_query(b"page=2&flag&q=ABCD-EFGH-JKMN-PQRS") == "page=*&flag&q=*"
+
+
+@pytest.mark.parametrize("form", [AccessLog.TEXT, AccessLog.JSON])
+async def test_repeated_requests_each_get_their_own_fields(form: AccessLog) -> None:
+    """A route's line start is kept between requests; what differs per request (client,
+    version, status, size) and a query never come from a kept one."""
+    stream = io.StringIO()
+    logger = logging.getLogger(f"exisone_server.access.test_repeat_{form.value}")
+    logger.handlers = [logging.StreamHandler(stream)]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        status = 404 if scope["client"][0] == "10.0.0.2" else 200
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b"x" * status, "more_body": False})
+
+    async def nothing(message: dict[str, Any]) -> None:
+        return None
+
+    logged = with_access_log(app, form, logger)
+    requests = [
+        ("10.0.0.1", "1.1", b""),
+        ("10.0.0.1", "1.1", b""),
+        ("10.0.0.2", "1.1", b""),
+        ("10.0.0.1", "2", b""),
+        ("10.0.0.1", "1.1", b"page=2"),
+    ]
+    for client, version, query in requests:
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/api/license/validate",
+            "query_string": query,
+            "http_version": version,
+            "client": (client, 5000),
+        }
+        await logged(scope, None, nothing)
+
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == len(requests)
+    for line, (client, version, query) in zip(lines, requests, strict=True):
+        status, size = (404, 404) if client == "10.0.0.2" else (200, 200)
+        if form is AccessLog.TEXT:
+            target = "/api/license/validate" + ("?page=*" if query else "")
+            assert f' {client} "POST {target} HTTP/{version}" {status} {size} ' in line, line
+        else:
+            record = json.loads(line)
+            assert (record["client"], record["http"], record["status"]) == (client, version, status)
+            assert record["bytes"] == size and record.get("query", "") == (
+                "page=*" if query else ""
+            )
