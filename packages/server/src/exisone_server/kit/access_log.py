@@ -245,33 +245,38 @@ _JSON_STARTS: dict[tuple[Any, ...], str] = {}
 _STARTS_MAX = 4096
 
 
-def _kept_start(
-    scope: dict[str, Any], starts: dict[tuple[Any, ...], str]
-) -> tuple[Any, ...] | None:
-    """The key of a request's line start in ``starts`` when it may be kept there, else None."""
+def _line_start(
+    scope: dict[str, Any],
+    starts: dict[tuple[Any, ...], str],
+    make: Callable[[dict[str, Any]], str],
+) -> str:
+    """``make(scope)``, the start of the request's line, kept in ``starts`` for a path that
+    needed neither masking nor escaping and a request without a query."""
     path = scope.get("path")
     if scope.get("query_string") or path is None or path not in _PLAIN_PATHS:
-        return None
+        return make(scope)
     client = scope.get("client")
     key = (client[0] if client else None, scope.get("method"), path, scope.get("http_version"))
-    if len(starts) >= _STARTS_MAX and key not in starts:
-        starts.clear()
-    return key
+    start = starts.get(key)
+    if start is None:
+        if len(starts) >= _STARTS_MAX:
+            starts.clear()
+        start = starts[key] = make(scope)
+    return start
+
+
+def _text_start(scope: dict[str, Any]) -> str:
+    path, query = _target(scope)
+    target = f"{path}?{query}" if query else path
+    return (
+        f'{_client(scope)} "{_word(scope, "method", "-")} {target} '
+        f'HTTP/{_word(scope, "http_version", "1.1")}"'
+    )
 
 
 def _text_line(scope: dict[str, Any], status: int | None, size: int, elapsed_ms: float) -> str:
     shown = "-" if status is None else status
-    key = _kept_start(scope, _TEXT_STARTS)
-    start = _TEXT_STARTS.get(key) if key is not None else None
-    if start is None:
-        path, query = _target(scope)
-        target = f"{path}?{query}" if query else path
-        start = (
-            f'{_client(scope)} "{_word(scope, "method", "-")} {target} '
-            f'HTTP/{_word(scope, "http_version", "1.1")}"'
-        )
-        if key is not None:
-            _TEXT_STARTS[key] = start
+    start = _line_start(scope, _TEXT_STARTS, _text_start)
     return f"{start} {shown} {size} {elapsed_ms:.1f}ms"
 
 
@@ -285,23 +290,22 @@ def _json_string(text: str) -> str:
     return text.replace("\\", "\\\\") if "\\" in text else text
 
 
+def _json_start(scope: dict[str, Any]) -> str:
+    path, query = _target(scope)
+    method = _json_string(_word(scope, "method", "-"))
+    version = _json_string(_word(scope, "http_version", "1.1"))
+    queried = f',"query":"{_json_string(query)}"' if query else ""
+    return (
+        f'{{"client":"{_json_string(_client(scope))}","method":"{method}",'
+        f'"path":"{_json_string(path)}"{queried},"http":"{version}"'
+    )
+
+
 def _json_line(scope: dict[str, Any], status: int | None, size: int, elapsed_ms: float) -> str:
     """The JSON object without its ``time`` (:func:`_json_stamped` adds it), written out
     directly: every text field is strictly escaped already (a JSON encoder costs more)."""
     shown = "null" if status is None else status
-    key = _kept_start(scope, _JSON_STARTS)
-    start = _JSON_STARTS.get(key) if key is not None else None
-    if start is None:
-        path, query = _target(scope)
-        method = _json_string(_word(scope, "method", "-"))
-        version = _json_string(_word(scope, "http_version", "1.1"))
-        queried = f',"query":"{_json_string(query)}"' if query else ""
-        start = (
-            f'{{"client":"{_json_string(_client(scope))}","method":"{method}",'
-            f'"path":"{_json_string(path)}"{queried},"http":"{version}"'
-        )
-        if key is not None:
-            _JSON_STARTS[key] = start
+    start = _line_start(scope, _JSON_STARTS, _json_start)
     return f'{start},"status":{shown},"bytes":{size},"ms":{elapsed_ms:.3f}}}'
 
 
