@@ -91,12 +91,13 @@ def _delivery(product_id: int, port: int) -> bytes:
         }
     )
     signature = stripe.WebhookSignature.generate_signature_header(body, SECRET)
+    content = body.encode()
     head = (
         f"POST /api/stripe/webhook HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: application/json\r\nStripe-Signature: {signature}\r\n"
-        f"Content-Length: {len(body.encode())}\r\n\r\n"
+        f"Content-Length: {len(content)}\r\n\r\n"
     )
-    return head.encode() + body.encode()
+    return head.encode() + content
 
 
 def _health(port: int) -> bytes:
