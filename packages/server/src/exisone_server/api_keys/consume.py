@@ -8,7 +8,8 @@ A batch of consumes is decided on locked rows, with the pure rule:
    database): until the commit no transaction of any process changes them. A key's first use
    makes its row first, with the key's grant (its plan's calls, else its product's);
 2. each consume, in order, is decided by :func:`..licenses.rules.consume_refusal` on those
-   values, which an allowed consume then changes in memory (calls used, the minute's window);
+   values, which an allowed consume then changes in memory (calls used, the minute's window):
+   :func:`decide`, which PostgreSQL's direct batches (:mod:`.postgres_batch`) share;
 3. each changed row is written by one conditional UPDATE whose condition is the rule's SQL
    twin (:func:`..licenses.rules.consume_allowed_sql`) for the calls the batch spent of it
    (all rows in one ``executemany``). A write whose condition no longer holds changes nothing
@@ -31,10 +32,11 @@ import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, bindparam, select, update
+from sqlalchemy import BigInteger, Select, Text, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..db import insert_for
@@ -59,15 +61,22 @@ __all__ = [
     "MAX_AMOUNT",
     "ConsumeCall",
     "ConsumeOutcome",
+    "Decision",
     "Grant",
     "KeyQuota",
     "StaleDecision",
     "consume",
     "consume_many",
     "create_quota_rows",
+    "decide",
     "key_quota_of",
+    "keys_statement",
     "lookup_key",
     "read_key_quota",
+    "usage_params",
+    "usage_statement",
+    "write_params",
+    "write_statement",
 ]
 
 #: The most calls one consume may spend.
@@ -163,17 +172,23 @@ KEY_COLUMNS: tuple[Any, ...] = (
 
 
 @functools.cache
-def _keys_statement(*, locked: bool) -> Select[Any]:
+def keys_statement(*, locked: bool, array: bool = False) -> Select[Any]:
     """The facts and quota rows of the keys ``keys`` (a list parameter), as columns: never ORM
     objects, which a batch's session could answer from after its own UPDATE. ``locked``: only
-    keys with a row, the rows locked in license order; else every key, rows or not."""
+    keys with a row, the rows locked in license order; else every key, rows or not.
+    ``array``: ``keys`` is one PostgreSQL array (a statement that compiles once)."""
     statement: Select[Any] = select(*KEY_COLUMNS).join(Product, Product.id == License.product_id)
     if locked:
         statement = statement.join(ApiQuota, ApiQuota.license_id == License.id)
     else:
         statement = statement.outerjoin(ApiQuota, ApiQuota.license_id == License.id)
+    listed = (
+        License.activation_key == any_(bindparam("keys", type_=ARRAY(Text())))
+        if array
+        else License.activation_key.in_(bindparam("keys", expanding=True))
+    )
     statement = statement.outerjoin(Plan, Plan.id == License.plan_id).where(
-        License.activation_key.in_(bindparam("keys", expanding=True))  # unique across tenants
+        listed  # keys are unique across tenants
     )
     if locked:
         statement = statement.order_by(ApiQuota.license_id).with_for_update(of=ApiQuota)
@@ -182,7 +197,7 @@ def _keys_statement(*, locked: bool) -> Select[Any]:
 
 async def _read_keys(session: AsyncSession, keys: Sequence[str], *, locked: bool) -> Any:
     connection = await session.connection()  # Core: no ORM layer around rows of columns
-    return await connection.execute(_keys_statement(locked=locked), {"keys": list(keys)})
+    return await connection.execute(keys_statement(locked=locked), {"keys": list(keys)})
 
 
 def key_quota_of(row: Any) -> KeyQuota:
@@ -267,7 +282,8 @@ async def _lock_keys(
 
 
 @functools.cache
-def _write_statement() -> Any:
+def write_statement() -> Any:
+    """The conditional UPDATE of a changed row (step 3), built once."""
     spent = bindparam("q_spent", type_=BigInteger())
     minute = bindparam("q_minute", type_=BigInteger())
     now = bindparam("q_now", type_=UTCDateTime())
@@ -289,31 +305,34 @@ def _write_statement() -> Any:
     )
 
 
+def write_params(spent: dict[int, tuple[int, QuotaFacts]], now: datetime) -> list[dict[str, Any]]:
+    """The parameters of :func:`write_statement`, one set per changed row (quota id →
+    (calls spent, facts after)), in row order."""
+    return [
+        {
+            "q_id": quota_id,
+            "q_spent": calls,
+            "q_minute": facts.window_minute,
+            "q_window": facts.window_calls,
+            "q_now": now,
+        }
+        for quota_id, (calls, facts) in sorted(spent.items())
+    ]
+
+
 async def _write_rows(
     connection: AsyncConnection, spent: dict[int, tuple[int, QuotaFacts]], now: datetime
 ) -> None:
-    """Write the changed rows (quota id → (calls spent, facts after)); see step 3."""
+    """Write the changed rows; see step 3."""
     if not spent:
         return
-    result = await connection.execute(
-        _write_statement(),
-        [
-            {
-                "q_id": quota_id,
-                "q_spent": calls,
-                "q_minute": facts.window_minute,
-                "q_window": facts.window_calls,
-                "q_now": now,
-            }
-            for quota_id, (calls, facts) in sorted(spent.items())
-        ],
-    )
+    result = await connection.execute(write_statement(), write_params(spent, now))
     if result.rowcount != len(spent):
         raise StaleDecision(f"{len(spent) - result.rowcount} decided write(s) no longer hold")
 
 
 @functools.cache
-def _usage_statement(dialect: str) -> Any:
+def usage_statement(dialect: str) -> Any:
     """The upsert adding calls to a license's day (built once per dialect)."""
     statement = insert_for(dialect)(table_of(ApiUsageDay))
     return statement.on_conflict_do_update(
@@ -322,19 +341,20 @@ def _usage_statement(dialect: str) -> Any:
     )
 
 
-async def _add_usage(
-    connection: AsyncConnection, usage: Counter[int], day: date, now: datetime
-) -> None:
-    """Add the calls of ``day`` per license (one upsert each, in one executemany)."""
+def usage_params(usage: Counter[int], now: datetime) -> list[dict[str, Any]]:
+    """The parameters of :func:`usage_statement`: the calls per license on ``now``'s UTC day."""
+    day = now.astimezone(timezone.utc).date()
+    return [
+        {"license_id": license_id, "day": day, "calls": calls, "created_at": now}
+        for license_id, calls in sorted(usage.items())
+    ]
+
+
+async def _add_usage(connection: AsyncConnection, usage: Counter[int], now: datetime) -> None:
+    """Add the calls per license and day (one upsert each, in one executemany)."""
     if not usage:
         return
-    await connection.execute(
-        _usage_statement(connection.dialect.name),
-        [
-            {"license_id": license_id, "day": day, "calls": calls, "created_at": now}
-            for license_id, calls in sorted(usage.items())
-        ],
-    )
+    await connection.execute(usage_statement(connection.dialect.name), usage_params(usage, now))
 
 
 def _spend(facts: QuotaFacts, amount: int, minute: int) -> QuotaFacts:
@@ -359,28 +379,35 @@ def _outcome(facts: QuotaFacts, reason: Reason | None, minute: int) -> ConsumeOu
     )
 
 
-async def consume_many(
-    session: AsyncSession, calls: Sequence[ConsumeCall], now: datetime | None = None
-) -> list[ConsumeOutcome]:
-    """Decide and spend ``calls`` in order, in ``session``'s write transaction (see the module
-    docstring); ``1 <= amount <= MAX_AMOUNT`` is checked by the caller."""
-    moment = now or utc_now()
-    minute = rules.utc_minute(moment)
-    asked: dict[str, set[int]] = {}
-    for call in calls:
-        asked.setdefault(call.key, set()).add(call.tenant_id)
-    keys = await _lock_keys(session, asked, moment)
+@dataclass(frozen=True)
+class Decision:
+    """What a batch decided (step 2): each consume's outcome, the rows to write (quota id →
+    (calls spent, facts after)), the calls per license, and the grants' crossings (license,
+    share, limit, used)."""
+
+    outcomes: list[ConsumeOutcome]
+    spent: dict[int, tuple[int, QuotaFacts]]
+    usage: Counter[int]
+    crossings: list[tuple[int, int, int, int]]
+
+
+def decide(
+    calls: Sequence[ConsumeCall], keys: dict[str, tuple[int, KeyQuota]], now: datetime
+) -> Decision:
+    """Decide ``calls`` in order on the read rows ``keys`` (key → (tenant, quota)): a key
+    missing there, or another tenant's, is not found."""
+    minute = rules.utc_minute(now)
     state = {key: quota.facts for key, (_, quota) in keys.items()}
     outcomes: list[ConsumeOutcome] = []
     usage: Counter[int] = Counter()
-    crossings: list[tuple[int, int, int, int]] = []  # license, share, limit, used
+    crossings: list[tuple[int, int, int, int]] = []
     for call in calls:
         entry = keys.get(call.key)
         if entry is None or entry[0] != call.tenant_id:
             outcomes.append(ConsumeOutcome(found=False))
             continue
         facts = state[call.key]
-        reason = rules.consume_refusal(facts, call.amount, moment)
+        reason = rules.consume_refusal(facts, call.amount, now)
         if reason is None:
             license_id = entry[1].license_id
             after = _spend(facts, call.amount, minute)
@@ -393,18 +420,31 @@ async def consume_many(
             ]
             state[call.key] = facts = after
         outcomes.append(_outcome(facts, reason, minute))
-    connection = await session.connection()
     spent: dict[int, tuple[int, QuotaFacts]] = {}
     for key, facts in state.items():
         before = keys[key][1]
         if facts.calls_used != before.facts.calls_used:
             assert before.quota_id is not None  # spending needs a row (an API key has one)
             spent[before.quota_id] = (facts.calls_used - before.facts.calls_used, facts)
-    await _write_rows(connection, spent, moment)
-    await _add_usage(connection, usage, moment.astimezone(timezone.utc).date(), moment)
-    for license_id, share, limit, used in crossings:
+    return Decision(outcomes, spent, usage, crossings)
+
+
+async def consume_many(
+    session: AsyncSession, calls: Sequence[ConsumeCall], now: datetime | None = None
+) -> list[ConsumeOutcome]:
+    """Decide and spend ``calls`` in order, in ``session``'s write transaction (see the module
+    docstring); ``1 <= amount <= MAX_AMOUNT`` is checked by the caller."""
+    moment = now or utc_now()
+    asked: dict[str, set[int]] = {}
+    for call in calls:
+        asked.setdefault(call.key, set()).add(call.tenant_id)
+    decision = decide(calls, await _lock_keys(session, asked, moment), moment)
+    connection = await session.connection()
+    await _write_rows(connection, decision.spent, moment)
+    await _add_usage(connection, decision.usage, moment)
+    for license_id, share, limit, used in decision.crossings:
         await webhooks.quota_crossed(session, license_id, share, limit, used)
-    return outcomes
+    return decision.outcomes
 
 
 async def consume(
