@@ -190,6 +190,16 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError)
 
 
+#: PostgreSQL's deadlock_detected: it rolled one transaction back, which may simply run again.
+_DEADLOCK = "40P01"
+
+
+def deadlocked(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL breaking a deadlock (through SQLAlchemy or not)."""
+    cause = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc
+    return isinstance(cause, psycopg.Error) and cause.sqlstate == _DEADLOCK
+
+
 def log_unavailable(method: str, path: str, exc: BaseException) -> None:
     """One warning line (no traceback) for a request the database could not serve."""
     cause = getattr(exc, "orig", None) or exc

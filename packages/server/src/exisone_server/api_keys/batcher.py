@@ -18,14 +18,12 @@ on a connection of the batcher's own, in three pipelined round trips
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
-import psycopg
-from sqlalchemy.exc import DBAPIError
-
 from ..db import Database
+from ..errors import deadlocked
 from ..kit.attached import attached
+from ..kit.batcher import Batcher, retried
 from ..kit.time import utc_now
 from .consume import ConsumeCall, ConsumeOutcome, StaleDecision, consume_many
 from .postgres_batch import PostgresConsumes
@@ -34,14 +32,6 @@ __all__ = ["MAX_BATCH", "ConsumeBatcher", "consume_batcher"]
 
 #: Most consumes one transaction holds (the others wait for the next).
 MAX_BATCH = 256
-
-
-_Waiting = tuple[ConsumeCall, "asyncio.Future[ConsumeOutcome]"]
-#: PostgreSQL's deadlock_detected: two batches that made new quota rows while locking (a
-#: key's first use) may wait for each other; PostgreSQL breaks it and the batch runs again,
-#: as does a batch decided on a license that changed meanwhile (StaleDecision).
-_DEADLOCK = "40P01"
-_ATTEMPTS = 3
 
 
 class ConsumeBatcher:
@@ -53,11 +43,19 @@ class ConsumeBatcher:
         self._direct = (
             PostgresConsumes(database) if direct and database.dialect == "postgresql" else None
         )
-        self._waiting: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
-        #: Batches committed so far, and the consumes they held (tests, statistics).
-        self.batches = 0
-        self.batched = 0
+        self._batches: Batcher[ConsumeCall, ConsumeOutcome] = Batcher(
+            self._write, max_batch=MAX_BATCH, name="exisone-consumes"
+        )
+
+    @property
+    def batches(self) -> int:
+        """Batches committed so far (tests, statistics)."""
+        return self._batches.batches
+
+    @property
+    def batched(self) -> int:
+        """The consumes those batches held."""
+        return self._batches.batched
 
     async def consume(self, tenant_id: int, key: str, amount: int) -> ConsumeOutcome:
         """Spend ``amount`` calls of ``key`` (see :func:`.consume.consume`) in the next batch.
@@ -65,48 +63,10 @@ class ConsumeBatcher:
         A caller that goes away (cancelled) does not take its consume out of a batch that is
         already being written.
         """
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[ConsumeOutcome] = loop.create_future()
-        self._waiting.append((ConsumeCall(tenant_id, key, amount), answer))
-        if self._writer is None:
-            self._writer = loop.create_task(self._write_batches(), name="exisone-consumes")
-        return await asyncio.shield(answer)
+        return await self._batches.submit(ConsumeCall(tenant_id, key, amount))
 
-    async def _write_batches(self) -> None:
-        try:
-            while self._waiting:
-                batch = self._waiting[:MAX_BATCH]
-                del self._waiting[:MAX_BATCH]
-                try:
-                    outcomes = await self._write(batch)
-                except Exception as exc:
-                    _fail(batch, exc)
-                    continue
-                except BaseException:  # cancelled: the worker shuts down
-                    _fail(batch, RuntimeError("the consume writer stopped"))
-                    raise
-                for (_, answer), outcome in zip(batch, outcomes, strict=True):
-                    if not answer.done():
-                        answer.set_result(outcome)
-        finally:
-            self._writer = None
-            waiting, self._waiting = self._waiting, []
-            _fail(waiting, RuntimeError("the consume writer stopped"))  # when cancelled only
-
-    async def _write(self, batch: list[_Waiting]) -> list[ConsumeOutcome]:
-        calls = [call for call, _ in batch]
-        for attempt in range(1, _ATTEMPTS + 1):
-            try:
-                outcomes = await self._write_once(calls, utc_now())
-            except (DBAPIError, psycopg.Error, StaleDecision) as exc:
-                again = isinstance(exc, StaleDecision) or _sqlstate(exc) == _DEADLOCK
-                if attempt == _ATTEMPTS or not again:
-                    raise
-                continue
-            self.batches += 1
-            self.batched += len(batch)
-            return outcomes
-        raise AssertionError("unreachable")  # pragma: no cover
+    async def _write(self, calls: list[ConsumeCall]) -> list[ConsumeOutcome]:
+        return await retried(lambda: self._write_once(calls, utc_now()), again=_again)
 
     async def _write_once(self, calls: list[ConsumeCall], now: datetime) -> list[ConsumeOutcome]:
         if self._direct is not None:
@@ -117,16 +77,10 @@ class ConsumeBatcher:
             return await consume_many(session, calls, now)
 
 
-def _sqlstate(error: DBAPIError | psycopg.Error) -> str | None:
-    if isinstance(error, psycopg.Error):
-        return error.sqlstate
-    return getattr(error.orig, "sqlstate", None)
-
-
-def _fail(batch: list[_Waiting], error: BaseException) -> None:
-    for _, answer in batch:
-        if not answer.done():
-            answer.set_exception(error)
+def _again(error: Exception) -> bool:
+    """A batch decided on a license that changed meanwhile, or a deadlock: two batches that
+    made new quota rows while locking (a key's first use) may wait for each other."""
+    return isinstance(error, StaleDecision) or deadlocked(error)
 
 
 def consume_batcher(database: Database) -> ConsumeBatcher:

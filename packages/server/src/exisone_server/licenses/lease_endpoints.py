@@ -23,9 +23,10 @@ from ..db import Database
 from ..deps import ClientIpDep, DatabaseDep, MasterKeyDep, PrincipalDep
 from ..kit.time import format_expiration
 from ..seam import HotRoute, for_caller
-from ..security.lookups import looks_up
+from ..security.lookups import looks_up, lookup_found, lookup_missed
+from .heartbeats import heartbeat_batcher
 from .lease_schemas import LeaseCheckout, LeaseHeartbeatRead, LeaseRead, LeaseRef, LeaseReleased
-from .leases import LeaseGrant, check_out, release_lease, renew_lease
+from .leases import LeaseGrant, check_out, release_lease
 
 __all__ = ["HEARTBEAT_PATH", "heartbeat", "heartbeat_route", "router"]
 
@@ -89,15 +90,15 @@ async def lease_seat(
 async def heartbeat(
     database: Database, master_key: MasterKey, principal: Principal, data: LeaseRef
 ) -> LeaseHeartbeatRead:
-    """Renew ``principal``'s lease: the route's and the seam's handler."""
-    async with database.write() as session:
-        renewal = await renew_lease(
-            session,
-            tenant_id=principal.tenant_id,
-            lease_id=data.lease_id.strip(),
-            master_key=master_key,
-        )
-    if renewal.refusal is not None:  # the lease ended with the license's state: committed
+    """Renew ``principal``'s lease (in this process's next batch of heartbeats): the route's
+    and the seam's handler."""
+    batcher = heartbeat_batcher(database, master_key)
+    renewal = await batcher.renew(principal.tenant_id, data.lease_id.strip())
+    if renewal.found:
+        lookup_found()
+    else:
+        lookup_missed()
+    if renewal.refusal is not None:  # committed: a lease ended with the license's state
         raise renewal.refusal
     grant = renewal.grant
     assert grant is not None

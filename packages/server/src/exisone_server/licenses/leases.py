@@ -11,6 +11,7 @@ can never both win.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ from . import rules
 from .rules import LeasePolicy, Reason
 from .service import (
     check_hardware_id,
+    features_of_licenses,
     get_license,
     key_facts,
     license_feature_names,
@@ -37,15 +39,17 @@ from .service import (
 
 __all__ = [
     "LEASE_ID_PREFIX",
+    "Heartbeat",
     "LeaseGrant",
     "LeaseRenewal",
+    "StaleRenewal",
     "check_out",
     "count_live_leases",
     "end_lease",
     "lease_policy",
     "new_lease_id",
     "release_lease",
-    "renew_lease",
+    "renew_leases",
 ]
 
 #: Every lease id starts with this.
@@ -97,11 +101,26 @@ class LeaseGrant:
 
 @dataclass(frozen=True)
 class LeaseRenewal:
-    """A heartbeat's outcome: the renewed lease, or the refusal that ended it (raise it after
-    the transaction commits, so the lease stays ended)."""
+    """A heartbeat's outcome: the renewed lease, or the refusal to raise once the transaction
+    committed (a lease that ended with its license's state stays ended). ``found``: whether
+    the lease id named a live lease of the tenant (the caller counts the lookup)."""
 
     grant: LeaseGrant | None
     refusal: ApiError | None = None
+    found: bool = True
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A heartbeat of the tenant's lease ``lease_id`` (as sent, stripped)."""
+
+    tenant_id: int
+    lease_id: str
+
+
+class StaleRenewal(RuntimeError):
+    """A lease was ended by another transaction between the read and the renewal (it does not
+    lock the license): roll back and renew the batch again."""
 
 
 async def count_live_leases(session: AsyncSession, license_id: int, now: datetime) -> int:
@@ -270,13 +289,14 @@ _leases = table_of(Lease)
 _grace_days = (
     select(Plan.grace_days).where(Plan.id == License.plan_id).correlate(License).scalar_subquery()
 )
-#: A heartbeat's statements, built once (a heartbeat is a hot path: see
-#: :mod:`.binding`). The lease with its license (locked), product and plan's grace:
+#: A batch of heartbeats' statements, built once (heartbeats are a hot path). The leases with
+#: their licenses (locked, in license order), products and plans' grace:
 _RENEWING = (
     select(Lease, License, Product.name, func.coalesce(_grace_days, 0))
     .join(License, License.id == Lease.license_id)
     .join(Product, Product.id == License.product_id)
-    .where(Lease.lease_id == bindparam("lease_id"), License.tenant_id == bindparam("tenant_id"))
+    .where(Lease.lease_id.in_(bindparam("lease_ids", expanding=True)))
+    .order_by(License.id)
     .with_for_update(of=License)
 )
 #: The renewal: conditional, so a lease released meanwhile stays released.
@@ -285,84 +305,134 @@ _RENEW = (
     .where(_leases.c.id == bindparam("lease_row"), _leases.c.ended_at.is_(None))
     .values(expires_at=bindparam("until"), last_heartbeat_at=bindparam("now"))
 )
-_live_seats = (
-    select(func.count())
-    .select_from(_leases)
+#: The live leases of each of the licenses.
+_LIVE_SEATS = (
+    select(_leases.c.license_id, func.count())
     .where(
-        _leases.c.license_id == bindparam("license_id"),
+        _leases.c.license_id.in_(bindparam("license_ids", expanding=True)),
         _leases.c.ended_at.is_(None),
         _leases.c.expires_at > bindparam("now"),
     )
-    .scalar_subquery()
+    .group_by(_leases.c.license_id)
 )
-#: The tenant's signing key with the license's live leases.
-_KEY_AND_SEATS = select(CryptoKey, _live_seats).where(
-    CryptoKey.tenant_id == bindparam("tenant_id"), CryptoKey.is_current.is_(True)
+#: The tenants' signing keys.
+_CURRENT_KEYS = select(CryptoKey).where(
+    CryptoKey.tenant_id.in_(bindparam("tenant_ids", expanding=True)),
+    CryptoKey.is_current.is_(True),
 )
 
 
-async def renew_lease(
-    session: AsyncSession, *, tenant_id: int, lease_id: str, master_key: MasterKey
-) -> LeaseRenewal:
-    """POST /api/license/lease/heartbeat: the lease runs ``ttl_seconds`` from now.
+async def renew_leases(
+    session: AsyncSession, heartbeats: Sequence[Heartbeat], master_key: MasterKey
+) -> list[LeaseRenewal]:
+    """POST /api/license/lease/heartbeat for several leases at once, in order: each lease runs
+    ``ttl_seconds`` from now.
 
     404 ``lease_not_found`` (unknown, another tenant's, ended); 410 ``lease_expired`` (it ran
     out: its seat may be someone else's now). A revoked, suspended or expired license ends the
-    lease: the renewal carries the 409 to raise. A borrowed lease is answered unchanged.
+    lease: its renewal carries the 409 to raise. A borrowed lease is answered unchanged.
 
-    Four statements: the lease with its license (locked), product and plan's grace; the
-    renewal, a conditional UPDATE (a lease released meanwhile stays released); the seat count
-    with the tenant's signing key; the features.
+    A few statements however many heartbeats: the leases with their licenses (locked),
+    products and plans' grace; the renewals, conditional UPDATEs (a lease released meanwhile
+    stays released: :class:`StaleRenewal`); then the seat counts, the tenants' signing keys
+    and the features of the licenses renewed.
     """
-    row = None
-    if lease_id.startswith(LEASE_ID_PREFIX) and len(lease_id) <= _MAX_LEASE_ID:
-        parameters = {"lease_id": lease_id, "tenant_id": tenant_id}
-        row = (await session.execute(_RENEWING, parameters)).one_or_none()
-    if row is None or row[0].ended_at is not None:
-        lookup_missed()
-        raise _lease_not_found()
-    lookup_found()
-    lease, license, product_name, grace_days = row
+    wanted = sorted(
+        {
+            h.lease_id
+            for h in heartbeats
+            if h.lease_id.startswith(LEASE_ID_PREFIX) and len(h.lease_id) <= _MAX_LEASE_ID
+        }
+    )
+    rows = (await session.execute(_RENEWING, {"lease_ids": wanted})).all() if wanted else []
+    found = {row[0].lease_id: row for row in rows}
     now = utc_now()  # read after the lock: see the module's docstring
-    if not rules.lease_live(lease.expires_at, lease.ended_at, now):
-        raise ApiError(
-            Reason.LEASE_EXPIRED,
-            f"This lease ran out at {format_expiration(lease.expires_at)}; check a seat out again.",
-            status_code=410,
-        )
-    state = rules.license_state(license.status, license.expires_at, now, int(grace_days))
-    reason = rules.state_reason(state)
-    if reason is not None:
-        lease.ended_at, lease.ended_by = now, state.value
-        await session.flush()
-        return LeaseRenewal(None, Conflict(reason, _STATE_MESSAGES[reason]))
+    renewals: dict[int, datetime] = {}  # lease row → its new expiry
+    granted: list[tuple[int, Lease, License, str]] = []  # position, lease, license, product
+    outcomes: list[LeaseRenewal | None] = []
+    for position, heartbeat in enumerate(heartbeats):
+        row = found.get(heartbeat.lease_id)
+        if row is None or row[1].tenant_id != heartbeat.tenant_id or row[0].ended_at is not None:
+            outcomes.append(LeaseRenewal(None, _lease_not_found(), found=False))
+            continue
+        lease, license, product_name, grace_days = row
+        if not rules.lease_live(lease.expires_at, lease.ended_at, now):
+            outcomes.append(LeaseRenewal(None, _lease_expired(lease)))
+            continue
+        state = rules.license_state(license.status, license.expires_at, now, int(grace_days))
+        reason = rules.state_reason(state)
+        if reason is not None:
+            lease.ended_at, lease.ended_by = now, state.value
+            outcomes.append(LeaseRenewal(None, Conflict(reason, _STATE_MESSAGES[reason])))
+            continue
+        if not lease.borrowed:
+            renewals[lease.id] = now + timedelta(seconds=lease.ttl_seconds)
+            set_committed_value(lease, "expires_at", renewals[lease.id])
+            set_committed_value(lease, "last_heartbeat_at", now)
+        granted.append((position, lease, license, product_name))
+        outcomes.append(None)
     connection = await session.connection()
-    if not lease.borrowed:
-        expires_at = now + timedelta(seconds=lease.ttl_seconds)
+    if renewals:
         renewed = await connection.execute(
-            _RENEW, {"lease_row": lease.id, "until": expires_at, "now": now}
+            _RENEW,
+            [{"lease_row": row, "until": until, "now": now} for row, until in renewals.items()],
         )
-        if renewed.rowcount == 0:
-            raise _lease_not_found()
-        set_committed_value(lease, "expires_at", expires_at)
-        set_committed_value(lease, "last_heartbeat_at", now)
-    parameters = {"license_id": license.id, "now": now, "tenant_id": tenant_id}
-    keyed = (await session.execute(_KEY_AND_SEATS, parameters)).one_or_none()
-    if keyed is None:  # a tenant without a key yet
-        crypto_key = await _signing_key(session, tenant_id, master_key)
-        seats_in_use = await count_live_leases(session, license.id, now)
-    else:
-        crypto_key, seats_in_use = keyed
-    return LeaseRenewal(
+        if renewed.rowcount != len(renewals):
+            raise StaleRenewal(f"{len(renewals) - renewed.rowcount} lease(s) ended meanwhile")
+    await session.flush()  # the leases ended with their license's state
+    if granted:
+        for position, grant in zip(
+            (position for position, *_ in granted),
+            await _grants(session, granted, now, master_key),
+            strict=True,
+        ):
+            outcomes[position] = LeaseRenewal(grant)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+async def _grants(
+    session: AsyncSession,
+    granted: list[tuple[int, Lease, License, str]],
+    now: datetime,
+    master_key: MasterKey,
+) -> list[LeaseGrant]:
+    """The answers' facts of the renewed leases: seats in use, signing key, features."""
+    connection = await session.connection()
+    license_ids = sorted({license.id for _, _, license, _ in granted})
+    tenant_ids = sorted({license.tenant_id for _, _, license, _ in granted})
+    seats: dict[int, int] = {
+        license_id: int(count)
+        for license_id, count in await connection.execute(
+            _LIVE_SEATS, {"license_ids": license_ids, "now": now}
+        )
+    }
+    keys = {
+        key.tenant_id: key
+        for key in await session.scalars(_CURRENT_KEYS, {"tenant_ids": tenant_ids})
+    }
+    for tenant_id in tenant_ids:
+        if tenant_id not in keys:  # a tenant without a key yet
+            keys[tenant_id] = await _signing_key(session, tenant_id, master_key)
+    features = await features_of_licenses(session, license_ids)
+    return [
         LeaseGrant(
             lease=lease,
             license=license,
             product_name=product_name,
-            features=await license_feature_names(session, license.id),
-            seats_in_use=int(seats_in_use),
+            features=features[license.id],
+            seats_in_use=seats.get(license.id, 0),
             max_seats=seat_limit(license),
-            crypto_key=crypto_key,
+            crypto_key=keys[license.tenant_id],
         )
+        for _, lease, license, product_name in granted
+    ]
+
+
+def _lease_expired(lease: Lease) -> ApiError:
+    return ApiError(
+        Reason.LEASE_EXPIRED,
+        f"This lease ran out at {format_expiration(lease.expires_at)}; check a seat out again.",
+        status_code=410,
     )
 
 

@@ -8,7 +8,7 @@ is a ``BEGIN IMMEDIATE`` transaction; on PostgreSQL the license row is locked wi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
@@ -49,6 +49,7 @@ __all__ = [
     "create_license",
     "deactivate_device",
     "ensure_activatable",
+    "features_of_licenses",
     "find_license",
     "find_product",
     "found_license",
@@ -172,6 +173,27 @@ async def license_feature_names(session: AsyncSession, license_id: int) -> list[
     connection = await session.connection()
     result = await connection.scalars(_FEATURE_NAMES, {"license_id": license_id})
     return list(result)
+
+
+_FEATURES_OF_LICENSES = (
+    select(license_features.c.license_id, _features.c.name)
+    .join(license_features, license_features.c.feature_id == _features.c.id)
+    .where(license_features.c.license_id.in_(bindparam("license_ids", expanding=True)))
+    .order_by(license_features.c.license_id, _features.c.name)
+)
+
+
+async def features_of_licenses(
+    session: AsyncSession, license_ids: Collection[int]
+) -> dict[int, list[str]]:
+    """Each license's feature names, sorted (every id given has an entry)."""
+    names: dict[int, list[str]] = {license_id: [] for license_id in license_ids}
+    if names:
+        connection = await session.connection()
+        rows = await connection.execute(_FEATURES_OF_LICENSES, {"license_ids": sorted(names)})
+        for license_id, name in rows:
+            names[license_id].append(name)
+    return names
 
 
 class ProductVersions(Protocol):

@@ -1,0 +1,191 @@
+"""Heartbeats renewed together (licenses/heartbeats.py): one batch answers each heartbeat as it
+would have been answered alone, in order, and a batch decided on a lease that changed meanwhile
+runs again (both databases)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from exisone.protocol import load_public_keys, verify_lease_token
+from exisone_server.kit.time import utc_now
+from exisone_server.licenses import heartbeats
+from exisone_server.licenses.heartbeats import HeartbeatBatcher
+from exisone_server.licenses.lease_endpoints import _token
+from exisone_server.licenses.leases import Heartbeat, StaleRenewal, renew_leases
+from exisone_server.models import CryptoKey, Lease, License, LicenseStatus
+
+from .seeding import Seed
+
+LEASE = "/api/license/lease"
+
+
+async def _leases(seed: Seed, count: int, **license_fields: Any) -> list[str]:
+    """``count`` leases (TTL 120 s) of one floating license of the tenant."""
+    product = await seed.product(version="2.0")
+    plan = await seed.plan(
+        features=("Pro",),
+        is_floating=True,
+        lease_ttl_min_seconds=30,
+        lease_ttl_max_seconds=900,
+        lease_ttl_default_seconds=120,
+        max_borrow_hours=24,
+    )
+    license = await seed.license(
+        product, plan=plan, is_corporate=True, max_seats=100, **license_fields
+    )
+    ids = []
+    for n in range(count):
+        body = {
+            "activationKey": license.activation_key,
+            "hardwareId": f"HW-{n}",
+            "productName": product.name,
+        }
+        if n == count - 1:
+            body["borrowHours"] = 2  # the last one is borrowed
+        answer = await seed.api.post(LEASE, body)
+        assert answer.status_code == 200, answer.text
+        ids.append(answer.json()["leaseId"])
+    return ids
+
+
+async def _expiry(seed: Seed, lease_id: str) -> Any:
+    async with seed.database.read_session() as session:
+        return await session.scalar(select(Lease.expires_at).where(Lease.lease_id == lease_id))
+
+
+async def test_one_batch_answers_each_heartbeat_as_alone(seed: Seed) -> None:
+    live, ran_out, borrowed = await _leases(seed, 3)
+    other = await Seed.create(seed.database, seed.master_key, seed.client)
+    async with seed.database.write() as session:
+        await session.execute(
+            update(Lease)
+            .where(Lease.lease_id == ran_out)
+            .values(expires_at=utc_now() - timedelta(seconds=1))
+        )
+    borrowed_until = await _expiry(seed, borrowed)
+    calls = [
+        Heartbeat(seed.tenant.id, live),
+        Heartbeat(other.tenant.id, live),  # another tenant's lease
+        Heartbeat(seed.tenant.id, "l_no-such-lease"),
+        Heartbeat(seed.tenant.id, ran_out),
+        Heartbeat(seed.tenant.id, borrowed),
+        Heartbeat(seed.tenant.id, live),  # twice in one batch: renewed twice
+        Heartbeat(seed.tenant.id, "x" * 500),
+    ]
+    async with seed.database.write() as session:
+        renewals = await renew_leases(session, calls, seed.master_key)
+
+    codes = [
+        renewal.refusal.code if renewal.refusal is not None else "renewed" for renewal in renewals
+    ]
+    assert codes == [
+        "renewed",
+        "lease_not_found",
+        "lease_not_found",
+        "lease_expired",
+        "renewed",
+        "renewed",
+        "lease_not_found",
+    ]
+    assert [renewal.found for renewal in renewals] == [True, False, False, True, True, True, False]
+    first = renewals[0].grant
+    assert first is not None and first.features == ["Pro"] and first.max_seats == 100
+    assert first.seats_in_use == 2  # the live one and the borrowed one; one ran out
+    assert first.lease.expires_at > utc_now() + timedelta(seconds=110)
+    assert await _expiry(seed, live) == first.lease.expires_at
+    borrowed_grant = renewals[4].grant
+    assert borrowed_grant is not None and borrowed_grant.lease.expires_at == borrowed_until
+    async with seed.database.read_session() as session:
+        pems = list(await session.scalars(select(CryptoKey.public_key_pem)))
+    assert first.crypto_key.public_key_pem in pems
+    assert load_public_keys([first.crypto_key.public_key_pem])
+
+
+@pytest.mark.parametrize("status", [LicenseStatus.REVOKED, LicenseStatus.SUSPENDED])
+async def test_a_batch_ends_the_leases_of_a_license_that_is_no_longer_active(
+    seed: Seed, status: LicenseStatus
+) -> None:
+    first, second, _ = await _leases(seed, 3)
+    async with seed.database.read_session() as session:
+        license_id = await session.scalar(select(Lease.license_id).where(Lease.lease_id == first))
+    async with seed.database.write() as session:
+        await session.execute(update(License).where(License.id == license_id).values(status=status))
+    calls = [Heartbeat(seed.tenant.id, first), Heartbeat(seed.tenant.id, second)]
+    async with seed.database.write() as session:
+        renewals = await renew_leases(session, calls, seed.master_key)
+
+    assert [r.refusal.status_code if r.refusal else 200 for r in renewals] == [409, 409]
+    async with seed.database.read_session() as session:
+        ended = list(
+            await session.scalars(select(Lease.ended_by).where(Lease.lease_id.in_([first, second])))
+        )
+    assert ended == [status.value, status.value]
+
+
+async def test_concurrent_heartbeats_share_batches_and_each_gets_its_own_answer(
+    seed: Seed,
+) -> None:
+    ids = await _leases(seed, 12)
+    batcher = HeartbeatBatcher(seed.database, seed.master_key)
+    calls = [*ids[:-1], "l_unknown", *ids[:-1]]
+
+    renewals = await asyncio.gather(*(batcher.renew(seed.tenant.id, i) for i in calls))
+
+    assert batcher.batches < len(calls)
+    assert [r.grant.lease.lease_id if r.grant else None for r in renewals] == [
+        *ids[:-1],
+        None,
+        *ids[:-1],
+    ]
+    async with seed.database.read_session() as session:
+        pems = list(
+            await session.scalars(
+                select(CryptoKey.public_key_pem).where(CryptoKey.tenant_id == seed.tenant.id)
+            )
+        )
+    grant = renewals[0].grant
+    assert grant is not None
+    token = verify_lease_token(_token(grant, seed.master_key), load_public_keys(pems))
+    assert (token.lease_id, token.expires_at) == (ids[0], grant.lease.expires_at)
+
+
+async def test_a_stale_batch_is_renewed_again(seed: Seed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch whose renewal no longer holds (a lease released between the read and the write)
+    is rolled back and renewed afresh: the caller gets the new answer, not an error."""
+    (lease_id, _) = await _leases(seed, 2)
+    attempts = 0
+
+    async def released_meanwhile(session: Any, calls: Any, master_key: Any) -> Any:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise StaleRenewal("a lease ended meanwhile")
+        return await renew_leases(session, calls, master_key)
+
+    monkeypatch.setattr(heartbeats, "renew_leases", released_meanwhile)
+    renewal = await HeartbeatBatcher(seed.database, seed.master_key).renew(seed.tenant.id, lease_id)
+    assert attempts == 2 and renewal.grant is not None and renewal.refusal is None
+
+
+async def test_a_failed_batch_fails_each_heartbeat_and_renews_nothing(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await _leases(seed, 3)
+    before = [await _expiry(seed, i) for i in ids]
+
+    async def fails_after_renewing(session: Any, calls: Any, master_key: Any) -> Any:
+        await renew_leases(session, calls, master_key)
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(heartbeats, "renew_leases", fails_after_renewing)
+    batcher = HeartbeatBatcher(seed.database, seed.master_key)
+    answers = await asyncio.gather(
+        *(batcher.renew(seed.tenant.id, i) for i in ids), return_exceptions=True
+    )
+    assert [type(answer) for answer in answers] == [OSError] * 3
+    assert [await _expiry(seed, i) for i in ids] == before
