@@ -43,7 +43,12 @@ from .dashboard import template_config
 from .db import Database
 from .errors import exception_handlers
 from .licenses.endpoints import ACTIVATE_PATH, ACTIVATE_ROUTE, VALIDATE_PATH, validate_license
-from .licenses.lease_endpoints import HEARTBEAT_PATH, heartbeat_route
+from .licenses.lease_endpoints import (
+    HEARTBEAT_PATH,
+    LEASE_PATH,
+    checkout_route,
+    heartbeat_route,
+)
 from .licenses.validate_seam import validate_route
 from .licenses.validation_stats import validation_stats_lifespan
 from .mail import mail_lifespan
@@ -226,6 +231,7 @@ def create_app(
             CONSUME_PATH: CONSUME_ROUTE,
             ACTIVATE_PATH: ACTIVATE_ROUTE,
             HEARTBEAT_PATH: heartbeat_route(key),
+            LEASE_PATH: checkout_route(key),
         },
         database=provide_database,
         limiter=security.limiter,

@@ -2,8 +2,9 @@
 
 Token permission ``verify``; errors as activate's (docs/floating.md). The lease token is
 signed after the transaction commits, so the signature never holds the write lock. The
-heartbeat, the busiest of the three, is answered by the seam ahead of the framework
-(:func:`heartbeat_route`; the route here answers a body that does not decode).
+checkout and the heartbeat are answered by the seam ahead of the framework
+(:func:`checkout_route`, :func:`heartbeat_route`; the routes here answer a body that does not
+decode).
 """
 
 from __future__ import annotations
@@ -28,11 +29,22 @@ from .heartbeats import heartbeat_batcher
 from .lease_schemas import LeaseCheckout, LeaseHeartbeatRead, LeaseRead, LeaseRef, LeaseReleased
 from .leases import LeaseGrant, check_out, release_lease
 
-__all__ = ["HEARTBEAT_PATH", "heartbeat", "heartbeat_route", "router"]
+__all__ = [
+    "HEARTBEAT_PATH",
+    "LEASE_PATH",
+    "checkout",
+    "checkout_route",
+    "heartbeat",
+    "heartbeat_route",
+    "router",
+]
 
 _OPT = {**requires(Permission.VERIFY), **looks_up(writes=True)}
+_LEASE_ROUTE = "/license/lease"
 _HEARTBEAT_ROUTE = "/license/lease/heartbeat"
-#: The heartbeat's path (the app's seam receives it ahead of the framework).
+#: The checkout's and the heartbeat's paths (the app's seam receives them ahead of the
+#: framework).
+LEASE_PATH = "/api" + _LEASE_ROUTE
 HEARTBEAT_PATH = "/api" + _HEARTBEAT_ROUTE
 
 
@@ -52,15 +64,14 @@ def _token(grant: LeaseGrant, master_key: MasterKey) -> str:
     )
 
 
-@post("/license/lease", status_code=200, opt=_OPT)
-async def lease_seat(
-    data: JSONBody[LeaseCheckout],
-    principal: PrincipalDep,
-    database: DatabaseDep,
-    master_key: MasterKeyDep,
-    client_ip: ClientIpDep,
+async def checkout(
+    database: Database,
+    master_key: MasterKey,
+    principal: Principal,
+    data: LeaseCheckout,
+    ip: str | None,
 ) -> LeaseRead:
-    """Check a seat of a floating license out (or renew this device's lease)."""
+    """Check a seat out for ``principal``: the route's and the seam's handler."""
     async with database.write() as session:
         grant = await check_out(
             session,
@@ -71,7 +82,7 @@ async def lease_seat(
             client_version=data.version,
             ttl_seconds=data.ttl_seconds,
             borrow_hours=data.borrow_hours,
-            ip_address=client_ip,
+            ip_address=ip,
             master_key=master_key,
         )
     lease = grant.lease
@@ -84,6 +95,35 @@ async def lease_seat(
         features=grant.features,
         borrowed=lease.borrowed,
         ttl_seconds=lease.ttl_seconds,
+    )
+
+
+@post(_LEASE_ROUTE, status_code=200, opt=_OPT)
+async def lease_seat(
+    data: JSONBody[LeaseCheckout],
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    master_key: MasterKeyDep,
+    client_ip: ClientIpDep,
+) -> LeaseRead:
+    """Check a seat of a floating license out (or renew this device's lease)."""
+    return await checkout(database, master_key, principal, data, client_ip)
+
+
+def checkout_route(master_key: MasterKey) -> HotRoute:
+    """``POST /api/license/lease`` in the seam (:mod:`..seam`), signing with the app's
+    ``master_key``: the same handler as the route."""
+
+    async def check(
+        database: Database, principal: Principal, data: LeaseCheckout, ip: str | None
+    ) -> LeaseRead:
+        return await checkout(database, master_key, principal, data, ip)
+
+    return HotRoute(
+        decode=msgspec.json.Decoder(LeaseCheckout).decode,
+        handle=for_caller(check),
+        permissions=lease_seat.opt[PERMISSION_OPT],
+        writes=True,
     )
 
 
