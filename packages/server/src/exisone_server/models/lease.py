@@ -41,8 +41,15 @@ class Lease(Model):
     client_version: Mapped[str | None] = mapped_column(String(50), default=None)
 
 
-# The seat count of a checkout: a license's leases not ended, by expiry.
-Index("ix_leases_license_id_expires_at", Lease.license_id, Lease.expires_at)
+# The seat count of a checkout: a license's leases not ended, by expiry. Partial, so that a
+# count reads the index alone, however many leases were released or ended.
+Index(
+    "ix_leases_license_id_expires_at",
+    Lease.license_id,
+    Lease.expires_at,
+    sqlite_where=Lease.ended_at.is_(None),
+    postgresql_where=Lease.ended_at.is_(None),
+)
 # A device's lease of a license (checkout's renewal, validate of a floating key), however many
 # run-out leases of other devices the license has.
 Index("ix_leases_license_id_hardware_id", Lease.license_id, Lease.hardware_id)
