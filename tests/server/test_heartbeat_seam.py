@@ -103,4 +103,5 @@ async def test_a_renewal_in_the_seam_extends_the_lease_and_signs_it(
     assert stored.expires_at >= before + timedelta(seconds=119)
     claims = verify_lease_token(seam.json()["leaseToken"], load_public_keys(pems))
     assert claims.lease_id == lease_id and claims.activation_key == license.activation_key
-    assert abs((claims.expires_at - stored.expires_at).total_seconds()) < 1
+    # the route renewed it again after the seam, maybe in the next second (times are whole)
+    assert 0 <= (stored.expires_at - claims.expires_at).total_seconds() <= 1

@@ -13,9 +13,10 @@ process, pipelined:
 
 This handles the steady state only. A batch with a key that has no quota row yet (a first use,
 or no such key) or that crosses 80 % or 100 % of a grant (a webhook to queue) is rolled back
-and answered ``None``: the caller runs it through :func:`.consume.consume_many`. Any error
-closes the connection (it may be mid-transaction; the transaction is then rolled back by
-PostgreSQL) and the next batch opens a new one.
+and answered ``None``: the caller runs it through :func:`.consume.consume_many`. A stale
+write (:class:`.StaleDecision`) is rolled back and the connection kept; any other error
+closes the connection (it may be mid-transaction; PostgreSQL then rolls the transaction back)
+and the next batch opens a new one.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ lease heartbeats (:mod:`..licenses.heartbeats`) are written this way.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["Batcher", "retried"]
 
@@ -62,9 +63,14 @@ class Batcher(Generic[Call, Outcome]):
         """
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Outcome] = loop.create_future()
+        answer.add_done_callback(_retrieve)
         self._waiting.append((call, answer))
         if self._writer is None:
-            self._writer = loop.create_task(self._write_batches(), name=self._name)
+            # A context of its own: the writer outlives the request that started it, whose
+            # context (its failed-lookup ledger, its audit actor) is no other call's.
+            self._writer = loop.create_task(
+                self._write_batches(), name=self._name, context=contextvars.Context()
+            )
         return await asyncio.shield(answer)
 
     async def _write_batches(self) -> None:
@@ -74,6 +80,8 @@ class Batcher(Generic[Call, Outcome]):
                 del self._waiting[: self._max_batch]
                 try:
                     outcomes = await self._write([call for call, _ in batch])
+                    if len(outcomes) != len(batch):
+                        raise RuntimeError(f"{len(outcomes)} outcomes for {len(batch)} calls")
                 except Exception as exc:
                     _fail(batch, exc)
                     continue
@@ -89,6 +97,12 @@ class Batcher(Generic[Call, Outcome]):
             self._writer = None
             waiting, self._waiting = self._waiting, []
             _fail(waiting, RuntimeError(f"the {self._name} writer stopped"))  # cancelled only
+
+
+def _retrieve(answer: asyncio.Future[Any]) -> None:
+    """Mark a failed call's error as seen: its caller may have gone away (cancelled)."""
+    if not answer.cancelled():
+        answer.exception()
 
 
 def _fail(batch: list[tuple[Call, asyncio.Future[Outcome]]], error: BaseException) -> None:

@@ -103,7 +103,7 @@ class LeaseGrant:
 class LeaseRenewal:
     """A heartbeat's outcome: the renewed lease, or the refusal to raise once the transaction
     committed (a lease that ended with its license's state stays ended). ``found``: whether
-    the lease id named a live lease of the tenant (the caller counts the lookup)."""
+    the lease id named a lease of the tenant not ended (the caller counts the lookup)."""
 
     grant: LeaseGrant | None
     refusal: ApiError | None = None
@@ -119,8 +119,9 @@ class Heartbeat:
 
 
 class StaleRenewal(RuntimeError):
-    """A lease was ended by another transaction between the read and the renewal (it does not
-    lock the license): roll back and renew the batch again."""
+    """A renewal's condition (the lease not ended) no longer held at its UPDATE: roll back and
+    renew the batch again. The read locks the leases, so this guards against what the lock
+    already prevents."""
 
 
 async def count_live_leases(session: AsyncSession, license_id: int, now: datetime) -> int:
@@ -290,14 +291,15 @@ _grace_days = (
     select(Plan.grace_days).where(Plan.id == License.plan_id).correlate(License).scalar_subquery()
 )
 #: A batch of heartbeats' statements, built once (heartbeats are a hot path). The leases with
-#: their licenses (locked, in license order), products and plans' grace:
+#: their licenses, products and plans' grace; the licenses and the leases locked, in license
+#: order (PostgreSQL then reads the lease as it is after a checkout or release it waited for):
 _RENEWING = (
     select(Lease, License, Product.name, func.coalesce(_grace_days, 0))
     .join(License, License.id == Lease.license_id)
     .join(Product, Product.id == License.product_id)
     .where(Lease.lease_id.in_(bindparam("lease_ids", expanding=True)))
     .order_by(License.id)
-    .with_for_update(of=License)
+    .with_for_update(of=(License, Lease))
 )
 #: The renewal: conditional, so a lease released meanwhile stays released.
 _RENEW = (
@@ -332,7 +334,7 @@ async def renew_leases(
     out: its seat may be someone else's now). A revoked, suspended or expired license ends the
     lease: its renewal carries the 409 to raise. A borrowed lease is answered unchanged.
 
-    A few statements however many heartbeats: the leases with their licenses (locked),
+    A few statements however many heartbeats: the leases with their licenses (both locked),
     products and plans' grace; the renewals, conditional UPDATEs (a lease released meanwhile
     stays released: :class:`StaleRenewal`); then the seat counts, the tenants' signing keys
     and the features of the licenses renewed.
