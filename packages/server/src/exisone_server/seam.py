@@ -1,19 +1,20 @@
 """The seam: the hottest routes answered ahead of the framework.
 
-Validate, activate, lease heartbeats and consume are the hot paths: Litestar's per-request
-machinery (routing, the middleware stack, request object, dependency injection, response
-object) costs more than the work itself. So :class:`~exisone_server.app.ExisOneApp` hands
-``POST`` requests to the paths in :attr:`Seam.routes` to :class:`Seam`, which does with plain
-ASGI calls what the framework's layers do for every other route — the list is
+Validate, activate, lease checkouts and heartbeats, and consume are the hot paths: Litestar's
+per-request machinery (routing, the middleware stack, request object, dependency injection,
+response object) costs more than the work itself. So :class:`~exisone_server.app.ExisOneApp`
+hands ``POST`` requests to the paths in :attr:`Seam.routes` to :class:`Seam`, which does with
+plain ASGI calls what the framework's layers do for every other route — the list is
 ``app.SEAM_STANDS_IN_FOR``, and a test fails when the app gets a layer that list does not
 name:
 
 * the security middleware's body checks, failed-lookup limits (:mod:`.security.lookups`) and
   audit actor;
 * the route's handler (a :class:`HotRoute`: validate's in :mod:`.licenses.validate_seam`,
-  activate's in :mod:`.licenses.endpoints`, the heartbeat's in :mod:`.licenses.lease_endpoints`,
-  consume's in :mod:`.api_keys.endpoints`) and its error answers, in the documented shape,
-  byte for byte as the framework's exception handlers write them;
+  activate's in :mod:`.licenses.endpoints`, the checkout's and the heartbeat's in
+  :mod:`.licenses.lease_endpoints`, consume's in :mod:`.api_keys.endpoints`) and its error
+  answers, in the documented shape, byte for byte as the framework's exception handlers write
+  them;
 * answer signing, when the request sends a nonce to a signed path;
 * the security headers;
 * the count of each answer's outcome, when metrics are on, for routes that name one (validate:
@@ -22,9 +23,9 @@ name:
 Every request is answered here, refusals included, except a body that is not a JSON object of
 the route's shape: it goes to the framework (replayed) so that its 400 says what the framework
 says; that path reads nothing. ``tests/server/test_validate_seam.py``,
-``tests/server/test_activate_seam.py``, ``tests/server/test_heartbeat_seam.py`` and
-``tests/server/test_consume_seam.py`` check that the seam and the framework's routes give the
-same answers.
+``tests/server/test_activate_seam.py``, ``tests/server/test_checkout_seam.py``,
+``tests/server/test_heartbeat_seam.py`` and ``tests/server/test_consume_seam.py`` check that
+the seam and the framework's routes give the same answers.
 """
 
 from __future__ import annotations

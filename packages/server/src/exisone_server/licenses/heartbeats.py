@@ -9,6 +9,10 @@ that arrive while a batch is being written are renewed by the next one, with
 transaction. The lease tokens are signed by each request afterwards, outside the transaction.
 A batch in which a lease was released meanwhile (:class:`.leases.StaleRenewal`) or that
 PostgreSQL chose to break a deadlock of runs again.
+
+The batches of a process run one after the other: a license held locked by a long transaction
+(a publisher's bulk change, say) delays the next batch, and so every heartbeat of that process
+behind it, until the lock is released or the statement timeout ends the wait.
 """
 
 from __future__ import annotations
