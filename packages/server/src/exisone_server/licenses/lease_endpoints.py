@@ -25,9 +25,10 @@ from ..deps import ClientIpDep, DatabaseDep, MasterKeyDep, PrincipalDep
 from ..kit.time import format_expiration
 from ..seam import HotRoute, for_caller
 from ..security.lookups import looks_up, lookup_found, lookup_missed
-from .heartbeats import heartbeat_batcher
+from .lease_batches import lease_batches
 from .lease_schemas import LeaseCheckout, LeaseHeartbeatRead, LeaseRead, LeaseRef, LeaseReleased
-from .leases import LeaseGrant, check_out, release_lease
+from .leases import Checkout, LeaseGrant, LeaseOutcome, release_lease
+from .service import check_hardware_id
 
 __all__ = [
     "HEARTBEAT_PATH",
@@ -64,6 +65,19 @@ def _token(grant: LeaseGrant, master_key: MasterKey) -> str:
     )
 
 
+def _granted(outcome: LeaseOutcome) -> LeaseGrant:
+    """The grant of a checkout or heartbeat, its lookup counted in the request; or its
+    refusal raised (committed: a lease that ended with its license's state stays ended)."""
+    if outcome.found:
+        lookup_found()
+    else:
+        lookup_missed()
+    if outcome.refusal is not None:
+        raise outcome.refusal
+    assert outcome.grant is not None
+    return outcome.grant
+
+
 async def checkout(
     database: Database,
     master_key: MasterKey,
@@ -71,20 +85,21 @@ async def checkout(
     data: LeaseCheckout,
     ip: str | None,
 ) -> LeaseRead:
-    """Check a seat out for ``principal``: the route's and the seam's handler."""
-    async with database.write() as session:
-        grant = await check_out(
-            session,
+    """Check a seat out for ``principal`` (in this process's next batch of checkouts): the
+    route's and the seam's handler."""
+    outcome = await lease_batches(database, master_key).check_out(
+        Checkout(
             tenant_id=principal.tenant_id,
             activation_key=data.activation_key.strip(),
-            hardware_id=data.hardware_id,
+            hardware_id=check_hardware_id(data.hardware_id),
             product_name=data.product_name,
             client_version=data.version,
             ttl_seconds=data.ttl_seconds,
             borrow_hours=data.borrow_hours,
             ip_address=ip,
-            master_key=master_key,
         )
+    )
+    grant = _granted(outcome)
     lease = grant.lease
     return LeaseRead(
         lease_id=lease.lease_id,
@@ -132,16 +147,8 @@ async def heartbeat(
 ) -> LeaseHeartbeatRead:
     """Renew ``principal``'s lease (in this process's next batch of heartbeats): the route's
     and the seam's handler."""
-    batcher = heartbeat_batcher(database, master_key)
-    renewal = await batcher.renew(principal.tenant_id, data.lease_id.strip())
-    if renewal.found:
-        lookup_found()
-    else:
-        lookup_missed()
-    if renewal.refusal is not None:  # committed: a lease ended with the license's state
-        raise renewal.refusal
-    grant = renewal.grant
-    assert grant is not None
+    batches = lease_batches(database, master_key)
+    grant = _granted(await batches.renew(principal.tenant_id, data.lease_id.strip()))
     lease = grant.lease
     return LeaseHeartbeatRead(
         lease_id=lease.lease_id,

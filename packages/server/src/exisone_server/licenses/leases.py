@@ -22,29 +22,28 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..crypto.master_key import MasterKey
 from ..crypto.service import create_crypto_key
 from ..errors import ApiError, BadRequest, Conflict, NotFound
+from ..kit.activation_keys import normalize_activation_key
 from ..kit.time import format_expiration, utc_now
 from ..models import CryptoKey, Lease, License, Plan, Product, table_of
 from ..security.lookups import lookup_found, lookup_missed
 from . import rules
 from .rules import LeasePolicy, Reason
 from .service import (
-    check_hardware_id,
     features_of_licenses,
-    get_license,
     key_facts,
-    license_feature_names,
+    license_not_found,
     refusal_error,
     seat_limit,
 )
 
 __all__ = [
     "LEASE_ID_PREFIX",
+    "Checkout",
     "Heartbeat",
     "LeaseGrant",
-    "LeaseRenewal",
+    "LeaseOutcome",
     "StaleRenewal",
-    "check_out",
-    "count_live_leases",
+    "check_out_many",
     "end_lease",
     "lease_policy",
     "new_lease_id",
@@ -100,14 +99,30 @@ class LeaseGrant:
 
 
 @dataclass(frozen=True)
-class LeaseRenewal:
-    """A heartbeat's outcome: the renewed lease, or the refusal to raise once the transaction
-    committed (a lease that ended with its license's state stays ended). ``found``: whether
-    the lease id named a lease of the tenant not ended (the caller counts the lookup)."""
+class LeaseOutcome:
+    """A checkout's or heartbeat's outcome: the lease granted or renewed, or the refusal to
+    raise once the transaction committed (a lease that ended with its license's state stays
+    ended). ``found``: whether the activation key named a license of the tenant, or the lease
+    id a lease of the tenant not ended (the caller counts the lookup)."""
 
     grant: LeaseGrant | None
     refusal: ApiError | None = None
     found: bool = True
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A checkout of a seat of the tenant's license ``activation_key`` for the device
+    ``hardware_id`` (as :func:`.service.check_hardware_id` normalised it)."""
+
+    tenant_id: int
+    activation_key: str
+    hardware_id: str
+    product_name: str
+    client_version: str | None = None
+    ttl_seconds: int | None = None
+    borrow_hours: float | None = None
+    ip_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,16 +139,6 @@ class StaleRenewal(RuntimeError):
     already prevents."""
 
 
-async def count_live_leases(session: AsyncSession, license_id: int, now: datetime) -> int:
-    """Leases of the license holding a seat at ``now`` (:func:`.rules.lease_live`)."""
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Lease)
-        .where(Lease.license_id == license_id, Lease.ended_at.is_(None), Lease.expires_at > now)
-    )
-    return int(count or 0)
-
-
 async def _next_free_at(session: AsyncSession, license_id: int, now: datetime) -> datetime | None:
     """When the first live lease of the license runs out."""
     value = await session.scalar(
@@ -144,10 +149,6 @@ async def _next_free_at(session: AsyncSession, license_id: int, now: datetime) -
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
-
-
-async def _plan(session: AsyncSession, license: License) -> Plan | None:
-    return await session.get(Plan, license.plan_id) if license.plan_id is not None else None
 
 
 async def _signing_key(session: AsyncSession, tenant_id: int, master_key: MasterKey) -> CryptoKey:
@@ -169,100 +170,152 @@ def _span_error(policy: LeasePolicy, borrowing: bool) -> ApiError:
     return BadRequest("invalid_request", f"Invalid request: {bounds}.")
 
 
-async def check_out(
-    session: AsyncSession,
-    *,
-    tenant_id: int,
-    activation_key: str,
-    hardware_id: str,
-    product_name: str,
-    client_version: str | None = None,
-    ttl_seconds: int | None = None,
-    borrow_hours: float | None = None,
-    ip_address: str | None = None,
-    master_key: MasterKey,
-) -> LeaseGrant:
-    """POST /api/license/lease: the device's live lease renewed, or a new one if a seat is
-    free (409 ``no_free_seat`` with ``nextFreeAt`` otherwise)."""
-    normalized = check_hardware_id(hardware_id)
-    license = await get_license(session, tenant_id, activation_key, lock=True)
+#: A batch of checkouts' licenses with their products and plans, locked in license order.
+_CHECKING_OUT = (
+    select(License, Product, Plan)
+    .join(Product, Product.id == License.product_id)
+    .outerjoin(Plan, Plan.id == License.plan_id)
+    .where(License.activation_key.in_(bindparam("keys", expanding=True)))
+    .order_by(License.id)
+    .with_for_update(of=License)
+)
+#: The live leases of the batch's devices on its licenses (some pairs not asked for), the
+#: latest first, locked: a release or a heartbeat waiting for them sees the checkout's change.
+_DEVICE_LEASES = (
+    select(Lease)
+    .where(
+        Lease.license_id.in_(bindparam("license_ids", expanding=True)),
+        Lease.hardware_id.in_(bindparam("hardware_ids", expanding=True)),
+        Lease.ended_at.is_(None),
+        Lease.expires_at > bindparam("now"),
+    )
+    .order_by(Lease.expires_at.desc(), Lease.id.desc())
+    .with_for_update()
+)
+
+
+async def check_out_many(
+    session: AsyncSession, checkouts: Sequence[Checkout], master_key: MasterKey
+) -> list[LeaseOutcome]:
+    """POST /api/license/lease for several devices at once, in order: the device's live lease
+    renewed, or a new one if a seat is free (409 ``no_free_seat`` with ``nextFreeAt``
+    otherwise); 404 ``license_not_found``, the activation refusals, ``not_floating`` and the
+    plan's TTL and borrowing bounds as refusals.
+
+    A few statements however many checkouts: the licenses (locked) with their products and
+    plans; the devices' live leases; the licenses' seat counts; then, once the new leases are
+    written, the signing keys and features. A checkout later in the batch sees the seats the
+    earlier ones took.
+    """
+    keys = sorted({normalize_activation_key(c.activation_key) for c in checkouts} - {""})
+    keys = [key for key in keys if "\x00" not in key]  # cannot be stored, so cannot exist
+    rows = (await session.execute(_CHECKING_OUT, {"keys": keys})).all() if keys else []
+    found = {row[0].activation_key: row for row in rows}
     now = utc_now()  # read after the lock: see the module's docstring
-    product = await session.get(Product, license.product_id)
-    assert product is not None  # foreign key
-    plan = await _plan(session, license)
+    license_ids = sorted({row[0].id for row in rows})
+    devices: dict[tuple[int, str], Lease] = {}
+    seats: dict[int, int] = {}
+    if license_ids:
+        hardware_ids = sorted({c.hardware_id for c in checkouts})
+        parameters = {"license_ids": license_ids, "hardware_ids": hardware_ids, "now": now}
+        for live in await session.scalars(_DEVICE_LEASES, parameters):
+            devices.setdefault((live.license_id, live.hardware_id), live)
+        seats = await _live_seats(session, license_ids, now)
+    outcomes: list[LeaseOutcome | None] = []
+    granted: list[tuple[int, Lease, License, str, int]] = []
+    for position, checkout in enumerate(checkouts):
+        row = found.get(normalize_activation_key(checkout.activation_key))
+        if row is None or row[0].tenant_id != checkout.tenant_id:
+            outcomes.append(LeaseOutcome(None, license_not_found(), found=False))
+            continue
+        license, product, plan = row
+        refusal = _checkout_refusal(license, product, plan, checkout, now)
+        if refusal is not None:
+            outcomes.append(LeaseOutcome(None, refusal))
+            continue
+        length, ttl = _span(plan, checkout)
+        lease = devices.get((license.id, checkout.hardware_id))
+        if lease is None:
+            limit = seat_limit(license)
+            if rules.lease_seat_refusal(limit, seats.get(license.id, 0)) is not None:
+                await session.flush()  # the batch's new leases count for nextFreeAt
+                next_free = await _next_free_at(session, license.id, now)
+                outcomes.append(LeaseOutcome(None, _no_free_seat(limit, seats, license, next_free)))
+                continue
+            lease = Lease(
+                license_id=license.id,
+                lease_id=new_lease_id(),
+                hardware_id=checkout.hardware_id,
+                expires_at=now + length,
+                ttl_seconds=ttl,
+                borrowed=checkout.borrow_hours is not None,
+                ip_address=checkout.ip_address,
+                client_version=(checkout.client_version or "").strip()[:50] or None,
+                created_at=now,
+            )
+            session.add(lease)
+            devices[(license.id, checkout.hardware_id)] = lease
+            seats[license.id] = seats.get(license.id, 0) + 1
+        else:
+            lease.expires_at = now + length
+            lease.ttl_seconds = ttl
+            lease.borrowed = checkout.borrow_hours is not None
+            lease.last_heartbeat_at = now
+        granted.append((position, lease, license, product.name, seats.get(license.id, 0)))
+        outcomes.append(None)
+    await session.flush()
+    if granted:
+        entries = [entry[1:] for entry in granted]
+        for (position, *_), grant in zip(
+            granted, await _grants(session, entries, master_key), strict=True
+        ):
+            outcomes[position] = LeaseOutcome(grant)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _checkout_refusal(
+    license: License, product: Product, plan: Plan | None, checkout: Checkout, now: datetime
+) -> ApiError | None:
+    """Why this license lends no seat to this checkout (before seats are counted), or None."""
     refusal = rules.lease_refusal(
         key_facts(license, product, plan.grace_days if plan else 0),
         floating=license.is_floating,
-        product_name=product_name,
-        version=client_version,
+        product_name=checkout.product_name,
+        version=checkout.client_version,
         now=now,
     )
     if refusal is Reason.NOT_FLOATING:
-        raise Conflict(
+        return Conflict(
             refusal,
             "This license is not floating: activate the device instead of leasing a seat.",
         )
     if refusal is not None:
-        raise refusal_error(refusal, product, client_version)
+        return refusal_error(refusal, product, checkout.client_version)
     policy = lease_policy(plan)
-    span = rules.lease_span(policy, ttl_seconds, borrow_hours)
-    if span is None:
-        raise _span_error(policy, borrow_hours is not None)
-    length, ttl = span
-    limit = seat_limit(license)
-    lease = await session.scalar(
-        select(Lease)
-        .where(
-            Lease.license_id == license.id,
-            Lease.hardware_id == normalized,
-            Lease.ended_at.is_(None),
-            Lease.expires_at > now,
-        )
-        .order_by(Lease.expires_at.desc())
-        .limit(1)
-    )
-    if lease is None:
-        seats = await count_live_leases(session, license.id, now)
-        if rules.lease_seat_refusal(limit, seats) is not None:
-            next_free = await _next_free_at(session, license.id, now)
-            raise Conflict(
-                Reason.NO_FREE_SEAT,
-                f"All {limit} seats of this floating license are leased; the first lease runs "
-                f"out at {format_expiration(next_free)}.",
-                extra={
-                    "seatsInUse": seats,
-                    "maxSeats": limit,
-                    "nextFreeAt": format_expiration(next_free),
-                },
-            )
-        lease = Lease(
-            license_id=license.id,
-            lease_id=new_lease_id(),
-            hardware_id=normalized,
-            expires_at=now + length,
-            ttl_seconds=ttl,
-            borrowed=borrow_hours is not None,
-            ip_address=ip_address,
-            client_version=(client_version or "").strip()[:50] or None,
-            created_at=now,
-        )
-        session.add(lease)
-        seats += 1
-    else:
-        lease.expires_at = now + length
-        lease.ttl_seconds = ttl
-        lease.borrowed = borrow_hours is not None
-        lease.last_heartbeat_at = now
-        seats = await count_live_leases(session, license.id, now)
-    await session.flush()
-    return LeaseGrant(
-        lease=lease,
-        license=license,
-        product_name=product.name,
-        features=await license_feature_names(session, license.id),
-        seats_in_use=seats,
-        max_seats=limit,
-        crypto_key=await _signing_key(session, tenant_id, master_key),
+    if rules.lease_span(policy, checkout.ttl_seconds, checkout.borrow_hours) is None:
+        return _span_error(policy, checkout.borrow_hours is not None)
+    return None
+
+
+def _span(plan: Plan | None, checkout: Checkout) -> tuple[timedelta, int]:
+    """The lease's length and TTL (:func:`_checkout_refusal` checked they exist)."""
+    span = rules.lease_span(lease_policy(plan), checkout.ttl_seconds, checkout.borrow_hours)
+    assert span is not None
+    return span
+
+
+def _no_free_seat(
+    limit: int | None, seats: dict[int, int], license: License, next_free: datetime | None
+) -> ApiError:
+    return Conflict(
+        Reason.NO_FREE_SEAT,
+        f"All {limit} seats of this floating license are leased; the first lease runs "
+        f"out at {format_expiration(next_free)}.",
+        extra={
+            "seatsInUse": seats.get(license.id, 0),
+            "maxSeats": limit,
+            "nextFreeAt": format_expiration(next_free),
+        },
     )
 
 
@@ -326,7 +379,7 @@ _CURRENT_KEYS = select(CryptoKey).where(
 
 async def renew_leases(
     session: AsyncSession, heartbeats: Sequence[Heartbeat], master_key: MasterKey
-) -> list[LeaseRenewal]:
+) -> list[LeaseOutcome]:
     """POST /api/license/lease/heartbeat for several leases at once, in order: each lease runs
     ``ttl_seconds`` from now.
 
@@ -351,21 +404,21 @@ async def renew_leases(
     now = utc_now()  # read after the lock: see the module's docstring
     renewals: dict[int, datetime] = {}  # lease row → its new expiry
     granted: list[tuple[int, Lease, License, str]] = []  # position, lease, license, product
-    outcomes: list[LeaseRenewal | None] = []
+    outcomes: list[LeaseOutcome | None] = []
     for position, heartbeat in enumerate(heartbeats):
         row = found.get(heartbeat.lease_id)
         if row is None or row[1].tenant_id != heartbeat.tenant_id or row[0].ended_at is not None:
-            outcomes.append(LeaseRenewal(None, _lease_not_found(), found=False))
+            outcomes.append(LeaseOutcome(None, _lease_not_found(), found=False))
             continue
         lease, license, product_name, grace_days = row
         if not rules.lease_live(lease.expires_at, lease.ended_at, now):
-            outcomes.append(LeaseRenewal(None, _lease_expired(lease)))
+            outcomes.append(LeaseOutcome(None, _lease_expired(lease)))
             continue
         state = rules.license_state(license.status, license.expires_at, now, int(grace_days))
         reason = rules.state_reason(state)
         if reason is not None:
             lease.ended_at, lease.ended_by = now, state.value
-            outcomes.append(LeaseRenewal(None, Conflict(reason, _STATE_MESSAGES[reason])))
+            outcomes.append(LeaseOutcome(None, Conflict(reason, _STATE_MESSAGES[reason])))
             continue
         if not lease.borrowed:
             renewals[lease.id] = now + timedelta(seconds=lease.ttl_seconds)
@@ -383,31 +436,35 @@ async def renew_leases(
             raise StaleRenewal(f"{len(renewals) - renewed.rowcount} lease(s) ended meanwhile")
     await session.flush()  # the leases ended with their license's state
     if granted:
-        for position, grant in zip(
-            (position for position, *_ in granted),
-            await _grants(session, granted, now, master_key),
-            strict=True,
+        seats = await _live_seats(session, sorted({entry[2].id for entry in granted}), now)
+        entries = [
+            (lease, license, name, seats.get(license.id, 0)) for _, lease, license, name in granted
+        ]
+        for (position, *_), grant in zip(
+            granted, await _grants(session, entries, master_key), strict=True
         ):
-            outcomes[position] = LeaseRenewal(grant)
+            outcomes[position] = LeaseOutcome(grant)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+async def _live_seats(
+    session: AsyncSession, license_ids: Sequence[int], now: datetime
+) -> dict[int, int]:
+    """Each license's leases holding a seat at ``now`` (licenses with none are left out)."""
+    connection = await session.connection()
+    counted = await connection.execute(_LIVE_SEATS, {"license_ids": license_ids, "now": now})
+    return {license_id: int(count) for license_id, count in counted}
 
 
 async def _grants(
     session: AsyncSession,
-    granted: list[tuple[int, Lease, License, str]],
-    now: datetime,
+    entries: Sequence[tuple[Lease, License, str, int]],
     master_key: MasterKey,
 ) -> list[LeaseGrant]:
-    """The answers' facts of the renewed leases: seats in use, signing key, features."""
-    connection = await session.connection()
-    license_ids = sorted({license.id for _, _, license, _ in granted})
-    tenant_ids = sorted({license.tenant_id for _, _, license, _ in granted})
-    seats: dict[int, int] = {
-        license_id: int(count)
-        for license_id, count in await connection.execute(
-            _LIVE_SEATS, {"license_ids": license_ids, "now": now}
-        )
-    }
+    """The answers of leases granted or renewed ((lease, license, product name, seats in
+    use)): with the tenants' signing keys and the licenses' features."""
+    license_ids = sorted({license.id for _, license, _, _ in entries})
+    tenant_ids = sorted({license.tenant_id for _, license, _, _ in entries})
     keys = {
         key.tenant_id: key
         for key in await session.scalars(_CURRENT_KEYS, {"tenant_ids": tenant_ids})
@@ -422,11 +479,11 @@ async def _grants(
             license=license,
             product_name=product_name,
             features=features[license.id],
-            seats_in_use=seats.get(license.id, 0),
+            seats_in_use=seats_in_use,
             max_seats=seat_limit(license),
             crypto_key=keys[license.tenant_id],
         )
-        for _, lease, license, product_name in granted
+        for lease, license, product_name, seats_in_use in entries
     ]
 
 

@@ -1,6 +1,6 @@
-"""Heartbeats renewed together (licenses/heartbeats.py): one batch answers each heartbeat as it
-would have been answered alone, in order, and a batch decided on a lease that changed meanwhile
-runs again (both databases)."""
+"""Checkouts and heartbeats written together (licenses/lease_batches.py): one batch answers each
+request as it would have been answered alone, in order; a batch decided on a lease that changed
+meanwhile runs again; a failed batch changes nothing (both databases)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ import pytest
 from sqlalchemy import select, update
 
 from exisone.protocol import load_public_keys, verify_lease_token
-from exisone_server.kit.time import utc_now
-from exisone_server.licenses import heartbeats
-from exisone_server.licenses.heartbeats import HeartbeatBatcher
+from exisone_server.kit.time import format_expiration, utc_now
+from exisone_server.licenses import lease_batches
+from exisone_server.licenses.lease_batches import LeaseBatches
 from exisone_server.licenses.lease_endpoints import _token
-from exisone_server.licenses.leases import Heartbeat, StaleRenewal, renew_leases
+from exisone_server.licenses.leases import (
+    Checkout,
+    Heartbeat,
+    StaleRenewal,
+    check_out_many,
+    renew_leases,
+)
 from exisone_server.models import CryptoKey, Lease, License, LicenseStatus
 
 from .seeding import Seed
@@ -131,7 +137,7 @@ async def test_concurrent_heartbeats_share_batches_and_each_gets_its_own_answer(
     seed: Seed,
 ) -> None:
     ids = await _leases(seed, 12)
-    batcher = HeartbeatBatcher(seed.database, seed.master_key)
+    batcher = LeaseBatches(seed.database, seed.master_key)
     calls = [*ids[:-1], "l_unknown", *ids[:-1]]
 
     renewals = await asyncio.gather(*(batcher.renew(seed.tenant.id, i) for i in calls))
@@ -167,8 +173,8 @@ async def test_a_stale_batch_is_renewed_again(seed: Seed, monkeypatch: pytest.Mo
             raise StaleRenewal("a lease ended meanwhile")
         return await renew_leases(session, calls, master_key)
 
-    monkeypatch.setattr(heartbeats, "renew_leases", released_meanwhile)
-    renewal = await HeartbeatBatcher(seed.database, seed.master_key).renew(seed.tenant.id, lease_id)
+    monkeypatch.setattr(lease_batches, "renew_leases", released_meanwhile)
+    renewal = await LeaseBatches(seed.database, seed.master_key).renew(seed.tenant.id, lease_id)
     assert attempts == 2 and renewal.grant is not None and renewal.refusal is None
 
 
@@ -182,10 +188,92 @@ async def test_a_failed_batch_fails_each_heartbeat_and_renews_nothing(
         await renew_leases(session, calls, master_key)
         raise OSError("disk gone")
 
-    monkeypatch.setattr(heartbeats, "renew_leases", fails_after_renewing)
-    batcher = HeartbeatBatcher(seed.database, seed.master_key)
+    monkeypatch.setattr(lease_batches, "renew_leases", fails_after_renewing)
+    batcher = LeaseBatches(seed.database, seed.master_key)
     answers = await asyncio.gather(
         *(batcher.renew(seed.tenant.id, i) for i in ids), return_exceptions=True
     )
     assert [type(answer) for answer in answers] == [OSError] * 3
     assert [await _expiry(seed, i) for i in ids] == before
+
+
+async def test_one_batch_of_checkouts_decides_in_order(seed: Seed) -> None:
+    """Seats taken earlier in the batch count for the later checkouts; the same device twice
+    renews the lease the batch just made; refusals keep their own answers."""
+    product = await seed.product(version="2.0")
+    plan = await seed.plan(
+        features=("Pro",),
+        is_floating=True,
+        lease_ttl_min_seconds=30,
+        lease_ttl_max_seconds=900,
+        lease_ttl_default_seconds=120,
+    )
+    license = await seed.license(product, plan=plan, is_corporate=True, max_seats=2)
+    fixed = await seed.license(product)  # not floating
+    other = await Seed.create(seed.database, seed.master_key, seed.client)
+    theirs = await other.license(await other.product(version="2.0"), plan=None)
+    key, name = license.activation_key, product.name
+
+    def checkout(hardware_id: str, activation_key: str = key, **extra: Any) -> Checkout:
+        return Checkout(seed.tenant.id, activation_key, hardware_id, name, **extra)
+
+    checkouts = [
+        checkout("HW-A"),
+        checkout("HW-B", ttl_seconds=60),
+        checkout("HW-C"),  # both seats taken by the two above
+        checkout("HW-A", ttl_seconds=300),  # the same device: its new lease renewed
+        checkout("HW-D", ttl_seconds=5),  # below the plan's TTL bounds
+        checkout("HW-E", activation_key="NOPE-0000-0000-0000"),
+        checkout("HW-F", activation_key=theirs.activation_key),  # another tenant's key
+        checkout("HW-G", activation_key=fixed.activation_key),
+        checkout("HW-H", activation_key=key.lower()),  # keys are case-insensitive: full
+    ]
+    async with seed.database.write() as session:
+        outcomes = await check_out_many(session, checkouts, seed.master_key)
+
+    codes = [o.refusal.code if o.refusal else "granted" for o in outcomes]
+    assert codes == [
+        "granted",
+        "granted",
+        "no_free_seat",
+        "granted",
+        "invalid_request",
+        "license_not_found",
+        "license_not_found",
+        "not_floating",
+        "no_free_seat",
+    ]
+    assert [o.found for o in outcomes] == [True] * 5 + [False, False] + [True] * 2
+    first, second, full, again = (o.grant for o in outcomes[:4])
+    assert first is not None and second is not None and again is not None and full is None
+    assert (first.seats_in_use, second.seats_in_use, again.seats_in_use) == (1, 2, 2)
+    assert again.lease.lease_id == first.lease.lease_id and again.lease.ttl_seconds == 300
+    refusal = outcomes[2].refusal
+    assert refusal is not None
+    assert refusal.extra["seatsInUse"] == 2 and refusal.extra["maxSeats"] == 2
+    assert refusal.extra["nextFreeAt"] == format_expiration(second.lease.expires_at)
+    async with seed.database.read_session() as session:
+        stored = list(
+            await session.scalars(
+                select(Lease.hardware_id).where(Lease.license_id == license.id).order_by(Lease.id)
+            )
+        )
+    assert stored == ["HW-A", "HW-B"]
+
+
+async def test_concurrent_checkouts_share_batches_and_never_pass_the_seats(seed: Seed) -> None:
+    product = await seed.product(version="2.0")
+    plan = await seed.plan(is_floating=True, lease_ttl_min_seconds=30)
+    license = await seed.license(product, plan=plan, is_corporate=True, max_seats=5)
+    batches = LeaseBatches(seed.database, seed.master_key)
+    checkouts = [
+        Checkout(seed.tenant.id, license.activation_key, f"HW-{n}", product.name) for n in range(20)
+    ]
+
+    outcomes = await asyncio.gather(*(batches.check_out(c) for c in checkouts))
+
+    assert batches.batches < len(checkouts)
+    granted = [o.grant for o in outcomes if o.grant is not None]
+    assert len(granted) == 5
+    assert sorted(g.seats_in_use for g in granted) == [1, 2, 3, 4, 5]
+    assert {o.refusal.code for o in outcomes if o.refusal} == {"no_free_seat"}
