@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from exisone.protocol import load_public_keys, verify_lease_token
 from exisone_server.kit.time import format_expiration, utc_now
@@ -23,7 +23,7 @@ from exisone_server.licenses.leases import (
     check_out_many,
     renew_leases,
 )
-from exisone_server.models import CryptoKey, Lease, License, LicenseStatus
+from exisone_server.models import AuditEvent, CryptoKey, Lease, License, LicenseStatus
 
 from .seeding import Seed
 
@@ -248,6 +248,7 @@ async def test_one_batch_of_checkouts_decides_in_order(seed: Seed) -> None:
     assert first is not None and second is not None and again is not None and full is None
     assert (first.seats_in_use, second.seats_in_use, again.seats_in_use) == (1, 2, 2)
     assert again.lease.lease_id == first.lease.lease_id and again.lease.ttl_seconds == 300
+    assert first.lease.ttl_seconds == 120  # each answer says what its own checkout did
     refusal = outcomes[2].refusal
     assert refusal is not None
     assert refusal.extra["seatsInUse"] == 2 and refusal.extra["maxSeats"] == 2
@@ -277,3 +278,37 @@ async def test_concurrent_checkouts_share_batches_and_never_pass_the_seats(seed:
     assert len(granted) == 5
     assert sorted(g.seats_in_use for g in granted) == [1, 2, 3, 4, 5]
     assert {o.refusal.code for o in outcomes if o.refusal} == {"no_free_seat"}
+
+
+async def test_a_key_made_for_a_tenant_s_first_lease_is_audited_as_its_asker(seed: Seed) -> None:
+    """The batch runs outside the request; the signing key a tenant's first checkout makes is
+    still recorded as made by the request's token and address."""
+    async with seed.database.write() as session:
+        await session.execute(delete(CryptoKey).where(CryptoKey.tenant_id == seed.tenant.id))
+    product = await seed.product(version="2.0")
+    plan = await seed.plan(is_floating=True, lease_ttl_min_seconds=30)
+    license = await seed.license(product, plan=plan, is_corporate=True, max_seats=5)
+    body = {
+        "activationKey": license.activation_key,
+        "hardwareId": "HW",
+        "productName": product.name,
+    }
+
+    answer = await seed.api.post(LEASE, body)
+
+    assert answer.status_code == 200, answer.text
+    async with seed.database.read_session() as session:
+        events = list(
+            await session.scalars(
+                select(AuditEvent)
+                .where(
+                    AuditEvent.tenant_id == seed.tenant.id,
+                    AuditEvent.action == "crypto_key.create",
+                )
+                .order_by(AuditEvent.seq)
+            )
+        )
+    assert events, "no key was made"
+    made = events[-1]  # an earlier one (seeding's) was deleted above
+    assert (made.actor_type, made.ip_address) == ("token", "127.0.0.1")
+    assert made.actor in seed.api.token

@@ -3,7 +3,7 @@ waits for the next batch, and is answered once its batch is done.
 
 At low load a batch is a single call, written at once; under load one write (one transaction,
 one commit) serves many calls. The consumes of API keys (:mod:`..api_keys.batcher`) and the
-lease heartbeats (:mod:`..licenses.heartbeats`) are written this way.
+lease checkouts and heartbeats (:mod:`..licenses.lease_batches`) are written this way.
 """
 
 from __future__ import annotations

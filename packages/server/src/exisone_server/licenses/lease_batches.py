@@ -14,7 +14,10 @@ chose to break a deadlock of runs again.
 
 The batches of a process run one after the other: a license held locked by a long transaction
 (a publisher's bulk change, say) delays the next batch, and so every request of that process
-behind it, until the lock is released or the statement timeout ends the wait.
+behind it, until the lock is released or the statement timeout ends the wait; a batch that
+fails (the timeout, the database gone) fails each of its requests, and none of them was
+applied. A request whose caller went away stays in a batch already being written: its lease
+holds a seat until it runs out, as a client that died would.
 """
 
 from __future__ import annotations

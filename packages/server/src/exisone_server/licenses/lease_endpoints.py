@@ -58,7 +58,7 @@ def _token(grant: LeaseGrant, master_key: MasterKey) -> str:
         hardware_id=lease.hardware_id,
         product_name=grant.product_name,
         features=grant.features,
-        issued_at=lease.last_heartbeat_at or lease.created_at,
+        issued_at=lease.issued_at,
         expires_at=lease.expires_at,
         borrowed=lease.borrowed,
         private_key=cached_signing_key(grant.crypto_key, master_key),

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ..audit.context import Actor, acting_as, current_actor
 from ..crypto.master_key import MasterKey
 from ..crypto.service import create_crypto_key
 from ..errors import ApiError, BadRequest, Conflict, NotFound
@@ -42,6 +43,7 @@ __all__ = [
     "Heartbeat",
     "LeaseGrant",
     "LeaseOutcome",
+    "LeaseTerms",
     "StaleRenewal",
     "check_out_many",
     "end_lease",
@@ -85,10 +87,35 @@ def lease_policy(plan: Plan | None) -> LeasePolicy:
 
 
 @dataclass(frozen=True)
+class LeaseTerms:
+    """A lease as one checkout or heartbeat left it (a later request in the same batch may
+    change the row: each answer and token says what its own request did)."""
+
+    lease_id: str
+    hardware_id: str
+    expires_at: datetime
+    ttl_seconds: int
+    borrowed: bool
+    #: When this checkout or heartbeat took or renewed it (the token's ``issuedAt``).
+    issued_at: datetime
+
+    @classmethod
+    def of(cls, lease: Lease) -> LeaseTerms:
+        return cls(
+            lease_id=lease.lease_id,
+            hardware_id=lease.hardware_id,
+            expires_at=lease.expires_at,
+            ttl_seconds=lease.ttl_seconds,
+            borrowed=lease.borrowed,
+            issued_at=lease.last_heartbeat_at or lease.created_at,
+        )
+
+
+@dataclass(frozen=True)
 class LeaseGrant:
     """A lease checked out or renewed, with what its answer and signed token need."""
 
-    lease: Lease
+    lease: LeaseTerms
     license: License
     product_name: str
     features: list[str]
@@ -123,6 +150,8 @@ class Checkout:
     ttl_seconds: int | None = None
     borrow_hours: float | None = None
     ip_address: str | None = None
+    #: Who asked (the request's audit actor: a batch runs outside the request).
+    actor: Actor = field(default_factory=current_actor)
 
 
 @dataclass(frozen=True)
@@ -131,6 +160,8 @@ class Heartbeat:
 
     tenant_id: int
     lease_id: str
+    #: Who asked (the request's audit actor: a batch runs outside the request).
+    actor: Actor = field(default_factory=current_actor)
 
 
 class StaleRenewal(RuntimeError):
@@ -175,7 +206,11 @@ _CHECKING_OUT = (
     select(License, Product, Plan)
     .join(Product, Product.id == License.product_id)
     .outerjoin(Plan, Plan.id == License.plan_id)
-    .where(License.activation_key.in_(bindparam("keys", expanding=True)))
+    .where(
+        tuple_(License.tenant_id, License.activation_key).in_(
+            bindparam("tenant_keys", expanding=True)
+        )
+    )
     .order_by(License.id)
     .with_for_update(of=License)
 )
@@ -207,10 +242,15 @@ async def check_out_many(
     written, the signing keys and features. A checkout later in the batch sees the seats the
     earlier ones took.
     """
-    keys = sorted({normalize_activation_key(c.activation_key) for c in checkouts} - {""})
-    keys = [key for key in keys if "\x00" not in key]  # cannot be stored, so cannot exist
-    rows = (await session.execute(_CHECKING_OUT, {"keys": keys})).all() if keys else []
-    found = {row[0].activation_key: row for row in rows}
+    asked = {(c.tenant_id, normalize_activation_key(c.activation_key)) for c in checkouts}
+    # a key with a NUL cannot be stored, so cannot exist
+    tenant_keys = sorted((tenant, key) for tenant, key in asked if key and "\x00" not in key)
+    rows = (
+        (await session.execute(_CHECKING_OUT, {"tenant_keys": tenant_keys})).all()
+        if tenant_keys
+        else []
+    )
+    found = {(row[0].tenant_id, row[0].activation_key): row for row in rows}
     now = utc_now()  # read after the lock: see the module's docstring
     license_ids = sorted({row[0].id for row in rows})
     devices: dict[tuple[int, str], Lease] = {}
@@ -222,10 +262,10 @@ async def check_out_many(
             devices.setdefault((live.license_id, live.hardware_id), live)
         seats = await _live_seats(session, license_ids, now)
     outcomes: list[LeaseOutcome | None] = []
-    granted: list[tuple[int, Lease, License, str, int]] = []
+    granted: list[tuple[int, LeaseTerms, License, str, int]] = []
     for position, checkout in enumerate(checkouts):
-        row = found.get(normalize_activation_key(checkout.activation_key))
-        if row is None or row[0].tenant_id != checkout.tenant_id:
+        row = found.get((checkout.tenant_id, normalize_activation_key(checkout.activation_key)))
+        if row is None:
             outcomes.append(LeaseOutcome(None, license_not_found(), found=False))
             continue
         license, product, plan = row
@@ -261,16 +301,26 @@ async def check_out_many(
             lease.ttl_seconds = ttl
             lease.borrowed = checkout.borrow_hours is not None
             lease.last_heartbeat_at = now
-        granted.append((position, lease, license, product.name, seats.get(license.id, 0)))
+        granted.append(
+            (position, LeaseTerms.of(lease), license, product.name, seats.get(license.id, 0))
+        )
         outcomes.append(None)
     await session.flush()
     if granted:
         entries = [entry[1:] for entry in granted]
         for (position, *_), grant in zip(
-            granted, await _grants(session, entries, master_key), strict=True
+            granted, await _grants(session, entries, master_key, _actors(checkouts)), strict=True
         ):
             outcomes[position] = LeaseOutcome(grant)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _actors(requests: Sequence[Checkout | Heartbeat]) -> dict[int, Actor]:
+    """An asker per tenant of the batch (the first)."""
+    actors: dict[int, Actor] = {}
+    for request in requests:
+        actors.setdefault(request.tenant_id, request.actor)
+    return actors
 
 
 def _checkout_refusal(
@@ -403,7 +453,7 @@ async def renew_leases(
     found = {row[0].lease_id: row for row in rows}
     now = utc_now()  # read after the lock: see the module's docstring
     renewals: dict[int, datetime] = {}  # lease row → its new expiry
-    granted: list[tuple[int, Lease, License, str]] = []  # position, lease, license, product
+    granted: list[tuple[int, LeaseTerms, License, str]] = []  # position, lease, license, product
     outcomes: list[LeaseOutcome | None] = []
     for position, heartbeat in enumerate(heartbeats):
         row = found.get(heartbeat.lease_id)
@@ -424,7 +474,7 @@ async def renew_leases(
             renewals[lease.id] = now + timedelta(seconds=lease.ttl_seconds)
             set_committed_value(lease, "expires_at", renewals[lease.id])
             set_committed_value(lease, "last_heartbeat_at", now)
-        granted.append((position, lease, license, product_name))
+        granted.append((position, LeaseTerms.of(lease), license, product_name))
         outcomes.append(None)
     connection = await session.connection()
     if renewals:
@@ -441,7 +491,7 @@ async def renew_leases(
             (lease, license, name, seats.get(license.id, 0)) for _, lease, license, name in granted
         ]
         for (position, *_), grant in zip(
-            granted, await _grants(session, entries, master_key), strict=True
+            granted, await _grants(session, entries, master_key, _actors(heartbeats)), strict=True
         ):
             outcomes[position] = LeaseOutcome(grant)
     return [outcome for outcome in outcomes if outcome is not None]
@@ -458,11 +508,13 @@ async def _live_seats(
 
 async def _grants(
     session: AsyncSession,
-    entries: Sequence[tuple[Lease, License, str, int]],
+    entries: Sequence[tuple[LeaseTerms, License, str, int]],
     master_key: MasterKey,
+    actors: dict[int, Actor],
 ) -> list[LeaseGrant]:
     """The answers of leases granted or renewed ((lease, license, product name, seats in
-    use)): with the tenants' signing keys and the licenses' features."""
+    use)): with the tenants' signing keys (made, when a tenant has none yet, by its actor in
+    ``actors``) and the licenses' features."""
     license_ids = sorted({license.id for _, license, _, _ in entries})
     tenant_ids = sorted({license.tenant_id for _, license, _, _ in entries})
     keys = {
@@ -470,8 +522,9 @@ async def _grants(
         for key in await session.scalars(_CURRENT_KEYS, {"tenant_ids": tenant_ids})
     }
     for tenant_id in tenant_ids:
-        if tenant_id not in keys:  # a tenant without a key yet
-            keys[tenant_id] = await _signing_key(session, tenant_id, master_key)
+        if tenant_id not in keys:  # a tenant without a key yet: made for the asker
+            with acting_as(actors[tenant_id]):
+                keys[tenant_id] = await _signing_key(session, tenant_id, master_key)
     features = await features_of_licenses(session, license_ids)
     return [
         LeaseGrant(
