@@ -1,9 +1,9 @@
-"""The seat count's index of leases holds only the leases not ended (a partial index).
+"""On SQLite the seat count's index of leases holds only the leases not ended (partial).
 
 A checkout counts a license's leases that are not ended and not run out. With the index on
 (license_id, expires_at) over every lease, SQLite read each live lease's row to check
 ``ended_at``; the partial index answers the count from the index alone (about 9× faster for a
-few thousand live leases).
+few thousand live leases). PostgreSQL keeps the full index (see models/lease.py).
 
 Revision ID: 0014
 Revises: 0013
@@ -24,13 +24,16 @@ _COLUMNS = ["license_id", "expires_at"]
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
     op.drop_index(_NAME, table_name="leases")
-    live = sa.text("ended_at IS NULL")
     op.create_index(
-        _NAME, "leases", _COLUMNS, unique=False, sqlite_where=live, postgresql_where=live
+        _NAME, "leases", _COLUMNS, unique=False, sqlite_where=sa.text("ended_at IS NULL")
     )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
     op.drop_index(_NAME, table_name="leases")
     op.create_index(_NAME, "leases", _COLUMNS, unique=False)
