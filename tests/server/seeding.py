@@ -86,6 +86,19 @@ class Seed:
             session.add(product)
         return product
 
+    async def floating_plan(self, **fields: Any) -> Plan:
+        """A floating plan with the feature ``Pro`` and leases of 30 s to 15 min (2 by
+        default), ``fields`` overriding any of it."""
+        settings: dict[str, Any] = {
+            "features": ("Pro",),
+            "is_floating": True,
+            "lease_ttl_min_seconds": 30,
+            "lease_ttl_max_seconds": 900,
+            "lease_ttl_default_seconds": 120,
+            **fields,
+        }
+        return await self.plan(**settings)
+
     async def plan(
         self,
         name: str = "Pro",

@@ -24,14 +24,7 @@ PATH = "/api/license/lease"
 
 async def _floating(seed: Seed, seats: int = 1) -> License:
     product = await seed.product("Float", version="2.0", minimum_required_version="1.5")
-    plan = await seed.plan(
-        features=("Pro",),
-        is_floating=True,
-        lease_ttl_min_seconds=30,
-        lease_ttl_max_seconds=900,
-        lease_ttl_default_seconds=120,
-        max_borrow_hours=0,
-    )
+    plan = await seed.floating_plan(max_borrow_hours=0)
     return await seed.license(product, plan=plan, is_corporate=True, max_seats=seats)
 
 

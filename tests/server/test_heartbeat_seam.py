@@ -26,13 +26,7 @@ LEASE, PATH = "/api/license/lease", "/api/license/lease/heartbeat"
 
 async def _floating(seed: Seed) -> License:
     product = await seed.product("Float")
-    plan = await seed.plan(
-        features=("Pro",),
-        is_floating=True,
-        lease_ttl_min_seconds=30,
-        lease_ttl_max_seconds=900,
-        lease_ttl_default_seconds=120,
-    )
+    plan = await seed.floating_plan()
     return await seed.license(product, plan=plan, is_corporate=True, max_seats=3)
 
 

@@ -33,14 +33,7 @@ LEASE = "/api/license/lease"
 async def _leases(seed: Seed, count: int, **license_fields: Any) -> list[str]:
     """``count`` leases (TTL 120 s) of one floating license of the tenant."""
     product = await seed.product(version="2.0")
-    plan = await seed.plan(
-        features=("Pro",),
-        is_floating=True,
-        lease_ttl_min_seconds=30,
-        lease_ttl_max_seconds=900,
-        lease_ttl_default_seconds=120,
-        max_borrow_hours=24,
-    )
+    plan = await seed.floating_plan(max_borrow_hours=24)
     license = await seed.license(
         product, plan=plan, is_corporate=True, max_seats=100, **license_fields
     )
@@ -201,13 +194,7 @@ async def test_one_batch_of_checkouts_decides_in_order(seed: Seed) -> None:
     """Seats taken earlier in the batch count for the later checkouts; the same device twice
     renews the lease the batch just made; refusals keep their own answers."""
     product = await seed.product(version="2.0")
-    plan = await seed.plan(
-        features=("Pro",),
-        is_floating=True,
-        lease_ttl_min_seconds=30,
-        lease_ttl_max_seconds=900,
-        lease_ttl_default_seconds=120,
-    )
+    plan = await seed.floating_plan()
     license = await seed.license(product, plan=plan, is_corporate=True, max_seats=2)
     fixed = await seed.license(product)  # not floating
     other = await Seed.create(seed.database, seed.master_key, seed.client)
