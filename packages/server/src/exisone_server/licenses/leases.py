@@ -214,13 +214,13 @@ _CHECKING_OUT = (
     .order_by(License.id)
     .with_for_update(of=License)
 )
-#: The live leases of the batch's devices on its licenses (some pairs not asked for), the
-#: latest first, locked: a release or a heartbeat waiting for them sees the checkout's change.
+#: The live leases of the batch's (license, device) pairs, the latest first, locked: a release
+#: or a heartbeat waiting for them sees the checkout's change. Pairs, not a license list and a
+#: device list: PostgreSQL read every lease of a license for the device list.
 _DEVICE_LEASES = (
     select(Lease)
     .where(
-        Lease.license_id.in_(bindparam("license_ids", expanding=True)),
-        Lease.hardware_id.in_(bindparam("hardware_ids", expanding=True)),
+        tuple_(Lease.license_id, Lease.hardware_id).in_(bindparam("devices", expanding=True)),
         Lease.ended_at.is_(None),
         Lease.expires_at > bindparam("now"),
     )
@@ -242,29 +242,32 @@ async def check_out_many(
     written, the signing keys and features. A checkout later in the batch sees the seats the
     earlier ones took.
     """
-    asked = {(c.tenant_id, normalize_activation_key(c.activation_key)) for c in checkouts}
+    asked = [(c.tenant_id, normalize_activation_key(c.activation_key)) for c in checkouts]
     # a key with a NUL cannot be stored, so cannot exist
-    tenant_keys = sorted((tenant, key) for tenant, key in asked if key and "\x00" not in key)
+    tenant_keys = sorted({(tenant, key) for tenant, key in asked if key and "\x00" not in key})
     rows = (
         (await session.execute(_CHECKING_OUT, {"tenant_keys": tenant_keys})).all()
         if tenant_keys
         else []
     )
     found = {(row[0].tenant_id, row[0].activation_key): row for row in rows}
+    licensed = [found.get(tenant_key) for tenant_key in asked]  # per checkout
     now = utc_now()  # read after the lock: see the module's docstring
-    license_ids = sorted({row[0].id for row in rows})
     devices: dict[tuple[int, str], Lease] = {}
     seats: dict[int, int] = {}
-    if license_ids:
-        hardware_ids = sorted({c.hardware_id for c in checkouts})
-        parameters = {"license_ids": license_ids, "hardware_ids": hardware_ids, "now": now}
+    if rows:
+        pairs = {
+            (row[0].id, checkout.hardware_id)
+            for row, checkout in zip(licensed, checkouts, strict=True)
+            if row is not None
+        }
+        parameters = {"devices": sorted(pairs), "now": now}
         for live in await session.scalars(_DEVICE_LEASES, parameters):
             devices.setdefault((live.license_id, live.hardware_id), live)
-        seats = await _live_seats(session, license_ids, now)
+        seats = await _live_seats(session, sorted({row[0].id for row in rows}), now)
     outcomes: list[LeaseOutcome | None] = []
     granted: list[tuple[int, LeaseTerms, License, str, int]] = []
-    for position, checkout in enumerate(checkouts):
-        row = found.get((checkout.tenant_id, normalize_activation_key(checkout.activation_key)))
+    for position, (checkout, row) in enumerate(zip(checkouts, licensed, strict=True)):
         if row is None:
             outcomes.append(LeaseOutcome(None, license_not_found(), found=False))
             continue
