@@ -126,7 +126,7 @@ class PostgresConsumes:
                 self._discard(connection)
                 raise
         try:
-            return await self._decide_and_write(connection, rows, calls, now)
+            return await self._decide_and_write(connection, rows, calls, len(asked), now)
         except StaleDecision:
             raise  # rolled back, the connection ready for the next batch
         except BaseException:
@@ -156,14 +156,15 @@ class PostgresConsumes:
         connection: AsyncConnection[Any],
         rows: list[Any],
         calls: Sequence[ConsumeCall],
+        keys_asked: int,
         now: datetime,
     ) -> list[ConsumeOutcome] | None:
-        """Steps 2 and 3 on the locked ``rows`` (None: rolled back, for the ORM path)."""
+        """Steps 2 and 3 on the locked ``rows`` of the ``keys_asked`` distinct keys (None:
+        rolled back, for the ORM path: some key has no row)."""
         keys: dict[str, tuple[int, KeyQuota]] = {
             row.activation_key: (row.tenant_id, key_quota_of(row)) for row in rows
         }
-        asked = {call.key for call in calls}
-        decision = decide(calls, keys, now) if len(keys) == len(asked) else None
+        decision = decide(calls, keys, now) if len(keys) == keys_asked else None
         if decision is None or decision.crossings:
             await connection.execute("ROLLBACK")
             return None

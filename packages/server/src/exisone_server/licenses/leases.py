@@ -272,18 +272,18 @@ async def check_out_many(
             outcomes.append(LeaseOutcome(None, license_not_found(), found=False))
             continue
         license, product, plan = row
-        refusal = _checkout_refusal(license, product, plan, checkout, now)
-        if refusal is not None:
-            outcomes.append(LeaseOutcome(None, refusal))
+        span = _checkout_span(license, product, plan, checkout, now)
+        if isinstance(span, ApiError):
+            outcomes.append(LeaseOutcome(None, span))
             continue
-        length, ttl = _span(plan, checkout)
+        length, ttl = span
         lease = devices.get((license.id, checkout.hardware_id))
         if lease is None:
-            limit = seat_limit(license)
-            if rules.lease_seat_refusal(limit, seats.get(license.id, 0)) is not None:
+            limit, in_use = seat_limit(license), seats.get(license.id, 0)
+            if rules.lease_seat_refusal(limit, in_use) is not None:
                 await session.flush()  # the batch's new leases count for nextFreeAt
                 next_free = await _next_free_at(session, license.id, now)
-                outcomes.append(LeaseOutcome(None, _no_free_seat(limit, seats, license, next_free)))
+                outcomes.append(LeaseOutcome(None, _no_free_seat(limit, in_use, next_free)))
                 continue
             lease = Lease(
                 license_id=license.id,
@@ -326,10 +326,11 @@ def _actors(requests: Sequence[Checkout | Heartbeat]) -> dict[int, Actor]:
     return actors
 
 
-def _checkout_refusal(
+def _checkout_span(
     license: License, product: Product, plan: Plan | None, checkout: Checkout, now: datetime
-) -> ApiError | None:
-    """Why this license lends no seat to this checkout (before seats are counted), or None."""
+) -> tuple[timedelta, int] | ApiError:
+    """The lease's length and TTL for this checkout, or why this license lends it no seat
+    (before seats are counted)."""
     refusal = rules.lease_refusal(
         key_facts(license, product, plan.grace_days if plan else 0),
         floating=license.is_floating,
@@ -345,27 +346,17 @@ def _checkout_refusal(
     if refusal is not None:
         return refusal_error(refusal, product, checkout.client_version)
     policy = lease_policy(plan)
-    if rules.lease_span(policy, checkout.ttl_seconds, checkout.borrow_hours) is None:
-        return _span_error(policy, checkout.borrow_hours is not None)
-    return None
+    span = rules.lease_span(policy, checkout.ttl_seconds, checkout.borrow_hours)
+    return span if span is not None else _span_error(policy, checkout.borrow_hours is not None)
 
 
-def _span(plan: Plan | None, checkout: Checkout) -> tuple[timedelta, int]:
-    """The lease's length and TTL (:func:`_checkout_refusal` checked they exist)."""
-    span = rules.lease_span(lease_policy(plan), checkout.ttl_seconds, checkout.borrow_hours)
-    assert span is not None
-    return span
-
-
-def _no_free_seat(
-    limit: int | None, seats: dict[int, int], license: License, next_free: datetime | None
-) -> ApiError:
+def _no_free_seat(limit: int | None, seats_in_use: int, next_free: datetime | None) -> ApiError:
     return Conflict(
         Reason.NO_FREE_SEAT,
         f"All {limit} seats of this floating license are leased; the first lease runs "
         f"out at {format_expiration(next_free)}.",
         extra={
-            "seatsInUse": seats.get(license.id, 0),
+            "seatsInUse": seats_in_use,
             "maxSeats": limit,
             "nextFreeAt": format_expiration(next_free),
         },
