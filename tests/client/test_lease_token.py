@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from exisone.protocol import (
     LEASE_TOKEN_PREFIX,
@@ -108,3 +108,42 @@ def test_damaged_tokens_are_refused(keys, damage) -> None:
 def test_white_space_around_a_pasted_token_is_ignored(keys) -> None:
     token = _token(keys[0])
     assert verify_lease_token(f"  {token}\n", [keys[0].public_key()]).lease_id == "l_42"
+
+
+def test_an_ed25519_token_verifies_with_its_key_alone(keys) -> None:
+    strong, weak = keys
+    lease_key = ed25519.Ed25519PrivateKey.generate()
+    token = _token(lease_key)
+    signature = token.rsplit(".", 1)[1]
+    assert len(base64.urlsafe_b64decode(signature + "==")) == 64
+    assert len(token) < len(_token(strong)) - 250  # 64 signature bytes against 256
+    trusted = [strong.public_key(), lease_key.public_key()]
+    lease = verify_lease_token(token, trusted)
+    assert lease.key_index == 1 and lease.key_id == key_id(lease_key.public_key())
+    assert lease.hardware_id == "HW-ÄÖ-1" and lease.features == ("pro", "export")
+    with pytest.raises(InvalidLeaseToken, match="Invalid or tampered"):
+        verify_lease_token(token, [strong.public_key(), weak.public_key()])
+    other = ed25519.Ed25519PrivateKey.generate()
+    with pytest.raises(InvalidLeaseToken, match="Invalid or tampered"):
+        verify_lease_token(token, [other.public_key()])
+    # an RSA-signed token is not taken for an Ed25519 one, nor the other way round
+    assert verify_lease_token(_token(strong), trusted).key_index == 0
+
+
+def test_a_damaged_ed25519_token_is_refused() -> None:
+    lease_key = ed25519.Ed25519PrivateKey.generate()
+    token = _token(lease_key)
+    signed, _, signature = token.rpartition(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    cut = base64.urlsafe_b64encode(raw[:63]).rstrip(b"=").decode()
+    flipped = base64.urlsafe_b64encode(bytes([raw[0] ^ 1]) + raw[1:]).rstrip(b"=").decode()
+    payload = _payload(token)
+    payload["expiresAt"] = "2099-01-01T00:00:00Z"
+    forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    for damaged in (
+        f"{signed}.{cut}",
+        f"{signed}.{flipped}",
+        f"{LEASE_TOKEN_PREFIX}{forged}.{signature}",
+    ):
+        with pytest.raises(InvalidLeaseToken):
+            verify_lease_token(damaged, [lease_key.public_key()])

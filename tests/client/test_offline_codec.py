@@ -4,7 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from exisone._exceptions import ConfigurationError, InvalidOfflineCode
 from exisone._offline import (
@@ -13,6 +14,7 @@ from exisone._offline import (
     issue_offline_code,
     load_private_key,
     load_public_keys,
+    load_trusted_keys,
     verify_offline_code,
 )
 
@@ -122,3 +124,37 @@ def test_online_key_is_not_an_offline_code() -> None:
     assert not is_offline_code("ABCD-EFGH-JKMN-PQRS")
     assert is_offline_code("A" * 60)
     assert is_offline_code(VECTOR["code"])
+
+
+def _pem(public_key: object) -> str:
+    return public_key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def test_trusted_keys_take_ed25519_lease_keys_beside_rsa(key_2048: rsa.RSAPrivateKey) -> None:
+    lease_key = ed25519.Ed25519PrivateKey.generate().public_key()
+    rsa_pem, lease_pem = _pem(key_2048.public_key()), _pem(lease_key)
+    for given in ([rsa_pem, lease_pem], rsa_pem + lease_pem, [key_2048.public_key(), lease_key]):
+        trusted = load_trusted_keys(given)
+        assert [_pem(k) for k in trusted.rsa_keys] == [rsa_pem]
+        assert [_pem(k) for k in trusted.lease_keys] == [rsa_pem, lease_pem]
+    assert load_trusted_keys(lease_pem).rsa_keys == ()
+    # offline codes are RSA only: the strict loader says so
+    with pytest.raises(ConfigurationError, match="must be an RSA public key"):
+        load_public_keys([rsa_pem, lease_pem])
+    with pytest.raises(ConfigurationError, match="not a PEM public key"):
+        load_trusted_keys(rsa_pem + "-----BEGIN PUBLIC KEY-----\nbroken\n")
+    with pytest.raises(ConfigurationError, match="no offline public key"):
+        load_trusted_keys([])
+
+
+def test_a_client_with_only_the_lease_key_checks_leases_not_codes() -> None:
+    from exisone import ExisOneClient
+
+    lease_pem = _pem(ed25519.Ed25519PrivateKey.generate().public_key())
+    with ExisOneClient(
+        base_url="http://127.0.0.1:9", access_token="exo_at_a_b", offline_public_key=lease_pem
+    ) as client:
+        result = client.validate_offline("A" * 60, "HW")
+    assert not result.is_valid and "not configured" in (result.error_message or "")

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from ._exceptions import AnswerSignatureError
 
@@ -83,7 +83,7 @@ def is_valid_nonce(value: str) -> bool:
     return bool(_NONCE.match(value))
 
 
-def key_id(public_key: rsa.RSAPublicKey) -> str:
+def key_id(public_key: rsa.RSAPublicKey | ed25519.Ed25519PublicKey) -> str:
     """The key's fingerprint: SHA-256 hex of its DER SubjectPublicKeyInfo (as exisone-server)."""
     der = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -61,6 +61,7 @@ from ._options import (
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+    from ._lease_token import LeasePublicKey
     from ._state import OutboxEntry
 
 __all__: list[str] = []
@@ -114,6 +115,9 @@ class Settings:
     base_url: str
     access_token: str
     public_keys: tuple[RSAPublicKey, ...] | None
+    """The trusted RSA keys (offline codes, signed answers, sealed requests)."""
+    lease_keys: tuple[LeasePublicKey, ...] | None
+    """Every trusted key, Ed25519 ones too (lease tokens)."""
     hardware_id_override: str | None
     timeout: tuple[float | None, float | None]
     allowed_hosts: tuple[str, ...] | None
@@ -159,17 +163,21 @@ def build_settings(
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigurationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
     hosts = tuple(allowed_base_url_hosts) if allowed_base_url_hosts else None
-    keys = None
+    keys = lease_keys = None
     if offline_public_key:
-        from ._offline import load_public_keys
+        from ._offline import load_trusted_keys
 
-        keys = load_public_keys(offline_public_key)
+        trusted = load_trusted_keys(offline_public_key)
+        keys, lease_keys = trusted.rsa_keys or None, trusted.lease_keys
     if guard is not None and guard.require_signed_answers is True and not keys:
-        raise ConfigurationError("require_signed_answers needs offline_public_key (trusted keys)")
+        raise ConfigurationError(
+            "require_signed_answers needs offline_public_key (trusted RSA keys)"
+        )
     return Settings(
         base_url=resolve_base_url(base_url, hosts),
         access_token=check_access_token(access_token),
         public_keys=keys,
+        lease_keys=lease_keys,
         hardware_id_override=hardware_id_override,
         timeout=resolve_timeout(timeout),
         allowed_hosts=hosts,
@@ -492,8 +500,9 @@ class ClientCore:
     def lease_release(self, lease_id: str) -> Call[bool]:
         return _lease.release(lease_id)
 
-    def _lease_keys(self) -> tuple[RSAPublicKey, ...] | None:
-        return self.settings.public_keys if self.guard.signing else None
+    def _lease_keys(self) -> tuple[LeasePublicKey, ...] | None:
+        """The keys a lease token must verify with: None when answers are not checked."""
+        return self.settings.lease_keys if self.settings.guard.verify_answers else None
 
     def borrowed(self, payload: dict[str, Any], grant: LeaseGrant) -> BorrowedLease:
         """Keep a borrowed lease's token for the offline checks; the result to return."""
@@ -514,7 +523,9 @@ class ClientCore:
     def validate_lease_offline(
         self, token: str | None, hardware_id: str, product_name: str, now: datetime | None
     ) -> LeaseCheck:
-        return _lease.check_offline(self.guard, token, hardware_id, product_name, now)
+        return _lease.check_offline(
+            self.guard, self.settings.lease_keys, token, hardware_id, product_name, now
+        )
 
     # -- resilience (see _guard) ---------------------------------------------------------------
 

@@ -15,11 +15,9 @@ from ._exceptions import AnswerSignatureError, InvalidArgumentError, InvalidLeas
 from ._models import BorrowedLease, LeaseCheck, LeaseGrant, LeaseStatus
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-
     from ._core import Call
     from ._guard import Guard
-    from ._lease_token import VerifiedLease
+    from ._lease_token import LeasePublicKey, VerifiedLease
 
 __all__: list[str] = []
 
@@ -74,7 +72,7 @@ def checkout_payload(
 
 def check_grant(
     grant: LeaseGrant,
-    public_keys: Sequence[RSAPublicKey] | None,
+    public_keys: Sequence[LeasePublicKey] | None,
     hardware_id: str | None = None,
     product_name: str | None = None,
 ) -> LeaseGrant:
@@ -98,7 +96,7 @@ def check_grant(
 
 
 def checkout(
-    payload: dict[str, Any], public_keys: Sequence[RSAPublicKey] | None, name: str = "lease"
+    payload: dict[str, Any], public_keys: Sequence[LeasePublicKey] | None, name: str = "lease"
 ) -> Call[LeaseGrant]:
     from ._core import Call
 
@@ -112,7 +110,7 @@ def checkout(
 
 
 def heartbeat(
-    lease_id: str, features: tuple[str, ...], public_keys: Sequence[RSAPublicKey] | None
+    lease_id: str, features: tuple[str, ...], public_keys: Sequence[LeasePublicKey] | None
 ) -> Call[LeaseGrant]:
     from ._core import Call
 
@@ -151,6 +149,7 @@ def borrowed(grant: LeaseGrant, payload: dict[str, Any]) -> BorrowedLease:
 
 def check_offline(
     guard: Guard,
+    keys: Sequence[LeasePublicKey] | None,
     token: str | None,
     hardware_id: str,
     product_name: str,
@@ -159,7 +158,6 @@ def check_offline(
     """validate_lease_offline: signature, product, machine, this computer's clock, expiry."""
     hardware_id = _required("hardware_id", hardware_id)
     product_name = _required("product_name", product_name)
-    keys = guard.public_keys
     if not keys:
         return LeaseCheck(False, LeaseStatus.NOT_CONFIGURED, MSG_NOT_CONFIGURED)
     if token is None:

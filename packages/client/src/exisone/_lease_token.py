@@ -8,24 +8,26 @@ Layout::
 ``v`` (1), ``kid`` (the signing key's :func:`~exisone.protocol.key_id`), ``leaseId``,
 ``tenantId``, ``activationKey``, ``hardwareId``, ``productName``, ``features``, ``issuedAt``,
 ``expiresAt`` (protocol dates) and ``borrowed`` (true for a seat checked out for offline use).
-``signature`` is the base64url (no padding) of an RSA PKCS#1 v1.5 signature with SHA-256 over
-the ASCII bytes ``exo_lt.<payload>``. The verifier checks the signature before it parses the
-payload. Whether a verified token still holds (its expiry, this machine, this product) is the
-caller's rule, not the format's.
+``signature`` is the base64url (no padding) of the signature over the ASCII bytes
+``exo_lt.<payload>``, made with the key that ``kid`` names: with an RSA key, PKCS#1 v1.5 with
+SHA-256 (as many bytes as the modulus); with an Ed25519 key, Ed25519 (RFC 8032, 64 bytes).
+The verifier checks the signature before it parses the payload. Whether a verified token still
+holds (its expiry, this machine, this product) is the caller's rule, not the format's.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Union
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from ._answer_signature import key_id
 from ._dates import format_datetime, parse_datetime
@@ -34,6 +36,8 @@ from ._exceptions import InvalidLeaseToken
 __all__ = [
     "LEASE_TOKEN_PREFIX",
     "LEASE_TOKEN_VERSION",
+    "LeasePrivateKey",
+    "LeasePublicKey",
     "VerifiedLease",
     "issue_lease_token",
     "verify_lease_token",
@@ -46,6 +50,11 @@ _MAX_TOKEN_CHARS = 16_384
 
 _PKCS1V15 = padding.PKCS1v15()
 _SHA256 = hashes.SHA256()
+_ED25519_SIGNATURE_BYTES = 64
+
+#: A key that signs lease tokens, and one that checks them: RSA or Ed25519.
+LeasePrivateKey = Union[rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey]
+LeasePublicKey = Union[rsa.RSAPublicKey, ed25519.Ed25519PublicKey]
 
 
 class VerifiedLease(NamedTuple):
@@ -80,12 +89,12 @@ def issue_lease_token(
     issued_at: datetime,
     expires_at: datetime,
     borrowed: bool,
-    private_key: rsa.RSAPrivateKey,
+    private_key: LeasePrivateKey,
 ) -> str:
-    """Sign a lease with the tenant's private key and return its token."""
+    """Sign a lease with the tenant's private key (RSA or Ed25519) and return its token."""
     payload = {
         "v": LEASE_TOKEN_VERSION,
-        "kid": key_id(private_key.public_key()),
+        "kid": _key_id_of(private_key),
         "leaseId": lease_id,
         "tenantId": tenant_id,
         "activationKey": activation_key,
@@ -98,12 +107,22 @@ def issue_lease_token(
     }
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     signed = LEASE_TOKEN_PREFIX + _b64encode(body)
-    signature = private_key.sign(signed.encode("ascii"), _PKCS1V15, _SHA256)
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
+        signature = private_key.sign(signed.encode("ascii"))
+    else:
+        signature = private_key.sign(signed.encode("ascii"), _PKCS1V15, _SHA256)
     return f"{signed}.{_b64encode(signature)}"
 
 
-def verify_lease_token(token: str, public_keys: Sequence[rsa.RSAPublicKey]) -> VerifiedLease:
-    """Check ``token``'s signature against each trusted key, then read its fields.
+@functools.lru_cache(maxsize=64)
+def _key_id_of(private_key: LeasePrivateKey) -> str:
+    """The signing key's id, worked out once per key object (a server signs many tokens)."""
+    return key_id(private_key.public_key())
+
+
+def verify_lease_token(token: str, public_keys: Sequence[LeasePublicKey]) -> VerifiedLease:
+    """Check ``token``'s signature against each trusted key (RSA or Ed25519), then read its
+    fields.
 
     Raises :class:`~exisone.protocol.InvalidLeaseToken` for every failure: not a lease token,
     a signature no trusted key made, a payload without the format's fields.
@@ -120,14 +139,24 @@ def verify_lease_token(token: str, public_keys: Sequence[rsa.RSAPublicKey]) -> V
     except (UnicodeEncodeError, ValueError) as exc:
         raise InvalidLeaseToken("Lease token is damaged (was it cut off when copied?)") from exc
     for index, key in enumerate(public_keys):
-        if len(signature) != (key.key_size + 7) // 8:
-            continue
-        try:
-            key.verify(signature, signed_bytes, _PKCS1V15, _SHA256)
-        except InvalidSignature:
-            continue
-        return _read_payload(signed[len(LEASE_TOKEN_PREFIX) :], index)
+        if _signed_by(key, signature, signed_bytes):
+            return _read_payload(signed[len(LEASE_TOKEN_PREFIX) :], index)
     raise InvalidLeaseToken("Invalid or tampered lease token")
+
+
+def _signed_by(key: LeasePublicKey, signature: bytes, signed: bytes) -> bool:
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            if len(signature) != _ED25519_SIGNATURE_BYTES:
+                return False
+            key.verify(signature, signed)
+        else:
+            if len(signature) != (key.key_size + 7) // 8:
+                return False
+            key.verify(signature, signed, _PKCS1V15, _SHA256)
+    except InvalidSignature:
+        return False
+    return True
 
 
 def _read_payload(encoded: str, key_index: int) -> VerifiedLease:

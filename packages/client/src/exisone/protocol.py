@@ -1,7 +1,8 @@
 """What an ExisOne license server and its clients share, byte for byte: a public, versioned surface.
 
-* **Lease tokens** (floating seats): :func:`issue_lease_token` (the server signs) and
-  :func:`verify_lease_token` (the client checks, also offline).
+* **Lease tokens** (floating seats): :func:`issue_lease_token` (the server signs, with an RSA
+  or Ed25519 key) and :func:`verify_lease_token` (the client checks, also offline);
+  :func:`load_trusted_keys` loads a tenant's public keys of both kinds.
 * **Offline activation codes**: :func:`issue_offline_code` (the server signs) and
   :func:`verify_offline_code` (the client checks), :func:`is_offline_code` (tells a code from a
   license key).
@@ -59,12 +60,14 @@ from ._offline import (
     MIN_RSA_BITS,
     OFFLINE_CODE_MIN_LENGTH,
     PublicKeys,
+    TrustedKeys,
     VerifiedCode,
     encode_payload,
     is_offline_code,
     issue_offline_code,
     load_private_key,
     load_public_keys,
+    load_trusted_keys,
     verify_offline_code,
 )
 from ._sealed import (
@@ -101,6 +104,7 @@ __all__ = [
     "OpenedRequest",
     "PublicKeys",
     "SealedPayloadError",
+    "TrustedKeys",
     "ValidationReason",
     "ValidationStatus",
     "VerifiedCode",
@@ -116,6 +120,7 @@ __all__ = [
     "key_id",
     "load_private_key",
     "load_public_keys",
+    "load_trusted_keys",
     "new_nonce",
     "open_answer",
     "open_request",

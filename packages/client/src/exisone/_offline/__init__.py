@@ -5,12 +5,14 @@ from ._codec import (
     MIN_RSA_BITS,
     OFFLINE_CODE_MIN_LENGTH,
     PublicKeys,
+    TrustedKeys,
     VerifiedCode,
     encode_payload,
     is_offline_code,
     issue_offline_code,
     load_private_key,
     load_public_keys,
+    load_trusted_keys,
     verify_offline_code,
 )
 
@@ -19,11 +21,13 @@ __all__ = [
     "MIN_RSA_BITS",
     "OFFLINE_CODE_MIN_LENGTH",
     "PublicKeys",
+    "TrustedKeys",
     "VerifiedCode",
     "encode_payload",
     "is_offline_code",
     "issue_offline_code",
     "load_private_key",
     "load_public_keys",
+    "load_trusted_keys",
     "verify_offline_code",
 ]

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Union
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from .._exceptions import ConfigurationError, InvalidOfflineCode
 from . import _crockford
@@ -28,12 +28,14 @@ __all__ = [
     "MIN_RSA_BITS",
     "OFFLINE_CODE_MIN_LENGTH",
     "PublicKeys",
+    "TrustedKeys",
     "VerifiedCode",
     "encode_payload",
     "is_offline_code",
     "issue_offline_code",
     "load_private_key",
     "load_public_keys",
+    "load_trusted_keys",
     "verify_offline_code",
 ]
 
@@ -51,7 +53,18 @@ _SHA256 = hashes.SHA256()
 _scan_json: Callable[[str, int], tuple[Any, int]]
 _scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
-PublicKeys = Union[str, bytes, rsa.RSAPublicKey, Sequence[Union[str, bytes, rsa.RSAPublicKey]]]
+_KeyItem = Union[str, bytes, rsa.RSAPublicKey, ed25519.Ed25519PublicKey]
+PublicKeys = Union[_KeyItem, Sequence[_KeyItem]]
+_PEM_BEGIN = b"-----BEGIN PUBLIC KEY-----"
+
+
+class TrustedKeys(NamedTuple):
+    """``offline_public_key`` loaded: the RSA keys (offline codes, signed answers, sealed
+    requests and lease tokens) and every key in the order given, Ed25519 ones too (lease
+    tokens)."""
+
+    rsa_keys: tuple[rsa.RSAPublicKey, ...]
+    lease_keys: tuple[rsa.RSAPublicKey | ed25519.Ed25519PublicKey, ...]
 
 
 class VerifiedCode(NamedTuple):
@@ -67,36 +80,61 @@ def is_offline_code(key: str) -> bool:
 
 
 def load_public_keys(keys: PublicKeys) -> tuple[rsa.RSAPublicKey, ...]:
-    """Load one PEM public key, or several (for key rotation), once.
+    """Load one PEM RSA public key, or several (for key rotation), once.
 
     Raises :class:`ConfigurationError` with a message that says what is wrong.
     """
-    items: Sequence[str | bytes | rsa.RSAPublicKey]
-    items = [keys] if isinstance(keys, (str, bytes, rsa.RSAPublicKey)) else keys
-    loaded = []
-    for item in items:
-        if isinstance(item, rsa.RSAPublicKey):
-            key = item
-        else:
-            pem = item.encode("ascii") if isinstance(item, str) else item
-            try:
-                candidate = serialization.load_pem_public_key(pem.strip())
-            except (ValueError, TypeError, UnicodeError) as exc:
-                raise ConfigurationError(
-                    "offline_public_key is not a PEM public key (it should start with "
-                    "'-----BEGIN PUBLIC KEY-----'; copy it from the Crypto Keys page)"
-                ) from exc
-            if not isinstance(candidate, rsa.RSAPublicKey):
-                raise ConfigurationError("offline_public_key must be an RSA public key")
-            key = candidate
-        if key.key_size < MIN_RSA_BITS:
-            raise ConfigurationError(
-                f"offline_public_key is RSA-{key.key_size}; at least {MIN_RSA_BITS} bits needed"
-            )
-        loaded.append(key)
+    trusted = load_trusted_keys(keys)
+    if len(trusted.rsa_keys) != len(trusted.lease_keys):
+        raise ConfigurationError("offline_public_key must be an RSA public key")
+    return trusted.rsa_keys
+
+
+def load_trusted_keys(keys: PublicKeys) -> TrustedKeys:
+    """Load ``offline_public_key``: PEM public keys, RSA or Ed25519 (a tenant's lease key); a
+    text may hold several PEM blocks one after the other.
+
+    Raises :class:`ConfigurationError` with a message that says what is wrong.
+    """
+    items: Sequence[_KeyItem]
+    single = (str, bytes, rsa.RSAPublicKey, ed25519.Ed25519PublicKey)
+    items = [keys] if isinstance(keys, single) else keys
+    loaded = tuple(_load_key(block) for item in items for block in _pem_blocks(item))
     if not loaded:
         raise ConfigurationError("no offline public key given")
-    return tuple(loaded)
+    return TrustedKeys(tuple(k for k in loaded if isinstance(k, rsa.RSAPublicKey)), loaded)
+
+
+def _pem_blocks(item: _KeyItem) -> list[_KeyItem]:
+    """A text's PEM blocks, each on its own (a key object, or a text of one block, as is)."""
+    if not isinstance(item, (str, bytes)):
+        return [item]
+    text = item.encode("ascii", "replace") if isinstance(item, str) else item
+    if text.count(_PEM_BEGIN) < 2:
+        return [item]
+    return [_PEM_BEGIN + block for block in text.split(_PEM_BEGIN)[1:]]
+
+
+def _load_key(item: _KeyItem) -> rsa.RSAPublicKey | ed25519.Ed25519PublicKey:
+    if isinstance(item, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
+        key = item
+    else:
+        pem = item.encode("ascii") if isinstance(item, str) else item
+        try:
+            candidate = serialization.load_pem_public_key(pem.strip())
+        except (ValueError, TypeError, UnicodeError) as exc:
+            raise ConfigurationError(
+                "offline_public_key is not a PEM public key (it should start with "
+                "'-----BEGIN PUBLIC KEY-----'; copy it from the Crypto Keys page)"
+            ) from exc
+        if not isinstance(candidate, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
+            raise ConfigurationError("offline_public_key must be an RSA or Ed25519 public key")
+        key = candidate
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        raise ConfigurationError(
+            f"offline_public_key is RSA-{key.key_size}; at least {MIN_RSA_BITS} bits needed"
+        )
+    return key
 
 
 def load_private_key(pem: str | bytes, password: bytes | None = None) -> rsa.RSAPrivateKey:
