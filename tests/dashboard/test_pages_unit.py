@@ -16,6 +16,7 @@ from exisone_server.kit.time import utc_now
 from exisone_server.models import (
     AccessToken,
     CryptoKey,
+    KeyAlgorithm,
     License,
     LicenseStatus,
     Plan,
@@ -249,9 +250,48 @@ async def test_crypto_download_and_rotate(seed: Seed, client: httpx.AsyncClient)
     assert second.text != first.text
     async with seed.database.read_session() as session:
         keys = list(
-            await session.scalars(select(CryptoKey).where(CryptoKey.tenant_id == seed.tenant.id))
+            await session.scalars(
+                select(CryptoKey).where(
+                    CryptoKey.tenant_id == seed.tenant.id, CryptoKey.algorithm == KeyAlgorithm.RSA
+                )
+            )
         )
     assert sorted(key.is_current for key in keys) == [False, True]
+
+
+async def test_crypto_lease_tokens_switch(seed: Seed, client: httpx.AsyncClient) -> None:
+    await login(client, seed.database, seed.tenant.id)
+    page = (await client.get("/dashboard/crypto")).text
+    first = _field(r'id="lease-public-key"[^>]*>([^<]+)<', page)
+    assert "Sign with the RSA key" in page
+
+    to_rsa = await _post(
+        client, "/dashboard/crypto", "/dashboard/crypto/lease-tokens", algorithm="rsa"
+    )
+    page = (await client.get(to_rsa.headers["location"])).text
+    assert _message(page) == "ok: Lease tokens are signed with the RSA key now."
+    assert 'id="lease-public-key"' not in page and "Sign with an Ed25519 key" in page
+
+    back = await _post(
+        client, "/dashboard/crypto", "/dashboard/crypto/lease-tokens", algorithm="ed25519"
+    )
+    page = (await client.get(back.headers["location"])).text
+    assert _message(page).startswith("ok: Lease tokens are signed with the new Ed25519 key")
+    assert _field(r'id="lease-public-key"[^>]*>([^<]+)<', page) != first
+    async with seed.database.read_session() as session:
+        current = list(
+            await session.scalars(
+                select(CryptoKey.algorithm).where(
+                    CryptoKey.tenant_id == seed.tenant.id, CryptoKey.is_current
+                )
+            )
+        )
+    assert sorted(current) == [KeyAlgorithm.ED25519, KeyAlgorithm.RSA]
+
+    wrong = await _post(
+        client, "/dashboard/crypto", "/dashboard/crypto/lease-tokens", algorithm="dsa"
+    )
+    assert wrong.status_code == 400 and "Choose rsa or ed25519." in wrong.text
 
 
 async def test_tickets_inbox_and_resolve(seed: Seed, client: httpx.AsyncClient) -> None:

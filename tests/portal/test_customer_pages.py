@@ -12,11 +12,10 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from exisone.protocol import load_public_keys, verify_offline_code
+from exisone.protocol import verify_offline_code
 from exisone_server.models import (
     Activation,
     AuditEvent,
-    CryptoKey,
     HistoryAction,
     LicenseHistory,
     WebhookEndpoint,
@@ -232,13 +231,7 @@ async def test_an_offline_code_for_a_pasted_hardware_id(app: Any, seed: Seed) ->
         r'<textarea id="offline-code" readonly rows="5">([^<]+)</textarea>', answer.text
     )
     assert code
-    async with seed.database.read_session() as session:
-        pems = list(
-            await session.scalars(
-                select(CryptoKey.public_key_pem).where(CryptoKey.tenant_id == seed.tenant.id)
-            )
-        )
-    payload = verify_offline_code(code.group(1), load_public_keys(pems)).payload
+    payload = verify_offline_code(code.group(1), (await seed.public_keys()).rsa_keys).payload
     assert payload["hardwareId"] == "AIRGAP-01" and payload["productName"] == "Studio"
     download = re.search(
         r'download="([^"]+)" href="data:text/plain;charset=utf-8,([^"]+)"', answer.text

@@ -10,11 +10,12 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from exisone.protocol import TrustedKeys, load_trusted_keys
 from exisone_server.auth import Permission, create_access_token
 from exisone_server.crypto.master_key import MasterKey
 from exisone_server.db import Database
 from exisone_server.licenses.service import create_license
-from exisone_server.models import Feature, License, Plan, Product, Tenant
+from exisone_server.models import CryptoKey, Feature, License, Plan, Product, Tenant
 from exisone_server.tenants.service import create_tenant
 
 from .helpers import check_protocol
@@ -139,3 +140,14 @@ class Seed:
             assert row is not None
             for name, value in values.items():
                 setattr(row, name, value)
+
+    async def public_keys(self) -> TrustedKeys:
+        """The tenant's public keys as a client trusts them: ``rsa_keys`` (offline codes) and
+        ``lease_keys`` (every key: lease tokens)."""
+        async with self.database.read_session() as session:
+            pems = list(
+                await session.scalars(
+                    select(CryptoKey.public_key_pem).where(CryptoKey.tenant_id == self.tenant.id)
+                )
+            )
+        return load_trusted_keys(pems)

@@ -11,10 +11,10 @@ import json
 
 from sqlalchemy import func, select
 
-from exisone.protocol import load_public_keys, verify_lease_token
+from exisone.protocol import verify_lease_token
 from exisone_server.app import ExisOneApp
 from exisone_server.auth import Permission
-from exisone_server.models import CryptoKey, Lease, License, LicenseStatus
+from exisone_server.models import Lease, License, LicenseStatus
 
 from .helpers import comparable, seam_and_route
 from .seeding import Seed
@@ -87,12 +87,7 @@ async def test_a_checkout_in_the_seam_takes_a_seat_and_signs_it(
         stored = await session.scalar(
             select(func.count()).select_from(Lease).where(Lease.license_id == license.id)
         )
-        pems = list(
-            await session.scalars(
-                select(CryptoKey.public_key_pem).where(CryptoKey.tenant_id == seed.tenant.id)
-            )
-        )
     assert stored == 1  # the route renewed the seam's lease of the same device
-    claims = verify_lease_token(seam.json()["leaseToken"], load_public_keys(pems))
+    claims = verify_lease_token(seam.json()["leaseToken"], (await seed.public_keys()).lease_keys)
     assert claims.lease_id == seam.json()["leaseId"] == route.json()["leaseId"]
     assert claims.hardware_id == "HW-A" and list(claims.features) == ["Pro"]

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from exisone.protocol import load_public_keys
+from exisone.protocol import load_public_keys, load_trusted_keys
 from exisone_server.auth import Permission
 from exisone_server.auth.dependencies import authenticate
 from exisone_server.cli import main
@@ -70,7 +70,7 @@ def test_tenant_token_and_keys(migrated: Settings) -> None:
     assert issued["token"].startswith("exo_at_")
     assert issued["permissions"] == ["email", "verify"]
     assert issued["expiresAt"] is not None
-    assert rotated["keyCount"] == 2
+    assert rotated["keyCount"] == 3  # the RSA key, its successor, the Ed25519 lease key
     assert rotated["publicKey"] != first_pem
     load_public_keys([first_pem, rotated["publicKey"]])
 
@@ -84,6 +84,25 @@ def test_tenant_token_and_keys(migrated: Settings) -> None:
         assert principal.can(Permission.EMAIL) and not principal.can(Permission.GENERATE)
 
     asyncio.run(check())
+
+
+def test_keys_choose_what_signs_lease_tokens(migrated: Settings) -> None:
+    _invoke(migrated, "tenant", "create", "Acme")
+    every = load_trusted_keys(_invoke(migrated, "keys", "show", "--tenant", "Acme", "--all").stdout)
+    assert (len(every.rsa_keys), len(every.lease_keys)) == (1, 2)  # RSA, and Ed25519
+
+    to_rsa = _json(_invoke(migrated, "keys", "lease-tokens", "--tenant", "Acme", "rsa", "--json"))
+    made = _json(_invoke(migrated, "keys", "lease-tokens", "--tenant", "Acme", "ed25519", "--json"))
+    wrong = _invoke(migrated, "keys", "lease-tokens", "--tenant", "Acme", "dsa")
+
+    assert to_rsa == {"tenantId": to_rsa["tenantId"], "leaseTokens": "rsa"}
+    assert made["leaseTokens"] == "ed25519" and made["publicKey"].startswith("-----BEGIN")
+    assert _invoke(migrated, "keys", "show", "--tenant", "Acme").stdout != made["publicKey"]
+    assert load_trusted_keys(made["publicKey"]).rsa_keys == ()
+    assert wrong.exit_code == 2
+    # the retired Ed25519 key stays listed (tokens it signed keep verifying where trusted)
+    listed = _invoke(migrated, "keys", "show", "--tenant", "Acme", "--all").stdout
+    assert listed.count("BEGIN PUBLIC KEY") == 3
 
 
 def test_token_for_unknown_tenant_fails(migrated: Settings) -> None:

@@ -17,7 +17,7 @@ from exisone.protocol import open_answer, seal_request
 from exisone_server.auth import Permission
 from exisone_server.crypto.service import rotate_crypto_key
 from exisone_server.db import Database
-from exisone_server.models import CryptoKey
+from exisone_server.models import CryptoKey, KeyAlgorithm
 
 from .helpers import activate_body, assert_error
 from .seeding import Api, Seed
@@ -30,7 +30,9 @@ async def _public_key(seed: Seed, tenant_id: int | None = None) -> rsa.RSAPublic
     async with seed.database.read_session() as session:
         pem = await session.scalar(
             select(CryptoKey.public_key_pem).where(
-                CryptoKey.tenant_id == (tenant_id or seed.tenant.id), CryptoKey.is_current
+                CryptoKey.tenant_id == (tenant_id or seed.tenant.id),
+                CryptoKey.is_current,
+                CryptoKey.algorithm == KeyAlgorithm.RSA,
             )
         )
     assert pem is not None

@@ -12,11 +12,11 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from exisone.protocol import load_public_keys, verify_lease_token
+from exisone.protocol import verify_lease_token
 from exisone_server.app import ExisOneApp
 from exisone_server.auth import Permission
 from exisone_server.kit.time import utc_now
-from exisone_server.models import CryptoKey, Lease, License, LicenseStatus
+from exisone_server.models import Lease, License, LicenseStatus
 
 from .helpers import comparable, seam_and_route
 from .seeding import Seed
@@ -88,14 +88,9 @@ async def test_a_renewal_in_the_seam_extends_the_lease_and_signs_it(
     assert seam.json()["seatsInUse"] == 1 and seam.json()["ttlSeconds"] == 120
     async with seed.database.read_session() as session:
         stored = await session.scalar(select(Lease).where(Lease.lease_id == lease_id))
-        pems = list(
-            await session.scalars(
-                select(CryptoKey.public_key_pem).where(CryptoKey.tenant_id == seed.tenant.id)
-            )
-        )
     assert stored is not None and stored.last_heartbeat_at is not None
     assert stored.expires_at >= before + timedelta(seconds=119)
-    claims = verify_lease_token(seam.json()["leaseToken"], load_public_keys(pems))
+    claims = verify_lease_token(seam.json()["leaseToken"], (await seed.public_keys()).lease_keys)
     assert claims.lease_id == lease_id and claims.activation_key == license.activation_key
     # the route renewed it again after the seam, maybe in the next second (times are whole)
     assert 0 <= (stored.expires_at - claims.expires_at).total_seconds() <= 1

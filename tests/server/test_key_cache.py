@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from exisone_server.crypto.key_cache import cached_signing_key, clear_signing_key_cache
 from exisone_server.crypto.master_key import MasterKey
-from exisone_server.models import CryptoKey
+from exisone_server.models import CryptoKey, KeyAlgorithm
 
 from .seeding import Seed
 
@@ -15,7 +15,9 @@ from .seeding import Seed
 async def test_a_key_is_decrypted_once_and_checked_against_the_master_key(seed: Seed) -> None:
     async with seed.database.read_session() as session:
         stored = await session.scalar(
-            select(CryptoKey).where(CryptoKey.tenant_id == seed.tenant.id)
+            select(CryptoKey).where(
+                CryptoKey.tenant_id == seed.tenant.id, CryptoKey.algorithm == KeyAlgorithm.RSA
+            )
         )
     assert stored is not None
     clear_signing_key_cache()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, update
 
-from exisone.protocol import load_public_keys, verify_lease_token
+from exisone.protocol import verify_lease_token
 from exisone_server.kit.time import format_expiration, utc_now
 from exisone_server.licenses import lease_batches
 from exisone_server.licenses.lease_batches import LeaseBatches
@@ -23,7 +23,7 @@ from exisone_server.licenses.leases import (
     check_out_many,
     renew_leases,
 )
-from exisone_server.models import AuditEvent, CryptoKey, Lease, License, LicenseStatus
+from exisone_server.models import AuditEvent, CryptoKey, KeyAlgorithm, Lease, License, LicenseStatus
 
 from .seeding import Seed
 
@@ -99,10 +99,8 @@ async def test_one_batch_answers_each_heartbeat_as_alone(seed: Seed) -> None:
     assert await _expiry(seed, live) == first.lease.expires_at
     borrowed_grant = renewals[4].grant
     assert borrowed_grant is not None and borrowed_grant.lease.expires_at == borrowed_until
-    async with seed.database.read_session() as session:
-        pems = list(await session.scalars(select(CryptoKey.public_key_pem)))
-    assert first.crypto_key.public_key_pem in pems
-    assert load_public_keys([first.crypto_key.public_key_pem])
+    assert first.crypto_key.algorithm == KeyAlgorithm.ED25519  # a new tenant's lease key
+    assert first.crypto_key.tenant_id == seed.tenant.id and first.crypto_key.is_current
 
 
 @pytest.mark.parametrize("status", [LicenseStatus.REVOKED, LicenseStatus.SUSPENDED])
@@ -141,15 +139,10 @@ async def test_concurrent_heartbeats_share_batches_and_each_gets_its_own_answer(
         None,
         *ids[:-1],
     ]
-    async with seed.database.read_session() as session:
-        pems = list(
-            await session.scalars(
-                select(CryptoKey.public_key_pem).where(CryptoKey.tenant_id == seed.tenant.id)
-            )
-        )
     grant = renewals[0].grant
     assert grant is not None
-    token = verify_lease_token(_token(grant, seed.master_key), load_public_keys(pems))
+    keys = (await seed.public_keys()).lease_keys
+    token = verify_lease_token(_token(grant, seed.master_key), keys)
     assert (token.lease_id, token.expires_at) == (ids[0], grant.lease.expires_at)
 
 

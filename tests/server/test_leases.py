@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, update
 
-from exisone.protocol import load_public_keys, parse_datetime, verify_lease_token
+from exisone.protocol import parse_datetime, verify_lease_token
 from exisone_server.kit.time import utc_now
 from exisone_server.models import (
-    CryptoKey,
     Lease,
     License,
     LicenseStatus,
@@ -59,13 +58,7 @@ def _body(
 
 
 async def _public_keys(seed: Seed) -> Any:
-    async with seed.database.read_session() as session:
-        pems = list(
-            await session.scalars(
-                select(CryptoKey.public_key_pem).where(CryptoKey.tenant_id == seed.tenant.id)
-            )
-        )
-    return load_public_keys(pems)
+    return (await seed.public_keys()).lease_keys
 
 
 async def _set_lease(seed: Seed, lease_id: str, **values: Any) -> None:

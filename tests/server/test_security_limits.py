@@ -21,7 +21,7 @@ from exisone_server.app import create_app
 from exisone_server.config import Settings
 from exisone_server.crypto.master_key import MasterKey
 from exisone_server.db import Database
-from exisone_server.models import CryptoKey, RateLimitCounter
+from exisone_server.models import CryptoKey, KeyAlgorithm, RateLimitCounter
 from exisone_server.security import FailureLimiter, SecuritySettings
 from exisone_server.security.limits import record_failures
 from exisone_server.security.lookups import LookupLedger, lookup_route
@@ -394,7 +394,9 @@ async def sealed_for(seed: Seed, body: dict[str, Any]) -> dict[str, Any]:
     async with seed.database.read_session() as session:
         pem = await session.scalar(
             select(CryptoKey.public_key_pem).where(
-                CryptoKey.tenant_id == seed.tenant.id, CryptoKey.is_current
+                CryptoKey.tenant_id == seed.tenant.id,
+                CryptoKey.is_current,
+                CryptoKey.algorithm == KeyAlgorithm.RSA,
             )
         )
     assert pem is not None

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from exisone_server.config import Settings
 from exisone_server.crypto.master_key import MasterKey
-from exisone_server.crypto.service import load_signing_key
+from exisone_server.crypto.service import PrivateKey, load_private_key
 from exisone_server.db import Database
 from exisone_server.migrate import upgrade
 from exisone_server.models import AccessToken, CryptoKey
@@ -48,17 +48,22 @@ async def _private_keys(settings: Settings, master_key: MasterKey) -> list[Crypt
         await database.dispose()
 
 
-def _secret_forms(key: CryptoKey, master_key: MasterKey) -> list[str]:
-    """Texts that would betray the private key: PEM body lines, DER in hex and base64."""
-    private = load_signing_key(key, master_key)
-    der = private.private_bytes(
+def _der(private: PrivateKey) -> bytes:
+    return private.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+
+
+def _secret_forms(key: CryptoKey, master_key: MasterKey) -> list[str]:
+    """Texts that would betray the private key (RSA or Ed25519): PEM body lines, DER in hex
+    and base64 (past the DER header, which every key of a kind shares)."""
+    private = load_private_key(key, master_key)
+    der = _der(private)
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     lines = [line for line in pem.splitlines() if line and "PRIVATE KEY" not in line]
-    return [*lines[1:4], der.hex()[64:128], base64.b64encode(der).decode()[64:128]]
+    return [*lines[1:4], der.hex()[-64:], base64.b64encode(der).decode()[-40:]]
 
 
 async def test_a_full_run_never_shows_a_secret(empty_settings: Settings) -> None:
@@ -208,7 +213,7 @@ async def test_master_key_rotation_re_encrypts_every_private_key(empty_settings:
         _run(empty_settings, "tenant", "create", name)
     _run(empty_settings, "keys", "rotate", "--tenant", "One")
     before = await _private_keys(empty_settings, old)
-    signed = {key.id: load_signing_key(key, old).private_numbers() for key in before}
+    signed = {key.id: _der(load_private_key(key, old)) for key in before}
     new_key = MasterKey.generate_base64()
 
     result = json.loads(
@@ -225,14 +230,14 @@ async def test_master_key_rotation_re_encrypts_every_private_key(empty_settings:
     assert (result["oldKeyId"], result["newKeyId"], result["cryptoKeys"]) == (
         old.key_id,
         new.key_id,
-        3,
+        5,  # each tenant's RSA and Ed25519 keys, and One's rotated RSA key
     )
     after = await _private_keys(empty_settings, new)
     assert {key.master_key_id for key in after} == {new.key_id}
     for key in after:  # same key pairs, now readable only with the new master key
-        assert load_signing_key(key, new).private_numbers() == signed[key.id]
+        assert _der(load_private_key(key, new)) == signed[key.id]
         with pytest.raises(RuntimeError):
-            load_signing_key(key, old)
+            load_private_key(key, old)
     # the server runs with the new key: offline codes are signed again
     settings = empty_settings.with_changes(master_key=new_key)
     token = json.loads(

@@ -43,6 +43,7 @@ from .mail.cli import mail as mail_group
 from .metrics.settings import MetricsSettings, new_metrics_token
 from .metrics.worker_files import metrics_folder
 from .migrate import upgrade
+from .models import KeyAlgorithm
 from .payments.cli import payments as payments_group
 from .payments.cli import stripe as stripe_group
 from .security.cli_commands import rotate_master
@@ -436,7 +437,7 @@ def token_revoke(context: click.Context, public_id: str) -> None:
 
 @main.group()
 def keys() -> None:
-    """Tenant crypto keys (offline activation codes)."""
+    """Tenant crypto keys (offline codes, signed answers, lease tokens)."""
 
 
 @keys.command("rotate")
@@ -472,18 +473,61 @@ def keys_rotate(context: click.Context, tenant_ref: str, as_json: bool) -> None:
 
 @keys.command("show")
 @click.option("--tenant", "tenant_ref", required=True, help="Tenant id or name.")
+@click.option("--all", "show_all", is_flag=True, help="Every key, Ed25519 and retired ones too.")
 @click.pass_context
-def keys_show(context: click.Context, tenant_ref: str) -> None:
-    """Print the tenant's current public key (PEM)."""
+def keys_show(context: click.Context, tenant_ref: str, show_all: bool) -> None:
+    """Print the tenant's current RSA public key (PEM); with --all, every public key (what a
+    client's offline_public_key takes)."""
     from .crypto.service import current_crypto_key
     from .tenants.service import get_tenant
 
     async def work(database: Database, _: MasterKey) -> str:
         async with database.read_session() as session:
             found = await get_tenant(session, tenant_ref)
+            if show_all:
+                keys = await list_crypto_keys(session, found.id)
+                return "".join(key.public_key_pem for key in keys)
             return (await current_crypto_key(session, found.id)).public_key_pem
 
     click.echo(_run(_settings(context), work), nl=False)
+
+
+@keys.command("lease-tokens")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id or name.")
+@click.argument("algorithm", type=click.Choice([kind.value for kind in KeyAlgorithm]))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def keys_lease_tokens(
+    context: click.Context, tenant_ref: str, algorithm: str, as_json: bool
+) -> None:
+    """Sign the tenant's lease tokens with ed25519 (a new Ed25519 key; clients need its public
+    key) or rsa (the Ed25519 key is retired; the RSA key signs them)."""
+    from .crypto.service import sign_lease_tokens_with
+    from .tenants.service import get_tenant
+
+    async def work(database: Database, master_key: MasterKey) -> dict[str, Any]:
+        async with database.write() as session:
+            found = await get_tenant(session, tenant_ref)
+            data: dict[str, Any] = {"tenantId": found.id, "leaseTokens": algorithm}
+            key = await sign_lease_tokens_with(
+                session, found.id, master_key, KeyAlgorithm(algorithm)
+            )
+            if key is not None:
+                data |= {"fingerprint": key.fingerprint, "publicKey": key.public_key_pem}
+            return data
+
+    data = _run(_settings(context), work)
+    if as_json:
+        _echo_json(data)
+        return
+    if "publicKey" in data:
+        errors.print(
+            f"Tenant {data['tenantId']} signs lease tokens with a new Ed25519 key "
+            f"{data['fingerprint'][:16]}…; add its public key to your clients' trusted keys:"
+        )
+        click.echo(data["publicKey"], nl=False)
+    else:
+        errors.print(f"Tenant {data['tenantId']} signs lease tokens with its RSA key.")
 
 
 @main.command()
@@ -531,6 +575,7 @@ def demo(
         "accessToken": data.access_token,
         "permissions": list(data.permissions),
         "publicKeyPem": data.public_key_pem,
+        "leasePublicKeyPem": data.lease_public_key_pem,
         "dataDir": str(settings.data_dir),
         "databaseUrl": _safe_url(settings.database_url),
         "dashboardUrl": f"{url}/dashboard/",
@@ -562,8 +607,8 @@ def demo(
         table.add_row(label, value)
     console.print(table)
     click.echo(f"{TOKEN_LINE}{data.access_token}")  # the table may fold it; this line does not
-    console.print("Public key for offline codes (offline_public_key):")
-    click.echo(data.public_key_pem, nl=False)
+    console.print("Public keys (offline_public_key takes both; the second signs lease tokens):")
+    click.echo(data.public_key_pem + data.lease_public_key_pem, nl=False)
 
 
 main.add_command(license_group)  # license import (the bulk path)

@@ -15,6 +15,8 @@ __all__ = ["router"]
 class PublicKeyRead(WireResponse):
     id: int
     fingerprint: str
+    #: ``rsa`` (offline codes, signed answers, sealed requests) or ``ed25519`` (lease tokens).
+    algorithm: str
     public_key: str
     is_current: bool
     created_at: str
@@ -35,13 +37,15 @@ async def current_public_key(principal: PrincipalDep, database: DatabaseDep) -> 
 
 @get("/crypto/keys")
 async def all_public_keys(principal: PrincipalDep, database: DatabaseDep) -> list[PublicKeyRead]:
-    """Every public key of the tenant (current first): clients may trust retired ones too."""
+    """Every public key of the tenant, RSA and Ed25519 (current first): clients may trust
+    retired ones too; ``offline_public_key`` takes them all."""
     async with database.read_session() as session:
         keys = await list_crypto_keys(session, principal.tenant_id)
     return [
         PublicKeyRead(
             id=key.id,
             fingerprint=key.fingerprint,
+            algorithm=key.algorithm.value,
             public_key=key.public_key_pem,
             is_current=key.is_current,
             created_at=format_expiration(key.created_at),

@@ -1,4 +1,4 @@
-"""Decrypted tenant signing keys, kept per process (loading an RSA key costs ~150 ms).
+"""Decrypted tenant private keys, kept per process (loading an RSA key costs ~150 ms).
 
 Loading a private key makes cryptography check the key's consistency, which costs about 100×
 an RSA-2048 signature; an offline code must not pay it on every issue. The cache holds key
@@ -16,20 +16,20 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..models import CryptoKey
 from .master_key import MasterKey
-from .service import load_signing_key
+from .service import PrivateKey, load_private_key
 
-__all__ = ["cached_signing_key", "clear_signing_key_cache"]
+__all__ = ["cached_private_key", "cached_signing_key", "clear_signing_key_cache"]
 
 #: Tenants' keys kept at most (least recently used ones are dropped).
 MAX_CACHED_KEYS = 256
 
 _Entry = tuple[str, int, int, str, bytes, bytes]
-_cache: OrderedDict[_Entry, rsa.RSAPrivateKey] = OrderedDict()
+_cache: OrderedDict[_Entry, PrivateKey] = OrderedDict()
 _lock = threading.Lock()
 
 
-def cached_signing_key(key: CryptoKey, master_key: MasterKey) -> rsa.RSAPrivateKey:
-    """:func:`load_signing_key`, decrypting each stored key once per process."""
+def cached_private_key(key: CryptoKey, master_key: MasterKey) -> PrivateKey:
+    """:func:`load_private_key`, decrypting each stored key once per process."""
     entry: _Entry = (
         master_key.key_id,
         key.id,
@@ -43,11 +43,19 @@ def cached_signing_key(key: CryptoKey, master_key: MasterKey) -> rsa.RSAPrivateK
         if private_key is not None:
             _cache.move_to_end(entry)
             return private_key
-    private_key = load_signing_key(key, master_key)
+    private_key = load_private_key(key, master_key)
     with _lock:
         _cache[entry] = private_key
         while len(_cache) > MAX_CACHED_KEYS:
             _cache.popitem(last=False)
+    return private_key
+
+
+def cached_signing_key(key: CryptoKey, master_key: MasterKey) -> rsa.RSAPrivateKey:
+    """:func:`cached_private_key` of a key that must be RSA (the protocol's formats)."""
+    private_key = cached_private_key(key, master_key)
+    if not isinstance(private_key, rsa.RSAPrivateKey):
+        raise RuntimeError(f"crypto key {key.id} is not an RSA key")
     return private_key
 
 

@@ -1,41 +1,62 @@
-"""Create, rotate and use tenant key pairs (RSA-2048, PKCS#1 v1.5 SHA-256 signatures)."""
+"""Create, rotate and use tenant key pairs: RSA-2048 (PKCS#1 v1.5 SHA-256 signatures) for the
+protocol's formats, Ed25519 for lease tokens when the tenant has one (models/crypto_key.py)."""
 
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit import record_audit
 from ..errors import NotFound
 from ..kit.time import utc_now
-from ..models import CryptoKey
+from ..models import CryptoKey, KeyAlgorithm
 from .master_key import MasterKey
 
 __all__ = [
     "RSA_KEY_BITS",
+    "PrivateKey",
     "create_crypto_key",
     "current_crypto_key",
     "list_crypto_keys",
+    "load_private_key",
     "load_signing_key",
+    "retire_crypto_keys",
     "rotate_crypto_key",
+    "sign_lease_tokens_with",
 ]
 
 RSA_KEY_BITS = 2048
+
+#: A tenant's private key of either algorithm.
+PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
 def _associated_data(tenant_id: int, fingerprint: str) -> bytes:
     return f"exisone-crypto-key:{tenant_id}:{fingerprint}".encode("ascii")
 
 
+def _new_private_key(algorithm: KeyAlgorithm, bits: int) -> PrivateKey:
+    if algorithm is KeyAlgorithm.ED25519:
+        return ed25519.Ed25519PrivateKey.generate()
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
 async def create_crypto_key(
-    session: AsyncSession, tenant_id: int, master_key: MasterKey, *, bits: int = RSA_KEY_BITS
+    session: AsyncSession,
+    tenant_id: int,
+    master_key: MasterKey,
+    *,
+    bits: int = RSA_KEY_BITS,
+    algorithm: KeyAlgorithm = KeyAlgorithm.RSA,
 ) -> CryptoKey:
-    """A new key pair that becomes the tenant's current key (the old one is retired)."""
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    """A new key pair that becomes the tenant's current key of its algorithm (the old one is
+    retired)."""
+    private_key = _new_private_key(algorithm, bits)
     public_der = private_key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -50,14 +71,11 @@ async def create_crypto_key(
     )
     nonce, ciphertext = master_key.encrypt(private_der, _associated_data(tenant_id, fingerprint))
     now = utc_now()
-    await session.execute(
-        update(CryptoKey)
-        .where(CryptoKey.tenant_id == tenant_id, CryptoKey.is_current.is_(True))
-        .values(is_current=False, retired_at=now)
-    )
+    await _retire(session, tenant_id, algorithm, now)
     key = CryptoKey(
         tenant_id=tenant_id,
         fingerprint=fingerprint,
+        algorithm=algorithm,
         public_key_pem=public_pem.decode("ascii"),
         private_key_encrypted=ciphertext,
         nonce=nonce,
@@ -73,7 +91,7 @@ async def create_crypto_key(
         "crypto_key.create",
         target_type="crypto_key",
         target=fingerprint[:16],
-        details={"encryptedUnder": master_key.key_id},
+        details={"encryptedUnder": master_key.key_id, "algorithm": algorithm.value},
     )
     return key
 
@@ -81,13 +99,64 @@ async def create_crypto_key(
 rotate_crypto_key = create_crypto_key
 
 
-async def current_crypto_key(session: AsyncSession, tenant_id: int) -> CryptoKey:
-    """The tenant's current key, or 404 ``crypto_key_not_found``."""
+async def _retire(
+    session: AsyncSession, tenant_id: int, algorithm: KeyAlgorithm, now: datetime
+) -> int:
+    result = await session.execute(
+        update(CryptoKey)
+        .where(
+            CryptoKey.tenant_id == tenant_id,
+            CryptoKey.algorithm == algorithm,
+            CryptoKey.is_current.is_(True),
+        )
+        .values(is_current=False, retired_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def retire_crypto_keys(
+    session: AsyncSession, tenant_id: int, algorithm: KeyAlgorithm
+) -> bool:
+    """Retire the tenant's current key of ``algorithm`` (its public key stays listed); False
+    when it had none. Retiring the Ed25519 key makes lease tokens RSA-signed again."""
+    if algorithm is KeyAlgorithm.RSA:
+        raise ValueError("the RSA key can be rotated, not retired: the protocol needs one")
+    retired = await _retire(session, tenant_id, algorithm, utc_now()) > 0
+    if retired:
+        await record_audit(
+            session,
+            tenant_id,
+            "crypto_key.retire",
+            target_type="crypto_key",
+            details={"algorithm": algorithm.value},
+        )
+    return retired
+
+
+async def sign_lease_tokens_with(
+    session: AsyncSession, tenant_id: int, master_key: MasterKey, algorithm: KeyAlgorithm
+) -> CryptoKey | None:
+    """Choose what signs the tenant's lease tokens: ``ed25519`` makes a new current Ed25519 key
+    (returned: clients need its public key), ``rsa`` retires the Ed25519 key (None)."""
+    if algorithm is KeyAlgorithm.ED25519:
+        return await create_crypto_key(session, tenant_id, master_key, algorithm=algorithm)
+    await retire_crypto_keys(session, tenant_id, KeyAlgorithm.ED25519)
+    return None
+
+
+async def current_crypto_key(
+    session: AsyncSession, tenant_id: int, algorithm: KeyAlgorithm = KeyAlgorithm.RSA
+) -> CryptoKey:
+    """The tenant's current key of ``algorithm``, or 404 ``crypto_key_not_found``."""
     key = await session.scalar(
-        select(CryptoKey).where(CryptoKey.tenant_id == tenant_id, CryptoKey.is_current.is_(True))
+        select(CryptoKey).where(
+            CryptoKey.tenant_id == tenant_id,
+            CryptoKey.algorithm == algorithm,
+            CryptoKey.is_current.is_(True),
+        )
     )
     if key is None:
-        raise NotFound("crypto_key_not_found", "This tenant has no crypto key yet.")
+        raise NotFound("crypto_key_not_found", f"This tenant has no {algorithm.value} key.")
     return key
 
 
@@ -101,8 +170,9 @@ async def list_crypto_keys(session: AsyncSession, tenant_id: int) -> list[Crypto
     return list(result)
 
 
-def load_signing_key(key: CryptoKey, master_key: MasterKey) -> rsa.RSAPrivateKey:
-    """Decrypt a stored private key (raises if it was encrypted under another master key)."""
+def load_private_key(key: CryptoKey, master_key: MasterKey) -> PrivateKey:
+    """Decrypt a stored private key of either algorithm (raises if it was encrypted under
+    another master key)."""
     if key.master_key_id != master_key.key_id:
         raise RuntimeError(
             f"crypto key {key.id} was encrypted under master key {key.master_key_id}, "
@@ -112,6 +182,14 @@ def load_signing_key(key: CryptoKey, master_key: MasterKey) -> rsa.RSAPrivateKey
         key.nonce, key.private_key_encrypted, _associated_data(key.tenant_id, key.fingerprint)
     )
     private_key = serialization.load_der_private_key(der, password=None)
+    if not isinstance(private_key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise RuntimeError(f"crypto key {key.id} is neither RSA nor Ed25519")
+    return private_key
+
+
+def load_signing_key(key: CryptoKey, master_key: MasterKey) -> rsa.RSAPrivateKey:
+    """:func:`load_private_key` of a key that must be RSA (the protocol's formats)."""
+    private_key = load_private_key(key, master_key)
     if not isinstance(private_key, rsa.RSAPrivateKey):
         raise RuntimeError(f"crypto key {key.id} is not an RSA key")
     return private_key

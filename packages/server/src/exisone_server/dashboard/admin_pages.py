@@ -12,14 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth import Permission, create_access_token
 from ..auth.tokens import list_access_tokens, revoke_access_token
-from ..crypto.service import current_crypto_key, list_crypto_keys, rotate_crypto_key
+from ..crypto.service import (
+    current_crypto_key,
+    list_crypto_keys,
+    rotate_crypto_key,
+    sign_lease_tokens_with,
+)
 from ..deps import DatabaseDep, MasterKeyDep
 from ..errors import ApiError
 from ..kit.time import utc_now
+from ..models import KeyAlgorithm
 from ..support.service import get_ticket, list_tickets, set_ticket_closed
 from .web import BASE, form_int, page, perform, posted, require_user
 
 __all__ = [
+    "crypto_lease_tokens",
     "crypto_page",
     "crypto_public_pem",
     "crypto_rotate",
@@ -116,7 +123,16 @@ async def crypto_page(request: Request[Any, Any, Any], database: DatabaseDep) ->
     async with database.read_session() as session:
         current = await current_crypto_key(session, user.tenant_id)
         keys = await list_crypto_keys(session, user.tenant_id)
-    return await page(request, database, user, "crypto.html", {"current": current, "keys": keys})
+    lease_key = next(
+        (k for k in keys if k.is_current and k.algorithm == KeyAlgorithm.ED25519), None
+    )
+    return await page(
+        request,
+        database,
+        user,
+        "crypto.html",
+        {"current": current, "keys": keys, "lease_key": lease_key},
+    )
 
 
 @get("/crypto/public.pem")
@@ -153,6 +169,26 @@ async def crypto_rotate(
         done=lambda fp: f"New key {fp[:16]}… is current. Give clients the new public key.",
         back=f"{BASE}/crypto",
     )
+
+
+@post("/crypto/lease-tokens", status_code=200)
+async def crypto_lease_tokens(
+    request: Request[Any, Any, Any], database: DatabaseDep, master_key: MasterKeyDep
+) -> Redirect:
+    """Sign lease tokens with a new Ed25519 key, or with the RSA key again."""
+    form = await posted(request, database)
+    try:
+        algorithm = KeyAlgorithm(form.get("algorithm"))
+    except ValueError:
+        raise ApiError("invalid_request", "Choose rsa or ed25519.") from None
+
+    async def work(session: AsyncSession) -> str:
+        key = await sign_lease_tokens_with(session, form.user.tenant_id, master_key, algorithm)
+        if key is None:
+            return "Lease tokens are signed with the RSA key now."
+        return f"Lease tokens are signed with the new Ed25519 key {key.fingerprint[:16]}…"
+
+    return await perform(database, form.user, work, done=lambda t: t, back=f"{BASE}/crypto")
 
 
 @get("/tickets")

@@ -37,7 +37,7 @@ from ..db import Database
 from ..deps import ClientIpDep, DatabaseDep, MasterKeyDep, PrincipalDep
 from ..errors import BadRequest, NotFound
 from ..kit.wire import WireRequest, WireResponse
-from ..models import CryptoKey
+from ..models import CryptoKey, KeyAlgorithm
 from ..security.lookups import looks_up
 from .schemas import LicenseValidate, LicenseValidation
 from .validate import answer_validation
@@ -90,7 +90,11 @@ class _TenantKeys:
 
 async def _tenant_keys(database: Database, tenant_id: int, master_key: MasterKey) -> _TenantKeys:
     async with database.read_session() as session:
-        rows = await session.scalars(select(CryptoKey).where(CryptoKey.tenant_id == tenant_id))
+        rows = await session.scalars(
+            select(CryptoKey).where(
+                CryptoKey.tenant_id == tenant_id, CryptoKey.algorithm == KeyAlgorithm.RSA
+            )
+        )
         return _TenantKeys(list(rows), master_key)
 
 

@@ -18,7 +18,7 @@ from exisone.protocol import issue_lease_token
 from ..auth import Permission, requires
 from ..auth.permissions import PERMISSION_OPT
 from ..auth.principal import Principal
-from ..crypto.key_cache import cached_signing_key
+from ..crypto.key_cache import cached_private_key
 from ..crypto.master_key import MasterKey
 from ..db import Database
 from ..deps import ClientIpDep, DatabaseDep, MasterKeyDep, PrincipalDep
@@ -61,7 +61,7 @@ def _token(grant: LeaseGrant, master_key: MasterKey) -> str:
         issued_at=lease.issued_at,
         expires_at=lease.expires_at,
         borrowed=lease.borrowed,
-        private_key=cached_signing_key(grant.crypto_key, master_key),
+        private_key=cached_private_key(grant.crypto_key, master_key),
     )
 
 

@@ -25,7 +25,7 @@ from ..crypto.service import create_crypto_key
 from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..kit.activation_keys import normalize_activation_key
 from ..kit.time import format_expiration, utc_now
-from ..models import CryptoKey, Lease, License, Plan, Product, table_of
+from ..models import CryptoKey, KeyAlgorithm, Lease, License, Plan, Product, table_of
 from ..security.lookups import lookup_found, lookup_missed
 from . import rules
 from .rules import LeasePolicy, Reason
@@ -121,7 +121,8 @@ class LeaseGrant:
     features: list[str]
     seats_in_use: int
     max_seats: int | None
-    #: The tenant's current key: the lease token is signed with it (after the commit).
+    #: The tenant's lease key (:func:`_lease_keys`): the lease token is signed with it (after
+    #: the commit).
     crypto_key: CryptoKey
 
 
@@ -180,14 +181,6 @@ async def _next_free_at(session: AsyncSession, license_id: int, now: datetime) -
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
-
-
-async def _signing_key(session: AsyncSession, tenant_id: int, master_key: MasterKey) -> CryptoKey:
-    """The tenant's current key (made now if the tenant has none yet)."""
-    key = await session.scalar(
-        select(CryptoKey).where(CryptoKey.tenant_id == tenant_id, CryptoKey.is_current.is_(True))
-    )
-    return key if key is not None else await create_crypto_key(session, tenant_id, master_key)
 
 
 def _span_error(policy: LeasePolicy, borrowing: bool) -> ApiError:
@@ -414,7 +407,7 @@ _LIVE_SEATS = (
     )
     .group_by(_leases.c.license_id)
 )
-#: The tenants' signing keys.
+#: The tenants' current keys (RSA, and Ed25519 where they have one).
 _CURRENT_KEYS = select(CryptoKey).where(
     CryptoKey.tenant_id.in_(bindparam("tenant_ids", expanding=True)),
     CryptoKey.is_current.is_(True),
@@ -500,6 +493,25 @@ async def _live_seats(
     return {license_id: int(count) for license_id, count in counted}
 
 
+async def _lease_keys(
+    session: AsyncSession,
+    tenant_ids: Sequence[int],
+    master_key: MasterKey,
+    actors: dict[int, Actor],
+) -> dict[int, CryptoKey]:
+    """The key that signs each tenant's lease tokens: its current Ed25519 key when it has one,
+    else its current RSA key (made now, by its actor in ``actors``, if it has none yet)."""
+    keys: dict[int, CryptoKey] = {}
+    for key in await session.scalars(_CURRENT_KEYS, {"tenant_ids": tenant_ids}):
+        if key.tenant_id not in keys or key.algorithm == KeyAlgorithm.ED25519:
+            keys[key.tenant_id] = key
+    for tenant_id in tenant_ids:
+        if tenant_id not in keys:  # a tenant without a key yet: made for the asker
+            with acting_as(actors[tenant_id]):
+                keys[tenant_id] = await create_crypto_key(session, tenant_id, master_key)
+    return keys
+
+
 async def _grants(
     session: AsyncSession,
     entries: Sequence[tuple[LeaseTerms, License, str, int]],
@@ -511,14 +523,7 @@ async def _grants(
     ``actors``) and the licenses' features."""
     license_ids = sorted({license.id for _, license, _, _ in entries})
     tenant_ids = sorted({license.tenant_id for _, license, _, _ in entries})
-    keys = {
-        key.tenant_id: key
-        for key in await session.scalars(_CURRENT_KEYS, {"tenant_ids": tenant_ids})
-    }
-    for tenant_id in tenant_ids:
-        if tenant_id not in keys:  # a tenant without a key yet: made for the asker
-            with acting_as(actors[tenant_id]):
-                keys[tenant_id] = await _signing_key(session, tenant_id, master_key)
+    keys = await _lease_keys(session, tenant_ids, master_key, actors)
     features = await features_of_licenses(session, license_ids)
     return [
         LeaseGrant(

@@ -27,6 +27,7 @@ from ..models import (
     CryptoKey,
     Feature,
     HistoryAction,
+    KeyAlgorithm,
     License,
     LicenseHistory,
     Plan,
@@ -514,7 +515,9 @@ async def resolve_activation_key(session: AsyncSession, tenant_id: int, key: str
         return key
     pems = list(
         await session.scalars(
-            select(CryptoKey.public_key_pem).where(CryptoKey.tenant_id == tenant_id)
+            select(CryptoKey.public_key_pem).where(
+                CryptoKey.tenant_id == tenant_id, CryptoKey.algorithm == KeyAlgorithm.RSA
+            )
         )
     )
     try:

@@ -36,7 +36,7 @@ from ..fastpath.replicas import read_validation
 from ..kit.activation_keys import normalize_activation_key
 from ..kit.hardware import normalize_hardware_id
 from ..kit.time import format_expiration, utc_now
-from ..models import Activation, CryptoKey, License, LicenseStatus, Product, Trial
+from ..models import Activation, CryptoKey, KeyAlgorithm, License, LicenseStatus, Product, Trial
 from ..security.lookups import lookup_found, lookup_missed
 from ..security.write_limits import claim_trial_slot
 from ..webhooks import hooks as webhooks
@@ -394,7 +394,9 @@ async def _validate_offline_code(
     async with database.read() as connection:
         pems = (
             await connection.scalars(
-                select(CryptoKey.public_key_pem).where(CryptoKey.tenant_id == tenant_id)
+                select(CryptoKey.public_key_pem).where(
+                    CryptoKey.tenant_id == tenant_id, CryptoKey.algorithm == KeyAlgorithm.RSA
+                )
             )
         ).all()
     try:

@@ -5,7 +5,7 @@ from .activation import Activation
 from .api_quota import ApiQuota, ApiUsageDay
 from .audit_event import AuditEvent
 from .base import Model, UTCDateTime, table_of
-from .crypto_key import CryptoKey
+from .crypto_key import CryptoKey, KeyAlgorithm
 from .dashboard_user import DashboardSession, DashboardUser
 from .lease import Lease
 from .license import License, LicenseStatus, license_features
@@ -43,6 +43,7 @@ __all__ = [
     "DeliveryStatus",
     "Feature",
     "HistoryAction",
+    "KeyAlgorithm",
     "Lease",
     "License",
     "LicenseHistory",

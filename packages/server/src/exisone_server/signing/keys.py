@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ..crypto.master_key import MasterKey
 from ..crypto.service import load_signing_key
 from ..db import Database
-from ..models import CryptoKey
+from ..models import CryptoKey, KeyAlgorithm
 
 __all__ = ["CURRENT_KEY_TTL_S", "SigningKeys"]
 
@@ -40,7 +40,11 @@ class SigningKeys:
         if cached is not None and cached[1] > time.monotonic():
             fingerprint: str | None = cached[0]
         else:
-            current = (CryptoKey.tenant_id == tenant_id) & CryptoKey.is_current.is_(True)
+            current = (
+                (CryptoKey.tenant_id == tenant_id)
+                & (CryptoKey.algorithm == KeyAlgorithm.RSA)
+                & CryptoKey.is_current.is_(True)
+            )
             async with database.read() as connection:
                 fingerprint = await connection.scalar(select(CryptoKey.fingerprint).where(current))
             if fingerprint is None:

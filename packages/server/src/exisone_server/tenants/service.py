@@ -1,4 +1,5 @@
-"""Create and find tenants; a new tenant gets its first RSA key pair."""
+"""Create and find tenants; a new tenant gets its first key pairs (RSA, and Ed25519 for lease
+tokens)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..crypto.master_key import MasterKey
 from ..crypto.service import create_crypto_key
 from ..errors import Conflict, NotFound
-from ..models import Tenant
+from ..models import KeyAlgorithm, Tenant
 
 __all__ = ["create_tenant", "find_tenant", "get_tenant"]
 
 
 async def create_tenant(session: AsyncSession, name: str, master_key: MasterKey) -> Tenant:
-    """A new tenant named ``name`` with a current crypto key; 409 if the name is taken."""
+    """A new tenant named ``name`` with current RSA and Ed25519 keys; 409 if the name is
+    taken."""
     name = name.strip()
     if not name:
         raise ValueError("a tenant needs a name")
@@ -24,6 +26,7 @@ async def create_tenant(session: AsyncSession, name: str, master_key: MasterKey)
     session.add(tenant)
     await session.flush()
     await create_crypto_key(session, tenant.id, master_key)
+    await create_crypto_key(session, tenant.id, master_key, algorithm=KeyAlgorithm.ED25519)
     return tenant
 
 
