@@ -25,6 +25,7 @@ from ..kit.outbox import claim_due
 from ..kit.outbox import retry_delay as kit_retry_delay
 from ..kit.time import utc_now
 from ..kit.workers import PollingWorker
+from ..licenses.lease_purge import purge_leases
 from ..models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .outbox import new_deliveries
 from .scan import scan_expirations
@@ -201,4 +202,6 @@ class WebhookWorker(PollingWorker):
             )
 
     async def scan(self) -> None:
+        """The periodic work: due time-based events, then leases long gone forgotten."""
         await scan_expirations(self.database, self.settings)
+        await purge_leases(self.database, utc_now())
