@@ -299,6 +299,16 @@ def test_offline_issue_then_verify(cli: Cli, server: Server, tmp_path: Path) -> 
     wrong_product = cli("offline", "verify", code, "--hwid", hwid, *public_key, "--product", "X")
     assert wrong_product.exit_code == 3
 
+    # a file of every public key, the Ed25519 lease key too (what lease verify needs) works
+    every = tmp_path / "every.pem"
+    every.write_text(server.demo["leasePublicKeyPem"] + server.public_key_path.read_text())
+    both = cli.json("offline", "verify", code, "--hwid", hwid, "--public-key", str(every))
+    assert both["isValid"] is True
+    lease_only = tmp_path / "lease.pem"
+    lease_only.write_text(server.demo["leasePublicKeyPem"])
+    refused = cli("offline", "verify", code, "--hwid", hwid, "--public-key", str(lease_only))
+    assert refused.exit_code != 0 and "no RSA public key" in refused.stderr
+
 
 def test_offline_verify_needs_a_readable_public_key(cli: Cli, tmp_path: Path) -> None:
     missing = cli("offline", "verify", "CODE", "--hwid", "H")

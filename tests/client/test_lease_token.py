@@ -117,6 +117,7 @@ def test_an_ed25519_token_verifies_with_its_key_alone(keys) -> None:
     signature = token.rsplit(".", 1)[1]
     assert len(base64.urlsafe_b64decode(signature + "==")) == 64
     assert len(token) < len(_token(strong)) - 250  # 64 signature bytes against 256
+    assert verify_lease_token(token, [lease_key.public_key()]).key_index == 0  # alone
     trusted = [strong.public_key(), lease_key.public_key()]
     lease = verify_lease_token(token, trusted)
     assert lease.key_index == 1 and lease.key_id == key_id(lease_key.public_key())
@@ -126,8 +127,10 @@ def test_an_ed25519_token_verifies_with_its_key_alone(keys) -> None:
     other = ed25519.Ed25519PrivateKey.generate()
     with pytest.raises(InvalidLeaseToken, match="Invalid or tampered"):
         verify_lease_token(token, [other.public_key()])
-    # an RSA-signed token is not taken for an Ed25519 one, nor the other way round
+    # an RSA-signed token verifies with its RSA key, and never with an Ed25519 one
     assert verify_lease_token(_token(strong), trusted).key_index == 0
+    with pytest.raises(InvalidLeaseToken, match="Invalid or tampered"):
+        verify_lease_token(_token(strong), [lease_key.public_key()])
 
 
 def test_a_damaged_ed25519_token_is_refused() -> None:

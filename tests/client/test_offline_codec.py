@@ -149,6 +149,29 @@ def test_trusted_keys_take_ed25519_lease_keys_beside_rsa(key_2048: rsa.RSAPrivat
         load_trusted_keys([])
 
 
+def test_rsa_keys_do_the_rsa_work_in_any_order(key_2048: rsa.RSAPrivateKey) -> None:
+    from exisone import ExisOneClient
+
+    lease_pem = _pem(ed25519.Ed25519PrivateKey.generate().public_key())
+    rsa_pem = _pem(key_2048.public_key())
+    with ExisOneClient(
+        base_url="http://127.0.0.1:9",
+        access_token="exo_at_a_b",
+        offline_public_key=[lease_pem, rsa_pem],
+    ) as client:
+        settings = client._core.settings
+    # sealed requests use the first RSA key; signed answers and codes only RSA keys
+    assert [_pem(k) for k in settings.public_keys or ()] == [rsa_pem]
+    assert [_pem(k) for k in settings.lease_keys or ()] == [lease_pem, rsa_pem]
+    with pytest.raises(ConfigurationError, match="trusted RSA keys"):
+        ExisOneClient(
+            base_url="http://127.0.0.1:9",
+            access_token="exo_at_a_b",
+            offline_public_key=lease_pem,
+            require_signed_answers=True,
+        )
+
+
 def test_a_client_with_only_the_lease_key_checks_leases_not_codes() -> None:
     from exisone import ExisOneClient
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
+from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
 from exisone import ExisOneClient
+from exisone.protocol import load_trusted_keys
 from exisone_server.auth.tokens import hash_secret, parse_token
 from exisone_server.crypto.master_key import MasterKey
 from exisone_server.kit.time import utc_now
@@ -40,6 +43,10 @@ def _field(pattern: str, page: str) -> str:
     found = re.search(pattern, page)
     assert found, f"{pattern!r} not on the page"
     return html.unescape(found.group(1))
+
+
+def _pem(key: Any) -> str:
+    return str(key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode())
 
 
 def _message(page: str) -> str:
@@ -292,6 +299,14 @@ async def test_crypto_lease_tokens_switch(seed: Seed, client: httpx.AsyncClient)
         client, "/dashboard/crypto", "/dashboard/crypto/lease-tokens", algorithm="dsa"
     )
     assert wrong.status_code == 400 and "Choose rsa or ed25519." in wrong.text
+
+    download = await client.get("/dashboard/crypto/public-keys.pem")
+    assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
+    trusted = load_trusted_keys(download.text)  # the RSA key, both Ed25519 keys
+    assert (len(trusted.rsa_keys), len(trusted.lease_keys)) == (1, 3)
+    current = _field(r'id="lease-public-key"[^>]*>([^<]+)<', page)
+    assert [_pem(key) for key in trusted.lease_keys[:2]].count(current) == 1  # current first
+    assert _pem(trusted.rsa_keys[0]) == _field(r'id="public-key"[^>]*>([^<]+)<', page)
 
 
 async def test_tickets_inbox_and_resolve(seed: Seed, client: httpx.AsyncClient) -> None:

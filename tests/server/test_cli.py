@@ -8,16 +8,17 @@ import stat
 
 import pytest
 from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
-from exisone.protocol import load_public_keys, load_trusted_keys
+from exisone.protocol import TrustedKeys, load_public_keys, load_trusted_keys
 from exisone_server.auth import Permission
 from exisone_server.auth.dependencies import authenticate
 from exisone_server.cli import main
 from exisone_server.config import Settings
 from exisone_server.db import Database
 from exisone_server.errors import ApiError
-from exisone_server.models import License
+from exisone_server.models import CryptoKey, License
 
 
 def _invoke(settings: Settings, *args: str) -> Result:
@@ -97,12 +98,38 @@ def test_keys_choose_what_signs_lease_tokens(migrated: Settings) -> None:
 
     assert to_rsa == {"tenantId": to_rsa["tenantId"], "leaseTokens": "rsa"}
     assert made["leaseTokens"] == "ed25519" and made["publicKey"].startswith("-----BEGIN")
-    assert _invoke(migrated, "keys", "show", "--tenant", "Acme").stdout != made["publicKey"]
-    assert load_trusted_keys(made["publicKey"]).rsa_keys == ()
+    assert load_trusted_keys(made["publicKey"]).rsa_keys == ()  # an Ed25519 key
+    assert made["publicKey"] not in every_pems(every)
     assert wrong.exit_code == 2
-    # the retired Ed25519 key stays listed (tokens it signed keep verifying where trusted)
-    listed = _invoke(migrated, "keys", "show", "--tenant", "Acme", "--all").stdout
-    assert listed.count("BEGIN PUBLIC KEY") == 3
+    # `keys show` is the RSA key still; the retired Ed25519 key stays listed by --all (tokens it
+    # signed keep verifying where it is trusted)
+    assert load_public_keys(_invoke(migrated, "keys", "show", "--tenant", "Acme").stdout)
+    listed = load_trusted_keys(
+        _invoke(migrated, "keys", "show", "--tenant", "Acme", "--all").stdout
+    )
+    assert (len(listed.rsa_keys), len(listed.lease_keys)) == (1, 3)
+    assert made["publicKey"] in every_pems(listed)
+
+    async def current_algorithms() -> list[str]:
+        database = Database.from_settings(migrated)
+        try:
+            async with database.read_session() as session:
+                return sorted(
+                    await session.scalars(
+                        select(CryptoKey.algorithm).where(CryptoKey.is_current.is_(True))
+                    )
+                )
+        finally:
+            await database.dispose()
+
+    assert asyncio.run(current_algorithms()) == ["ed25519", "rsa"]
+
+
+def every_pems(keys: TrustedKeys) -> list[str]:
+    return [
+        key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+        for key in keys.lease_keys
+    ]
 
 
 def test_token_for_unknown_tenant_fails(migrated: Settings) -> None:
@@ -142,6 +169,19 @@ def test_demo_is_idempotent_with_fresh_keys_each_run(empty_settings: Settings) -
         assert corporate is not None and corporate.is_corporate and corporate.max_seats == 5
 
     asyncio.run(check())
+
+
+def test_demo_runs_again_after_its_tenant_chose_rsa_lease_tokens(empty_settings: Settings) -> None:
+    first = _json(_invoke(empty_settings, "demo", "--json"))
+    _invoke(empty_settings, "keys", "lease-tokens", "--tenant", "demo", "rsa")
+
+    again = _invoke(empty_settings, "demo", "--json")
+    human = _invoke(empty_settings, "demo")
+
+    assert load_trusted_keys(first["leasePublicKeyPem"]).rsa_keys == ()  # Ed25519
+    assert again.exit_code == 0, again.output
+    assert _json(again)["leasePublicKeyPem"] is None
+    assert human.exit_code == 0 and human.stdout.count("BEGIN PUBLIC KEY") == 1
 
 
 def test_demo_human_output_shows_the_whole_token_on_one_line(empty_settings: Settings) -> None:

@@ -351,7 +351,7 @@ class ClientCore:
 
         if not self.settings.public_keys:
             raise ConfigurationError(
-                "validate_encrypted needs offline_public_key (the tenant's public key)"
+                "validate_encrypted needs the tenant's RSA public key in offline_public_key"
             )
         body: dict[str, str] = {"activationKey": activation_key, "hardwareId": hardware_id}
         if product_name:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -29,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from ._answer_signature import key_id
+from ._answer_signature import key_id as _key_id
 from ._dates import format_datetime, parse_datetime
 from ._exceptions import InvalidLeaseToken
 
@@ -90,11 +89,15 @@ def issue_lease_token(
     expires_at: datetime,
     borrowed: bool,
     private_key: LeasePrivateKey,
+    key_id: str | None = None,
 ) -> str:
-    """Sign a lease with the tenant's private key (RSA or Ed25519) and return its token."""
+    """Sign a lease with the tenant's private key (RSA or Ed25519) and return its token.
+
+    ``key_id`` is the key's :func:`~exisone.protocol.key_id` when the caller has it already
+    (a server signing many tokens): it is worked out from the key otherwise."""
     payload = {
         "v": LEASE_TOKEN_VERSION,
-        "kid": _key_id_of(private_key),
+        "kid": key_id or _key_id(private_key.public_key()),
         "leaseId": lease_id,
         "tenantId": tenant_id,
         "activationKey": activation_key,
@@ -112,12 +115,6 @@ def issue_lease_token(
     else:
         signature = private_key.sign(signed.encode("ascii"), _PKCS1V15, _SHA256)
     return f"{signed}.{_b64encode(signature)}"
-
-
-@functools.lru_cache(maxsize=64)
-def _key_id_of(private_key: LeasePrivateKey) -> str:
-    """The signing key's id, worked out once per key object (a server signs many tokens)."""
-    return key_id(private_key.public_key())
 
 
 def verify_lease_token(token: str, public_keys: Sequence[LeasePublicKey]) -> VerifiedLease:

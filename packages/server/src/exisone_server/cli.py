@@ -607,8 +607,12 @@ def demo(
         table.add_row(label, value)
     console.print(table)
     click.echo(f"{TOKEN_LINE}{data.access_token}")  # the table may fold it; this line does not
-    console.print("Public keys (offline_public_key takes both; the second signs lease tokens):")
-    click.echo(data.public_key_pem + data.lease_public_key_pem, nl=False)
+    if data.lease_public_key_pem:
+        console.print("Public keys (offline_public_key takes both; the second signs lease tokens):")
+        click.echo(data.public_key_pem + data.lease_public_key_pem, nl=False)
+    else:
+        console.print("Public key (offline_public_key):")
+        click.echo(data.public_key_pem, nl=False)
 
 
 main.add_command(license_group)  # license import (the bulk path)

@@ -16,7 +16,7 @@ from .auth import Permission, create_access_token
 from .crypto.master_key import MasterKey
 from .crypto.service import current_crypto_key
 from .licenses.service import create_license
-from .models import Feature, KeyAlgorithm, Plan, Product, Tenant
+from .models import CryptoKey, Feature, KeyAlgorithm, Plan, Product, Tenant
 from .tenants.service import create_tenant
 
 __all__ = ["DEMO_PRODUCT", "DEMO_TENANT", "DemoData", "create_demo"]
@@ -52,8 +52,9 @@ class DemoData:
     access_token: str
     permissions: tuple[str, ...]
     public_key_pem: str
-    #: The Ed25519 key's public key: it signs the demo tenant's lease tokens.
-    lease_public_key_pem: str
+    #: The public key of the Ed25519 key that signs the demo tenant's lease tokens (None when
+    #: it has none: its RSA key signs them).
+    lease_public_key_pem: str | None
 
 
 async def create_demo(session: AsyncSession, master_key: MasterKey) -> DemoData:
@@ -111,7 +112,13 @@ async def create_demo(session: AsyncSession, master_key: MasterKey) -> DemoData:
         session, tenant_id=tenant.id, name="demo (all permissions)", permissions=tuple(Permission)
     )
     key = await current_crypto_key(session, tenant.id)
-    lease_key = await current_crypto_key(session, tenant.id, KeyAlgorithm.ED25519)
+    lease_key = await session.scalar(
+        select(CryptoKey).where(
+            CryptoKey.tenant_id == tenant.id,
+            CryptoKey.algorithm == KeyAlgorithm.ED25519,
+            CryptoKey.is_current.is_(True),
+        )
+    )
     return DemoData(
         tenant_id=tenant.id,
         tenant_name=tenant.name,
@@ -129,7 +136,7 @@ async def create_demo(session: AsyncSession, master_key: MasterKey) -> DemoData:
         access_token=token.token,
         permissions=tuple(sorted(token.record.permissions)),
         public_key_pem=key.public_key_pem,
-        lease_public_key_pem=lease_key.public_key_pem,
+        lease_public_key_pem=lease_key.public_key_pem if lease_key else None,
     )
 
 

@@ -52,16 +52,20 @@ def verify(context: click.Context, code: str, hwid: str | None, product: str | N
     """Check offline CODE locally (no network): signature, product, hardware ID, expiry.
 
     CODE may be - (read from stdin). The file of --public-key may hold several PEM keys
-    (rotation). Exit code 0 when valid, 3 when not.
+    (rotation; an Ed25519 lease key among them is skipped: codes are RSA-signed). Exit code 0
+    when valid, 3 when not.
     """
     state = get_state(context)
     if code == "-":
         code = sys.stdin.read()
     state.require("public_key_file", "--public-key")
     pem = state.public_key_pem() or ""
-    from .._offline import load_public_keys
+    from .._exceptions import ConfigurationError
+    from .._offline import load_trusted_keys
 
-    keys = load_public_keys(_PEM_BLOCK.findall(pem) or [pem])
+    keys = load_trusted_keys(_PEM_BLOCK.findall(pem) or [pem]).rsa_keys
+    if not keys:
+        raise ConfigurationError("the --public-key file has no RSA public key (offline codes)")
     hardware_id = state.hardware_id(hwid)
     product_name = product or state.setting("product")
     result = check_offline_code(code, hardware_id, keys, product_name=product_name)

@@ -28,6 +28,7 @@ from .web import BASE, form_int, page, perform, posted, require_user
 __all__ = [
     "crypto_lease_tokens",
     "crypto_page",
+    "crypto_public_keys_pem",
     "crypto_public_pem",
     "crypto_rotate",
     "ticket_page",
@@ -139,7 +140,8 @@ async def crypto_page(request: Request[Any, Any, Any], database: DatabaseDep) ->
 async def crypto_public_pem(
     request: Request[Any, Any, Any], database: DatabaseDep
 ) -> Response[str]:
-    """The current public key as a download (what clients set as ``offline_public_key``)."""
+    """The current RSA public key as a download (offline codes; the official clients'
+    ``offline_public_key``)."""
     user = await require_user(request, database)
     async with database.read_session() as session:
         current = await current_crypto_key(session, user.tenant_id)
@@ -147,6 +149,22 @@ async def crypto_public_pem(
         current.public_key_pem,
         media_type="application/x-pem-file",
         headers={"Content-Disposition": 'attachment; filename="exisone-public-key.pem"'},
+    )
+
+
+@get("/crypto/public-keys.pem")
+async def crypto_public_keys_pem(
+    request: Request[Any, Any, Any], database: DatabaseDep
+) -> Response[str]:
+    """Every public key of the tenant, current first, RSA and Ed25519, as one download: what
+    clients set as ``offline_public_key`` to check offline codes and lease tokens."""
+    user = await require_user(request, database)
+    async with database.read_session() as session:
+        keys = await list_crypto_keys(session, user.tenant_id)
+    return Response(
+        "".join(key.public_key_pem for key in keys),
+        media_type="application/x-pem-file",
+        headers={"Content-Disposition": 'attachment; filename="exisone-public-keys.pem"'},
     )
 
 

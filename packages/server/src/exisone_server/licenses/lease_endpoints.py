@@ -62,6 +62,7 @@ def _token(grant: LeaseGrant, master_key: MasterKey) -> str:
         expires_at=lease.expires_at,
         borrowed=lease.borrowed,
         private_key=cached_private_key(grant.crypto_key, master_key),
+        key_id=grant.crypto_key.fingerprint,  # the SHA-256 of the public key, as key_id's
     )
 
 

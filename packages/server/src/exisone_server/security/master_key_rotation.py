@@ -1,7 +1,7 @@
 """Master-key rotation: re-encrypt every secret stored under the old master key with a new one.
 
-Stored secrets: the tenants' RSA private keys (``crypto_keys``), the webhook endpoints'
-signing secrets (``webhook_endpoints``), the tenants' SMTP passwords
+Stored secrets: the tenants' private keys, RSA and Ed25519 (``crypto_keys``), the webhook
+endpoints' signing secrets (``webhook_endpoints``), the tenants' SMTP passwords
 (``tenant_mail_settings``) and their payment apps' keys (``payment_apps``). Everything happens
 in one transaction, so a crash leaves every row under the old key or every row under the new
 one. Rows already under the new key are skipped (a repeated run is harmless); rows under any
