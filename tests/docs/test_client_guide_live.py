@@ -94,6 +94,8 @@ def test_example_runs_against_the_server(
     code = real(EXAMPLES[index], server, keys)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tenant-public-key.pem").write_text(server.demo["publicKeyPem"])
+    every_key = server.demo["publicKeyPem"] + server.demo["leasePublicKeyPem"]
+    (tmp_path / "tenant-public-keys.pem").write_text(every_key)
     if "offline-code.txt" in code:
         with server.publisher() as http:
             issued = http.post(
