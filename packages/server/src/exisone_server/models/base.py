@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import DateTime, Dialect, Integer, MetaData, Table, TypeDecorator
+from sqlalchemy import DateTime, Dialect, Enum, Integer, MetaData, Table, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ..kit.time import utc_now
 
-__all__ = ["Model", "UTCDateTime", "table_of"]
+__all__ = ["Model", "UTCDateTime", "table_of", "text_enum"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -58,3 +59,11 @@ def table_of(model: type[Model]) -> Table:
     """The table of a model, for Core statements (a model's ``__table__`` is typed as any
     ``FromClause``)."""
     return cast(Table, model.__table__)
+
+
+def text_enum(kind: type[enum.StrEnum], *, length: int = 20) -> Enum:
+    """A column type storing ``kind``'s values as text (no database enum type, so adding a
+    value needs no migration)."""
+    return Enum(
+        kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )

@@ -10,10 +10,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Model
+from .base import Model, text_enum
 from .ids import insertion_seq_column, random_id_column
 
 __all__ = ["CryptoKey", "KeyAlgorithm"]
@@ -36,12 +36,7 @@ class CryptoKey(Model):
     #: SHA-256 hex of the public key's DER (SubjectPublicKeyInfo): a stable key identifier.
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     algorithm: Mapped[KeyAlgorithm] = mapped_column(
-        Enum(
-            KeyAlgorithm,
-            native_enum=False,
-            length=16,
-            values_callable=lambda kinds: [kind.value for kind in kinds],
-        ),
+        text_enum(KeyAlgorithm, length=16),
         default=KeyAlgorithm.RSA,
         server_default=KeyAlgorithm.RSA.value,
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Enum, ForeignKey, String, Table, Text, false
+from sqlalchemy import Column, ForeignKey, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..kit.time import utc_now
-from .base import Model
+from .base import Model, text_enum
 from .ids import insertion_seq_column, random_id_column
 from .plan import Feature
 
@@ -49,12 +49,7 @@ class License(Model):
     activation_key: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str] = mapped_column(String(320), default="")
     status: Mapped[LicenseStatus] = mapped_column(
-        Enum(
-            LicenseStatus,
-            native_enum=False,
-            length=20,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        text_enum(LicenseStatus),
         default=LicenseStatus.ACTIVE,
     )
     #: None = perpetual (answered as 2049-12-31T23:59:59Z).

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Model
+from .base import Model, text_enum
 from .ids import insertion_seq_column, random_id_column
 
 __all__ = ["HistoryAction", "LicenseHistory"]
@@ -37,14 +37,7 @@ class LicenseHistory(Model):
     license_id: Mapped[int] = mapped_column(
         ForeignKey("licenses.id", ondelete="CASCADE"), index=True
     )
-    action: Mapped[HistoryAction] = mapped_column(
-        Enum(
-            HistoryAction,
-            native_enum=False,
-            length=40,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    action: Mapped[HistoryAction] = mapped_column(text_enum(HistoryAction, length=40))
     hardware_id: Mapped[str | None] = mapped_column(String(256), default=None)
     ip_address: Mapped[str | None] = mapped_column(String(64), default=None)
     #: The access token that made the change (None for the CLI).

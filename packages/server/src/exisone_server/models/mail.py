@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..kit.time import utc_now
-from .base import Model
+from .base import Model, text_enum
 
 __all__ = ["MailMessage", "MailStatus", "MailTemplate", "TenantMailSettings"]
 
@@ -51,12 +51,7 @@ class MailMessage(Model):
     #: Makes a message happen once (e.g. ``renewal_reminder:<license>:<expiry>``); None = no rule.
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
     status: Mapped[MailStatus] = mapped_column(
-        Enum(
-            MailStatus,
-            native_enum=False,
-            length=20,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        text_enum(MailStatus),
         default=MailStatus.PENDING,
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     Column,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..kit.time import utc_now
-from .base import Model
+from .base import Model, text_enum
 from .ids import insertion_seq_column, random_id_column
 
 __all__ = [
@@ -34,10 +33,6 @@ __all__ = [
     "ReceivedPaymentEvent",
     "payment_order_licenses",
 ]
-
-
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class PaymentApp(Model):
@@ -117,7 +112,7 @@ class ReceivedPaymentEvent(Model):
     #: The order or payment the event is about, when it names one.
     order_ref: Mapped[str | None] = mapped_column(String(200), default=None)
     status: Mapped[PaymentEventStatus] = mapped_column(
-        _enum(PaymentEventStatus), default=PaymentEventStatus.RECEIVED
+        text_enum(PaymentEventStatus), default=PaymentEventStatus.RECEIVED
     )
     #: What happened, in words (shown on the Payments page).
     outcome: Mapped[str | None] = mapped_column(Text, default=None)

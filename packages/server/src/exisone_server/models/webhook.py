@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Model
+from .base import Model, text_enum
 from .ids import insertion_seq_column, random_id_column
 
 __all__ = ["DeliveryStatus", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent"]
@@ -71,12 +71,7 @@ class WebhookDelivery(Model):
         ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
     )
     status: Mapped[DeliveryStatus] = mapped_column(
-        Enum(
-            DeliveryStatus,
-            native_enum=False,
-            length=20,
-            values_callable=lambda e: [m.value for m in e],
-        ),
+        text_enum(DeliveryStatus),
         default=DeliveryStatus.PENDING,
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
