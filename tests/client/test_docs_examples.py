@@ -169,6 +169,7 @@ def test_example_runs(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("EXISONE_BASEURL", raising=False)
     (tmp_path / "tenant-public-key.pem").write_text(VECTOR["public_key_pem"])
+    (tmp_path / "tenant-public-keys.pem").write_text(VECTOR["public_key_pem"])  # every key
     (tmp_path / "offline-code.txt").write_text(VECTOR["code"])
     if "asyncio.run(" in code:
         # Own process: asyncio.run() in this one would unset the event loop pytest-asyncio keeps.
