@@ -9,8 +9,10 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from exisone_server.api_keys.batcher import ConsumeBatcher
 from exisone_server.api_keys.consume import ConsumeCall, StaleDecision, consume, consume_many
@@ -363,6 +365,32 @@ async def test_a_failed_batch_fails_its_consumes_and_spends_nothing(
     assert row is not None and row.calls_used == 1
     monkeypatch.undo()
     assert (await batcher.consume(seed.tenant.id, key, 1)).used == 2
+
+
+async def test_a_deadlocked_batch_makes_its_first_uses_rows_apart_then_runs_again(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL breaks a deadlock between two batches that made first uses' quota rows
+    while holding other rows; the batch that lost makes the rows in a transaction of its own,
+    then runs again and finds every row in place."""
+    fresh = await seed.license(await _api_product(seed, "Fresh", default_api_calls=10))
+    batcher = ConsumeBatcher(seed.database, direct=False)
+    seen: list[bool] = []  # per run of the batch: whether the first use had its row already
+
+    async def deadlocks_once(session: Any, calls: Any, now: Any) -> Any:
+        seen.append(await _quota_row(seed.database, fresh.id) is not None)
+        outcomes = await consume_many(session, calls, now)  # makes the row, in the batch
+        if len(seen) == 1:
+            raise DBAPIError("UPDATE", {}, psycopg.errors.DeadlockDetected("deadlock"))
+        return outcomes
+
+    monkeypatch.setattr("exisone_server.api_keys.batcher.consume_many", deadlocks_once)
+    answer = await batcher.consume(seed.tenant.id, fresh.activation_key, 2)
+
+    assert seen == [False, True]  # rolled back with the batch, then made apart
+    assert (answer.allowed, answer.used) == (True, 2)
+    row = await _quota_row(seed.database, fresh.id)
+    assert row is not None and row.calls_used == 2
 
 
 def test_use_quantity_as_api_calls_gives_one_key_with_the_quantity() -> None:

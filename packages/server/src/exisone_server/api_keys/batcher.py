@@ -25,7 +25,7 @@ from ..errors import deadlocked
 from ..kit.attached import attached
 from ..kit.batcher import Batcher, retried
 from ..kit.time import utc_now
-from .consume import ConsumeCall, ConsumeOutcome, StaleDecision, consume_many
+from .consume import ConsumeCall, ConsumeOutcome, StaleDecision, consume_many, make_quota_rows
 from .postgres_batch import PostgresConsumes
 
 __all__ = ["MAX_BATCH", "ConsumeBatcher", "consume_batcher"]
@@ -73,13 +73,20 @@ class ConsumeBatcher:
             outcomes = await self._direct.consume_many(calls, now)
             if outcomes is not None:
                 return outcomes
-        async with self._database.write() as session:
-            return await consume_many(session, calls, now)
+        try:
+            async with self._database.write() as session:
+                return await consume_many(session, calls, now)
+        except Exception as error:
+            if deadlocked(error):  # first uses: their rows made apart, then the batch again
+                async with self._database.write() as session:
+                    await make_quota_rows(session, calls, now)
+            raise
 
 
 def _again(error: Exception) -> bool:
     """A batch decided on a license that changed meanwhile, or a deadlock: two batches that
-    made new quota rows while locking (a key's first use) may wait for each other."""
+    made new quota rows while locking (a key's first use) may wait for each other; the rows
+    are made in a transaction of their own before the batch runs again."""
     return isinstance(error, StaleDecision) or deadlocked(error)
 
 

@@ -72,6 +72,7 @@ __all__ = [
     "key_quota_of",
     "keys_statement",
     "lookup_key",
+    "make_quota_rows",
     "read_key_quota",
     "usage_params",
     "usage_statement",
@@ -249,6 +250,42 @@ async def create_quota_rows(session: AsyncSession, grants: dict[int, Grant], now
     )
 
 
+async def _first_uses(
+    session: AsyncSession, keys: Sequence[str], asked: dict[str, set[int]]
+) -> tuple[dict[str, tuple[int, KeyQuota]], dict[int, Grant]]:
+    """Of ``keys``, key → (tenant, quota) unlocked, and the grants of those that need a quota
+    row: API products asked for by their own tenant (``asked``: key → tenants asking)."""
+    others = {
+        row.activation_key: (row.tenant_id, key_quota_of(row))
+        for row in await _read_keys(session, keys, locked=False)
+    }
+    fresh = {
+        quota.license_id: quota.grant
+        for key, (tenant_id, quota) in others.items()
+        if quota.facts.is_api_product and not quota.has_row and tenant_id in asked[key]
+    }
+    return others, fresh
+
+
+def _asked(calls: Sequence[ConsumeCall]) -> dict[str, set[int]]:
+    asked: dict[str, set[int]] = {}
+    for call in calls:
+        asked.setdefault(call.key, set()).add(call.tenant_id)
+    return asked
+
+
+async def make_quota_rows(
+    session: AsyncSession, calls: Sequence[ConsumeCall], now: datetime
+) -> None:
+    """The quota rows of the calls' keys used for the first time, in a transaction of their
+    own. In a batch's transaction a first use makes its row while the batch holds other keys'
+    rows, so two batches can wait for each other on PostgreSQL (a deadlock); made here, they
+    are in place, and the batch run again locks every row in one ordered read."""
+    asked = _asked(calls)
+    _, fresh = await _first_uses(session, sorted(asked), asked)
+    await create_quota_rows(session, fresh, now)
+
+
 async def _lock_keys(
     session: AsyncSession, asked: dict[str, set[int]], now: datetime
 ) -> dict[str, tuple[int, KeyQuota]]:
@@ -262,15 +299,7 @@ async def _lock_keys(
     absent = [key for key in keys if key not in found]
     if not absent:
         return found
-    others = {
-        row.activation_key: (row.tenant_id, key_quota_of(row))
-        for row in await _read_keys(session, absent, locked=False)
-    }
-    fresh = {
-        quota.license_id: quota.grant
-        for key, (tenant_id, quota) in others.items()
-        if quota.facts.is_api_product and not quota.has_row and tenant_id in asked[key]
-    }
+    others, fresh = await _first_uses(session, absent, asked)
     await create_quota_rows(session, fresh, now)
     with_rows = [
         key for key, (_, quota) in others.items() if quota.has_row or quota.license_id in fresh
@@ -435,10 +464,7 @@ async def consume_many(
     """Decide and spend ``calls`` in order, in ``session``'s write transaction (see the module
     docstring); ``1 <= amount <= MAX_AMOUNT`` is checked by the caller."""
     moment = now or utc_now()
-    asked: dict[str, set[int]] = {}
-    for call in calls:
-        asked.setdefault(call.key, set()).add(call.tenant_id)
-    decision = decide(calls, await _lock_keys(session, asked, moment), moment)
+    decision = decide(calls, await _lock_keys(session, _asked(calls), moment), moment)
     connection = await session.connection()
     await _write_rows(connection, decision.spent, moment)
     await _add_usage(connection, decision.usage, moment)
