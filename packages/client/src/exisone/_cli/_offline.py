@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from ._publisher import issue_offline_code
 from ._state import common_options, get_state, public_key_option
 
 __all__ = ["offline"]
-
-_PEM_BLOCK = re.compile(r"-----BEGIN [A-Z ]+-----.+?-----END [A-Z ]+-----", re.DOTALL)
 
 
 @click.group()
@@ -63,7 +60,7 @@ def verify(context: click.Context, code: str, hwid: str | None, product: str | N
     from .._exceptions import ConfigurationError
     from .._offline import load_trusted_keys
 
-    keys = load_trusted_keys(_PEM_BLOCK.findall(pem) or [pem]).rsa_keys
+    keys = load_trusted_keys(pem).rsa_keys
     if not keys:
         raise ConfigurationError("the --public-key file has no RSA public key (offline codes)")
     hardware_id = state.hardware_id(hwid)

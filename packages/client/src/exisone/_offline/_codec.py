@@ -13,6 +13,7 @@ The verifier checks the signature before it parses a single field of the payload
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Union
 
@@ -55,7 +56,8 @@ _scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 _KeyItem = Union[str, bytes, rsa.RSAPublicKey, ed25519.Ed25519PublicKey]
 PublicKeys = Union[_KeyItem, Sequence[_KeyItem]]
-_PEM_BEGIN = b"-----BEGIN PUBLIC KEY-----"
+#: Where each PEM block (of any label) of a text that holds several starts.
+_PEM_START = re.compile(r"(?=-----BEGIN )")
 
 
 class TrustedKeys(NamedTuple):
@@ -106,13 +108,13 @@ def load_trusted_keys(keys: PublicKeys) -> TrustedKeys:
 
 
 def _pem_blocks(item: _KeyItem) -> list[_KeyItem]:
-    """A text's PEM blocks, each on its own (a key object, or a text of one block, as is)."""
+    """A text's PEM blocks, each on its own, a damaged one too (so that it is refused); a key
+    object, or a text of one block, as is."""
     if not isinstance(item, (str, bytes)):
         return [item]
-    text = item.encode("ascii", "replace") if isinstance(item, str) else item
-    if text.count(_PEM_BEGIN) < 2:
-        return [item]
-    return [_PEM_BEGIN + block for block in text.split(_PEM_BEGIN)[1:]]
+    text = item.decode("ascii", "replace") if isinstance(item, bytes) else item
+    blocks: list[_KeyItem] = [p for p in _PEM_START.split(text) if p.startswith("-----BEGIN ")]
+    return blocks if len(blocks) > 1 else [item]
 
 
 def _load_key(item: _KeyItem) -> rsa.RSAPublicKey | ed25519.Ed25519PublicKey:
