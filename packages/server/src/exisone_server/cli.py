@@ -478,15 +478,14 @@ def keys_rotate(context: click.Context, tenant_ref: str, as_json: bool) -> None:
 def keys_show(context: click.Context, tenant_ref: str, show_all: bool) -> None:
     """Print the tenant's current RSA public key (PEM); with --all, every public key (what a
     client's offline_public_key takes)."""
-    from .crypto.service import current_crypto_key
+    from .crypto.service import current_crypto_key, public_keys_pem
     from .tenants.service import get_tenant
 
     async def work(database: Database, _: MasterKey) -> str:
         async with database.read_session() as session:
             found = await get_tenant(session, tenant_ref)
             if show_all:
-                keys = await list_crypto_keys(session, found.id)
-                return "".join(key.public_key_pem for key in keys)
+                return await public_keys_pem(session, found.id)
             return (await current_crypto_key(session, found.id)).public_key_pem
 
     click.echo(_run(_settings(context), work), nl=False)

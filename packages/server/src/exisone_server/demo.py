@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .auth import Permission, create_access_token
 from .crypto.master_key import MasterKey
-from .crypto.service import current_crypto_key
+from .crypto.service import current_crypto_key, find_current_key
 from .licenses.service import create_license
-from .models import CryptoKey, Feature, KeyAlgorithm, Plan, Product, Tenant
+from .models import Feature, KeyAlgorithm, Plan, Product, Tenant
 from .tenants.service import create_tenant
 
 __all__ = ["DEMO_PRODUCT", "DEMO_TENANT", "DemoData", "create_demo"]
@@ -112,13 +112,7 @@ async def create_demo(session: AsyncSession, master_key: MasterKey) -> DemoData:
         session, tenant_id=tenant.id, name="demo (all permissions)", permissions=tuple(Permission)
     )
     key = await current_crypto_key(session, tenant.id)
-    lease_key = await session.scalar(
-        select(CryptoKey).where(
-            CryptoKey.tenant_id == tenant.id,
-            CryptoKey.algorithm == KeyAlgorithm.ED25519,
-            CryptoKey.is_current.is_(True),
-        )
-    )
+    lease_key = await find_current_key(session, tenant.id, KeyAlgorithm.ED25519)
     return DemoData(
         tenant_id=tenant.id,
         tenant_name=tenant.name,

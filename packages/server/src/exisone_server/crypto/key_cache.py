@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..models import CryptoKey
 from .master_key import MasterKey
-from .service import PrivateKey, load_private_key
+from .service import PrivateKey, as_rsa, load_private_key
 
 __all__ = ["cached_private_key", "cached_signing_key", "clear_signing_key_cache"]
 
@@ -53,10 +53,7 @@ def cached_private_key(key: CryptoKey, master_key: MasterKey) -> PrivateKey:
 
 def cached_signing_key(key: CryptoKey, master_key: MasterKey) -> rsa.RSAPrivateKey:
     """:func:`cached_private_key` of a key that must be RSA (the protocol's formats)."""
-    private_key = cached_private_key(key, master_key)
-    if not isinstance(private_key, rsa.RSAPrivateKey):
-        raise RuntimeError(f"crypto key {key.id} is not an RSA key")
-    return private_key
+    return as_rsa(key, cached_private_key(key, master_key))
 
 
 def clear_signing_key_cache() -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit import record_audit
@@ -20,11 +20,16 @@ from .master_key import MasterKey
 __all__ = [
     "RSA_KEY_BITS",
     "PrivateKey",
+    "as_rsa",
     "create_crypto_key",
     "current_crypto_key",
+    "current_key",
+    "find_current_key",
+    "keys_of",
     "list_crypto_keys",
     "load_private_key",
     "load_signing_key",
+    "public_keys_pem",
     "retire_crypto_keys",
     "rotate_crypto_key",
     "sign_lease_tokens_with",
@@ -34,6 +39,17 @@ RSA_KEY_BITS = 2048
 
 #: A tenant's private key of either algorithm.
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+
+
+def keys_of(tenant_id: int, algorithm: KeyAlgorithm) -> ColumnElement[bool]:
+    """Where-clause: the tenant's keys of ``algorithm``, current and retired. Offline codes,
+    signed answers and sealed requests use the RSA ones; Ed25519 keys sign lease tokens only."""
+    return and_(CryptoKey.tenant_id == tenant_id, CryptoKey.algorithm == algorithm)
+
+
+def current_key(tenant_id: int, algorithm: KeyAlgorithm) -> ColumnElement[bool]:
+    """Where-clause: the tenant's current key of ``algorithm`` (at most one)."""
+    return and_(keys_of(tenant_id, algorithm), CryptoKey.is_current.is_(True))
 
 
 def _associated_data(tenant_id: int, fingerprint: str) -> bytes:
@@ -104,11 +120,7 @@ async def _retire(
 ) -> int:
     result = await session.execute(
         update(CryptoKey)
-        .where(
-            CryptoKey.tenant_id == tenant_id,
-            CryptoKey.algorithm == algorithm,
-            CryptoKey.is_current.is_(True),
-        )
+        .where(current_key(tenant_id, algorithm))
         .values(is_current=False, retired_at=now)
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -144,17 +156,18 @@ async def sign_lease_tokens_with(
     return None
 
 
+async def find_current_key(
+    session: AsyncSession, tenant_id: int, algorithm: KeyAlgorithm
+) -> CryptoKey | None:
+    """The tenant's current key of ``algorithm``, or None."""
+    return await session.scalar(select(CryptoKey).where(current_key(tenant_id, algorithm)))
+
+
 async def current_crypto_key(
     session: AsyncSession, tenant_id: int, algorithm: KeyAlgorithm = KeyAlgorithm.RSA
 ) -> CryptoKey:
     """The tenant's current key of ``algorithm``, or 404 ``crypto_key_not_found``."""
-    key = await session.scalar(
-        select(CryptoKey).where(
-            CryptoKey.tenant_id == tenant_id,
-            CryptoKey.algorithm == algorithm,
-            CryptoKey.is_current.is_(True),
-        )
-    )
+    key = await find_current_key(session, tenant_id, algorithm)
     if key is None:
         raise NotFound("crypto_key_not_found", f"This tenant has no {algorithm.value} key.")
     return key
@@ -168,6 +181,12 @@ async def list_crypto_keys(session: AsyncSession, tenant_id: int) -> list[Crypto
         .order_by(CryptoKey.is_current.desc(), CryptoKey.seq.desc(), CryptoKey.id.desc())
     )
     return list(result)
+
+
+async def public_keys_pem(session: AsyncSession, tenant_id: int) -> str:
+    """Every public key of the tenant, RSA and Ed25519, current first, as one PEM text: what a
+    client's ``offline_public_key`` takes to check offline codes and lease tokens."""
+    return "".join(key.public_key_pem for key in await list_crypto_keys(session, tenant_id))
 
 
 def load_private_key(key: CryptoKey, master_key: MasterKey) -> PrivateKey:
@@ -187,9 +206,13 @@ def load_private_key(key: CryptoKey, master_key: MasterKey) -> PrivateKey:
     return private_key
 
 
-def load_signing_key(key: CryptoKey, master_key: MasterKey) -> rsa.RSAPrivateKey:
-    """:func:`load_private_key` of a key that must be RSA (the protocol's formats)."""
-    private_key = load_private_key(key, master_key)
+def as_rsa(key: CryptoKey, private_key: PrivateKey) -> rsa.RSAPrivateKey:
+    """``key``'s decrypted ``private_key``, which must be RSA (the protocol's formats)."""
     if not isinstance(private_key, rsa.RSAPrivateKey):
         raise RuntimeError(f"crypto key {key.id} is not an RSA key")
     return private_key
+
+
+def load_signing_key(key: CryptoKey, master_key: MasterKey) -> rsa.RSAPrivateKey:
+    """:func:`load_private_key` of a key that must be RSA (the protocol's formats)."""
+    return as_rsa(key, load_private_key(key, master_key))

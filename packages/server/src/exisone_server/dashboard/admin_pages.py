@@ -15,6 +15,7 @@ from ..auth.tokens import list_access_tokens, revoke_access_token
 from ..crypto.service import (
     current_crypto_key,
     list_crypto_keys,
+    public_keys_pem,
     rotate_crypto_key,
     sign_lease_tokens_with,
 )
@@ -160,9 +161,9 @@ async def crypto_public_keys_pem(
     clients set as ``offline_public_key`` to check offline codes and lease tokens."""
     user = await require_user(request, database)
     async with database.read_session() as session:
-        keys = await list_crypto_keys(session, user.tenant_id)
+        pems = await public_keys_pem(session, user.tenant_id)
     return Response(
-        "".join(key.public_key_pem for key in keys),
+        pems,
         media_type="application/x-pem-file",
         headers={"Content-Disposition": 'attachment; filename="exisone-public-keys.pem"'},
     )

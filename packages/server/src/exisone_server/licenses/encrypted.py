@@ -33,6 +33,7 @@ from ..auth import Permission, requires
 from ..auth.dependencies import check_route_access
 from ..crypto.key_cache import cached_signing_key
 from ..crypto.master_key import MasterKey
+from ..crypto.service import keys_of
 from ..db import Database
 from ..deps import ClientIpDep, DatabaseDep, MasterKeyDep, PrincipalDep
 from ..errors import BadRequest, NotFound
@@ -90,11 +91,7 @@ class _TenantKeys:
 
 async def _tenant_keys(database: Database, tenant_id: int, master_key: MasterKey) -> _TenantKeys:
     async with database.read_session() as session:
-        rows = await session.scalars(
-            select(CryptoKey).where(
-                CryptoKey.tenant_id == tenant_id, CryptoKey.algorithm == KeyAlgorithm.RSA
-            )
-        )
+        rows = await session.scalars(select(CryptoKey).where(keys_of(tenant_id, KeyAlgorithm.RSA)))
         return _TenantKeys(list(rows), master_key)
 
 

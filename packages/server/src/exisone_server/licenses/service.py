@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exisone.protocol import ExisOneError, is_offline_code, load_public_keys, verify_offline_code
 
+from ..crypto.service import keys_of
 from ..errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from ..kit.activation_keys import generate_activation_key, normalize_activation_key
 from ..kit.hardware import MAX_HARDWARE_ID_LENGTH, normalize_hardware_id
@@ -515,9 +516,7 @@ async def resolve_activation_key(session: AsyncSession, tenant_id: int, key: str
         return key
     pems = list(
         await session.scalars(
-            select(CryptoKey.public_key_pem).where(
-                CryptoKey.tenant_id == tenant_id, CryptoKey.algorithm == KeyAlgorithm.RSA
-            )
+            select(CryptoKey.public_key_pem).where(keys_of(tenant_id, KeyAlgorithm.RSA))
         )
     )
     try:

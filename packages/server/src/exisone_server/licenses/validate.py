@@ -30,6 +30,7 @@ from exisone.protocol import (
 from ..analytics.counting import validation_analytics
 from ..auth.dependencies import authenticate, parse_authorization, principal_of
 from ..auth.principal import Principal
+from ..crypto.service import keys_of
 from ..db import Database, insert_for
 from ..fastpath import OnlineKeyRow, TokenRow, fast_reader
 from ..fastpath.replicas import read_validation
@@ -394,9 +395,7 @@ async def _validate_offline_code(
     async with database.read() as connection:
         pems = (
             await connection.scalars(
-                select(CryptoKey.public_key_pem).where(
-                    CryptoKey.tenant_id == tenant_id, CryptoKey.algorithm == KeyAlgorithm.RSA
-                )
+                select(CryptoKey.public_key_pem).where(keys_of(tenant_id, KeyAlgorithm.RSA))
             )
         ).all()
     try:

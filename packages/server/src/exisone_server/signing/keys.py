@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
 from ..crypto.master_key import MasterKey
-from ..crypto.service import load_signing_key
+from ..crypto.service import current_key, load_signing_key
 from ..db import Database
 from ..models import CryptoKey, KeyAlgorithm
 
@@ -40,11 +40,7 @@ class SigningKeys:
         if cached is not None and cached[1] > time.monotonic():
             fingerprint: str | None = cached[0]
         else:
-            current = (
-                (CryptoKey.tenant_id == tenant_id)
-                & (CryptoKey.algorithm == KeyAlgorithm.RSA)
-                & CryptoKey.is_current.is_(True)
-            )
+            current = current_key(tenant_id, KeyAlgorithm.RSA)
             async with database.read() as connection:
                 fingerprint = await connection.scalar(select(CryptoKey.fingerprint).where(current))
             if fingerprint is None:
