@@ -35,12 +35,15 @@ async def purge_leases(database: Database, now: datetime) -> int:
         Lease.ended_at < cutoff,
         and_(Lease.ended_at.is_(None), Lease.expires_at < cutoff),
     )
+    chunk = (
+        delete(Lease)
+        .where(Lease.id.in_(select(Lease.id).where(gone).limit(PURGE_CHUNK)))
+        .execution_options(synchronize_session=False)  # no session holds these rows
+    )
     deleted = 0
     while True:
         async with database.write() as session:
-            ids = list(await session.scalars(select(Lease.id).where(gone).limit(PURGE_CHUNK)))
-            if ids:
-                await session.execute(delete(Lease).where(Lease.id.in_(ids)))
-        deleted += len(ids)
-        if len(ids) < PURGE_CHUNK:
+            count = int(getattr(await session.execute(chunk), "rowcount", 0))
+        deleted += count
+        if count < PURGE_CHUNK:
             return deleted
