@@ -16,6 +16,7 @@ from exisone_server.kit.time import format_expiration, utc_now
 from exisone_server.licenses import lease_batches
 from exisone_server.licenses.lease_batches import LeaseBatches
 from exisone_server.licenses.lease_endpoints import _token
+from exisone_server.licenses.lease_keys import LeaseKeys
 from exisone_server.licenses.leases import (
     Checkout,
     Heartbeat,
@@ -77,7 +78,7 @@ async def test_one_batch_answers_each_heartbeat_as_alone(seed: Seed) -> None:
         Heartbeat(seed.tenant.id, "x" * 500),
     ]
     async with seed.database.write() as session:
-        renewals = await renew_leases(session, calls, seed.master_key)
+        renewals = await renew_leases(session, calls, LeaseKeys(seed.master_key))
 
     codes = [
         renewal.refusal.code if renewal.refusal is not None else "renewed" for renewal in renewals
@@ -114,7 +115,7 @@ async def test_a_batch_ends_the_leases_of_a_license_that_is_no_longer_active(
         await session.execute(update(License).where(License.id == license_id).values(status=status))
     calls = [Heartbeat(seed.tenant.id, first), Heartbeat(seed.tenant.id, second)]
     async with seed.database.write() as session:
-        renewals = await renew_leases(session, calls, seed.master_key)
+        renewals = await renew_leases(session, calls, LeaseKeys(seed.master_key))
 
     assert [r.refusal.status_code if r.refusal else 200 for r in renewals] == [409, 409]
     async with seed.database.read_session() as session:
@@ -152,12 +153,12 @@ async def test_a_stale_batch_is_renewed_again(seed: Seed, monkeypatch: pytest.Mo
     (lease_id, _) = await _leases(seed, 2)
     attempts = 0
 
-    async def released_meanwhile(session: Any, calls: Any, master_key: Any) -> Any:
+    async def released_meanwhile(session: Any, calls: Any, keys: Any) -> Any:
         nonlocal attempts
         attempts += 1
         if attempts == 1:
             raise StaleRenewal("a lease ended meanwhile")
-        return await renew_leases(session, calls, master_key)
+        return await renew_leases(session, calls, keys)
 
     monkeypatch.setattr(lease_batches, "renew_leases", released_meanwhile)
     renewal = await LeaseBatches(seed.database, seed.master_key).renew(seed.tenant.id, lease_id)
@@ -170,8 +171,8 @@ async def test_a_failed_batch_fails_each_heartbeat_and_renews_nothing(
     ids = await _leases(seed, 3)
     before = [await _expiry(seed, i) for i in ids]
 
-    async def fails_after_renewing(session: Any, calls: Any, master_key: Any) -> Any:
-        await renew_leases(session, calls, master_key)
+    async def fails_after_renewing(session: Any, calls: Any, keys: Any) -> Any:
+        await renew_leases(session, calls, keys)
         raise OSError("disk gone")
 
     monkeypatch.setattr(lease_batches, "renew_leases", fails_after_renewing)
@@ -209,7 +210,7 @@ async def test_one_batch_of_checkouts_decides_in_order(seed: Seed) -> None:
         checkout("HW-H", activation_key=key.lower()),  # keys are case-insensitive: full
     ]
     async with seed.database.write() as session:
-        outcomes = await check_out_many(session, checkouts, seed.master_key)
+        outcomes = await check_out_many(session, checkouts, LeaseKeys(seed.master_key))
 
     codes = [o.refusal.code if o.refusal else "granted" for o in outcomes]
     assert codes == [

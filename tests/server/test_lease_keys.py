@@ -112,3 +112,32 @@ async def test_the_client_checks_ed25519_tokens_with_the_keys_it_is_given(
     await lease(keys[KeyAlgorithm.ED25519])  # the lease key alone is enough for leases
     with pytest.raises(AnswerSignatureError, match="lease token does not verify"):
         await lease(keys[KeyAlgorithm.RSA])  # a client that lacks the Ed25519 key refuses
+
+
+async def test_the_next_heartbeat_after_a_switch_signs_with_the_new_key(seed: Seed) -> None:
+    """A process keeps the keys it read, but the batch's own read says which one signs: the
+    heartbeats right after each switch are signed with the new key."""
+    checked_out = await _checkout(seed)
+    lease_id = verify_lease_token(
+        checked_out["token"],
+        load_trusted_keys((await _keys(seed))[KeyAlgorithm.ED25519]).lease_keys,
+    ).lease_id
+
+    async def heartbeat_token() -> str:
+        answer = await seed.api.post(f"{LEASE}/heartbeat", {"leaseId": lease_id})
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["leaseToken"])
+
+    async def switch(algorithm: KeyAlgorithm) -> None:
+        async with seed.database.write() as session:
+            await sign_lease_tokens_with(session, seed.tenant.id, seed.master_key, algorithm)
+
+    await heartbeat_token()  # the Ed25519 key is now kept by this process
+    await switch(KeyAlgorithm.RSA)
+    rsa = load_trusted_keys((await _keys(seed))[KeyAlgorithm.RSA])
+    assert verify_lease_token(await heartbeat_token(), rsa.rsa_keys).lease_id == lease_id
+
+    await switch(KeyAlgorithm.ED25519)
+    fresh = load_trusted_keys((await _keys(seed))[KeyAlgorithm.ED25519]).lease_keys
+    claims = verify_lease_token(await heartbeat_token(), fresh)
+    assert claims.key_id == key_id(fresh[0])

@@ -37,33 +37,44 @@ from .history import record_history
 from .rules import KeyFacts, Reason
 from .service import check_hardware_id, found_license, refusal_error
 
-__all__ = ["ActivationOutcome", "SeatLicense", "activate_device", "bind_device"]
+__all__ = [
+    "TARGET_COLUMNS",
+    "ActivatedProduct",
+    "ActivationOutcome",
+    "SeatLicense",
+    "activate_device",
+    "bind_device",
+    "row_facts",
+]
 
 _licenses = table_of(License)
 _products = table_of(Product)
 _plans = table_of(Plan)
 _activations = table_of(Activation)
 
+#: What step 1 reads of the license, its product and its plan (the rows :func:`row_facts`,
+#: :meth:`SeatLicense.of` and :meth:`ActivatedProduct.of` take).
+TARGET_COLUMNS = (
+    _licenses.c.id,
+    _licenses.c.tenant_id,
+    _licenses.c.activation_key,
+    _licenses.c.email,
+    _licenses.c.status,
+    _licenses.c.expires_at,
+    _licenses.c.is_corporate,
+    _licenses.c.max_seats,
+    _licenses.c.is_floating,
+    _licenses.c.activated_at,
+    _products.c.name.label("product_name"),
+    _products.c.is_active.label("product_active"),
+    _products.c.enforce_version_check,
+    _products.c.minimum_required_version,
+    _products.c.version,
+    _plans.c.grace_days,
+)
 #: Step 1: the license (locked on PostgreSQL), its product and its plan's grace days.
 _TARGET = (
-    select(
-        _licenses.c.id,
-        _licenses.c.tenant_id,
-        _licenses.c.activation_key,
-        _licenses.c.email,
-        _licenses.c.status,
-        _licenses.c.expires_at,
-        _licenses.c.is_corporate,
-        _licenses.c.max_seats,
-        _licenses.c.is_floating,
-        _licenses.c.activated_at,
-        _products.c.name.label("product_name"),
-        _products.c.is_active.label("product_active"),
-        _products.c.enforce_version_check,
-        _products.c.minimum_required_version,
-        _products.c.version,
-        _plans.c.grace_days,
-    )
+    select(*TARGET_COLUMNS)
     .select_from(
         _licenses.join(_products, _products.c.id == _licenses.c.product_id).outerjoin(
             _plans, _plans.c.id == _licenses.c.plan_id
@@ -137,6 +148,24 @@ class ActivatedProduct:
     name: str
     version: str | None
     minimum_required_version: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> ActivatedProduct:
+        """Of a row with step 1's product columns."""
+        return cls(row.product_name, row.version, row.minimum_required_version)
+
+
+def row_facts(row: Any) -> KeyFacts:
+    """The rules' facts of a row with step 1's columns (the lease checkouts read them too)."""
+    return KeyFacts(
+        grace_days=int(row.grace_days or 0),
+        status=row.status,
+        expires_at=row.expires_at,
+        product_name=row.product_name,
+        product_active=row.product_active,
+        enforce_version_check=row.enforce_version_check,
+        minimum_required_version=row.minimum_required_version,
+    )
 
 
 @dataclass(frozen=True)
@@ -266,18 +295,9 @@ async def activate_device(
     moment = now or utc_now()
     normalized_hardware_id = check_hardware_id(hardware_id)
     row = await _target(session, tenant_id, activation_key)
-    product = ActivatedProduct(row.product_name, row.version, row.minimum_required_version)
-    facts = KeyFacts(
-        grace_days=int(row.grace_days or 0),
-        status=row.status,
-        expires_at=row.expires_at,
-        product_name=row.product_name,
-        product_active=row.product_active,
-        enforce_version_check=row.enforce_version_check,
-        minimum_required_version=row.minimum_required_version,
-    )
+    product = ActivatedProduct.of(row)
     refusal = rules.activation_refusal(
-        facts, product_name=product_name, version=client_version, now=moment
+        row_facts(row), product_name=product_name, version=client_version, now=moment
     )
     if refusal is not None:
         raise refusal_error(refusal, product, client_version)

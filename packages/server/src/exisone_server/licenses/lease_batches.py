@@ -32,6 +32,7 @@ from ..db import Database
 from ..errors import deadlocked
 from ..kit.attached import attached
 from ..kit.batcher import Batcher, retried
+from .lease_keys import LeaseKeys
 from .leases import (
     Checkout,
     Heartbeat,
@@ -47,7 +48,7 @@ __all__ = ["MAX_BATCH", "LeaseBatches", "lease_batches"]
 MAX_BATCH = 256
 
 Call = TypeVar("Call")
-Write = Callable[[AsyncSession, Sequence[Call], MasterKey], Awaitable[list[LeaseOutcome]]]
+Write = Callable[[AsyncSession, Sequence[Call], LeaseKeys], Awaitable[list[LeaseOutcome]]]
 
 
 class LeaseBatches:
@@ -56,7 +57,8 @@ class LeaseBatches:
 
     def __init__(self, database: Database, master_key: MasterKey) -> None:
         self._database = database
-        self._master_key = master_key
+        #: The tenants' lease-signing keys this process read (shared by both kinds of batch).
+        self.keys = LeaseKeys(master_key)
         self._checkouts: Batcher[Checkout, LeaseOutcome] = Batcher(
             lambda calls: self._write(check_out_many, calls),
             max_batch=MAX_BATCH,
@@ -84,7 +86,7 @@ class LeaseBatches:
     async def _write(self, write: Write[Call], calls: list[Call]) -> list[LeaseOutcome]:
         async def once() -> list[LeaseOutcome]:
             async with self._database.write() as session:
-                return await write(session, calls, self._master_key)
+                return await write(session, calls, self.keys)
 
         return await retried(once, again=_again)
 

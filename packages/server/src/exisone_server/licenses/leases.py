@@ -11,30 +11,28 @@ can never both win.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
-from ..audit.context import Actor, acting_as, current_actor
-from ..crypto.master_key import MasterKey
-from ..crypto.service import create_crypto_key
+from ..audit.context import Actor, current_actor
 from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..kit.activation_keys import normalize_activation_key
 from ..kit.time import format_expiration, utc_now
-from ..models import CryptoKey, KeyAlgorithm, Lease, License, Plan, Product, table_of
+from ..models import CryptoKey, Lease, License, Plan, Product, table_of
 from ..security.lookups import lookup_found, lookup_missed
 from . import rules
+from .binding import TARGET_COLUMNS, ActivatedProduct, SeatLicense, row_facts
+from .lease_keys import LEASE_KEY, LeaseKeys
 from .rules import LeasePolicy, Reason
 from .service import (
     features_of_licenses,
-    key_facts,
     license_not_found,
     refusal_error,
-    seat_limit,
 )
 
 __all__ = [
@@ -99,30 +97,19 @@ class LeaseTerms:
     #: When this checkout or heartbeat took or renewed it (the token's ``issuedAt``).
     issued_at: datetime
 
-    @classmethod
-    def of(cls, lease: Lease) -> LeaseTerms:
-        return cls(
-            lease_id=lease.lease_id,
-            hardware_id=lease.hardware_id,
-            expires_at=lease.expires_at,
-            ttl_seconds=lease.ttl_seconds,
-            borrowed=lease.borrowed,
-            issued_at=lease.last_heartbeat_at or lease.created_at,
-        )
-
 
 @dataclass(frozen=True)
 class LeaseGrant:
     """A lease checked out or renewed, with what its answer and signed token need."""
 
     lease: LeaseTerms
-    license: License
+    license: SeatLicense
     product_name: str
     features: list[str]
     seats_in_use: int
     max_seats: int | None
-    #: The tenant's lease key (:func:`_lease_keys`): the lease token is signed with it (after
-    #: the commit).
+    #: The tenant's lease key (:class:`.lease_keys.LeaseKeys`): the lease token is signed with
+    #: it (after the commit).
     crypto_key: CryptoKey
 
 
@@ -194,36 +181,93 @@ def _span_error(policy: LeasePolicy, borrowing: bool) -> ApiError:
     return BadRequest("invalid_request", f"Invalid request: {bounds}.")
 
 
-#: A batch of checkouts' licenses with their products and plans, locked in license order.
+_leases = table_of(Lease)
+_licenses = table_of(License)
+_products = table_of(Product)
+_plans = table_of(Plan)
+#: A batch of checkouts' licenses with their products, plans (grace and lease bounds) and
+#: tenants' signing keys, locked in license order (Core rows, no ORM objects).
 _CHECKING_OUT = (
-    select(License, Product, Plan)
-    .join(Product, Product.id == License.product_id)
-    .outerjoin(Plan, Plan.id == License.plan_id)
+    select(
+        *TARGET_COLUMNS,
+        _plans.c.id.label("plan_id"),
+        _plans.c.lease_ttl_min_seconds,
+        _plans.c.lease_ttl_max_seconds,
+        _plans.c.lease_ttl_default_seconds,
+        _plans.c.max_borrow_hours,
+        LEASE_KEY.label("lease_key"),
+    )
+    .select_from(
+        _licenses.join(_products, _products.c.id == _licenses.c.product_id).outerjoin(
+            _plans, _plans.c.id == _licenses.c.plan_id
+        )
+    )
     .where(
-        tuple_(License.tenant_id, License.activation_key).in_(
+        tuple_(_licenses.c.tenant_id, _licenses.c.activation_key).in_(
             bindparam("tenant_keys", expanding=True)
         )
     )
-    .order_by(License.id)
-    .with_for_update(of=License)
+    .order_by(_licenses.c.id)
+    .with_for_update(of=_licenses)
 )
 #: The live leases of the batch's (license, device) pairs, the latest first, locked: a release
 #: or a heartbeat waiting for them sees the checkout's change. Pairs, not a license list and a
 #: device list: PostgreSQL read every lease of a license for the device list.
 _DEVICE_LEASES = (
-    select(Lease)
+    select(_leases.c.license_id, _leases.c.hardware_id, _leases.c.lease_id)
     .where(
-        tuple_(Lease.license_id, Lease.hardware_id).in_(bindparam("devices", expanding=True)),
-        Lease.ended_at.is_(None),
-        Lease.expires_at > bindparam("now"),
+        tuple_(_leases.c.license_id, _leases.c.hardware_id).in_(
+            bindparam("devices", expanding=True)
+        ),
+        _leases.c.ended_at.is_(None),
+        _leases.c.expires_at > bindparam("now"),
     )
-    .order_by(Lease.expires_at.desc(), Lease.id.desc())
+    .order_by(_leases.c.expires_at.desc(), _leases.c.id.desc())
     .with_for_update()
+)
+_NEW_LEASE = insert(_leases)
+#: A checkout of a device that holds a live lease: the lease renewed.
+_RETAKE = (
+    update(_leases)
+    .where(_leases.c.lease_id == bindparam("taken"))
+    .values(
+        expires_at=bindparam("new_expires_at"),
+        ttl_seconds=bindparam("new_ttl_seconds"),
+        borrowed=bindparam("new_borrowed"),
+        last_heartbeat_at=bindparam("new_last_heartbeat_at"),
+    )
 )
 
 
+class _LeaseWrites:
+    """A batch of checkouts' new and renewed leases, by lease id, written together (before a
+    count that must see them, and at the end)."""
+
+    def __init__(self) -> None:
+        self.new: dict[str, dict[str, Any]] = {}
+        self.renewed: dict[str, dict[str, Any]] = {}
+
+    def renew(self, lease_id: str, values: dict[str, Any]) -> None:
+        (self.new.get(lease_id) or self.renewed.setdefault(lease_id, {})).update(values)
+
+    async def write(self, session: AsyncSession) -> None:
+        connection = await session.connection()
+        if self.new:
+            await connection.execute(_NEW_LEASE, list(self.new.values()))
+        if self.renewed:
+            await connection.execute(
+                _RETAKE,
+                [
+                    {"taken": taken, **{f"new_{name}": value for name, value in values.items()}}
+                    for taken, values in self.renewed.items()
+                ],
+            )
+        self.new.clear()
+        self.renewed.clear()
+
+
 async def check_out_many(
-    session: AsyncSession, checkouts: Sequence[Checkout], master_key: MasterKey
+    session: AsyncSession, checkouts: Sequence[Checkout], keys: LeaseKeys
 ) -> list[LeaseOutcome]:
     """POST /api/license/lease for several devices at once, in order: the device's live lease
     renewed, or a new one if a seat is free (409 ``no_free_seat`` with ``nextFreeAt``
@@ -231,82 +275,91 @@ async def check_out_many(
     plan's TTL and borrowing bounds as refusals.
 
     A few statements however many checkouts: the licenses (locked) with their products and
-    plans; the devices' live leases; the licenses' seat counts; then, once the new leases are
-    written, the signing keys and features. A checkout later in the batch sees the seats the
-    earlier ones took.
+    plans and their tenants' signing keys; the devices' live leases; the licenses' seat
+    counts; then the new and renewed leases, and the features. A checkout later in the batch
+    sees the seats the earlier ones took.
     """
     asked = [(c.tenant_id, normalize_activation_key(c.activation_key)) for c in checkouts]
     # a key with a NUL cannot be stored, so cannot exist
     tenant_keys = sorted({(tenant, key) for tenant, key in asked if key and "\x00" not in key})
+    connection = await session.connection()
     rows = (
-        (await session.execute(_CHECKING_OUT, {"tenant_keys": tenant_keys})).all()
+        (await connection.execute(_CHECKING_OUT, {"tenant_keys": tenant_keys})).all()
         if tenant_keys
         else []
     )
-    found = {(row[0].tenant_id, row[0].activation_key): row for row in rows}
+    found = {(row.tenant_id, row.activation_key): row for row in rows}
     licensed = [found.get(tenant_key) for tenant_key in asked]  # per checkout
     now = utc_now()  # read after the lock: see the module's docstring
-    devices: dict[tuple[int, str], Lease] = {}
+    devices: dict[tuple[int, str], str] = {}  # (license, device) → its live lease's id
     seats: dict[int, int] = {}
     if rows:
         pairs = {
-            (row[0].id, checkout.hardware_id)
+            (row.id, checkout.hardware_id)
             for row, checkout in zip(licensed, checkouts, strict=True)
             if row is not None
         }
         parameters = {"devices": sorted(pairs), "now": now}
-        for live in await session.scalars(_DEVICE_LEASES, parameters):
-            devices.setdefault((live.license_id, live.hardware_id), live)
-        seats = await _live_seats(session, sorted({row[0].id for row in rows}), now)
+        for live in await connection.execute(_DEVICE_LEASES, parameters):
+            devices.setdefault((live.license_id, live.hardware_id), live.lease_id)
+        seats = await _live_seats(session, sorted({row.id for row in rows}), now)
+    writes = _LeaseWrites()
     outcomes: list[LeaseOutcome | None] = []
-    granted: list[tuple[int, LeaseTerms, License, str, int]] = []
+    granted: list[tuple[int, LeaseTerms, SeatLicense, str, int]] = []
     for position, (checkout, row) in enumerate(zip(checkouts, licensed, strict=True)):
         if row is None:
             outcomes.append(LeaseOutcome(None, license_not_found(), found=False))
             continue
-        license, product, plan = row
-        span = _checkout_span(license, product, plan, checkout, now)
+        span = _checkout_span(row, checkout, now)
         if isinstance(span, ApiError):
             outcomes.append(LeaseOutcome(None, span))
             continue
         length, ttl = span
-        lease = devices.get((license.id, checkout.hardware_id))
-        if lease is None:
-            limit, in_use = seat_limit(license), seats.get(license.id, 0)
+        license = SeatLicense.of(row)
+        held = {
+            "expires_at": now + length,
+            "ttl_seconds": ttl,
+            "borrowed": checkout.borrow_hours is not None,
+        }
+        lease_id = devices.get((license.id, checkout.hardware_id))
+        if lease_id is None:
+            limit, in_use = license.seat_limit, seats.get(license.id, 0)
             if rules.lease_seat_refusal(limit, in_use) is not None:
-                await session.flush()  # the batch's new leases count for nextFreeAt
+                await writes.write(session)  # the batch's new leases count for nextFreeAt
                 next_free = await _next_free_at(session, license.id, now)
                 outcomes.append(LeaseOutcome(None, _no_free_seat(limit, in_use, next_free)))
                 continue
-            lease = Lease(
-                license_id=license.id,
-                lease_id=new_lease_id(),
-                hardware_id=checkout.hardware_id,
-                expires_at=now + length,
-                ttl_seconds=ttl,
-                borrowed=checkout.borrow_hours is not None,
-                ip_address=checkout.ip_address,
-                client_version=(checkout.client_version or "").strip()[:50] or None,
-                created_at=now,
-            )
-            session.add(lease)
-            devices[(license.id, checkout.hardware_id)] = lease
+            lease_id = new_lease_id()
+            writes.new[lease_id] = {
+                "license_id": license.id,
+                "lease_id": lease_id,
+                "hardware_id": checkout.hardware_id,
+                **held,
+                "last_heartbeat_at": None,
+                "ip_address": checkout.ip_address,
+                "client_version": (checkout.client_version or "").strip()[:50] or None,
+                "created_at": now,
+            }
+            devices[(license.id, checkout.hardware_id)] = lease_id
             seats[license.id] = seats.get(license.id, 0) + 1
         else:
-            lease.expires_at = now + length
-            lease.ttl_seconds = ttl
-            lease.borrowed = checkout.borrow_hours is not None
-            lease.last_heartbeat_at = now
-        granted.append(
-            (position, LeaseTerms.of(lease), license, product.name, seats.get(license.id, 0))
+            writes.renew(lease_id, {**held, "last_heartbeat_at": now})
+        terms = LeaseTerms(
+            lease_id,
+            checkout.hardware_id,
+            now + length,
+            ttl,
+            checkout.borrow_hours is not None,
+            now,
         )
+        granted.append((position, terms, license, row.product_name, seats.get(license.id, 0)))
         outcomes.append(None)
-    await session.flush()
+    await writes.write(session)
     if granted:
         entries = [entry[1:] for entry in granted]
-        for (position, *_), grant in zip(
-            granted, await _grants(session, entries, master_key, _actors(checkouts)), strict=True
-        ):
+        signers = {row.tenant_id: row.lease_key for row in rows}
+        grants = await _grants(session, entries, keys, signers, _actors(checkouts))
+        for (position, *_), grant in zip(granted, grants, strict=True):
             outcomes[position] = LeaseOutcome(grant)
     return [outcome for outcome in outcomes if outcome is not None]
 
@@ -319,14 +372,12 @@ def _actors(requests: Sequence[Checkout | Heartbeat]) -> dict[int, Actor]:
     return actors
 
 
-def _checkout_span(
-    license: License, product: Product, plan: Plan | None, checkout: Checkout, now: datetime
-) -> tuple[timedelta, int] | ApiError:
-    """The lease's length and TTL for this checkout, or why this license lends it no seat
-    (before seats are counted)."""
+def _checkout_span(row: Any, checkout: Checkout, now: datetime) -> tuple[timedelta, int] | ApiError:
+    """The lease's length and TTL for this checkout of ``row``'s license (a row of
+    :data:`_CHECKING_OUT`), or why it lends no seat (before seats are counted)."""
     refusal = rules.lease_refusal(
-        key_facts(license, product, plan.grace_days if plan else 0),
-        floating=license.is_floating,
+        row_facts(row),
+        floating=row.is_floating,
         product_name=checkout.product_name,
         version=checkout.client_version,
         now=now,
@@ -337,8 +388,8 @@ def _checkout_span(
             "This license is not floating: activate the device instead of leasing a seat.",
         )
     if refusal is not None:
-        return refusal_error(refusal, product, checkout.client_version)
-    policy = lease_policy(plan)
+        return refusal_error(refusal, ActivatedProduct.of(row), checkout.client_version)
+    policy = lease_policy(row if row.plan_id is not None else None)
     span = rules.lease_span(policy, checkout.ttl_seconds, checkout.borrow_hours)
     return span if span is not None else _span_error(policy, checkout.borrow_hours is not None)
 
@@ -376,26 +427,61 @@ async def _find_lease(session: AsyncSession, tenant_id: int, lease_id: str) -> L
     return lease
 
 
-_leases = table_of(Lease)
 _grace_days = (
-    select(Plan.grace_days).where(Plan.id == License.plan_id).correlate(License).scalar_subquery()
+    select(_plans.c.grace_days)
+    .where(_plans.c.id == _licenses.c.plan_id)
+    .correlate(_licenses)
+    .scalar_subquery()
 )
-#: A batch of heartbeats' statements, built once (heartbeats are a hot path). The leases with
-#: their licenses, products and plans' grace; the licenses and the leases locked, in license
-#: order (PostgreSQL then reads the lease as it is after a checkout or release it waited for):
+#: A batch of heartbeats' statements, built once (heartbeats are a hot path; Core rows, no ORM
+#: objects). The leases with their licenses, products, plans' grace and tenants' signing keys;
+#: the licenses and the leases locked, in license order (PostgreSQL then reads the lease as it
+#: is after a checkout or release it waited for):
 _RENEWING = (
-    select(Lease, License, Product.name, func.coalesce(_grace_days, 0))
-    .join(License, License.id == Lease.license_id)
-    .join(Product, Product.id == License.product_id)
-    .where(Lease.lease_id.in_(bindparam("lease_ids", expanding=True)))
-    .order_by(License.id)
-    .with_for_update(of=(License, Lease))
+    select(
+        _leases.c.id.label("lease_row"),
+        _leases.c.lease_id,
+        _leases.c.hardware_id,
+        _leases.c.expires_at.label("lease_expires_at"),
+        _leases.c.ended_at,
+        _leases.c.ttl_seconds,
+        _leases.c.borrowed,
+        _leases.c.created_at,
+        _leases.c.last_heartbeat_at,
+        _licenses.c.id,
+        _licenses.c.tenant_id,
+        _licenses.c.activation_key,
+        _licenses.c.email,
+        _licenses.c.status,
+        _licenses.c.expires_at,
+        _licenses.c.is_corporate,
+        _licenses.c.max_seats,
+        _licenses.c.is_floating,
+        _licenses.c.activated_at,
+        _products.c.name.label("product_name"),
+        func.coalesce(_grace_days, 0).label("grace_days"),
+        LEASE_KEY.label("lease_key"),
+    )
+    .select_from(
+        _leases.join(_licenses, _licenses.c.id == _leases.c.license_id).join(
+            _products, _products.c.id == _licenses.c.product_id
+        )
+    )
+    .where(_leases.c.lease_id.in_(bindparam("lease_ids", expanding=True)))
+    .order_by(_licenses.c.id)
+    .with_for_update(of=(_licenses, _leases))
 )
 #: The renewal: conditional, so a lease released meanwhile stays released.
 _RENEW = (
     update(_leases)
     .where(_leases.c.id == bindparam("lease_row"), _leases.c.ended_at.is_(None))
     .values(expires_at=bindparam("until"), last_heartbeat_at=bindparam("now"))
+)
+#: A lease ended with its license's state.
+_END = (
+    update(_leases)
+    .where(_leases.c.id == bindparam("lease_row"))
+    .values(ended_at=bindparam("at"), ended_by=bindparam("by"))
 )
 #: The live leases of each of the licenses.
 _LIVE_SEATS = (
@@ -407,15 +493,10 @@ _LIVE_SEATS = (
     )
     .group_by(_leases.c.license_id)
 )
-#: The tenants' current keys (RSA, and Ed25519 where they have one).
-_CURRENT_KEYS = select(CryptoKey).where(
-    CryptoKey.tenant_id.in_(bindparam("tenant_ids", expanding=True)),
-    CryptoKey.is_current.is_(True),
-)
 
 
 async def renew_leases(
-    session: AsyncSession, heartbeats: Sequence[Heartbeat], master_key: MasterKey
+    session: AsyncSession, heartbeats: Sequence[Heartbeat], keys: LeaseKeys
 ) -> list[LeaseOutcome]:
     """POST /api/license/lease/heartbeat for several leases at once, in order: each lease runs
     ``ttl_seconds`` from now.
@@ -425,9 +506,9 @@ async def renew_leases(
     lease: its renewal carries the 409 to raise. A borrowed lease is answered unchanged.
 
     A few statements however many heartbeats: the leases with their licenses (both locked),
-    products and plans' grace; the renewals, conditional UPDATEs (a lease released meanwhile
-    stays released: :class:`StaleRenewal`); then the seat counts, the tenants' signing keys
-    and the features of the licenses renewed.
+    products, plans' grace and tenants' signing keys; the renewals, conditional UPDATEs (a
+    lease released meanwhile stays released: :class:`StaleRenewal`); then the seat counts
+    (one per license) and the features of the licenses renewed.
     """
     wanted = sorted(
         {
@@ -436,34 +517,38 @@ async def renew_leases(
             if h.lease_id.startswith(LEASE_ID_PREFIX) and len(h.lease_id) <= _MAX_LEASE_ID
         }
     )
-    rows = (await session.execute(_RENEWING, {"lease_ids": wanted})).all() if wanted else []
-    found = {row[0].lease_id: row for row in rows}
+    connection = await session.connection()
+    rows = (await connection.execute(_RENEWING, {"lease_ids": wanted})).all() if wanted else []
+    found = {row.lease_id: row for row in rows}
     now = utc_now()  # read after the lock: see the module's docstring
     renewals: dict[int, datetime] = {}  # lease row → its new expiry
-    granted: list[tuple[int, LeaseTerms, License, str]] = []  # position, lease, license, product
+    ended: dict[int, str] = {}  # lease row → the license state that ended it
+    granted: list[tuple[int, LeaseTerms, Any]] = []  # position, lease, row
     outcomes: list[LeaseOutcome | None] = []
     for position, heartbeat in enumerate(heartbeats):
         row = found.get(heartbeat.lease_id)
-        if row is None or row[1].tenant_id != heartbeat.tenant_id or row[0].ended_at is not None:
+        if row is None or row.tenant_id != heartbeat.tenant_id or row.ended_at is not None:
             outcomes.append(LeaseOutcome(None, _lease_not_found(), found=False))
             continue
-        lease, license, product_name, grace_days = row
-        if not rules.lease_live(lease.expires_at, lease.ended_at, now):
-            outcomes.append(LeaseOutcome(None, _lease_expired(lease)))
+        if not rules.lease_live(row.lease_expires_at, row.ended_at, now):
+            outcomes.append(LeaseOutcome(None, _lease_expired(row.lease_expires_at)))
             continue
-        state = rules.license_state(license.status, license.expires_at, now, int(grace_days))
+        state = rules.license_state(row.status, row.expires_at, now, int(row.grace_days))
         reason = rules.state_reason(state)
         if reason is not None:
-            lease.ended_at, lease.ended_by = now, state.value
+            ended[row.lease_row] = state.value
             outcomes.append(LeaseOutcome(None, Conflict(reason, _STATE_MESSAGES[reason])))
             continue
-        if not lease.borrowed:
-            renewals[lease.id] = now + timedelta(seconds=lease.ttl_seconds)
-            set_committed_value(lease, "expires_at", renewals[lease.id])
-            set_committed_value(lease, "last_heartbeat_at", now)
-        granted.append((position, LeaseTerms.of(lease), license, product_name))
+        if row.borrowed:  # answered unchanged
+            expires_at, issued_at = row.lease_expires_at, row.last_heartbeat_at or row.created_at
+        else:
+            expires_at = renewals[row.lease_row] = now + timedelta(seconds=row.ttl_seconds)
+            issued_at = now
+        terms = LeaseTerms(
+            row.lease_id, row.hardware_id, expires_at, row.ttl_seconds, row.borrowed, issued_at
+        )
+        granted.append((position, terms, row))
         outcomes.append(None)
-    connection = await session.connection()
     if renewals:
         renewed = await connection.execute(
             _RENEW,
@@ -471,15 +556,19 @@ async def renew_leases(
         )
         if renewed.rowcount != len(renewals):
             raise StaleRenewal(f"{len(renewals) - renewed.rowcount} lease(s) ended meanwhile")
-    await session.flush()  # the leases ended with their license's state
+    if ended:
+        await connection.execute(
+            _END, [{"lease_row": row, "at": now, "by": by} for row, by in ended.items()]
+        )
     if granted:
-        seats = await _live_seats(session, sorted({entry[2].id for entry in granted}), now)
+        seats = await _live_seats(session, sorted({row.id for _, _, row in granted}), now)
         entries = [
-            (lease, license, name, seats.get(license.id, 0)) for _, lease, license, name in granted
+            (terms, SeatLicense.of(row), row.product_name, seats.get(row.id, 0))
+            for _, terms, row in granted
         ]
-        for (position, *_), grant in zip(
-            granted, await _grants(session, entries, master_key, _actors(heartbeats)), strict=True
-        ):
+        signers = {row.tenant_id: row.lease_key for row in rows}
+        grants = await _grants(session, entries, keys, signers, _actors(heartbeats))
+        for (position, *_), grant in zip(granted, grants, strict=True):
             outcomes[position] = LeaseOutcome(grant)
     return [outcome for outcome in outcomes if outcome is not None]
 
@@ -493,37 +582,22 @@ async def _live_seats(
     return {license_id: int(count) for license_id, count in counted}
 
 
-async def _lease_keys(
-    session: AsyncSession,
-    tenant_ids: Sequence[int],
-    master_key: MasterKey,
-    actors: dict[int, Actor],
-) -> dict[int, CryptoKey]:
-    """The key that signs each tenant's lease tokens: its current Ed25519 key when it has one,
-    else its current RSA key (made now, by its actor in ``actors``, if it has none yet)."""
-    keys: dict[int, CryptoKey] = {}
-    for key in await session.scalars(_CURRENT_KEYS, {"tenant_ids": tenant_ids}):
-        if key.tenant_id not in keys or key.algorithm == KeyAlgorithm.ED25519:
-            keys[key.tenant_id] = key
-    for tenant_id in tenant_ids:
-        if tenant_id not in keys:  # a tenant without a key yet: made for the asker
-            with acting_as(actors[tenant_id]):
-                keys[tenant_id] = await create_crypto_key(session, tenant_id, master_key)
-    return keys
-
-
 async def _grants(
     session: AsyncSession,
-    entries: Sequence[tuple[LeaseTerms, License, str, int]],
-    master_key: MasterKey,
+    entries: Sequence[tuple[LeaseTerms, SeatLicense, str, int]],
+    keys: LeaseKeys,
+    signers: Mapping[int, str | None],
     actors: dict[int, Actor],
 ) -> list[LeaseGrant]:
     """The answers of leases granted or renewed ((lease, license, product name, seats in
-    use)): with the tenants' signing keys (made, when a tenant has none yet, by its actor in
-    ``actors``) and the licenses' features."""
+    use)): with the tenants' signing keys (``signers``: the fingerprints :data:`LEASE_KEY`
+    read; a key made, when a tenant has none yet, by its actor in ``actors``) and the
+    licenses' features."""
     license_ids = sorted({license.id for _, license, _, _ in entries})
-    tenant_ids = sorted({license.tenant_id for _, license, _, _ in entries})
-    keys = await _lease_keys(session, tenant_ids, master_key, actors)
+    tenant_ids = {license.tenant_id for _, license, _, _ in entries}
+    signing = await keys.of_tenants(
+        session, {tenant: signers[tenant] for tenant in sorted(tenant_ids)}, actors
+    )
     features = await features_of_licenses(session, license_ids)
     return [
         LeaseGrant(
@@ -532,17 +606,17 @@ async def _grants(
             product_name=product_name,
             features=features[license.id],
             seats_in_use=seats_in_use,
-            max_seats=seat_limit(license),
-            crypto_key=keys[license.tenant_id],
+            max_seats=license.seat_limit,
+            crypto_key=signing[license.tenant_id],
         )
         for lease, license, product_name, seats_in_use in entries
     ]
 
 
-def _lease_expired(lease: Lease) -> ApiError:
+def _lease_expired(expired_at: datetime) -> ApiError:
     return ApiError(
         Reason.LEASE_EXPIRED,
-        f"This lease ran out at {format_expiration(lease.expires_at)}; check a seat out again.",
+        f"This lease ran out at {format_expiration(expired_at)}; check a seat out again.",
         status_code=410,
     )
 
