@@ -38,6 +38,7 @@ from .rules import KeyFacts, Reason
 from .service import check_hardware_id, found_license, refusal_error
 
 __all__ = [
+    "LICENSE_COLUMNS",
     "TARGET_COLUMNS",
     "ActivatedProduct",
     "ActivationOutcome",
@@ -52,9 +53,9 @@ _products = table_of(Product)
 _plans = table_of(Plan)
 _activations = table_of(Activation)
 
-#: What step 1 reads of the license, its product and its plan (the rows :func:`row_facts`,
-#: :meth:`SeatLicense.of` and :meth:`ActivatedProduct.of` take).
-TARGET_COLUMNS = (
+#: What binding and the lease batches read of a license: :meth:`SeatLicense.of`'s columns and
+#: its state's.
+LICENSE_COLUMNS = (
     _licenses.c.id,
     _licenses.c.tenant_id,
     _licenses.c.activation_key,
@@ -65,6 +66,11 @@ TARGET_COLUMNS = (
     _licenses.c.max_seats,
     _licenses.c.is_floating,
     _licenses.c.activated_at,
+)
+#: What step 1 reads of the license, its product and its plan (the rows :func:`row_facts`,
+#: :meth:`SeatLicense.of` and :meth:`ActivatedProduct.of` take).
+TARGET_COLUMNS = (
+    *LICENSE_COLUMNS,
     _products.c.name.label("product_name"),
     _products.c.is_active.label("product_active"),
     _products.c.enforce_version_check,

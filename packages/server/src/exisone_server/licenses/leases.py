@@ -26,7 +26,7 @@ from ..kit.time import format_expiration, utc_now
 from ..models import CryptoKey, Lease, License, Plan, Product, table_of
 from ..security.lookups import lookup_found, lookup_missed
 from . import rules
-from .binding import TARGET_COLUMNS, ActivatedProduct, SeatLicense, row_facts
+from .binding import LICENSE_COLUMNS, TARGET_COLUMNS, ActivatedProduct, SeatLicense, row_facts
 from .lease_keys import LEASE_KEY, LeaseKeys
 from .rules import LeasePolicy, Reason
 from .service import (
@@ -448,16 +448,7 @@ _RENEWING = (
         _leases.c.borrowed,
         _leases.c.created_at,
         _leases.c.last_heartbeat_at,
-        _licenses.c.id,
-        _licenses.c.tenant_id,
-        _licenses.c.activation_key,
-        _licenses.c.email,
-        _licenses.c.status,
-        _licenses.c.expires_at,
-        _licenses.c.is_corporate,
-        _licenses.c.max_seats,
-        _licenses.c.is_floating,
-        _licenses.c.activated_at,
+        *LICENSE_COLUMNS,
         _products.c.name.label("product_name"),
         func.coalesce(_grace_days, 0).label("grace_days"),
         LEASE_KEY.label("lease_key"),
