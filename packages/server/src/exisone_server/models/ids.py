@@ -9,8 +9,8 @@ PostgreSQL two concurrent transactions would both have to draw the same one of t
 ids). Rows that existed before keep their ids.
 
 Random ids carry no order, and times are stored to the second, so each of these tables also has
-``seq``, an insertion counter that never leaves the server (``max + 1`` in the inserting
-transaction; rows inserted by one multi-row statement share a value): lists that are "newest
+``seq``, an insertion counter that never leaves the server (``max + 1``, read by the INSERT
+itself; rows inserted by one multi-row statement may share a value): lists that are "newest
 first" sort by it.
 """
 
@@ -20,11 +20,15 @@ import functools
 import secrets
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Select, Table, bindparam, func, select
+from sqlalchemy import BigInteger, Insert, Integer, Select, Table, bindparam, func, select
 from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.exc import CompileError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
 
-__all__ = ["MAX_ID", "draw_id", "insertion_seq_column", "next_seq", "random_id", "random_id_column"]
+__all__ = ["MAX_ID", "NextSeq", "draw_id", "insertion_seq_column", "random_id", "random_id_column"]
 
 #: The largest id: 2**31 - 1 (the largest signed 32-bit int).
 MAX_ID = 2**31 - 1
@@ -42,12 +46,6 @@ def _id_taken(table: Table) -> Select[Any]:
     """``SELECT id ... WHERE id = :candidate``, built once per table (its compiled form is
     then cached by SQLAlchemy, which a statement built per call would key again each time)."""
     return select(table.c.id).where(table.c.id == bindparam("candidate"))
-
-
-@functools.cache
-def _largest_seq(table: Table) -> Select[Any]:
-    """``SELECT max(seq)`` of a table, built once per table."""
-    return select(func.max(table.c.seq))
 
 
 def random_id(context: DefaultExecutionContext) -> int:
@@ -69,13 +67,24 @@ def random_id_column() -> Mapped[int]:
     )
 
 
-def next_seq(context: DefaultExecutionContext) -> int:
-    """Column default: one more than the table's largest ``seq``."""
-    column: Any = context.current_column
-    largest = context.connection.execute(_largest_seq(column.table)).scalar()
-    return int(largest or 0) + 1
+class NextSeq(ColumnElement[int]):
+    """``seq``'s default: one more than the inserted table's largest ``seq``, a subquery of the
+    INSERT itself (no statement of its own before each insert)."""
+
+    inherit_cache = True
+    type = BigInteger()
+
+
+@compiles(NextSeq)
+def _next_seq_sql(element: NextSeq, compiler: SQLCompiler, **kw: Any) -> str:
+    statement = compiler.statement
+    if not isinstance(statement, Insert):
+        raise CompileError("NextSeq is the default of an INSERT only")
+    table = statement.table
+    largest = select(func.coalesce(func.max(table.c.seq), 0) + 1).scalar_subquery()
+    return compiler.process(largest, **kw)
 
 
 def insertion_seq_column() -> Mapped[int | None]:
     """``seq``: the insertion order of a table with random ids (internal, indexed)."""
-    return mapped_column(BigInteger, default=next_seq, index=True)
+    return mapped_column(BigInteger, default=NextSeq(), index=True)
