@@ -10,7 +10,17 @@ import pytest
 from sqlalchemy import select
 
 from exisone_server.auth import Permission
-from exisone_server.models import AccessToken, AuditEvent, Product, Tenant, WebhookEndpoint, ids
+from exisone_server.licenses.history import record_history
+from exisone_server.models import (
+    AccessToken,
+    AuditEvent,
+    HistoryAction,
+    LicenseHistory,
+    Product,
+    Tenant,
+    WebhookEndpoint,
+    ids,
+)
 from exisone_server.models.ids import MAX_ID, random_id_column
 
 from .seeding import Seed
@@ -111,3 +121,36 @@ def test_the_id_column_is_an_application_drawn_integer() -> None:
     assert column.primary_key and column.autoincrement is False
     assert column.default is not None
     assert random_id_column  # the one definition every tenant-visible table uses
+
+
+async def test_a_history_row_draws_again_without_a_look_up(seed: Seed, drawn: list[int]) -> None:
+    """History rows, inserted on the hot paths with ``ON CONFLICT (id) DO NOTHING`` instead of
+    a look-up first, still skip a taken id; each one's ``seq`` is one more than the last."""
+    license = await seed.license(await seed.product("HistoryIds"))
+    async with seed.database.write() as session:
+        await record_history(session, license.id, HistoryAction.ACTIVATED, hardware_id="A")
+    async with seed.database.read_session() as session:
+        taken = await session.scalar(
+            select(LicenseHistory.id).where(
+                LicenseHistory.license_id == license.id, LicenseHistory.hardware_id == "A"
+            )
+        )
+    assert taken is not None
+    free = 55_555_555 + seed.tenant.id % 1_000_000_000
+    drawn.extend([taken, taken, free])
+    async with seed.database.write() as session:
+        await record_history(session, license.id, HistoryAction.ACTIVATED, hardware_id="B")
+    assert not drawn
+    async with seed.database.read_session() as session:
+        rows = (
+            await session.execute(
+                select(LicenseHistory.id, LicenseHistory.hardware_id, LicenseHistory.seq)
+                .where(
+                    LicenseHistory.license_id == license.id,
+                    LicenseHistory.hardware_id.is_not(None),
+                )
+                .order_by(LicenseHistory.seq)
+            )
+        ).all()
+    assert [(row.id, row.hardware_id) for row in rows] == [(taken, "A"), (free, "B")]
+    assert rows[1].seq > rows[0].seq

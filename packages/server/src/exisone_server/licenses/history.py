@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..kit.time import utc_now
 from ..models import HistoryAction, LicenseHistory, table_of
+from ..models.ids import insert_with_random_id
 
 __all__ = ["record_history"]
 
-_INSERT = insert(table_of(LicenseHistory))
+_HISTORY = table_of(LicenseHistory)
 
 
 async def record_history(
@@ -30,9 +30,9 @@ async def record_history(
     """Add one history row in the caller's transaction (the session's pending changes are
     flushed first, so the row may follow them, such as a license just added)."""
     await session.flush()
-    connection = await session.connection()
-    await connection.execute(
-        _INSERT,
+    await insert_with_random_id(
+        await session.connection(),
+        _HISTORY,
         {
             "license_id": license_id,
             "action": action,
