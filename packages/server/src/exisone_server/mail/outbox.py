@@ -6,6 +6,7 @@ uses to send e-mail. The worker (:mod:`.worker`) sends what is queued.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import secrets
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import insert_for
@@ -28,6 +29,7 @@ from ..models import (
     MailStatus,
     MailTemplate,
     Product,
+    table_of,
 )
 from .addresses import recipient
 from .kinds import LICENSE_KINDS, MailKind
@@ -63,19 +65,21 @@ async def template_source(
 ) -> tuple[TemplateSource, MailTemplate | None]:
     """The template used for ``kind``: the product's, else the tenant's, else the default; and
     the stored row it came from (None = the shipped default)."""
-    candidates = [None] if product_id is None or kind not in LICENSE_KINDS else [product_id, None]
-    for candidate in candidates:
-        row = await session.scalar(
-            select(MailTemplate).where(
-                MailTemplate.tenant_id == tenant_id,
-                MailTemplate.kind == kind.value,
-                MailTemplate.product_id.is_(None)
-                if candidate is None
-                else MailTemplate.product_id == candidate,
-            )
+    owners: list[ColumnElement[bool]] = [MailTemplate.product_id.is_(None)]  # the tenant's
+    if product_id is not None and kind in LICENSE_KINDS:
+        owners.append(MailTemplate.product_id == product_id)
+    row = await session.scalar(
+        select(MailTemplate)
+        .where(
+            MailTemplate.tenant_id == tenant_id,
+            MailTemplate.kind == kind.value,
+            or_(*owners),
         )
-        if row is not None:
-            return TemplateSource(row.subject, row.text_body, row.html_body), row
+        .order_by(MailTemplate.product_id.is_(None))  # the product's first
+        .limit(1)
+    )
+    if row is not None:
+        return TemplateSource(row.subject, row.text_body, row.html_body), row
     return DEFAULT_TEMPLATES[kind], None
 
 
@@ -111,6 +115,16 @@ def _render(kind: MailKind, source: TemplateSource, context: dict[str, Any]) -> 
     except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
         logger.warning("mail template for %s failed (%s); the default is used", kind, exc)
         return render(DEFAULT_TEMPLATES[kind], context)
+
+
+@functools.cache
+def _queueing(dialect: str, *, deduped: bool) -> Any:
+    """The INSERT of a message (skipped when its ``dedupe_key`` was used), returning its id:
+    built once per dialect, so SQLAlchemy reuses its compiled form."""
+    statement = insert_for(dialect)(table_of(MailMessage))
+    if deduped:
+        statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return statement.returning(table_of(MailMessage).c.id)
 
 
 async def enqueue(
@@ -186,10 +200,9 @@ async def enqueue(
         "last_error": None if checked else NOT_AN_ADDRESS,
         "created_at": moment,
     }
-    statement = insert_for(session.get_bind().dialect.name)(MailMessage).values(**values)
-    if dedupe_key is not None:
-        statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    message_id = await session.scalar(statement.returning(MailMessage.id))
+    connection = await session.connection()
+    statement = _queueing(connection.dialect.name, deduped=dedupe_key is not None)
+    message_id = (await connection.execute(statement, values)).scalar()
     if message_id is None:
         return None
     if checked:
