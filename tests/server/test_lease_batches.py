@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from exisone.protocol import verify_lease_token
 from exisone_server.kit.time import format_expiration, utc_now
-from exisone_server.licenses import lease_batches
+from exisone_server.licenses import lease_batches, lease_keys
 from exisone_server.licenses.lease_batches import LeaseBatches
 from exisone_server.licenses.lease_endpoints import _token
 from exisone_server.licenses.lease_keys import LeaseKeys
@@ -113,11 +113,15 @@ async def test_a_batch_ends_the_leases_of_a_license_that_is_no_longer_active(
         license_id = await session.scalar(select(Lease.license_id).where(Lease.lease_id == first))
     async with seed.database.write() as session:
         await session.execute(update(License).where(License.id == license_id).values(status=status))
-    calls = [Heartbeat(seed.tenant.id, first), Heartbeat(seed.tenant.id, second)]
+    calls = [
+        Heartbeat(seed.tenant.id, first),
+        Heartbeat(seed.tenant.id, second),
+        Heartbeat(seed.tenant.id, first),  # again: its lease ended just before, in this batch
+    ]
     async with seed.database.write() as session:
         renewals = await renew_leases(session, calls, LeaseKeys(seed.master_key))
 
-    assert [r.refusal.status_code if r.refusal else 200 for r in renewals] == [409, 409]
+    assert [r.refusal.status_code if r.refusal else 200 for r in renewals] == [409, 409, 404]
     async with seed.database.read_session() as session:
         ended = list(
             await session.scalars(select(Lease.ended_by).where(Lease.lease_id.in_([first, second])))
@@ -293,3 +297,29 @@ async def test_a_key_made_for_a_tenant_s_first_lease_is_audited_as_its_asker(see
     made = events[-1]  # an earlier one (seeding's) was deleted above
     assert (made.actor_type, made.ip_address) == ("token", "127.0.0.1")
     assert made.actor in seed.api.token
+
+
+async def test_a_full_key_cache_never_drops_a_key_from_under_a_batch(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for one key, a batch of two tenants' checkouts (one key kept, one read) signs
+    each with its own tenant's key; what is kept afterwards is bounded."""
+    monkeypatch.setattr(lease_keys, "MAX_KEPT_KEYS", 1)
+    other = await Seed.create(seed.database, seed.master_key, seed.client)
+    checkouts = []
+    for tenant in (seed, other):
+        product = await tenant.product(version="2.0")
+        plan = await tenant.floating_plan()
+        license = await tenant.license(product, plan=plan, is_corporate=True, max_seats=5)
+        checkouts.append(Checkout(tenant.tenant.id, license.activation_key, "HW-1", product.name))
+    keys = LeaseKeys(seed.master_key)
+    async with seed.database.write() as session:
+        (kept,) = await check_out_many(session, checkouts[:1], keys)  # seed's key now kept
+    async with seed.database.write() as session:
+        outcomes = await check_out_many(session, checkouts[::-1], keys)
+
+    signers = [o.grant.crypto_key.tenant_id for o in outcomes if o.grant is not None]
+    assert signers == [other.tenant.id, seed.tenant.id]
+    assert kept.grant is not None and outcomes[1].grant is not None
+    assert outcomes[1].grant.crypto_key.fingerprint == kept.grant.crypto_key.fingerprint
+    assert len(keys._kept) == 1

@@ -59,19 +59,28 @@ class LeaseKeys:
     ) -> dict[int, CryptoKey]:
         """Each tenant's signing key, given the fingerprint :data:`LEASE_KEY` read for it; a
         tenant without a key gets an RSA key now, made by its actor in ``actors``."""
-        missing = {fp for fp in fingerprints.values() if fp is not None and fp not in self._kept}
+        wanted = {fp for fp in fingerprints.values() if fp is not None}
+        found = {fp: self._kept[fp] for fp in wanted if fp in self._kept}
+        missing = sorted(wanted - set(found))
         if missing:
-            for key in await session.scalars(_BY_FINGERPRINT, {"fingerprints": sorted(missing)}):
+            for key in await session.scalars(_BY_FINGERPRINT, {"fingerprints": missing}):
                 session.expunge(key)  # read-only from here on, shared by later batches
-                self._kept[key.fingerprint] = key
-            while len(self._kept) > MAX_KEPT_KEYS:
-                self._kept.popitem(last=False)
+                found[key.fingerprint] = key
         keys: dict[int, CryptoKey] = {}
         for tenant_id, fingerprint in fingerprints.items():
             if fingerprint is None:
                 with acting_as(actors[tenant_id]):
                     keys[tenant_id] = await create_crypto_key(session, tenant_id, self.master_key)
             else:
-                self._kept.move_to_end(fingerprint)
-                keys[tenant_id] = self._kept[fingerprint]
+                keys[tenant_id] = found[fingerprint]
+        self._keep(found)
         return keys
+
+    def _keep(self, keys: Mapping[str, CryptoKey]) -> None:
+        """Keep ``keys`` as the most recently used (after the batch took what it needs from
+        them: dropping the least recently used never takes a key from under a batch)."""
+        for fingerprint, key in keys.items():
+            self._kept[fingerprint] = key
+            self._kept.move_to_end(fingerprint)
+        while len(self._kept) > MAX_KEPT_KEYS:
+            self._kept.popitem(last=False)

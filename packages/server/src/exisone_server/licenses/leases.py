@@ -518,7 +518,12 @@ async def renew_leases(
     outcomes: list[LeaseOutcome | None] = []
     for position, heartbeat in enumerate(heartbeats):
         row = found.get(heartbeat.lease_id)
-        if row is None or row.tenant_id != heartbeat.tenant_id or row.ended_at is not None:
+        if (
+            row is None
+            or row.tenant_id != heartbeat.tenant_id
+            or row.ended_at is not None
+            or row.lease_row in ended  # by an earlier heartbeat of this batch
+        ):
             outcomes.append(LeaseOutcome(None, _lease_not_found(), found=False))
             continue
         if not rules.lease_live(row.lease_expires_at, row.ended_at, now):
