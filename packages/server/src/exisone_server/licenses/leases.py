@@ -316,7 +316,7 @@ async def check_out_many(
             continue
         length, ttl = span
         license = SeatLicense.of(row)
-        held = {
+        held: dict[str, Any] = {
             "expires_at": now + length,
             "ttl_seconds": ttl,
             "borrowed": checkout.borrow_hours is not None,
@@ -344,14 +344,7 @@ async def check_out_many(
             seats[license.id] = seats.get(license.id, 0) + 1
         else:
             writes.renew(lease_id, {**held, "last_heartbeat_at": now})
-        terms = LeaseTerms(
-            lease_id,
-            checkout.hardware_id,
-            now + length,
-            ttl,
-            checkout.borrow_hours is not None,
-            now,
-        )
+        terms = LeaseTerms(lease_id, checkout.hardware_id, issued_at=now, **held)
         granted.append((position, terms, license, row.product_name, seats.get(license.id, 0)))
         outcomes.append(None)
     await writes.write(session)
@@ -427,12 +420,6 @@ async def _find_lease(session: AsyncSession, tenant_id: int, lease_id: str) -> L
     return lease
 
 
-_grace_days = (
-    select(_plans.c.grace_days)
-    .where(_plans.c.id == _licenses.c.plan_id)
-    .correlate(_licenses)
-    .scalar_subquery()
-)
 #: A batch of heartbeats' statements, built once (heartbeats are a hot path; Core rows, no ORM
 #: objects). The leases with their licenses, products, plans' grace and tenants' signing keys;
 #: the licenses and the leases locked, in license order (PostgreSQL then reads the lease as it
@@ -450,13 +437,13 @@ _RENEWING = (
         _leases.c.last_heartbeat_at,
         *LICENSE_COLUMNS,
         _products.c.name.label("product_name"),
-        func.coalesce(_grace_days, 0).label("grace_days"),
+        _plans.c.grace_days,
         LEASE_KEY.label("lease_key"),
     )
     .select_from(
-        _leases.join(_licenses, _licenses.c.id == _leases.c.license_id).join(
-            _products, _products.c.id == _licenses.c.product_id
-        )
+        _leases.join(_licenses, _licenses.c.id == _leases.c.license_id)
+        .join(_products, _products.c.id == _licenses.c.product_id)
+        .outerjoin(_plans, _plans.c.id == _licenses.c.plan_id)
     )
     .where(_leases.c.lease_id.in_(bindparam("lease_ids", expanding=True)))
     .order_by(_licenses.c.id)
@@ -529,7 +516,7 @@ async def renew_leases(
         if not rules.lease_live(row.lease_expires_at, row.ended_at, now):
             outcomes.append(LeaseOutcome(None, _lease_expired(row.lease_expires_at)))
             continue
-        state = rules.license_state(row.status, row.expires_at, now, int(row.grace_days))
+        state = rules.license_state(row.status, row.expires_at, now, int(row.grace_days or 0))
         reason = rules.state_reason(state)
         if reason is not None:
             ended[row.lease_row] = state.value

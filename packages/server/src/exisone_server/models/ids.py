@@ -21,7 +21,6 @@ import secrets
 from typing import Any
 
 from sqlalchemy import BigInteger, Insert, Integer, Select, Table, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,6 +28,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
+
+from ..db import insert_for
 
 __all__ = [
     "MAX_ID",
@@ -74,8 +75,11 @@ def random_id(context: DefaultExecutionContext) -> int:
 def _insert_if_free(table: Table, dialect: str) -> Any:
     """``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`` of a table, built once per table
     and dialect."""
-    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    return insert(table).on_conflict_do_nothing(index_elements=[table.c.id]).returning(table.c.id)
+    return (
+        insert_for(dialect)(table)
+        .on_conflict_do_nothing(index_elements=[table.c.id])
+        .returning(table.c.id)
+    )
 
 
 async def insert_with_random_id(
