@@ -25,6 +25,7 @@ from exisone_server.licenses.leases import (
     renew_leases,
 )
 from exisone_server.models import AuditEvent, CryptoKey, KeyAlgorithm, Lease, License, LicenseStatus
+from exisone_server.statements import SessionStatements
 
 from .seeding import Seed
 
@@ -78,7 +79,7 @@ async def test_one_batch_answers_each_heartbeat_as_alone(seed: Seed) -> None:
         Heartbeat(seed.tenant.id, "x" * 500),
     ]
     async with seed.database.write() as session:
-        renewals = await renew_leases(session, calls, LeaseKeys(seed.master_key))
+        renewals = await renew_leases(SessionStatements(session), calls, LeaseKeys(seed.master_key))
 
     codes = [
         renewal.refusal.code if renewal.refusal is not None else "renewed" for renewal in renewals
@@ -119,7 +120,7 @@ async def test_a_batch_ends_the_leases_of_a_license_that_is_no_longer_active(
         Heartbeat(seed.tenant.id, first),  # again: its lease ended just before, in this batch
     ]
     async with seed.database.write() as session:
-        renewals = await renew_leases(session, calls, LeaseKeys(seed.master_key))
+        renewals = await renew_leases(SessionStatements(session), calls, LeaseKeys(seed.master_key))
 
     assert [r.refusal.status_code if r.refusal else 200 for r in renewals] == [409, 409, 404]
     async with seed.database.read_session() as session:
@@ -157,15 +158,17 @@ async def test_a_stale_batch_is_renewed_again(seed: Seed, monkeypatch: pytest.Mo
     (lease_id, _) = await _leases(seed, 2)
     attempts = 0
 
-    async def released_meanwhile(session: Any, calls: Any, keys: Any) -> Any:
+    async def released_meanwhile(statements: Any, calls: Any, keys: Any) -> Any:
         nonlocal attempts
         attempts += 1
         if attempts == 1:
             raise StaleRenewal("a lease ended meanwhile")
-        return await renew_leases(session, calls, keys)
+        return await renew_leases(statements, calls, keys)
 
+    batcher = LeaseBatches(seed.database, seed.master_key)
+    await batcher.renew(seed.tenant.id, lease_id)  # keeps the key: no run for want of one
     monkeypatch.setattr(lease_batches, "renew_leases", released_meanwhile)
-    renewal = await LeaseBatches(seed.database, seed.master_key).renew(seed.tenant.id, lease_id)
+    renewal = await batcher.renew(seed.tenant.id, lease_id)
     assert attempts == 2 and renewal.grant is not None and renewal.refusal is None
 
 
@@ -175,8 +178,8 @@ async def test_a_failed_batch_fails_each_heartbeat_and_renews_nothing(
     ids = await _leases(seed, 3)
     before = [await _expiry(seed, i) for i in ids]
 
-    async def fails_after_renewing(session: Any, calls: Any, keys: Any) -> Any:
-        await renew_leases(session, calls, keys)
+    async def fails_after_renewing(statements: Any, calls: Any, keys: Any) -> Any:
+        await renew_leases(statements, calls, keys)
         raise OSError("disk gone")
 
     monkeypatch.setattr(lease_batches, "renew_leases", fails_after_renewing)
@@ -214,7 +217,9 @@ async def test_one_batch_of_checkouts_decides_in_order(seed: Seed) -> None:
         checkout("HW-H", activation_key=key.lower()),  # keys are case-insensitive: full
     ]
     async with seed.database.write() as session:
-        outcomes = await check_out_many(session, checkouts, LeaseKeys(seed.master_key))
+        outcomes = await check_out_many(
+            SessionStatements(session), checkouts, LeaseKeys(seed.master_key)
+        )
 
     codes = [o.refusal.code if o.refusal else "granted" for o in outcomes]
     assert codes == [
@@ -314,9 +319,11 @@ async def test_a_full_key_cache_never_drops_a_key_from_under_a_batch(
         checkouts.append(Checkout(tenant.tenant.id, license.activation_key, "HW-1", product.name))
     keys = LeaseKeys(seed.master_key)
     async with seed.database.write() as session:
-        (kept,) = await check_out_many(session, checkouts[:1], keys)  # seed's key now kept
+        (kept,) = await check_out_many(
+            SessionStatements(session), checkouts[:1], keys
+        )  # seed's key now kept
     async with seed.database.write() as session:
-        outcomes = await check_out_many(session, checkouts[::-1], keys)
+        outcomes = await check_out_many(SessionStatements(session), checkouts[::-1], keys)
 
     signers = [o.grant.crypto_key.tenant_id for o in outcomes if o.grant is not None]
     assert signers == [other.tenant.id, seed.tenant.id]

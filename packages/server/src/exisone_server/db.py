@@ -42,7 +42,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from .config import Settings
 from .group_commit import WriteBatches
-from .sqlite_inline import connect_inline
+from .sqlite_inline import InlineConnection, connect_inline
 from .storage import prepare_storage, sqlite_path
 from .writer_lock import WriterLockFile
 
@@ -259,6 +259,24 @@ class Database:
             return
         async with self._write_turn(), self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def sqlite_transaction(self) -> AsyncIterator[sqlite3.Connection]:
+        """SQLite only: the driver's connection in a write transaction of its own, begun in
+        this process's write turn (as :meth:`write` takes it), committed when the block ends
+        and rolled back on an exception. For hot batches whose statements are compiled once
+        (:mod:`.sqlite_statements`) rather than run through SQLAlchemy; it shares no commit
+        with :meth:`write`'s batches."""
+        async with self._write_turn(), self.engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert isinstance(driver, InlineConnection)
+            await driver.begin_immediate()
+            try:
+                yield driver.sqlite
+            except BaseException:
+                await driver.rollback()
+                raise
+            await driver.commit()
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:

@@ -206,6 +206,16 @@ class InlineConnection:
         finally:
             self._conn.execute("PRAGMA busy_timeout=0")
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The ``sqlite3`` connection, for statements run on the loop by a caller that holds
+        the database's write lock (:meth:`..db.Database.sqlite_transaction`)."""
+        return self._conn
+
+    async def begin_immediate(self) -> None:
+        """``BEGIN IMMEDIATE``: waits, on the thread, while another process writes."""
+        await self.run(self._conn.execute, "BEGIN IMMEDIATE")
+
     def cursor(self) -> InlineCursor:
         return InlineCursor(self, self._conn.cursor())
 

@@ -25,13 +25,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ..crypto.master_key import MasterKey
 from ..db import Database
 from ..errors import deadlocked
 from ..kit.attached import attached
 from ..kit.batcher import Batcher, retried
+from ..sqlite_statements import CompiledStatements, SqliteStatements
+from ..statements import NeedsSession, SessionStatements, Statements
 from .lease_keys import LeaseKeys
 from .leases import (
     Checkout,
@@ -48,7 +48,7 @@ __all__ = ["MAX_BATCH", "LeaseBatches", "lease_batches"]
 MAX_BATCH = 256
 
 Call = TypeVar("Call")
-Write = Callable[[AsyncSession, Sequence[Call], LeaseKeys], Awaitable[list[LeaseOutcome]]]
+Write = Callable[[Statements, Sequence[Call], LeaseKeys], Awaitable[list[LeaseOutcome]]]
 
 
 class LeaseBatches:
@@ -59,6 +59,10 @@ class LeaseBatches:
         self._database = database
         #: The tenants' lease-signing keys this process read (shared by both kinds of batch).
         self.keys = LeaseKeys(master_key)
+        #: SQLite: the batches' statements, compiled once, run on the driver's connection.
+        self._compiled = (
+            CompiledStatements(database.engine.dialect) if database.dialect == "sqlite" else None
+        )
         self._checkouts: Batcher[Checkout, LeaseOutcome] = Batcher(
             lambda calls: self._write(check_out_many, calls),
             max_batch=MAX_BATCH,
@@ -85,8 +89,16 @@ class LeaseBatches:
 
     async def _write(self, write: Write[Call], calls: list[Call]) -> list[LeaseOutcome]:
         async def once() -> list[LeaseOutcome]:
+            if self._compiled is not None:
+                try:
+                    async with self._database.sqlite_transaction() as connection:
+                        return await write(
+                            SqliteStatements(connection, self._compiled), calls, self.keys
+                        )
+                except NeedsSession:
+                    pass  # rolled back: this batch reads or makes a key, in a session
             async with self._database.write() as session:
-                return await write(session, calls, self.keys)
+                return await write(SessionStatements(session), calls, self.keys)
 
         return await retried(once, again=_again)
 

@@ -21,6 +21,7 @@ from ..audit.context import Actor, acting_as
 from ..crypto.master_key import MasterKey
 from ..crypto.service import create_crypto_key
 from ..models import CryptoKey, KeyAlgorithm, License
+from ..statements import NeedsSession
 
 __all__ = ["LEASE_KEY", "MAX_KEPT_KEYS", "LeaseKeys"]
 
@@ -53,25 +54,33 @@ class LeaseKeys:
 
     async def of_tenants(
         self,
-        session: AsyncSession,
+        session: AsyncSession | None,
         fingerprints: Mapping[int, str | None],
         actors: Mapping[int, Actor],
     ) -> dict[int, CryptoKey]:
         """Each tenant's signing key, given the fingerprint :data:`LEASE_KEY` read for it; a
-        tenant without a key gets an RSA key now, made by its actor in ``actors``."""
+        tenant without a key gets an RSA key now, made by its actor in ``actors``. Without a
+        session, only kept keys can be given: reading or making one raises
+        :class:`..statements.NeedsSession`."""
         wanted = {fp for fp in fingerprints.values() if fp is not None}
         found = {fp: self._kept[fp] for fp in wanted if fp in self._kept}
         missing = sorted(wanted - set(found))
-        if missing:
-            for key in await session.scalars(_BY_FINGERPRINT, {"fingerprints": missing}):
-                session.expunge(key)  # read-only from here on, shared by later batches
-                found[key.fingerprint] = key
         keys: dict[int, CryptoKey] = {}
+        if missing or None in fingerprints.values():
+            if session is None:
+                raise NeedsSession("a lease-signing key to read or make")
+            if missing:
+                for key in await session.scalars(_BY_FINGERPRINT, {"fingerprints": missing}):
+                    session.expunge(key)  # read-only from here on, shared by later batches
+                    found[key.fingerprint] = key
+            for tenant_id, fingerprint in fingerprints.items():
+                if fingerprint is None:
+                    with acting_as(actors[tenant_id]):
+                        keys[tenant_id] = await create_crypto_key(
+                            session, tenant_id, self.master_key
+                        )
         for tenant_id, fingerprint in fingerprints.items():
-            if fingerprint is None:
-                with acting_as(actors[tenant_id]):
-                    keys[tenant_id] = await create_crypto_key(session, tenant_id, self.master_key)
-            else:
+            if fingerprint is not None:
                 keys[tenant_id] = found[fingerprint]
         self._keep(found)
         return keys

@@ -1,6 +1,8 @@
 """Floating seats: check a lease out, renew it (heartbeat), return it, end it (publisher).
 
-Every function runs inside the caller's write session (``Database.write()``). A checkout locks
+Every function runs inside the caller's write transaction: a session's (``Database.write()``),
+or for the batches of checkouts and heartbeats any :class:`..statements.Statements` (on SQLite
+the driver's connection, :mod:`..sqlite_statements`). A checkout locks
 the license row as activation does (``FOR UPDATE`` on PostgreSQL; SQLite's writers take turns)
 and only then reads the clock and counts the leases that have not run out: a lease that ran out
 frees its seat for the very next checkout, with no background job. A heartbeat takes the same
@@ -25,6 +27,7 @@ from ..kit.activation_keys import normalize_activation_key
 from ..kit.time import format_expiration, utc_now
 from ..models import CryptoKey, Lease, License, Plan, Product, table_of
 from ..security.lookups import lookup_found, lookup_missed
+from ..statements import Statements
 from . import rules
 from .binding import LICENSE_COLUMNS, TARGET_COLUMNS, ActivatedProduct, SeatLicense, row_facts
 from .lease_keys import LEASE_KEY, LeaseKeys
@@ -158,13 +161,10 @@ class StaleRenewal(RuntimeError):
     already prevents."""
 
 
-async def _next_free_at(session: AsyncSession, license_id: int, now: datetime) -> datetime | None:
+async def _next_free_at(statements: Statements, license_id: int, now: datetime) -> datetime | None:
     """When the first live lease of the license runs out."""
-    value = await session.scalar(
-        select(func.min(Lease.expires_at)).where(
-            Lease.license_id == license_id, Lease.ended_at.is_(None), Lease.expires_at > now
-        )
-    )
+    ((first,),) = await statements.rows(_NEXT_FREE_AT, {"license_id": license_id, "now": now})
+    value: datetime | None = first
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
@@ -226,6 +226,12 @@ _DEVICE_LEASES = (
     .with_for_update()
 )
 _NEW_LEASE = insert(_leases)
+#: When the first live lease of a license runs out.
+_NEXT_FREE_AT = select(func.min(_leases.c.expires_at)).where(
+    _leases.c.license_id == bindparam("license_id"),
+    _leases.c.ended_at.is_(None),
+    _leases.c.expires_at > bindparam("now"),
+)
 #: A checkout of a device that holds a live lease: the lease renewed.
 _RETAKE = (
     update(_leases)
@@ -250,12 +256,11 @@ class _LeaseWrites:
     def renew(self, lease_id: str, values: dict[str, Any]) -> None:
         (self.new.get(lease_id) or self.renewed.setdefault(lease_id, {})).update(values)
 
-    async def write(self, session: AsyncSession) -> None:
-        connection = await session.connection()
+    async def write(self, statements: Statements) -> None:
         if self.new:
-            await connection.execute(_NEW_LEASE, list(self.new.values()))
+            await statements.run(_NEW_LEASE, list(self.new.values()))
         if self.renewed:
-            await connection.execute(
+            await statements.run(
                 _RETAKE,
                 [
                     {"taken": taken, **{f"new_{name}": value for name, value in values.items()}}
@@ -267,7 +272,7 @@ class _LeaseWrites:
 
 
 async def check_out_many(
-    session: AsyncSession, checkouts: Sequence[Checkout], keys: LeaseKeys
+    statements: Statements, checkouts: Sequence[Checkout], keys: LeaseKeys
 ) -> list[LeaseOutcome]:
     """POST /api/license/lease for several devices at once, in order: the device's live lease
     renewed, or a new one if a seat is free (409 ``no_free_seat`` with ``nextFreeAt``
@@ -282,12 +287,7 @@ async def check_out_many(
     asked = [(c.tenant_id, normalize_activation_key(c.activation_key)) for c in checkouts]
     # a key with a NUL cannot be stored, so cannot exist
     tenant_keys = sorted({(tenant, key) for tenant, key in asked if key and "\x00" not in key})
-    connection = await session.connection()
-    rows = (
-        (await connection.execute(_CHECKING_OUT, {"tenant_keys": tenant_keys})).all()
-        if tenant_keys
-        else []
-    )
+    rows = await statements.rows(_CHECKING_OUT, {"tenant_keys": tenant_keys}) if tenant_keys else []
     found = {(row.tenant_id, row.activation_key): row for row in rows}
     licensed = [found.get(tenant_key) for tenant_key in asked]  # per checkout
     now = utc_now()  # read after the lock: see the module's docstring
@@ -300,9 +300,9 @@ async def check_out_many(
             if row is not None
         }
         parameters = {"devices": sorted(pairs), "now": now}
-        for live in await connection.execute(_DEVICE_LEASES, parameters):
+        for live in await statements.rows(_DEVICE_LEASES, parameters):
             devices.setdefault((live.license_id, live.hardware_id), live.lease_id)
-        seats = await _live_seats(session, sorted({row.id for row in rows}), now)
+        seats = await _live_seats(statements, sorted({row.id for row in rows}), now)
     writes = _LeaseWrites()
     outcomes: list[LeaseOutcome | None] = []
     granted: list[tuple[int, LeaseTerms, SeatLicense, str, int]] = []
@@ -325,8 +325,8 @@ async def check_out_many(
         if lease_id is None:
             limit, in_use = license.seat_limit, seats.get(license.id, 0)
             if rules.lease_seat_refusal(limit, in_use) is not None:
-                await writes.write(session)  # the batch's new leases count for nextFreeAt
-                next_free = await _next_free_at(session, license.id, now)
+                await writes.write(statements)  # the batch's new leases count for nextFreeAt
+                next_free = await _next_free_at(statements, license.id, now)
                 outcomes.append(LeaseOutcome(None, _no_free_seat(limit, in_use, next_free)))
                 continue
             lease_id = new_lease_id()
@@ -336,6 +336,8 @@ async def check_out_many(
                 "hardware_id": checkout.hardware_id,
                 **held,
                 "last_heartbeat_at": None,
+                "ended_at": None,
+                "ended_by": None,
                 "ip_address": checkout.ip_address,
                 "client_version": (checkout.client_version or "").strip()[:50] or None,
                 "created_at": now,
@@ -347,11 +349,11 @@ async def check_out_many(
         terms = LeaseTerms(lease_id, checkout.hardware_id, issued_at=now, **held)
         granted.append((position, terms, license, row.product_name, seats.get(license.id, 0)))
         outcomes.append(None)
-    await writes.write(session)
+    await writes.write(statements)
     if granted:
         entries = [entry[1:] for entry in granted]
         signers = {row.tenant_id: row.lease_key for row in rows}
-        grants = await _grants(session, entries, keys, signers, _actors(checkouts))
+        grants = await _grants(statements, entries, keys, signers, _actors(checkouts))
         for (position, *_), grant in zip(granted, grants, strict=True):
             outcomes[position] = LeaseOutcome(grant)
     return [outcome for outcome in outcomes if outcome is not None]
@@ -474,7 +476,7 @@ _LIVE_SEATS = (
 
 
 async def renew_leases(
-    session: AsyncSession, heartbeats: Sequence[Heartbeat], keys: LeaseKeys
+    statements: Statements, heartbeats: Sequence[Heartbeat], keys: LeaseKeys
 ) -> list[LeaseOutcome]:
     """POST /api/license/lease/heartbeat for several leases at once, in order: each lease runs
     ``ttl_seconds`` from now.
@@ -495,8 +497,7 @@ async def renew_leases(
             if h.lease_id.startswith(LEASE_ID_PREFIX) and len(h.lease_id) <= _MAX_LEASE_ID
         }
     )
-    connection = await session.connection()
-    rows = (await connection.execute(_RENEWING, {"lease_ids": wanted})).all() if wanted else []
+    rows = await statements.rows(_RENEWING, {"lease_ids": wanted}) if wanted else []
     found = {row.lease_id: row for row in rows}
     now = utc_now()  # read after the lock: see the module's docstring
     renewals: dict[int, datetime] = {}  # lease row → its new expiry
@@ -533,40 +534,39 @@ async def renew_leases(
         granted.append((position, terms, row))
         outcomes.append(None)
     if renewals:
-        renewed = await connection.execute(
+        renewed = await statements.run(
             _RENEW,
             [{"lease_row": row, "until": until, "now": now} for row, until in renewals.items()],
         )
-        if renewed.rowcount != len(renewals):
-            raise StaleRenewal(f"{len(renewals) - renewed.rowcount} lease(s) ended meanwhile")
+        if renewed != len(renewals):
+            raise StaleRenewal(f"{len(renewals) - renewed} lease(s) ended meanwhile")
     if ended:
-        await connection.execute(
+        await statements.run(
             _END, [{"lease_row": row, "at": now, "by": by} for row, by in ended.items()]
         )
     if granted:
-        seats = await _live_seats(session, sorted({row.id for _, _, row in granted}), now)
+        seats = await _live_seats(statements, sorted({row.id for _, _, row in granted}), now)
         entries = [
             (terms, SeatLicense.of(row), row.product_name, seats.get(row.id, 0))
             for _, terms, row in granted
         ]
         signers = {row.tenant_id: row.lease_key for row in rows}
-        grants = await _grants(session, entries, keys, signers, _actors(heartbeats))
+        grants = await _grants(statements, entries, keys, signers, _actors(heartbeats))
         for (position, *_), grant in zip(granted, grants, strict=True):
             outcomes[position] = LeaseOutcome(grant)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
 async def _live_seats(
-    session: AsyncSession, license_ids: Sequence[int], now: datetime
+    statements: Statements, license_ids: Sequence[int], now: datetime
 ) -> dict[int, int]:
     """Each license's leases holding a seat at ``now`` (licenses with none are left out)."""
-    connection = await session.connection()
-    counted = await connection.execute(_LIVE_SEATS, {"license_ids": license_ids, "now": now})
+    counted = await statements.rows(_LIVE_SEATS, {"license_ids": license_ids, "now": now})
     return {license_id: int(count) for license_id, count in counted}
 
 
 async def _grants(
-    session: AsyncSession,
+    statements: Statements,
     entries: Sequence[tuple[LeaseTerms, SeatLicense, str, int]],
     keys: LeaseKeys,
     signers: Mapping[int, str | None],
@@ -579,9 +579,9 @@ async def _grants(
     license_ids = sorted({license.id for _, license, _, _ in entries})
     tenant_ids = {license.tenant_id for _, license, _, _ in entries}
     signing = await keys.of_tenants(
-        session, {tenant: signers[tenant] for tenant in sorted(tenant_ids)}, actors
+        statements.session, {tenant: signers[tenant] for tenant in sorted(tenant_ids)}, actors
     )
-    features = await features_of_licenses(session, license_ids)
+    features = await features_of_licenses(statements, license_ids)
     return [
         LeaseGrant(
             lease=lease,

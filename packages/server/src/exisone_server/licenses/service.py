@@ -38,6 +38,7 @@ from ..models import (
     table_of,
 )
 from ..security.lookups import lookup_found, lookup_missed
+from ..statements import Statements
 from ..webhooks import hooks as webhooks
 from . import rules
 from .history import record_history
@@ -186,13 +187,12 @@ _FEATURES_OF_LICENSES = (
 
 
 async def features_of_licenses(
-    session: AsyncSession, license_ids: Collection[int]
+    statements: Statements, license_ids: Collection[int]
 ) -> dict[int, list[str]]:
     """Each license's feature names, sorted (every id given has an entry)."""
     names: dict[int, list[str]] = {license_id: [] for license_id in license_ids}
     if names:
-        connection = await session.connection()
-        rows = await connection.execute(_FEATURES_OF_LICENSES, {"license_ids": sorted(names)})
+        rows = await statements.rows(_FEATURES_OF_LICENSES, {"license_ids": sorted(names)})
         for license_id, name in rows:
             names[license_id].append(name)
     return names
