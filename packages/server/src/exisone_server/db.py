@@ -40,9 +40,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from .compiled_statements import CompiledStatements, PostgresStatements, SqliteStatements
 from .config import Settings
 from .group_commit import WriteBatches
 from .sqlite_inline import InlineConnection, connect_inline
+from .statements import Statements
 from .storage import prepare_storage, sqlite_path
 from .writer_lock import WriterLockFile
 
@@ -192,6 +194,8 @@ class Database:
         #: Streaming replicas validate's reads may use (PostgreSQL URLs).
         self.replica_urls = replica_urls
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        #: The hot batches' statements, compiled for this engine (:meth:`driver_write`).
+        self.compiled = CompiledStatements(engine.dialect)
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._sqlite_writer = asyncio.Lock()
         self._writer_lock_file = _writer_lock_file(engine)
@@ -261,18 +265,30 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def sqlite_transaction(self) -> AsyncIterator[sqlite3.Connection]:
-        """SQLite only: the driver's connection in a write transaction of its own, begun in
-        this process's write turn (as :meth:`write` takes it), committed when the block ends
-        and rolled back on an exception. For hot batches whose statements are compiled once
-        (:mod:`.sqlite_statements`) rather than run through SQLAlchemy; it shares no commit
-        with :meth:`write`'s batches."""
-        async with self._write_turn(), self.engine.connect() as connection:
+    async def driver_write(self) -> AsyncIterator[Statements]:
+        """A write transaction of its own on the driver's connection, for hot batches whose
+        Core statements are compiled once (:mod:`.compiled_statements`) rather than run
+        through SQLAlchemy: committed when the block ends, rolled back on an exception. On
+        SQLite it begins (``BEGIN IMMEDIATE``) in this process's write turn, as :meth:`write`
+        takes it, and shares no commit with :meth:`write`'s batches. No ORM session: what
+        needs one raises :class:`.statements.NeedsSession`."""
+        if self.dialect == "sqlite":
+            async with self._write_turn(), self.engine.connect() as connection:
+                driver = (await connection.get_raw_connection()).driver_connection
+                assert isinstance(driver, InlineConnection)
+                await driver.begin_immediate()
+                try:
+                    yield SqliteStatements(driver.sqlite, self.compiled)
+                except BaseException:
+                    await driver.rollback()
+                    raise
+                await driver.commit()
+            return
+        async with self.engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
-            assert isinstance(driver, InlineConnection)
-            await driver.begin_immediate()
+            assert isinstance(driver, psycopg.AsyncConnection)
             try:
-                yield driver.sqlite
+                yield PostgresStatements(driver, self.compiled)
             except BaseException:
                 await driver.rollback()
                 raise

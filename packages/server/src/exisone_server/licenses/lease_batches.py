@@ -30,7 +30,6 @@ from ..db import Database
 from ..errors import deadlocked
 from ..kit.attached import attached
 from ..kit.batcher import Batcher, retried
-from ..sqlite_statements import CompiledStatements, SqliteStatements
 from ..statements import NeedsSession, SessionStatements, Statements
 from .lease_keys import LeaseKeys
 from .leases import (
@@ -59,10 +58,6 @@ class LeaseBatches:
         self._database = database
         #: The tenants' lease-signing keys this process read (shared by both kinds of batch).
         self.keys = LeaseKeys(master_key)
-        #: SQLite: the batches' statements, compiled once, run on the driver's connection.
-        self._compiled = (
-            CompiledStatements(database.engine.dialect) if database.dialect == "sqlite" else None
-        )
         self._checkouts: Batcher[Checkout, LeaseOutcome] = Batcher(
             lambda calls: self._write(check_out_many, calls),
             max_batch=MAX_BATCH,
@@ -89,14 +84,11 @@ class LeaseBatches:
 
     async def _write(self, write: Write[Call], calls: list[Call]) -> list[LeaseOutcome]:
         async def once() -> list[LeaseOutcome]:
-            if self._compiled is not None:
-                try:
-                    async with self._database.sqlite_transaction() as connection:
-                        return await write(
-                            SqliteStatements(connection, self._compiled), calls, self.keys
-                        )
-                except NeedsSession:
-                    pass  # rolled back: this batch reads or makes a key, in a session
+            try:
+                async with self._database.driver_write() as statements:
+                    return await write(statements, calls, self.keys)
+            except NeedsSession:
+                pass  # rolled back: this batch reads or makes a key, in a session
             async with self._database.write() as session:
                 return await write(SessionStatements(session), calls, self.keys)
 

@@ -1,7 +1,7 @@
-"""SQLite statements compiled once and run on the driver's connection
-(exisone_server.sqlite_statements): the rows and changes SQLAlchemy's would be, in a
-transaction of their own that an error rolls back; the lease batches run on them once the
-tenant's key is kept."""
+"""Statements compiled once and run on the driver's connection
+(exisone_server.compiled_statements, Database.driver_write): the rows and changes SQLAlchemy's
+would be, in a transaction of their own that an error rolls back; the lease batches run on them
+once the tenant's key is kept (both databases)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from exisone_server.db import Database
 from exisone_server.kit.time import utc_now
 from exisone_server.licenses import leases
 from exisone_server.licenses.lease_batches import LeaseBatches
 from exisone_server.licenses.service import _FEATURES_OF_LICENSES
 from exisone_server.models import Lease
-from exisone_server.sqlite_statements import CompiledStatements, SqliteStatements
 from exisone_server.statements import SessionStatements
 
 from .seeding import Seed
 
 LEASE = "/api/license/lease"
-
-
-def _sqlite(database: Database) -> None:
-    if database.dialect != "sqlite":
-        pytest.skip("PostgreSQL runs the batches' statements through SQLAlchemy")
 
 
 async def _floating(seed: Seed, count: int) -> tuple[Any, Any, list[str]]:
@@ -46,21 +39,27 @@ async def _floating(seed: Seed, count: int) -> tuple[Any, Any, list[str]]:
 
 
 async def test_rows_read_as_sqlalchemy_reads_them(seed: Seed) -> None:
-    _sqlite(seed.database)
     _, license, ids = await _floating(seed, 3)
     tenant, now = seed.tenant.id, utc_now()
-    compiled = CompiledStatements(seed.database.engine.dialect)
     reads = [
         (leases._RENEWING, {"lease_ids": ids[:1]}),
         (leases._RENEWING, {"lease_ids": sorted(ids)}),  # another length: another form
         (leases._RENEWING, {"lease_ids": ids[:1]}),  # the first form again
         (
             leases._CHECKING_OUT,
-            {"tenant_keys": [(tenant, license.activation_key), (tenant, "NO-SUCH-KEY")]},
+            {
+                "activation_keys": [license.activation_key, "NO-SUCH-KEY"],
+                "tenant_keys": [(tenant, license.activation_key), (tenant, "NO-SUCH-KEY")],
+            },
         ),
         (
             leases._DEVICE_LEASES,
-            {"devices": [(license.id, "HW-0"), (license.id, "HW-2")], "now": now},
+            {
+                "device_licenses": [license.id],
+                "hardware_ids": ["HW-0", "HW-2"],
+                "devices": [(license.id, "HW-0"), (license.id, "HW-2")],
+                "now": now,
+            },
         ),
         (leases._LIVE_SEATS, {"license_ids": [license.id, license.id + 1000], "now": now}),
         (leases._NEXT_FREE_AT, {"license_id": license.id, "now": now}),
@@ -69,24 +68,18 @@ async def test_rows_read_as_sqlalchemy_reads_them(seed: Seed) -> None:
     for statement, parameters in reads:
         async with seed.database.write() as session:
             expected = await SessionStatements(session).rows(statement, parameters)
-        async with seed.database.sqlite_transaction() as connection:
-            got = await SqliteStatements(connection, compiled).rows(statement, parameters)
+        async with seed.database.driver_write() as statements:
+            got = await statements.rows(statement, parameters)
         assert got == [tuple(row) for row in expected] and expected
         assert [row._fields for row in got] == [row._fields for row in expected]
-    (renewing,) = got = await _rows(seed, compiled, leases._RENEWING, {"lease_ids": ids[:1]})
+    async with seed.database.driver_write() as statements:
+        (renewing,) = await statements.rows(leases._RENEWING, {"lease_ids": ids[:1]})
     assert renewing.lease_expires_at.tzinfo is not None  # aware UTC, as UTCDateTime reads it
     assert renewing.borrowed is False and renewing.status == license.status
 
 
-async def _rows(seed: Seed, compiled: CompiledStatements, statement: Any, parameters: Any) -> Any:
-    async with seed.database.sqlite_transaction() as connection:
-        return await SqliteStatements(connection, compiled).rows(statement, parameters)
-
-
 async def test_writes_change_what_sqlalchemy_reads_and_count_their_rows(seed: Seed) -> None:
-    _sqlite(seed.database)
     _, license, ids = await _floating(seed, 2)
-    compiled = CompiledStatements(seed.database.engine.dialect)
     now = utc_now()
     until = now + timedelta(hours=3)
     async with seed.database.read_session() as session:
@@ -105,8 +98,7 @@ async def test_writes_change_what_sqlalchemy_reads_and_count_their_rows(seed: Se
         "client_version": "2.0",
         "created_at": now,
     }
-    async with seed.database.sqlite_transaction() as connection:
-        statements = SqliteStatements(connection, compiled)
+    async with seed.database.driver_write() as statements:
         assert await statements.run(leases._NEW_LEASE, [new]) == 1
         renewals = [{"lease_row": rows[i], "until": until, "now": now} for i in ids]
         assert await statements.run(leases._RENEW, renewals) == 2
@@ -123,20 +115,18 @@ async def test_writes_change_what_sqlalchemy_reads_and_count_their_rows(seed: Se
 
 
 async def test_an_error_rolls_the_transaction_back(seed: Seed) -> None:
-    _sqlite(seed.database)
     _, _, ids = await _floating(seed, 1)
-    compiled = CompiledStatements(seed.database.engine.dialect)
     async with seed.database.read_session() as session:
         lease = await session.scalar(select(Lease).where(Lease.lease_id == ids[0]))
     assert lease is not None
     with pytest.raises(OSError, match="disk gone"):
-        async with seed.database.sqlite_transaction() as connection:
+        async with seed.database.driver_write() as statements:
             renewal = {
                 "lease_row": lease.id,
                 "until": utc_now() + timedelta(days=9),
                 "now": utc_now(),
             }
-            assert await SqliteStatements(connection, compiled).run(leases._RENEW, renewal) == 1
+            assert await statements.run(leases._RENEW, renewal) == 1
             raise OSError("disk gone")
     async with seed.database.read_session() as session:
         assert await session.scalar(select(Lease.expires_at).where(Lease.id == lease.id)) == (
@@ -146,34 +136,41 @@ async def test_an_error_rolls_the_transaction_back(seed: Seed) -> None:
 
 async def test_an_insert_missing_a_defaulted_column_is_refused(seed: Seed) -> None:
     """A column default is SQLAlchemy's to fill in: without it here the row would differ."""
-    _sqlite(seed.database)
-    compiled = CompiledStatements(seed.database.engine.dialect)
-    async with seed.database.sqlite_transaction() as connection:
+    async with seed.database.driver_write() as statements:
         with pytest.raises(ValueError, match="a column default"):
-            await SqliteStatements(connection, compiled).run(
+            await statements.run(
                 leases._NEW_LEASE, {"license_id": 1, "lease_id": "l_x", "hardware_id": "HW"}
             )
 
 
-async def test_lease_batches_run_on_them_once_the_key_is_kept(seed: Seed) -> None:
-    """The first batch reads the tenant's key in a session; the next ones write no session
-    (no write batch) and still renew the lease."""
-    _sqlite(seed.database)
+async def test_lease_batches_run_on_them_once_the_key_is_kept(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first batch reads the tenant's key in a session; the next ones open none and still
+    renew the lease."""
+    database = seed.database
     _, _, ids = await _floating(seed, 1)
-    write_batches = seed.database.write_batches
-    assert write_batches is not None
-    batcher = LeaseBatches(seed.database, seed.master_key)
+    batcher = LeaseBatches(database, seed.master_key)
+    sessions = 0
+    session_write = database.write
+
+    def counted() -> Any:
+        nonlocal sessions
+        sessions += 1
+        return session_write()
+
+    monkeypatch.setattr(database, "write", counted)
     assert (await batcher.renew(seed.tenant.id, ids[0])).grant is not None
-    before = write_batches.batches
+    assert sessions == 1  # the key read
     for _ in range(3):
         soon = utc_now() + timedelta(seconds=5)  # the TTL is 120 s: a renewal moves it on
-        async with seed.database.write() as session:
+        async with session_write() as session:
             await session.execute(
                 update(Lease).where(Lease.lease_id == ids[0]).values(expires_at=soon)
             )
         renewal = await batcher.renew(seed.tenant.id, ids[0])
         assert renewal.grant is not None and renewal.grant.lease.expires_at > soon
-    assert write_batches.batches == before + 3  # the test's own writes
-    async with seed.database.read_session() as session:
+    assert sessions == 1
+    async with database.read_session() as session:
         stored = await session.scalar(select(Lease.expires_at).where(Lease.lease_id == ids[0]))
     assert stored == renewal.grant.lease.expires_at

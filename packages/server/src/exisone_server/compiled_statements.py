@@ -1,18 +1,21 @@
-"""SQLite: a hot batch's Core statements compiled once and run on the driver's connection.
+"""A hot batch's Core statements compiled once and run on the driver's own connection.
 
-Through SQLAlchemy's async engine a statement costs a worker far more than SQLite's own work
-on an indexed row: the execution context, the events, the async adapter's greenlet switches
-and the result's building. A heartbeat batch of four statements in a transaction cost about
-1.5 ms of CPU, most of it around the statements. :class:`SqliteStatements` runs the same Core
-statements (one home for each) on a ``sqlite3`` connection instead:
+Through SQLAlchemy's async engine a statement costs a worker far more than the database's own
+work on an indexed row: the execution context, the events, the async adapter's greenlet
+switches and the result's building. A heartbeat batch of four statements in a transaction cost
+about 1.5 ms of CPU on SQLite, most of it around the statements, and the batch held the
+database's write turn (SQLite) or the license's row lock (PostgreSQL) all along. Here the same
+Core statements (one home for each) run on the driver's connection
+(:meth:`.db.Database.driver_write`):
 
-* each statement is compiled by SQLAlchemy once, and once per length of each expanding ``IN``
-  list it has (:meth:`~sqlalchemy.sql.compiler.SQLCompiler.construct_expanded_state`);
+* each statement is compiled by SQLAlchemy once per dialect, and once per length of each
+  expanding ``IN`` list it has (``SQLCompiler.construct_expanded_state``);
 * its parameters go through their types' bind processors, its rows' values through the
-  columns' result processors: a row reads as SQLAlchemy's would (attributes by column key).
+  columns' result processors: a row reads as SQLAlchemy's would (attributes by column name).
 
-Statements run at once, on the event loop's thread, inside a write transaction the caller
-holds (:meth:`.db.Database.sqlite_transaction`), so no other process can make them wait.
+On SQLite (:class:`SqliteStatements`) a statement runs at once on the event loop's thread,
+inside the write transaction the caller holds, so no other process can make it wait; on
+PostgreSQL (:class:`PostgresStatements`) it is one round trip of psycopg.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import Dialect, Insert, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
@@ -30,7 +34,7 @@ from sqlalchemy.sql.sqltypes import TupleType
 
 from .statements import Parameters
 
-__all__ = ["CompiledStatements", "SqliteStatements"]
+__all__ = ["CompiledStatements", "PostgresStatements", "SqliteStatements"]
 
 Processor = Callable[[Any], Any] | None
 
@@ -47,6 +51,8 @@ class _Form:
     ) -> None:
         state = compiled.construct_expanded_state(dict(parameters))
         self.sql = state.statement
+        #: The names of the parameters, for a dialect that binds them by name (PostgreSQL).
+        self.names = None if state.positiontup else list(state.parameters)
         element_of = {
             name: (base, index)
             for base, names in state.parameter_expansion.items()
@@ -56,7 +62,7 @@ class _Form:
             column.key for column in [*compiled.insert_prefetch, *compiled.update_prefetch]
         }
         self.positions: list[tuple[int, str, int, int, Processor, Any]] = []
-        for name in state.positiontup or ():
+        for name in state.positiontup or state.parameters:
             if name in element_of:
                 base, index = element_of[name]
                 bind_type = compiled.binds[base].type
@@ -86,6 +92,11 @@ class _Form:
                 processor = _bind_processor(bind.type, dialect)
                 value = processor(bind.value) if processor else bind.value
                 self.positions.append((_CONSTANT, name, 0, -1, None, value))
+
+    def bound(self, parameters: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """The values to bind: in order, or by name."""
+        values = self.values(parameters)
+        return values if self.names is None else dict(zip(self.names, values, strict=True))
 
     def values(self, parameters: Mapping[str, Any]) -> tuple[Any, ...]:
         values = []
@@ -118,12 +129,17 @@ class _Compiled:
                 for column in statement.selected_columns
             ]
 
-    def row(self, cursor: sqlite3.Cursor) -> Callable[..., Any]:
-        """The rows' type: named by the result's columns, as SQLAlchemy names a row's."""
+    def rows(self, description: Sequence[Any], found: list[Any]) -> list[Any]:
+        """The rows ``found`` as SQLAlchemy gives them: named by the result's columns
+        (``description``, the cursor's), their values processed."""
         if self._row is None:
-            names = [column[0] for column in cursor.description]
+            names = [column[0] for column in description]
             self._row = namedtuple("Row", names, rename=True)  # type: ignore[misc]
-        return self._row
+        row, processors = self._row, self.result_processors
+        return [
+            row(*[p(value) if p else value for p, value in zip(processors, values, strict=True)])
+            for values in found
+        ]
 
     def form(self, parameters: Mapping[str, Any]) -> _Form:
         lengths = tuple(len(parameters[name]) for name in self._expanding)
@@ -152,8 +168,8 @@ class CompiledStatements:
 
 
 class SqliteStatements:
-    """:class:`.statements.Statements` on one ``sqlite3`` connection, in a transaction the
-    caller holds; no session (what needs one raises :class:`.statements.NeedsSession`)."""
+    """:class:`.statements.Statements` on one ``sqlite3`` connection, in a write transaction
+    the caller holds; no session (what needs one raises :class:`.statements.NeedsSession`)."""
 
     def __init__(self, connection: sqlite3.Connection, compiled: CompiledStatements) -> None:
         self.session: AsyncSession | None = None
@@ -164,12 +180,7 @@ class SqliteStatements:
         compiled = self._compiled.of(statement, parameters)
         form = compiled.form(parameters)
         cursor = self._connection.execute(form.sql, form.values(parameters))
-        found = cursor.fetchall()
-        row, processors = compiled.row(cursor), compiled.result_processors
-        return [
-            row(*[p(value) if p else value for p, value in zip(processors, values, strict=True)])
-            for values in found
-        ]
+        return compiled.rows(cursor.description, cursor.fetchall())
 
     async def run(self, statement: ClauseElement, parameters: Parameters) -> int:
         many = list(parameters) if isinstance(parameters, Sequence) else [parameters]
@@ -178,6 +189,37 @@ class SqliteStatements:
         form = self._compiled.of(statement, many[0]).form(many[0])
         cursor = self._connection.executemany(form.sql, [form.values(p) for p in many])
         return cursor.rowcount
+
+
+class PostgresStatements:
+    """:class:`.statements.Statements` on one psycopg connection, in the transaction it is in;
+    no session (what needs one raises :class:`.statements.NeedsSession`)."""
+
+    def __init__(
+        self, connection: psycopg.AsyncConnection[Any], compiled: CompiledStatements
+    ) -> None:
+        self.session: AsyncSession | None = None
+        self._connection = connection
+        self._compiled = compiled
+
+    async def rows(self, statement: Select[Any], parameters: Mapping[str, Any]) -> list[Any]:
+        compiled = self._compiled.of(statement, parameters)
+        form = compiled.form(parameters)
+        async with self._connection.cursor() as cursor:
+            await cursor.execute(form.sql, form.bound(parameters))
+            return compiled.rows(cursor.description or (), await cursor.fetchall())
+
+    async def run(self, statement: ClauseElement, parameters: Parameters) -> int:
+        many = list(parameters) if isinstance(parameters, Sequence) else [parameters]
+        if not many:
+            return 0
+        form = self._compiled.of(statement, many[0]).form(many[0])
+        async with self._connection.cursor() as cursor:
+            if len(many) == 1:
+                await cursor.execute(form.sql, form.bound(many[0]))
+            else:
+                await cursor.executemany(form.sql, [form.bound(p) for p in many])
+            return cursor.rowcount
 
 
 def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
