@@ -58,7 +58,6 @@ async def test_rows_read_as_sqlalchemy_reads_them(seed: Seed) -> None:
                 "device_licenses": [license.id],
                 "hardware_ids": ["HW-0", "HW-2"],
                 "devices": [(license.id, "HW-0"), (license.id, "HW-2")],
-                "now": now,
             },
         ),
         (leases._LIVE_SEATS, {"license_ids": [license.id, license.id + 1000], "now": now}),
@@ -174,3 +173,36 @@ async def test_lease_batches_run_on_them_once_the_key_is_kept(
     async with database.read_session() as session:
         stored = await session.scalar(select(Lease.expires_at).where(Lease.lease_id == ids[0]))
     assert stored == renewal.grant.lease.expires_at
+
+
+async def test_sqlite_finds_a_checkout_batchs_rows_by_index(seed: Seed) -> None:
+    """The batch's licenses by the activation keys' index and its devices' leases by the
+    (license, device) index, not by scanning the tenant's licenses or the license's leases."""
+    if seed.database.dialect != "sqlite":
+        pytest.skip("SQLite's query plans")
+    _, license, _ = await _floating(seed, 3)
+    tenant, key = seed.tenant.id, license.activation_key
+    lookups = [
+        (
+            leases._CHECKING_OUT,
+            {"activation_keys": [key], "tenant_keys": [(tenant, key)]},
+            "SEARCH licenses USING INDEX sqlite_autoindex_licenses_1 (activation_key=?)",
+        ),
+        (
+            leases._DEVICE_LEASES,
+            {
+                "device_licenses": [license.id],
+                "hardware_ids": ["HW-0", "HW-1"],
+                "devices": [(license.id, "HW-0"), (license.id, "HW-1")],
+            },
+            "SEARCH leases USING INDEX ix_leases_license_id_hardware_id",
+        ),
+    ]
+    for statement, parameters, search in lookups:
+        form = seed.database.compiled.of(statement, parameters).form(parameters)
+        async with seed.database.read() as connection:
+            plan = await connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {form.sql}", form.values(parameters)
+            )
+            steps = [str(step[-1]) for step in plan]
+        assert any(step.startswith(search) for step in steps), steps

@@ -186,7 +186,9 @@ _licenses = table_of(License)
 _products = table_of(Product)
 _plans = table_of(Plan)
 #: A batch of checkouts' licenses with their products, plans (grace and lease bounds) and
-#: tenants' signing keys, locked in license order (Core rows, no ORM objects).
+#: tenants' signing keys, locked in license order (Core rows, no ORM objects). The keys alone
+#: as well as the pairs: SQLite looks a pair list up by scanning the tenant's licenses, a key
+#: list by the keys' index.
 _CHECKING_OUT = (
     select(
         *TARGET_COLUMNS,
@@ -203,26 +205,35 @@ _CHECKING_OUT = (
         )
     )
     .where(
+        _licenses.c.activation_key.in_(bindparam("activation_keys", expanding=True)),
         tuple_(_licenses.c.tenant_id, _licenses.c.activation_key).in_(
             bindparam("tenant_keys", expanding=True)
-        )
+        ),
     )
     .order_by(_licenses.c.id)
     .with_for_update(of=_licenses)
 )
-#: The live leases of the batch's (license, device) pairs, the latest first, locked: a release
-#: or a heartbeat waiting for them sees the checkout's change. Pairs, not a license list and a
-#: device list: PostgreSQL read every lease of a license for the device list.
+#: The leases not ended of the batch's (license, device) pairs, locked: a release or a
+#: heartbeat waiting for them sees the checkout's change. The pairs decide (PostgreSQL read
+#: every lease of a license for a device list alone); the license and device lists beside
+#: them, and neither a condition on nor an order by the expiry, make SQLite look the pairs up
+#: in the (license, device) index instead of walking every live lease of the license.
 _DEVICE_LEASES = (
-    select(_leases.c.license_id, _leases.c.hardware_id, _leases.c.lease_id)
+    select(
+        _leases.c.id,
+        _leases.c.license_id,
+        _leases.c.hardware_id,
+        _leases.c.lease_id,
+        _leases.c.expires_at,
+    )
     .where(
+        _leases.c.license_id.in_(bindparam("device_licenses", expanding=True)),
+        _leases.c.hardware_id.in_(bindparam("hardware_ids", expanding=True)),
         tuple_(_leases.c.license_id, _leases.c.hardware_id).in_(
             bindparam("devices", expanding=True)
         ),
         _leases.c.ended_at.is_(None),
-        _leases.c.expires_at > bindparam("now"),
     )
-    .order_by(_leases.c.expires_at.desc(), _leases.c.id.desc())
     .with_for_update()
 )
 _NEW_LEASE = insert(_leases)
@@ -287,7 +298,14 @@ async def check_out_many(
     asked = [(c.tenant_id, normalize_activation_key(c.activation_key)) for c in checkouts]
     # a key with a NUL cannot be stored, so cannot exist
     tenant_keys = sorted({(tenant, key) for tenant, key in asked if key and "\x00" not in key})
-    rows = await statements.rows(_CHECKING_OUT, {"tenant_keys": tenant_keys}) if tenant_keys else []
+    activation_keys = sorted({key for _, key in tenant_keys})
+    rows = (
+        await statements.rows(
+            _CHECKING_OUT, {"activation_keys": activation_keys, "tenant_keys": tenant_keys}
+        )
+        if tenant_keys
+        else []
+    )
     found = {(row.tenant_id, row.activation_key): row for row in rows}
     licensed = [found.get(tenant_key) for tenant_key in asked]  # per checkout
     now = utc_now()  # read after the lock: see the module's docstring
@@ -299,9 +317,18 @@ async def check_out_many(
             for row, checkout in zip(licensed, checkouts, strict=True)
             if row is not None
         }
-        parameters = {"devices": sorted(pairs), "now": now}
-        for live in await statements.rows(_DEVICE_LEASES, parameters):
-            devices.setdefault((live.license_id, live.hardware_id), live.lease_id)
+        parameters = {
+            "device_licenses": sorted({license_id for license_id, _ in pairs}),
+            "hardware_ids": sorted({hardware_id for _, hardware_id in pairs}),
+            "devices": sorted(pairs),
+        }
+        latest: dict[tuple[int, str], Any] = {}  # (license, device) → its latest lease
+        for lease in await statements.rows(_DEVICE_LEASES, parameters):
+            pair = (lease.license_id, lease.hardware_id)
+            last = latest.get(pair)
+            if last is None or (lease.expires_at, lease.id) > (last.expires_at, last.id):
+                latest[pair] = lease
+        devices = {pair: last.lease_id for pair, last in latest.items() if last.expires_at > now}
         seats = await _live_seats(statements, sorted({row.id for row in rows}), now)
     writes = _LeaseWrites()
     outcomes: list[LeaseOutcome | None] = []
