@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from exisone_server.kit.time import utc_now
 from exisone_server.licenses import leases
@@ -206,3 +207,19 @@ async def test_sqlite_finds_a_checkout_batchs_rows_by_index(seed: Seed) -> None:
             )
             steps = [str(step[-1]) for step in plan]
         assert any(step.startswith(search) for step in steps), steps
+
+
+def test_a_sqlite_only_condition_is_true_on_postgresql() -> None:
+    """The lists beside the pairs serve SQLite's planner; PostgreSQL's read every lease of a
+    license for them, so they are not sent there."""
+    compiled = {
+        name: str(leases._DEVICE_LEASES.compile(dialect=dialect))
+        for name, dialect in (("sqlite", sqlite.dialect()), ("postgresql", postgresql.dialect()))
+    }
+    assert "leases.license_id IN (__[POSTCOMPILE_device_licenses]) AND" in compiled["sqlite"]
+    assert "device_licenses" not in compiled["postgresql"]
+    assert "hardware_ids" not in compiled["postgresql"]
+    assert (
+        "WHERE true AND true AND (leases.license_id, leases.hardware_id) IN"
+        in (compiled["postgresql"])
+    )

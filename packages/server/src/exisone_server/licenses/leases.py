@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit.context import Actor, current_actor
+from ..db import on_sqlite_only
 from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..kit.activation_keys import normalize_activation_key
 from ..kit.time import format_expiration, utc_now
@@ -214,10 +215,10 @@ _CHECKING_OUT = (
     .with_for_update(of=_licenses)
 )
 #: The leases not ended of the batch's (license, device) pairs, locked: a release or a
-#: heartbeat waiting for them sees the checkout's change. The pairs decide (PostgreSQL read
-#: every lease of a license for a device list alone); the license and device lists beside
-#: them, and neither a condition on nor an order by the expiry, make SQLite look the pairs up
-#: in the (license, device) index instead of walking every live lease of the license.
+#: heartbeat waiting for them sees the checkout's change. PostgreSQL looks each pair up in the
+#: (license, device) index (with a license list beside them it read every lease of the
+#: license); SQLite needs the license and device lists to, and neither a condition on nor an
+#: order by the expiry (else it walks every live lease of the license in expiry order).
 _DEVICE_LEASES = (
     select(
         _leases.c.id,
@@ -227,8 +228,8 @@ _DEVICE_LEASES = (
         _leases.c.expires_at,
     )
     .where(
-        _leases.c.license_id.in_(bindparam("device_licenses", expanding=True)),
-        _leases.c.hardware_id.in_(bindparam("hardware_ids", expanding=True)),
+        on_sqlite_only(_leases.c.license_id.in_(bindparam("device_licenses", expanding=True))),
+        on_sqlite_only(_leases.c.hardware_id.in_(bindparam("hardware_ids", expanding=True))),
         tuple_(_leases.c.license_id, _leases.c.hardware_id).in_(
             bindparam("devices", expanding=True)
         ),
