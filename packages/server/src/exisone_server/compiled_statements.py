@@ -167,14 +167,31 @@ class CompiledStatements:
         return entry[1]
 
 
-class SqliteStatements:
+class _DriverStatements:
+    """What both drivers' :class:`.statements.Statements` share: no session (what needs one
+    raises :class:`.statements.NeedsSession`), and the statements compiled for the dialect."""
+
+    def __init__(self, compiled: CompiledStatements) -> None:
+        self.session: AsyncSession | None = None
+        self._compiled = compiled
+
+    def _runs(
+        self, statement: ClauseElement, parameters: Parameters
+    ) -> tuple[_Form, list[Mapping[str, Any]]] | None:
+        """A write's form and the parameters of each of its runs; None: nothing to run."""
+        many = list(parameters) if isinstance(parameters, Sequence) else [parameters]
+        if not many:
+            return None
+        return self._compiled.of(statement, many[0]).form(many[0]), many
+
+
+class SqliteStatements(_DriverStatements):
     """:class:`.statements.Statements` on one ``sqlite3`` connection, in a write transaction
-    the caller holds; no session (what needs one raises :class:`.statements.NeedsSession`)."""
+    the caller holds."""
 
     def __init__(self, connection: sqlite3.Connection, compiled: CompiledStatements) -> None:
-        self.session: AsyncSession | None = None
+        super().__init__(compiled)
         self._connection = connection
-        self._compiled = compiled
 
     async def rows(self, statement: Select[Any], parameters: Mapping[str, Any]) -> list[Any]:
         compiled = self._compiled.of(statement, parameters)
@@ -183,24 +200,22 @@ class SqliteStatements:
         return compiled.rows(cursor.description, cursor.fetchall())
 
     async def run(self, statement: ClauseElement, parameters: Parameters) -> int:
-        many = list(parameters) if isinstance(parameters, Sequence) else [parameters]
-        if not many:
+        runs = self._runs(statement, parameters)
+        if runs is None:
             return 0
-        form = self._compiled.of(statement, many[0]).form(many[0])
+        form, many = runs
         cursor = self._connection.executemany(form.sql, [form.values(p) for p in many])
         return cursor.rowcount
 
 
-class PostgresStatements:
-    """:class:`.statements.Statements` on one psycopg connection, in the transaction it is in;
-    no session (what needs one raises :class:`.statements.NeedsSession`)."""
+class PostgresStatements(_DriverStatements):
+    """:class:`.statements.Statements` on one psycopg connection, in the transaction it is in."""
 
     def __init__(
         self, connection: psycopg.AsyncConnection[Any], compiled: CompiledStatements
     ) -> None:
-        self.session: AsyncSession | None = None
+        super().__init__(compiled)
         self._connection = connection
-        self._compiled = compiled
 
     async def rows(self, statement: Select[Any], parameters: Mapping[str, Any]) -> list[Any]:
         compiled = self._compiled.of(statement, parameters)
@@ -210,10 +225,10 @@ class PostgresStatements:
             return compiled.rows(cursor.description or (), await cursor.fetchall())
 
     async def run(self, statement: ClauseElement, parameters: Parameters) -> int:
-        many = list(parameters) if isinstance(parameters, Sequence) else [parameters]
-        if not many:
+        runs = self._runs(statement, parameters)
+        if runs is None:
             return 0
-        form = self._compiled.of(statement, many[0]).form(many[0])
+        form, many = runs
         async with self._connection.cursor() as cursor:
             if len(many) == 1:
                 await cursor.execute(form.sql, form.bound(many[0]))
