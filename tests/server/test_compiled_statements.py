@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from exisone_server.kit.time import utc_now
@@ -200,10 +200,10 @@ async def test_sqlite_finds_a_checkout_batchs_rows_by_index(seed: Seed) -> None:
         ),
     ]
     for statement, parameters, search in lookups:
-        form = seed.database.compiled.of(statement, parameters).form(parameters)
+        form, filled = seed.database.compiled.of(statement, parameters).prepare(parameters)
         async with seed.database.read() as connection:
             plan = await connection.exec_driver_sql(
-                f"EXPLAIN QUERY PLAN {form.sql}", form.values(parameters)
+                f"EXPLAIN QUERY PLAN {form.sql}", form.values(filled)
             )
             steps = [str(step[-1]) for step in plan]
         assert any(step.startswith(search) for step in steps), steps
@@ -223,3 +223,35 @@ def test_a_sqlite_only_condition_is_true_on_postgresql() -> None:
         "WHERE true AND true AND (leases.license_id, leases.hardware_id) IN"
         in (compiled["postgresql"])
     )
+
+
+async def test_lists_of_any_length_share_a_few_forms_and_read_the_same(seed: Seed) -> None:
+    """Lists are padded to a power of two (by their last value), so a process keeps few forms
+    however its batches vary; a set is a list too, and the rows are those asked for."""
+    _, _, ids = await _floating(seed, 5)
+    compiled = seed.database.compiled.of(leases._RENEWING, {"lease_ids": ids})
+    async with seed.database.driver_write() as statements:
+        for count in range(1, 6):
+            wanted = set(ids[:count]) | {"l_no-such-lease"}
+            rows = await statements.rows(leases._RENEWING, {"lease_ids": wanted})
+            assert sorted(row.lease_id for row in rows) == sorted(ids[:count])
+    assert len(compiled._forms) == 3  # 2, 4 and 8 values
+    for count in range(1, 300):
+        compiled.prepare({"lease_ids": [f"l_{n}" for n in range(count)]})
+    assert len(compiled._forms) <= 10
+
+
+async def test_a_bind_takes_the_callers_value_else_the_statements_own(seed: Seed) -> None:
+    _, _, ids = await _floating(seed, 3)
+    limit = (
+        select(Lease.lease_id)
+        .where(Lease.lease_id.in_(bindparam("ids", expanding=True)))
+        .order_by(Lease.id)
+        .limit(bindparam("most", value=1))
+    )
+    async with seed.database.driver_write() as statements:
+        assert [row.lease_id for row in await statements.rows(limit, {"ids": ids})] == ids[:1]
+        assert [
+            row.lease_id for row in await statements.rows(limit, {"ids": ids, "most": 2})
+        ] == ids[:2]
+        assert [row.lease_id for row in await statements.rows(limit, {"ids": ids})] == ids[:1]

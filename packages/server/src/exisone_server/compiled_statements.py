@@ -21,7 +21,7 @@ PostgreSQL (:class:`PostgresStatements`) it is one round trip of psycopg.
 from __future__ import annotations
 
 import sqlite3
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -38,9 +38,12 @@ __all__ = ["CompiledStatements", "PostgresStatements", "SqliteStatements"]
 
 Processor = Callable[[Any], Any] | None
 
-#: Where a positional parameter's value comes from: the caller's parameter, an element (and a
-#: tuple's component) of an expanding list, or a constant of the statement.
-_GIVEN, _ELEMENT, _CONSTANT = range(3)
+#: Where a parameter's value comes from: the caller's parameter (else the statement's own
+#: value), or an element (and a tuple's component) of an expanding list.
+_GIVEN, _ELEMENT = range(2)
+#: Forms kept per statement (the least recently used are dropped); lists are padded to a power
+#: of two, so a list of up to 256 values takes one of nine lengths.
+MAX_FORMS = 64
 
 
 class _Form:
@@ -53,8 +56,10 @@ class _Form:
         self.sql = state.statement
         #: The names of the parameters, for a dialect that binds them by name (PostgreSQL).
         self.names = None if state.positiontup else list(state.parameters)
+        # a name the dialect had to escape (PostgreSQL) is bound escaped, looked up as given
+        given = {escaped: name for name, escaped in compiled.escaped_bind_names.items()}
         element_of = {
-            name: (base, index)
+            name: (given.get(base, base), index)
             for base, names in state.parameter_expansion.items()
             for index, name in enumerate(names)
         }
@@ -62,16 +67,13 @@ class _Form:
             column.key for column in [*compiled.insert_prefetch, *compiled.update_prefetch]
         }
         self.positions: list[tuple[int, str, int, int, Processor, Any]] = []
-        for name in state.positiontup or state.parameters:
-            if name in element_of:
-                base, index = element_of[name]
+        for bound_name in state.positiontup or state.parameters:
+            if bound_name in element_of:
+                base, index = element_of[bound_name]
                 bind_type = compiled.binds[base].type
-                width = len(bind_type.types) if isinstance(bind_type, TupleType) else 1
-                element_type = (
-                    bind_type.types[index % width]
-                    if isinstance(bind_type, TupleType)
-                    else bind_type
-                )
+                types = bind_type.types if isinstance(bind_type, TupleType) else [bind_type]
+                width = len(types)
+                element_type = types[index % width]
                 self.positions.append(
                     (
                         _ELEMENT,
@@ -82,16 +84,12 @@ class _Form:
                         None,
                     )
                 )
-            elif name in parameters:
-                processor = _bind_processor(compiled.binds[name].type, dialect)
-                self.positions.append((_GIVEN, name, 0, -1, processor, None))
-            elif name in defaulted:
+                continue
+            name = given.get(bound_name, bound_name)
+            if name in defaulted and name not in parameters:
                 raise ValueError(f"the statement needs a value for {name!r} (a column default)")
-            else:
-                bind = compiled.binds[name]
-                processor = _bind_processor(bind.type, dialect)
-                value = processor(bind.value) if processor else bind.value
-                self.positions.append((_CONSTANT, name, 0, -1, None, value))
+            bind = compiled.binds[name]  # the caller's value, else the statement's own
+            self.positions.append((_GIVEN, name, 0, -1, _bind_processor(bind.type, dialect), bind))
 
     def bound(self, parameters: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The values to bind: in order, or by name."""
@@ -100,19 +98,23 @@ class _Form:
 
     def values(self, parameters: Mapping[str, Any]) -> tuple[Any, ...]:
         values = []
-        for source, name, index, component, processor, constant in self.positions:
-            if source == _CONSTANT:
-                values.append(constant)
-                continue
-            value = parameters[name]
+        for source, name, index, component, processor, bind in self.positions:
             if source == _ELEMENT:
+                value = parameters[name]
                 value = value[index] if component < 0 else value[index][component]
+            elif name in parameters:
+                value = parameters[name]
+            elif bind.required:
+                raise KeyError(f"no value for the parameter {name!r}")
+            else:
+                value = bind.effective_value
             values.append(processor(value) if processor else value)
         return tuple(values)
 
 
 class _Compiled:
-    """A statement compiled for the dialect, its forms and, for a SELECT, its row type."""
+    """A statement compiled for the dialect, its forms and, for a SELECT, its row type. Its
+    ``IN`` lists are named expanding bind parameters whose values the caller gives."""
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None)
@@ -120,7 +122,7 @@ class _Compiled:
         self._compiled = compiled
         self._dialect = dialect
         self._expanding = [name for name, bind in compiled.binds.items() if bind.expanding]
-        self._forms: dict[tuple[int, ...], _Form] = {}
+        self._forms: OrderedDict[tuple[int, ...], _Form] = OrderedDict()
         self._row: Callable[..., Any] | None = None
         self.result_processors: list[Processor] = []
         if isinstance(statement, Select):
@@ -141,17 +143,31 @@ class _Compiled:
             for values in found
         ]
 
-    def form(self, parameters: Mapping[str, Any]) -> _Form:
+    def prepare(self, parameters: Mapping[str, Any]) -> tuple[_Form, Mapping[str, Any]]:
+        """The form for ``parameters``, and the parameters to fill it with: each expanding
+        list padded, by repeating its last value (``IN`` matches the same rows), to a power of
+        two, so that few forms serve every length."""
+        if self._expanding:
+            parameters = {**parameters}
+            for name in self._expanding:
+                values = list(parameters[name])
+                if values:
+                    values += values[-1:] * ((1 << (len(values) - 1).bit_length()) - len(values))
+                parameters[name] = values
         lengths = tuple(len(parameters[name]) for name in self._expanding)
         form = self._forms.get(lengths)
         if form is None:
             form = self._forms[lengths] = _Form(self._compiled, self._dialect, parameters)
-        return form
+            while len(self._forms) > MAX_FORMS:
+                self._forms.popitem(last=False)
+        else:
+            self._forms.move_to_end(lengths)
+        return form, parameters
 
 
 class CompiledStatements:
-    """The statements compiled for one SQLite dialect (kept as long as it lives: a process's
-    hot statements are a handful of module constants)."""
+    """The statements compiled for one dialect (kept as long as it lives: a process's hot
+    statements are a handful of module constants)."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -182,7 +198,8 @@ class _DriverStatements:
         many = list(parameters) if isinstance(parameters, Sequence) else [parameters]
         if not many:
             return None
-        return self._compiled.of(statement, many[0]).form(many[0]), many
+        form, first = self._compiled.of(statement, many[0]).prepare(many[0])
+        return form, [first, *many[1:]]
 
 
 class SqliteStatements(_DriverStatements):
@@ -195,7 +212,7 @@ class SqliteStatements(_DriverStatements):
 
     async def rows(self, statement: Select[Any], parameters: Mapping[str, Any]) -> list[Any]:
         compiled = self._compiled.of(statement, parameters)
-        form = compiled.form(parameters)
+        form, parameters = compiled.prepare(parameters)
         cursor = self._connection.execute(form.sql, form.values(parameters))
         return compiled.rows(cursor.description, cursor.fetchall())
 
@@ -219,7 +236,7 @@ class PostgresStatements(_DriverStatements):
 
     async def rows(self, statement: Select[Any], parameters: Mapping[str, Any]) -> list[Any]:
         compiled = self._compiled.of(statement, parameters)
-        form = compiled.form(parameters)
+        form, parameters = compiled.prepare(parameters)
         async with self._connection.cursor() as cursor:
             await cursor.execute(form.sql, form.bound(parameters))
             return compiled.rows(cursor.description or (), await cursor.fetchall())

@@ -209,7 +209,7 @@ class InlineConnection:
     @property
     def sqlite(self) -> sqlite3.Connection:
         """The ``sqlite3`` connection, for statements run on the loop by a caller that holds
-        the database's write lock (:meth:`..db.Database.sqlite_transaction`)."""
+        the database's write lock (:meth:`..db.Database.driver_write`)."""
         return self._conn
 
     async def begin_immediate(self) -> None:

@@ -1,5 +1,5 @@
 """What a batch of Core statements runs on: a session's connection, or SQLite's driver
-connection with the statements compiled once (:mod:`.sqlite_statements`).
+connection with the statements compiled once (:mod:`.compiled_statements`).
 
 The lease batches (:mod:`.licenses.leases`) are written against :class:`Statements`, so the
 same code, and the same statements, serve both.

@@ -2,7 +2,7 @@
 
 Every function runs inside the caller's write transaction: a session's (``Database.write()``),
 or for the batches of checkouts and heartbeats any :class:`..statements.Statements` (on SQLite
-the driver's connection, :mod:`..sqlite_statements`). A checkout locks
+the driver's connection, :mod:`..compiled_statements`). A checkout locks
 the license row as activation does (``FOR UPDATE`` on PostgreSQL; SQLite's writers take turns)
 and only then reads the clock and counts the leases that have not run out: a lease that ran out
 frees its seat for the very next checkout, with no background job. A heartbeat takes the same
