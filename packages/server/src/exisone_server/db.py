@@ -304,23 +304,17 @@ class Database:
         SQLite it begins (``BEGIN IMMEDIATE``) in this process's write turn, as :meth:`write`
         takes it, and shares no commit with :meth:`write`'s batches. No ORM session: what
         needs one raises :class:`.statements.NeedsSession`."""
-        if self.dialect == "sqlite":
-            async with self._write_turn(), self.engine.connect() as connection:
-                driver = (await connection.get_raw_connection()).driver_connection
-                assert isinstance(driver, InlineConnection)
-                await driver.begin_immediate()
-                try:
-                    yield SqliteStatements(driver.sqlite, self.compiled)
-                except BaseException:
-                    await driver.rollback()
-                    raise
-                await driver.commit()
-            return
-        async with self.engine.connect() as connection:
+        async with self._write_turn(), self.engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
-            assert isinstance(driver, psycopg.AsyncConnection)
+            statements: Statements
+            if isinstance(driver, InlineConnection):
+                await driver.begin_immediate()
+                statements = SqliteStatements(driver.sqlite, self.compiled)
+            else:  # psycopg begins a transaction with the first statement
+                assert isinstance(driver, psycopg.AsyncConnection)
+                statements = PostgresStatements(driver, self.compiled)
             try:
-                yield PostgresStatements(driver, self.compiled)
+                yield statements
             except BaseException:
                 await driver.rollback()
                 raise
