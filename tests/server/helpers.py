@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ from sqlalchemy import func, select
 
 from exisone.protocol import ErrorCode, ValidationReason
 from exisone_server.db import Database
+from exisone_server.kit import time as server_time
 from exisone_server.models import License, Product, RateLimitCounter, WebhookEndpoint
 
 #: The endpoints the clients call: their answers use only the codes of exisone.protocol.
@@ -87,10 +90,14 @@ _VARYING_HEADERS = frozenset({"date", "exisone-signature", "transfer-encoding"})
 async def seam_and_route(
     client: httpx.AsyncClient, app: Any, url: str, body: bytes, headers: dict[str, str]
 ) -> tuple[httpx.Response, httpx.Response]:
-    """The answers to one POST of the seam, then of the framework's route (seam switched off)."""
+    """The answers to one POST of the seam, then of the framework's route (seam switched off),
+    at one second of the server's clock: answers carry now-based dates, and the two calls may
+    otherwise straddle a second."""
     headers = {"Content-Type": "application/json", **headers}
-    seam = await client.post(url, content=body, headers=headers)
     with pytest.MonkeyPatch.context() as patch:
+        still = time.time()
+        patch.setattr(server_time, "time", SimpleNamespace(time=lambda: still))
+        seam = await client.post(url, content=body, headers=headers)
         patch.setattr(app, "seam", None)
         route = await client.post(url, content=body, headers=headers)
     return seam, route
