@@ -192,6 +192,30 @@ def settle(deployments: Iterable[Deployment]) -> list[str]:
     return problems
 
 
+def vacuum_analyze(deployments: Iterable[Deployment]) -> list[str]:
+    """``VACUUM (ANALYZE)`` each PostgreSQL deployment's database, as autovacuum would on a
+    server that has it on; return what could not be done.
+
+    This machine's PostgreSQL runs with autovacuum off. A table that a load fills (tens of
+    thousands of leases) then keeps the statistics of an empty table and every dead row
+    version, and the plans psycopg prepared while it was small stay in use: a seat count read
+    the whole table and heartbeats fell to half until the next ``ANALYZE``.
+    """
+    import psycopg
+
+    problems = []
+    for dep in deployments:
+        if dep.backend != "postgresql":
+            continue
+        url = dep.env["EXISONE_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://", 1)
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=5) as db:
+                db.execute("VACUUM (ANALYZE)")
+        except psycopg.Error as exc:
+            problems.append(f"VACUUM (ANALYZE) failed: {str(exc).strip()[:200]}")
+    return problems
+
+
 def load_deployments(
     stack: ExitStack,
     executable: Path,

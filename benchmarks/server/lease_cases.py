@@ -28,6 +28,7 @@ from benchmarks.server.dataset import (
     NotLoaded,
     both_databases,
     settle,
+    vacuum_analyze,
 )
 from benchmarks.server.fixed_app import FIXED_PATH
 from benchmarks.server.processes import ServerError, serve
@@ -231,6 +232,8 @@ def run_leases_group(ctx: RunContext) -> list[CaseResult]:
 
         def sampler(contender: Contender) -> Callable[[], float]:
             def sample() -> float:
+                for problem in vacuum_analyze(deployments.values()):
+                    ctx.log(f"leases: {problem}")
                 url, script = contender.url, contender.script()
                 run_wrk(url, script, warmup, connections=CONNECTIONS)
                 result = run_wrk(url, script, seconds, connections=CONNECTIONS)
