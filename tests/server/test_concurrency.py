@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import stat
 import sys
+import threading
 
 import pytest
 from sqlalchemy import func, select
 
 from exisone_server.models import Activation, Trial
+from exisone_server.writer_lock import HeldTurn
 
 from .helpers import activate_body
 from .seeding import Seed
@@ -196,6 +199,45 @@ async def test_a_turn_given_up_on_timeout_is_not_kept_once_it_comes(
     await _let_go(third)
     async with asyncio.timeout(10), seed.database.write() as session:
         assert (await session.execute(select(1))).scalar() == 1
+
+
+def _lock_is_free(lock_path: str) -> bool:
+    """Whether another holder (another open file, as another process's) could take the lock."""
+    fd = os.open(lock_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+async def test_a_driver_batch_lets_other_processes_write_once_it_committed(
+    seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The turn's lock file is dropped on the connection's thread right after COMMIT, not when
+    the event loop next runs the batch; a batch that fails drops it when its block ends."""
+    _sqlite_on_posix(seed)
+    lock_path = f"{seed.database.engine.url.database}-writer.lock"
+    drops: list[tuple[str, bool]] = []
+    drop = HeldTurn.drop
+
+    def recorded(turn: HeldTurn) -> None:
+        drop(turn)
+        drops.append((threading.current_thread().name, _lock_is_free(lock_path)))
+
+    monkeypatch.setattr(HeldTurn, "drop", recorded)
+    async with seed.database.driver_write() as statements:
+        assert await statements.rows(select(1), {}) == [(1,)]
+        assert not _lock_is_free(lock_path)  # this process's turn
+    assert drops[0][0].startswith("exisone-sqlite") and drops[0][1]
+    assert drops[1] == (threading.current_thread().name, True)  # the block's end: no-op
+    drops.clear()
+    with pytest.raises(OSError, match="gone"):
+        async with seed.database.driver_write():
+            raise OSError("gone")
+    assert drops == [(threading.current_thread().name, True)]
 
 
 def _database_without_lock_file(seed: Seed) -> tuple[str, str]:

@@ -50,7 +50,7 @@ from .group_commit import WriteBatches
 from .sqlite_inline import InlineConnection, connect_inline
 from .statements import Statements
 from .storage import prepare_storage, sqlite_path
-from .writer_lock import WriterLockFile
+from .writer_lock import HeldTurn, WriterLockFile
 
 __all__ = [
     "Database",
@@ -304,7 +304,7 @@ class Database:
         SQLite it begins (``BEGIN IMMEDIATE``) in this process's write turn, as :meth:`write`
         takes it, and shares no commit with :meth:`write`'s batches. No ORM session: what
         needs one raises :class:`.statements.NeedsSession`."""
-        async with self._write_turn(), self.engine.connect() as connection:
+        async with self._write_turn() as turn, self.engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
             statements: Statements
             if isinstance(driver, InlineConnection):
@@ -318,13 +318,18 @@ class Database:
             except BaseException:
                 await driver.rollback()
                 raise
-            await driver.commit()
+            if isinstance(driver, InlineConnection):
+                await driver.commit(then=turn.drop)  # other processes may write at once
+            else:
+                await driver.commit()
 
     @asynccontextmanager
-    async def _write_turn(self) -> AsyncIterator[None]:
-        """This process's turn to write on SQLite (see :meth:`write`); at once on PostgreSQL."""
+    async def _write_turn(self) -> AsyncIterator[HeldTurn]:
+        """This process's turn to write on SQLite (see :meth:`write`); at once on PostgreSQL.
+        Other processes may write once the turn's lock file is dropped (:meth:`HeldTurn.drop`,
+        at the latest when the block ends); this process's writers wait for the block."""
         if self.dialect != "sqlite":
-            yield
+            yield HeldTurn(None)
             return
         lock_file, fd = self._writer_lock_file, None
         try:
@@ -337,10 +342,11 @@ class Database:
                     raise
         except TimeoutError:
             raise _database_is_locked() from None
+        turn = HeldTurn(fd)
         try:
-            yield
+            yield turn
         finally:
-            WriterLockFile.release(fd)
+            turn.drop()
             self._sqlite_writer.release()
 
     def on_dispose(self, closer: Callable[[], Awaitable[None]]) -> None:

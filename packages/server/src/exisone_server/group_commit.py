@@ -32,7 +32,7 @@ __all__ = ["WriteBatches", "after_commit"]
 #: ``AsyncSession.info`` key of a session that runs in a batch: the batch.
 _BATCH = "exisone_write_batch"
 
-Turn = Callable[[], AbstractAsyncContextManager[None]]
+Turn = Callable[[], AbstractAsyncContextManager[object]]
 
 
 class _Batch:

@@ -227,13 +227,16 @@ class InlineConnection:
     def isolation_level(self, value: str | None) -> None:
         self._conn.isolation_level = value  # type: ignore[assignment]
 
-    async def commit(self) -> None:
-        """Commit on the connection's thread: it waits for the disk."""
-        await self._on_thread(self._commit)
+    async def commit(self, then: Callable[[], None] | None = None) -> None:
+        """Commit on the connection's thread: it waits for the disk. ``then()`` runs on that
+        thread right after a commit that succeeded (a writer's turn dropped at once)."""
+        await self._on_thread(self._commit, then)
 
-    def _commit(self) -> None:
+    def _commit(self, then: Callable[[], None] | None = None) -> None:
         if self._conn.in_transaction:
             self._conn.commit()
+        if then is not None:
+            then()
 
     async def rollback(self) -> None:
         await self.run(self._conn.rollback)

@@ -26,7 +26,7 @@ import threading
 if sys.platform != "win32":  # POSIX; elsewhere no WriterLockFile is made
     import fcntl
 
-__all__ = ["WriterLockFile"]
+__all__ = ["HeldTurn", "WriterLockFile"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +65,6 @@ class WriterLockFile:
             raise
         return fd
 
-    @staticmethod
-    def release(fd: int | None) -> None:
-        if fd is not None:
-            os.close(fd)  # closing the file drops its lock
-
     def _open(self) -> int | None:
         try:
             return os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
@@ -104,6 +99,23 @@ class WriterLockFile:
                 self.path,
                 error,
             )
+
+
+class HeldTurn:
+    """A process's turn to write, held through the descriptor :meth:`WriterLockFile.acquire`
+    returned (None: no lock file). Dropped once, by whichever thread comes first: the
+    connection's thread right after COMMIT, so that another process need not wait for this
+    one's event loop to wake, or the holder when its block ends."""
+
+    def __init__(self, fd: int | None) -> None:
+        self._fd = fd
+        self._once = threading.Lock()
+
+    def drop(self) -> None:
+        with self._once:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the file drops its lock
 
 
 class _Wait:
