@@ -319,9 +319,8 @@ class Database:
                 await driver.rollback()
                 raise
             if isinstance(driver, InlineConnection):
-                await driver.commit(then=turn.drop)  # other processes may write at once
-            else:
-                await driver.commit()
+                driver.after_next_commit(turn.drop)  # other processes may write at once
+            await driver.commit()
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[HeldTurn]:

@@ -145,6 +145,7 @@ class InlineConnection:
         self._tx = _RunNow()
         self._thread: ThreadPoolExecutor | None = None
         self._last_job: Future[Any] | None = None
+        self._after_commit: Callable[[], None] | None = None
         #: How long a statement that found the database locked waits for it, on the thread.
         self.busy_timeout_ms = 15_000
         connection.execute("PRAGMA busy_timeout=0")  # a lock held elsewhere: wait on a thread
@@ -227,12 +228,17 @@ class InlineConnection:
     def isolation_level(self, value: str | None) -> None:
         self._conn.isolation_level = value  # type: ignore[assignment]
 
-    async def commit(self, then: Callable[[], None] | None = None) -> None:
-        """Commit on the connection's thread: it waits for the disk. ``then()`` runs on that
-        thread right after a commit that succeeded (a writer's turn dropped at once)."""
+    def after_next_commit(self, then: Callable[[], None]) -> None:
+        """Run ``then()`` on the connection's thread right after the next COMMIT, if it
+        succeeds (a writer's turn dropped at once); forgotten if it fails."""
+        self._after_commit = then
+
+    async def commit(self) -> None:
+        """Commit on the connection's thread: it waits for the disk."""
+        then, self._after_commit = self._after_commit, None
         await self._on_thread(self._commit, then)
 
-    def _commit(self, then: Callable[[], None] | None = None) -> None:
+    def _commit(self, then: Callable[[], None] | None) -> None:
         if self._conn.in_transaction:
             self._conn.commit()
         if then is not None:
