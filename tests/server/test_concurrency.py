@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
+import sqlite3
 import stat
 import sys
 import threading
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from exisone_server.models import Activation, Trial
+from exisone_server.sqlite_inline import InlineConnection
 from exisone_server.writer_lock import HeldTurn
 
 from .helpers import activate_body
@@ -203,6 +205,8 @@ async def test_a_turn_given_up_on_timeout_is_not_kept_once_it_comes(
 
 def _lock_is_free(lock_path: str) -> bool:
     """Whether another holder (another open file, as another process's) could take the lock."""
+    import fcntl  # POSIX: the callers skip elsewhere
+
     fd = os.open(lock_path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -240,6 +244,17 @@ async def test_a_driver_batch_lets_other_processes_write_once_it_committed(
         async with seed.database.driver_write():
             raise OSError("gone")
     assert drops == [(threading.current_thread().name, True)]
+    drops.clear()
+
+    def failing_commit(connection: InlineConnection, then: Any) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(InlineConnection, "_commit", failing_commit)
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+            async with seed.database.driver_write() as statements:
+                await statements.rows(select(1), {})
+    assert drops == [(threading.current_thread().name, True)]  # at the block's end, once
     drops.clear()
     async with seed.database.write() as session:  # a write batch keeps it to its block's end
         assert (await session.execute(select(1))).scalar() == 1

@@ -115,7 +115,8 @@ class HeldTurn:
         with self._once:
             fd, self._fd = self._fd, None
         if fd is not None:
-            os.close(fd)  # closing the file drops its lock
+            with contextlib.suppress(OSError):  # after a COMMIT: the write stands regardless
+                os.close(fd)  # closing the file drops its lock
 
 
 class _Wait:
