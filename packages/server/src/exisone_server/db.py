@@ -319,8 +319,9 @@ class Database:
                 await driver.rollback()
                 raise
             if isinstance(driver, InlineConnection):
-                driver.after_next_commit(turn.drop)  # other processes may write at once
-            await driver.commit()
+                await driver.commit(then=turn.drop)  # other processes may write at once
+            else:
+                await driver.commit()
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[HeldTurn]:

@@ -145,7 +145,6 @@ class InlineConnection:
         self._tx = _RunNow()
         self._thread: ThreadPoolExecutor | None = None
         self._last_job: Future[Any] | None = None
-        self._after_commit: Callable[[], None] | None = None
         #: How long a statement that found the database locked waits for it, on the thread.
         self.busy_timeout_ms = 15_000
         connection.execute("PRAGMA busy_timeout=0")  # a lock held elsewhere: wait on a thread
@@ -228,14 +227,9 @@ class InlineConnection:
     def isolation_level(self, value: str | None) -> None:
         self._conn.isolation_level = value  # type: ignore[assignment]
 
-    def after_next_commit(self, then: Callable[[], None]) -> None:
-        """Run ``then()`` on the connection's thread right after the next COMMIT, if it
-        succeeds (a writer's turn dropped at once); forgotten if it fails."""
-        self._after_commit = then
-
-    async def commit(self) -> None:
-        """Commit on the connection's thread: it waits for the disk."""
-        then, self._after_commit = self._after_commit, None
+    async def commit(self, then: Callable[[], None] | None = None) -> None:
+        """Commit on the connection's thread: it waits for the disk. ``then()`` runs on that
+        thread right after a COMMIT that succeeded (a writer's turn dropped at once)."""
         await self._on_thread(self._commit, then)
 
     def _commit(self, then: Callable[[], None] | None) -> None:
